@@ -429,11 +429,21 @@ def _strip_md(s: str) -> str:
 
 
 def _rebuild_numbered_title(b: Block) -> str:
-    """A damaged numbered heading: the inferred number in front of the readable remainder."""
+    """A damaged numbered heading: the inferred number, then the best readable text we have
+    (the GBK re-decoding when it helps, else the undamaged remainder after an ellipsis)."""
     prefix = f"（{int_to_cn(b.number or 0)}）" if b.style == "paren" else f"{int_to_cn(b.number or 0)}、"
-    t = b.title
+    fixed = repair(b.title)
+    if fixed:
+        if PAREN_ENUM_RE.match(fixed) or CN_ENUM_RE.match(fixed):
+            fixed = fixed[(PAREN_ENUM_RE.match(fixed) or CN_ENUM_RE.match(fixed)).end():]
+        elif fixed[:1] in "）)、":
+            fixed = fixed[1:]
+        elif fixed[:1] in "（(":
+            fixed = fixed[2:]
+        if len(fixed) >= 2:
+            return prefix + fixed
     cut = b.garbled[0].end if b.garbled else 0
-    rest = t[cut:]
+    rest = b.title[cut:]
     return prefix + "…" + rest if rest else prefix
 
 
@@ -586,7 +596,7 @@ def _split_mixed(articles: list[Article], paras: list[Para], margin: float = 0.2
     return out
 
 
-def _reassign_by_content(articles: list[Article], paras: list[Para], margin: float = 0.4) -> None:
+def _reassign_by_content(articles: list[Article], paras: list[Para], margin: float = 0.45) -> None:
     """Move body paragraphs that read like another article of the same file into it.
 
     Each article's vocabulary is learnt from the paragraphs it holds; a paragraph moves when

@@ -79,7 +79,7 @@ def _t2s() -> opencc.OpenCC:
 
 @lru_cache(maxsize=1)
 def _s2t() -> opencc.OpenCC:
-    return opencc.OpenCC("s2t")
+    return opencc.OpenCC("s2tw")
 
 
 def to_simplified(text: str) -> str:

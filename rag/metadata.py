@@ -69,8 +69,9 @@ def _place_from_text(simp: str) -> tuple[str, str]:
             if word.endswith("县"):
                 return word, "county"
     name, _ = counts.most_common(1)[0]
-    base = name[:-1] if name.endswith("市") else name
-    return (base + "市", "city") if len(base) >= 2 and not name.endswith(("县", "区", "州")) else (name, "city")
+    if name.endswith("市") or len(name) != 2:
+        return name, "city"
+    return name + "市", "city"
 
 
 def derive(text: str, subtitle: str = "", sidecar: Path | None = None) -> DocMeta:

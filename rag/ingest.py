@@ -1,0 +1,448 @@
+"""Ingestion: read reports, cut them into chunks, collapse duplicates, link twin reports, store.
+
+The chunk store (``index/chunks.jsonl`` + ``index/documents.json``) is the contract between
+ingestion and everything downstream (embedding, BM25, citations). It is written atomically:
+a reader sees the old store or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .chunk import Article, Para, Piece, Section, cut_document, make_pieces
+from .clean import compact, normalize, to_simplified, to_traditional
+from .errors import RagError
+from .metadata import DocMeta, article_kind, article_year, derive
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+STORE_VERSION = 1
+
+
+@dataclass
+class Chunk:
+    id: str
+    doc: str
+    article: int
+    kind: str  # body | bullet | heading | title | meta
+    title: str  # display title of the article, e.g. 2024年政府工作报告
+    place: str
+    year: int | None
+    section: list[str]
+    section_path: str
+    paragraph: int
+    part: int
+    text: str
+    search_text: str
+    start: int
+    end: int
+    spans: list[list[int]]
+    locations: list[dict]
+    flags: list[str] = field(default_factory=list)
+    garbled: list[dict] = field(default_factory=list)
+    twins: list[str] = field(default_factory=list)
+    breadcrumb: str = ""
+
+    @property
+    def searchable(self) -> bool:
+        return self.kind in ("body", "bullet")
+
+
+@dataclass
+class Document:
+    id: str
+    name: str
+    path: str
+    sha256: str
+    chars: int
+    meta: DocMeta
+    title: str
+    articles: list[dict]
+    sections: list[dict]
+    markers: list[dict]
+    narrow: bool
+    duplicates_collapsed: int = 0
+    garbled_runs: int = 0
+    twin_of: list[str] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+# --- reading ------------------------------------------------------------------------------------
+def read_report(path: Path) -> str | None:
+    """The report's text; None for an empty file; a clear error for anything that is not text."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RagError(f"cannot read {path}: {exc.strerror}") from exc
+    if not raw.strip():
+        return None
+    if b"\x00" in raw[:4096]:
+        raise RagError(f"{path.name} is not a text file (it contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RagError(f"{path.name} is not UTF-8 text (invalid byte at offset {exc.start})") from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        return None
+    return text
+
+
+def find_reports(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories to the report files inside them (sorted, *.txt and *.md)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".txt", ".md")))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise RagError(f"no such file or directory: {p}")
+    return out
+
+
+# --- one document -------------------------------------------------------------------------------
+def _section_ids(sec: Section) -> str:
+    return ".".join(str(s.ordinal) for s in sec.path()) or "0"
+
+
+def _article_display(art: Article, meta: DocMeta, kind: str, year: int | None) -> str:
+    if kind.startswith("政府工作报告"):
+        base = f"{year}年政府工作报告" if year else "政府工作报告"
+        return base + ("（摘要）" if "摘要" in kind else "")
+    title = art.title or ""
+    sub = art.subtitle or ""
+    if sub and not any(k in to_simplified(sub) for k in ("会议上", "月")):
+        return f"{title}——{sub}" if title else sub
+    return title or (f"{year}年" if year else "") + "报告"
+
+
+def _depth(sec: Section) -> int:
+    return len(sec.path())
+
+
+def build_document(path: Path, text: str, settings: Settings, doc_id: str | None = None) -> Document:
+    """Cut one report into chunks with metadata (duplicates collapsed, twins not yet linked)."""
+    doc_id = doc_id or path.stem
+    articles, paras, markers, narrow = cut_document(text, settings.chunk_target_chars)
+    first_sub = next((a.subtitle for a in articles if a.subtitle), "")
+    meta = derive(text, first_sub, path.with_name(path.name + ".meta.toml"))
+
+    art_info: dict[int, dict] = {}
+    for art in articles:
+        body_sample = "".join(p.block.text for p in paras if p.article is art and p.kind == "body")[:4000]
+        kind = article_kind(art.title, art.subtitle, body_sample, art.kind)
+        sec_titles = [s.title for s in _walk(art.root)]
+        year = article_year(art.title, art.subtitle, meta.year, sec_titles)
+        art_info[art.index] = {"index": art.index, "title": art.title, "subtitle": art.subtitle, "kind": kind,
+                               "year": year, "display": _article_display(art, meta, kind, year)}
+    if not meta.kind and articles:
+        meta.kind = art_info[articles[0].index]["kind"]
+
+    dups, n_collapsed = _find_duplicates(paras, settings.near_duplicate_threshold)
+    pieces = make_pieces(text, [p for p in paras if id(p) not in dups["dropped"]], settings.chunk_target_chars)
+    chunks: list[Chunk] = []
+    meta_counter: dict[tuple[int, str], int] = defaultdict(int)
+    for pc in pieces:
+        p = pc.para
+        group = dups["groups"].get(id(p), [])
+        # a collapsed group is cited under the location with the richest heading context
+        section = max([p] + group, key=lambda q: _depth(q.section)).section if group else p.section
+        sec_ids = _section_ids(section)
+        art = p.article
+        if p.kind in ("body", "bullet"):
+            cid = f"{doc_id}/a{art.index}/s{sec_ids}/p{pc.number}" + (f".{pc.part}" if pc.part else "")
+        elif p.kind == "heading":
+            cid = f"{doc_id}/a{art.index}/s{sec_ids}/h"
+        else:
+            key = (art.index, p.kind)
+            meta_counter[key] += 1
+            cid = f"{doc_id}/a{art.index}/{p.kind[0]}{meta_counter[key]}"
+        spans = [list(s) for s in pc.spans]
+        locations = [{"doc": doc_id, "start": spans[0][0], "end": spans[-1][1], "section_path": sec_ids}]
+        for q in group:
+            qs = q.block.lines
+            locations.append({"doc": doc_id, "start": qs[0].start, "end": qs[-1].end,
+                              "section_path": _section_ids(q.section)})
+        flags: list[str] = []
+        garbled = [{"text": g.text, "repaired": g.repaired} for g in p.block.garbled if g.text in pc.text]
+        if garbled:
+            flags.append("garbled")
+        if p.reassigned:
+            flags.append("reassigned")
+        if group:
+            flags.append("duplicates-collapsed")
+        if any(ln.hard_before for ln in p.block.lines[1:]):
+            flags.append("page-cut")
+        info = art_info[art.index]
+        chunks.append(Chunk(
+            id=cid, doc=doc_id, article=art.index, kind=p.kind, title=info["display"], place=meta.place,
+            year=info["year"], section=[s.display for s in section.path()], section_path=sec_ids,
+            paragraph=pc.number, part=pc.part, text=pc.text, search_text=normalize(pc.text).text,
+            start=spans[0][0], end=spans[-1][1], spans=spans, locations=locations, flags=flags, garbled=garbled,
+        ))
+    _dedupe_ids(chunks)
+    doc = Document(
+        id=doc_id, name=path.name, path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        chars=len(text), meta=meta, title="", articles=list(art_info.values()),
+        sections=[_section_tree(a) for a in articles], markers=[asdict(m) for m in markers], narrow=narrow,
+        duplicates_collapsed=n_collapsed, garbled_runs=sum(len(p.block.garbled) for p in paras), chunks=chunks,
+    )
+    doc.title = f"{meta.place} · {art_info[articles[0].index]['display']}" if articles else path.stem
+    finalize_breadcrumbs(doc)
+    return doc
+
+
+def finalize_breadcrumbs(doc: Document) -> None:
+    for c in doc.chunks:
+        parts = [c.place, c.title] if c.place else [c.title]
+        crumb = " · ".join(x for x in parts if x)
+        if c.section:
+            crumb += " › " + " › ".join(c.section)
+        c.breadcrumb = crumb
+
+
+def _walk(sec: Section) -> Iterable[Section]:
+    for c in sec.children:
+        yield c
+        yield from _walk(c)
+
+
+def _section_tree(art: Article) -> dict:
+    def node(s: Section) -> dict:
+        return {"title": s.display, "path": _section_ids(s), "style": s.style, "number": s.number,
+                "garbled": s.garbled, "children": [node(c) for c in s.children]}
+    return {"article": art.index, "title": art.title, "subtitle": art.subtitle, "children": [node(c) for c in art.root.children]}
+
+
+def _dedupe_ids(chunks: list[Chunk]) -> None:
+    seen: dict[str, int] = {}
+    for c in chunks:
+        if c.id in seen:
+            seen[c.id] += 1
+            c.id = f"{c.id}~{seen[c.id]}"
+        else:
+            seen[c.id] = 0
+
+
+# --- duplicates inside one file -------------------------------------------------------------------
+def _bigram_set(s: str) -> set[str]:
+    return {s[i:i + 2] for i in range(len(s) - 1)}
+
+
+def _find_duplicates(paras: list[Para], threshold: float) -> tuple[dict, int]:
+    """Identical, near-identical (bigram Jaccard ≥ threshold) or contained paragraphs.
+
+    Returns {"groups": {id(canonical): [duplicates]}, "dropped": {id(dup)}}; the canonical is
+    the longest member (text is never lost: a contained paragraph's text is inside it).
+    """
+    body = [p for p in paras if p.kind == "body"]
+    keys = [compact(p.block.text) for p in body]
+    grams = [_bigram_set(k) for k in keys]
+    parent = list(range(len(body)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(body)):
+        if len(keys[i]) < 10:
+            continue
+        for j in range(i + 1, len(body)):
+            if len(keys[j]) < 10:
+                continue
+            a, b = keys[i], keys[j]
+            same = a == b
+            if not same:
+                short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+                same = len(short) >= 20 and short in long_
+            if not same:
+                inter = len(grams[i] & grams[j])
+                union = len(grams[i] | grams[j]) or 1
+                same = inter / union >= threshold
+            if same:
+                parent[find(j)] = find(i)
+    members: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(body)):
+        members[find(i)].append(i)
+    groups: dict[int, list[Para]] = {}
+    dropped: set[int] = set()
+    collapsed = 0
+    for idxs in members.values():
+        if len(idxs) < 2:
+            continue
+        canon = max(idxs, key=lambda k: (len(keys[k]), -k))
+        others = [body[k] for k in idxs if k != canon]
+        groups[id(body[canon])] = others
+        dropped.update(id(p) for p in others)
+        collapsed += len(others)
+    return {"groups": groups, "dropped": dropped}, collapsed
+
+
+# --- twin reports ---------------------------------------------------------------------------------
+def _grams(s: str, n: int = 4) -> set[str]:
+    return {s[i:i + n] for i in range(max(1, len(s) - n + 1))}
+
+
+def link_twins(docs: list[Document], threshold: float) -> None:
+    """Detect documents that are the same report (e.g. Traditional and Simplified editions) and
+    link their chunks paragraph by paragraph; a garbled heading takes its twin's clean title."""
+    keyed = {d.id: [(c, compact(c.text)) for c in d.chunks if c.searchable] for d in docs}
+    fingerprints = {d.id: set().union(*[_grams(k) for _, k in keyed[d.id]]) if keyed[d.id] else set() for d in docs}
+    for d in docs:
+        d.twin_of = []
+        for c in d.chunks:
+            c.twins = []
+    for i, a in enumerate(docs):
+        for b in docs[i + 1:]:
+            fa, fb = fingerprints[a.id], fingerprints[b.id]
+            if not fa or not fb:
+                continue
+            overlap = len(fa & fb) / min(len(fa), len(fb))
+            if overlap < threshold:
+                continue
+            matched = _align(keyed[a.id], keyed[b.id])
+            small = min(len(keyed[a.id]), len(keyed[b.id])) or 1
+            if len(matched) / small < threshold:
+                continue
+            a.twin_of.append(b.id)
+            b.twin_of.append(a.id)
+            for ca, cb in matched:
+                ca.twins.append(cb.id)
+                cb.twins.append(ca.id)
+            _fix_garbled_titles(a, b)
+            _fix_garbled_titles(b, a)
+
+
+def _align(xs: list[tuple[Chunk, str]], ys: list[tuple[Chunk, str]]) -> list[tuple[Chunk, Chunk]]:
+    index: dict[str, list[int]] = defaultdict(list)
+    ygrams = [_grams(k) for _, k in ys]
+    for j, g in enumerate(ygrams):
+        for x in g:
+            index[x].append(j)
+    pairs = []
+    for cx, kx in xs:
+        gx = _grams(kx)
+        votes: dict[int, int] = defaultdict(int)
+        for x in gx:
+            for j in index.get(x, ()):
+                votes[j] += 1
+        if not votes:
+            continue
+        j, v = max(votes.items(), key=lambda kv: kv[1])
+        if v / min(len(gx), len(ygrams[j])) >= 0.5:
+            pairs.append((cx, ys[j][0]))
+    return pairs
+
+
+def _fix_garbled_titles(doc: Document, twin: Document) -> None:
+    """Give each damaged section title the clean title of the matching section in the twin."""
+    by_id = {c.id: c for c in twin.chunks}
+    garbled_titles = {c.section[-1] for c in doc.chunks if c.kind == "heading" and "garbled" in c.flags and c.section}
+    garbled_titles |= {c.section[-1] for c in doc.chunks if "garbled" in c.flags and c.section
+                       and c.text.startswith(("。", "．"))}
+    trad = doc.meta.script == "traditional"
+    fixed: dict[str, str] = {}
+    for c in doc.chunks:
+        if not c.searchable or not c.twins or not c.section:
+            continue
+        other = by_id.get(c.twins[0])
+        if other is None or len(other.section) != len(c.section):
+            continue
+        for mine, theirs in zip(c.section, other.section):
+            if mine == theirs or mine not in garbled_titles:
+                continue
+            prefix = normalize(mine[:3]).text
+            if prefix and normalize(theirs).text.startswith(prefix):
+                fixed[mine] = to_traditional(theirs) if trad else theirs
+    if not fixed:
+        return
+    for c in doc.chunks:
+        if any(s in fixed for s in c.section):
+            c.flags = sorted(set(c.flags) | {"title-from-twin"})
+
+    def walk(nodes: list[dict]) -> None:
+        for n in nodes:
+            if n["title"] in fixed:
+                n["clean_title"] = fixed[n["title"]]
+            walk(n["children"])
+    for tree in doc.sections:
+        walk(tree["children"])
+    for c in doc.chunks:
+        c.section = [fixed.get(s, s) for s in c.section]
+    finalize_breadcrumbs(doc)
+
+
+# --- the whole corpus -----------------------------------------------------------------------------
+def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = True) -> list[Document]:
+    """Read and cut every report under `paths`; empty files are skipped with a warning."""
+    from rich.progress import track
+
+    files = find_reports(paths)
+    if not files:
+        raise RagError("no report files (*.txt, *.md) found in " + ", ".join(str(p) for p in paths))
+    docs: list[Document] = []
+    ids: set[str] = set()
+    for f in track(files, description="ingest", disable=not progress, transient=True):
+        text = read_report(f)
+        if text is None:
+            log.warning("skipping empty file %s", f)
+            continue
+        if f.stem in ids:
+            raise RagError(f"two reports share the name {f.stem}; rename one")
+        ids.add(f.stem)
+        docs.append(build_document(f, text, settings))
+    link_twins(docs, settings.twin_threshold)
+    return docs
+
+
+# --- the chunk store ------------------------------------------------------------------------------
+def _atomic_write(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def doc_summary(d: Document) -> dict:
+    return {
+        "id": d.id, "name": d.name, "path": d.path, "sha256": d.sha256, "chars": d.chars, "title": d.title,
+        "meta": asdict(d.meta), "articles": d.articles, "sections": d.sections, "markers": d.markers,
+        "narrow": d.narrow, "duplicates_collapsed": d.duplicates_collapsed, "garbled_runs": d.garbled_runs,
+        "twin_of": d.twin_of, "chunks": len(d.chunks),
+    }
+
+
+def write_store(docs: list[Document], settings: Settings) -> None:
+    """Write documents.json and chunks.jsonl; the manifest goes last and names both by checksum."""
+    chunks_txt = "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for d in docs for c in d.chunks)
+    docs_txt = json.dumps({"version": STORE_VERSION, "documents": [doc_summary(d) for d in docs]},
+                          ensure_ascii=False, indent=1)
+    _atomic_write(settings.index_dir / "chunks.jsonl", chunks_txt)
+    _atomic_write(settings.index_dir / "documents.json", docs_txt)
+
+
+def load_store(settings: Settings) -> tuple[list[dict], list[Chunk]]:
+    """Documents and chunks from the store, or a clear error telling to run `rag ingest`."""
+    dpath, cpath = settings.index_dir / "documents.json", settings.index_dir / "chunks.jsonl"
+    if not dpath.exists() or not cpath.exists():
+        raise RagError(f"no chunk store in {settings.index_dir}; run `rag ingest` first")
+    data = json.loads(dpath.read_text(encoding="utf-8"))
+    if data.get("version") != STORE_VERSION:
+        raise RagError(f"the chunk store in {settings.index_dir} has format {data.get('version')}, "
+                       f"this version reads {STORE_VERSION}; run `rag ingest` again")
+    chunks = [Chunk(**json.loads(line)) for line in cpath.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return data["documents"], chunks
