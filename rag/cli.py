@@ -47,6 +47,7 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logg
         import jieba
 
         jieba.setLogLevel(logging.DEBUG if verbose else logging.WARNING)
+        logging.getLogger("bm25s").setLevel(logging.DEBUG if verbose else logging.WARNING)
     except ImportError:  # pragma: no cover
         pass
 
@@ -172,3 +173,103 @@ def _add(branch: Tree, nodes: list[dict]) -> None:
 
 def run() -> None:  # pragma: no cover - console entry point
     app()
+
+
+# --- index and search -------------------------------------------------------------------------------
+@app.command()
+def index(paths: Optional[list[Path]] = typer.Argument(None, help="Report files or folders (default: seeds/)."),
+          rebuild: bool = typer.Option(False, "--rebuild", help="Ignore cached embeddings and rebuild everything."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars.")) -> None:
+    """Ingest the reports and build (or update) the FAISS and BM25 indexes."""
+    from .index import build
+    from .ingest import ingest_paths, write_store
+
+    try:
+        s = _settings()
+        docs = ingest_paths(paths or [s.seeds_dir], s, progress=not quiet)
+        write_store(docs, s)
+        stats = build(s, rebuild=rebuild, progress=not quiet)
+    except RagError as exc:
+        _fail(exc)
+    err.print(f"indexed {stats.chunks} chunks from {len(docs)} documents ({stats.index_type}): "
+              f"{stats.embedded} embedded, {stats.reused} from cache, +{stats.added}/-{stats.removed} vs previous build, "
+              f"{stats.seconds:.1f}s")
+
+
+def _retriever(s: Settings):
+    from .retrieve import Retriever
+
+    return Retriever(s)
+
+
+@app.command()
+def search(question: str = typer.Argument(..., help="The question, in Chinese (either script) or English."),
+           k: int = typer.Option(10, "-k", help="How many results."),
+           json_out: bool = typer.Option(False, "--json", help="A JSON list of results on stdout.")) -> None:
+    """Fused dense + BM25 search: ranked paragraphs with breadcrumb and scores."""
+    try:
+        s = _settings()
+        if k < 1:
+            raise RagError("-k must be at least 1")
+        timings: dict = {}
+        results = _retriever(s).search(question, k, timings)
+    except RagError as exc:
+        _fail(exc)
+    if json_out:
+        print(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
+        return
+    for r in results:
+        also = f"  [dim](+ twin {', '.join(a['id'] for a in r.also)})[/]" if r.also else ""
+        out.print(f"[bold]{r.rank}.[/] {r.breadcrumb}  [dim]{r.id}[/]{also}")
+        out.print(f"   fused {r.score:.4f}  dense {r.dense:.3f} (#{r.dense_rank})  bm25 {r.bm25:.2f} (#{r.bm25_rank})",
+                  highlight=False)
+        out.print(f"   {r.text[:200]}{'…' if len(r.text) > 200 else ''}", markup=False, highlight=False)
+    err.print(f"retrieval {timings.get('retrieve_ms')} ms")
+
+
+# --- evaluation -------------------------------------------------------------------------------------
+@app.command("eval")
+def eval_cmd(questions: Path = typer.Option(None, "--questions", help="Question file (default: eval/questions.jsonl)."),
+             retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Evaluate retrieval only (no LLM)."),
+             out_path: Optional[Path] = typer.Option(None, "--out", help="Write one JSON object per question here."),
+             k: int = typer.Option(10, "-k", help="Results per question."),
+             min_hit5: Optional[float] = typer.Option(None, "--min-hit5", help="Exit 1 when hit@5 is below this."),
+             json_out: bool = typer.Option(False, "--json", help="Metrics as JSON on stdout.")) -> None:
+    """Run a question file through the pipeline and report metrics and misses."""
+    from .evaluate import load_questions, run_retrieval
+
+    try:
+        s = _settings()
+        qs = load_questions(questions or (s.root / "eval" / "questions.jsonl"))
+        if not retrieval_only:
+            raise RagError("the full evaluation needs the answering stage; use --retrieval-only for now")
+        metrics, records = run_retrieval(_retriever(s), qs, k, progress=not json_out)
+    except RagError as exc:
+        _fail(exc)
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    if json_out:
+        print(json.dumps(metrics, ensure_ascii=False))
+    else:
+        _print_retrieval(metrics)
+    if min_hit5 is not None and metrics["overall"].get("hit@5", 0) < min_hit5:
+        err.print(f"[bold red]hit@5 {metrics['overall'].get('hit@5')} is below the gate {min_hit5}[/]")
+        raise typer.Exit(1)
+
+
+def _print_retrieval(m: dict) -> None:
+    cols = ["n", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10"]
+    table = Table("slice", *cols)
+    table.add_row("[bold]overall[/]", *[str(m["overall"].get(c, "")) for c in cols])
+    for name, group in (("type", m["by_type"]), ("doc", m["by_doc"])):
+        for key, v in group.items():
+            table.add_row(f"{name}: {key}", *[str(v.get(c, "")) for c in cols])
+    table.add_row("unanswerable (nearby text)", *[str(m["unanswerable_nearby"].get(c, "")) for c in cols])
+    out.print(table)
+    if "latency_ms" in m:
+        out.print(f"retrieval latency p50 {m['latency_ms']['p50']} ms, p95 {m['latency_ms']['p95']} ms")
+    if m["misses"]:
+        out.print(f"[bold]misses (not in top 5):[/] {len(m['misses'])}")
+        for miss in m["misses"]:
+            out.print(f"  {miss['id']} rank={miss['rank']} {miss['question']}", markup=False, highlight=False)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Iterable
 from .chunk import Article, Para, Piece, Section, cut_document, make_pieces
 from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
-from .metadata import DocMeta, article_kind, article_year, derive
+from .metadata import WORK_YEAR_RE, DocMeta, article_kind, article_year, derive
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,12 @@ class Chunk:
     garbled: list[dict] = field(default_factory=list)
     twins: list[str] = field(default_factory=list)
     breadcrumb: str = ""
+    period: int | None = None  # the year the passage is about (a report's review part is the year before)
 
     @property
     def searchable(self) -> bool:
-        return self.kind in ("body", "bullet")
+        """Headings are left out of the indexes: every chunk already carries them in its breadcrumb."""
+        return self.kind in ("body", "bullet", "title", "meta")
 
 
 @dataclass
@@ -190,6 +193,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
             start=spans[0][0], end=spans[-1][1], spans=spans, locations=locations, flags=flags, garbled=garbled,
         ))
     _dedupe_ids(chunks)
+    _assign_periods(chunks, art_info)
     doc = Document(
         id=doc_id, name=path.name, path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         chars=len(text), meta=meta, title="", articles=list(art_info.values()),
@@ -199,6 +203,32 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
     doc.title = f"{meta.place} · {art_info[articles[0].index]['display']}" if articles else path.stem
     finalize_breadcrumbs(doc)
     return doc
+
+
+_YEAR_IN_TITLE = re.compile(r"(20\d{2})\s*年")
+_PAST_OPENERS = ("一年来", "过去一年", "去年", "一年來", "過去一年")
+
+
+def _assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
+    """Which year each passage talks about. In a work report everything before the section on
+    this year's work (「二、2024年重点工作」「2024年工作安排」) reviews the previous year."""
+    plan_start: dict[int, int] = {}
+    for c in chunks:
+        year = art_info[c.article]["year"]
+        if c.kind == "heading" and year and c.section and str(year) in c.section[-1] and c.article not in plan_start:
+            if WORK_YEAR_RE.search(to_simplified(c.section[-1])):
+                plan_start[c.article] = c.start
+    for c in chunks:
+        year = art_info[c.article]["year"]
+        explicit = [int(m.group(1)) for s in c.section for m in [_YEAR_IN_TITLE.search(s)] if m]
+        if explicit:
+            c.period = explicit[-1]
+        elif year and (c.text.startswith(_PAST_OPENERS) or
+                       (c.article in plan_start and c.start < plan_start[c.article]
+                        and art_info[c.article]["kind"].startswith("政府工作报告"))):
+            c.period = year - 1
+        else:
+            c.period = year
 
 
 def finalize_breadcrumbs(doc: Document) -> None:

@@ -1,0 +1,295 @@
+"""Indexing: chunk vectors in FAISS and jieba BM25, persisted together behind one manifest.
+
+Build steps write into a fresh folder under ``index/`` and publish it by atomically replacing
+``index/manifest.json``; until that rename, readers keep using the previous build, so an
+interrupted build leaves the old index usable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import RagError
+from .ingest import Chunk, load_store
+from .settings import Settings
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+# --- text preparation -----------------------------------------------------------------------------
+def embed_text(c: Chunk) -> str:
+    """Breadcrumb + normalised text: ties 「今年」「全市」 in a paragraph to a place and a year."""
+    crumb = " ".join(x for x in [c.place, f"{c.period or c.year or ''}年" if (c.period or c.year) else "", c.title,
+                                 " ".join(c.section)] if x)
+    from .clean import norm
+
+    return norm(crumb) + "：" + c.search_text
+
+
+def chunk_int_id(chunk_id: str) -> int:
+    """A stable 63-bit id for FAISS from the chunk's string id."""
+    return int.from_bytes(hashlib.sha1(chunk_id.encode("utf-8")).digest()[:8], "big") & ((1 << 63) - 1)
+
+
+# --- tokenisation for BM25 --------------------------------------------------------------------------
+_NUM_UNIT = re.compile(r"\d+(?:\.\d+)?(?:%|[万亿千百]?[元个家所座项人户亩吨件辆公里千瓦时次场名条块万亿%]*)")
+_STOP = set("的 了 和 与 及 等 是 在 为 对 把 将 以 于 中 上 下 我 我们 要 有 个 也 并 或 之 其 这 那 年 今年 多少 哪些 什么 如何 怎么 是否 吗 呢".split())
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    """A private jieba tokenizer with the report vocabulary added (no global jieba state)."""
+    import jieba
+
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    vocab = Path(__file__).with_name("data") / "vocab.txt"
+    if vocab.exists():
+        for line in vocab.read_text(encoding="utf-8").splitlines():
+            word = line.strip()
+            if word and not word.startswith("#"):
+                tok.add_word(word, freq=20000)
+    return tok
+
+
+def tokenize(text: str) -> list[str]:
+    """jieba search-mode words of normalised text, with figures kept together with their units."""
+    tokens = [t for t in _tokenizer().cut_for_search(text) if t.strip() and (t.isalnum() or len(t) > 1)]
+    tokens = [t.lower() for t in tokens if t not in _STOP]
+    tokens += [m.group(0) for m in _NUM_UNIT.finditer(text) if not m.group(0).isdigit() or len(m.group(0)) > 1]
+    return tokens
+
+
+# --- vector store interface --------------------------------------------------------------------------
+class VectorStore(Protocol):
+    """What retrieval needs from a vector engine; FAISS is the embedded default."""
+
+    def add(self, ids: list[int], vectors: np.ndarray) -> None: ...
+
+    def delete(self, ids: list[int]) -> None: ...
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def persist(self, path: Path) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class FaissStore:
+    """Exact inner-product search (IndexFlatIP) or HNSW for large corpora, with 64-bit ids."""
+
+    def __init__(self, dim: int, kind: str = "flat", index=None):
+        import faiss
+
+        self.dim, self.kind = dim, kind
+        if index is None:
+            base = faiss.IndexFlatIP(dim) if kind == "flat" else faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            if kind == "hnsw":
+                base.hnsw.efConstruction = 80
+                base.hnsw.efSearch = 64
+            index = faiss.IndexIDMap2(base)
+        self.index = index
+
+    def add(self, ids: list[int], vectors: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+
+    def delete(self, ids: list[int]) -> None:
+        import faiss
+
+        if ids:
+            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, ids = self.index.search(q, max(1, min(k, len(self))))
+        return scores[0], ids[0]
+
+    def persist(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, dim: int, kind: str) -> "FaissStore":
+        import faiss
+
+        return cls(dim, kind, faiss.read_index(str(path)))
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+
+def choose_index_type(settings: Settings, n: int) -> str:
+    if settings.index_type != "auto":
+        return settings.index_type
+    return "hnsw" if n >= settings.hnsw_threshold else "flat"
+
+
+# --- BM25 ------------------------------------------------------------------------------------------
+class BM25Index:
+    """bm25s over jieba tokens of the Simplified-normalised chunk text."""
+
+    def __init__(self, retriever=None):
+        self.retriever = retriever
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "BM25Index":
+        import bm25s
+
+        r = bm25s.BM25()
+        r.index([tokenize(t) or ["∅"] for t in texts], show_progress=False)
+        return cls(r)
+
+    def scores(self, query: str, extra_tokens: list[str] | None = None) -> np.ndarray:
+        vocab = self.retriever.vocab_dict
+        toks = [t for t in tokenize(query) + (extra_tokens or []) if t in vocab]
+        if not toks:
+            return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(toks), dtype=np.float32)
+
+    def persist(self, path: Path) -> None:
+        self.retriever.save(str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> "BM25Index":
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(path)))
+
+
+# --- build and load --------------------------------------------------------------------------------
+@dataclass
+class BuildStats:
+    chunks: int
+    embedded: int
+    reused: int
+    removed: int
+    added: int
+    index_type: str
+    seconds: float
+    embed_seconds: float
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(settings: Settings) -> dict | None:
+    path = settings.index_dir / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, embedder=None) -> BuildStats:
+    """Embed the chunk store (reusing cached vectors) and publish FAISS + BM25 atomically."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .embed import EmbeddingCache, get_embedder
+
+    t0 = time.perf_counter()
+    _, chunks = load_store(settings)
+    searchable = [c for c in chunks if c.searchable]
+    if not searchable:
+        raise RagError("the chunk store has no text to index; run `rag ingest` on some reports first")
+    embedder = embedder or get_embedder(settings)
+    cache = EmbeddingCache(settings.index_dir / "cache", embedder.model_id, embedder.dim)
+    if rebuild:
+        cache.vectors = {}
+    old = read_manifest(settings)
+    old_ids = set(old.get("chunk_ids", [])) if old and old.get("embedder_id") == embedder.model_id else set()
+    texts = [embed_text(c) for c in searchable]
+    te = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[rate]}"))
+    with Progress(*columns, disable=not progress, transient=True) as bar:
+        todo = sum(1 for t in texts if cache.key(t) not in cache.vectors)
+        task = bar.add_task("embed", total=todo, rate="")
+        started = time.perf_counter()
+
+        def tick(n: int) -> None:
+            bar.advance(task, n)
+            done = bar.tasks[0].completed
+            bar.update(task, rate=f"{done / max(1e-6, time.perf_counter() - started):.1f} chunks/s")
+
+        vectors, computed = cache.embed(embedder, texts, on_progress=tick)
+    embed_seconds = time.perf_counter() - te
+    kind = choose_index_type(settings, len(searchable))
+    store = FaissStore(embedder.dim, kind)
+    store.add([chunk_int_id(c.id) for c in searchable], vectors)
+    bm25 = BM25Index.build([c.search_text for c in searchable])
+
+    build_dir = settings.index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    build_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        store.persist(build_dir / "vectors.faiss")
+        bm25.persist(build_dir / "bm25")
+        (build_dir / "ids.json").write_text(json.dumps([c.id for c in searchable], ensure_ascii=False), encoding="utf-8")
+        cache.save(keep={cache.key(t) for t in texts} | set(cache.vectors) if not rebuild else None)
+        files = {str(p.relative_to(build_dir)): _sha256(p) for p in sorted(build_dir.rglob("*")) if p.is_file()}
+        manifest = {
+            "format_version": FORMAT_VERSION, "embedder_id": embedder.model_id, "dim": embedder.dim,
+            "index_type": kind, "chunk_count": len(searchable), "build_dir": build_dir.name, "files": files,
+            "chunks_sha256": _sha256(settings.index_dir / "chunks.jsonl"), "chunk_ids": [c.id for c in searchable],
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        tmp = settings.index_dir / f".{MANIFEST}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, settings.index_dir / MANIFEST)
+    except BaseException:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        raise
+    for other in settings.index_dir.glob("build-*"):
+        if other != build_dir:
+            shutil.rmtree(other, ignore_errors=True)
+    new_ids = {c.id for c in searchable}
+    return BuildStats(chunks=len(searchable), embedded=computed, reused=len(searchable) - computed,
+                      removed=len(old_ids - new_ids), added=len(new_ids - old_ids), index_type=kind,
+                      seconds=time.perf_counter() - t0, embed_seconds=embed_seconds)
+
+
+@dataclass
+class LoadedIndex:
+    manifest: dict
+    store: FaissStore
+    bm25: BM25Index
+    ids: list[str]
+
+
+def load(settings: Settings, embedder_id: str | None = None) -> LoadedIndex:
+    """The published index; a clear error when it is missing, stale or from another embedder."""
+    manifest = read_manifest(settings)
+    if manifest is None:
+        raise RagError(f"no index in {settings.index_dir}; run `rag index`")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise RagError(f"the index in {settings.index_dir} has format {manifest.get('format_version')}, "
+                       f"this version reads {FORMAT_VERSION}; run `rag index --rebuild`")
+    if embedder_id is not None and manifest.get("embedder_id") != embedder_id:
+        raise RagError(f"the index was built with embedder {manifest.get('embedder_id')} but the configured one is "
+                       f"{embedder_id}; run `rag index --rebuild`")
+    d = settings.index_dir / manifest["build_dir"]
+    if not d.exists():
+        raise RagError(f"the index folder {d} is missing; run `rag index --rebuild`")
+    store = FaissStore.load(d / "vectors.faiss", manifest["dim"], manifest["index_type"])
+    bm25 = BM25Index.load(d / "bm25")
+    ids = json.loads((d / "ids.json").read_text(encoding="utf-8"))
+    if len(ids) != len(store) or len(ids) != manifest["chunk_count"]:
+        raise RagError("the index files disagree with their manifest; run `rag index --rebuild`")
+    return LoadedIndex(manifest, store, bm25, ids)
