@@ -76,7 +76,8 @@ class SentenceTransformerEmbedder:
             self._m = SentenceTransformer(str(path), device="cpu")
         except Exception as exc:
             raise RagError(f"sentence-transformers could not load {path}: {exc}") from exc
-        self.dim = int(self._m.get_sentence_embedding_dimension())
+        getdim = getattr(self._m, "get_embedding_dimension", None) or self._m.get_sentence_embedding_dimension
+        self.dim = int(getdim())
         self.model_id = f"sentence-transformers/{Path(path).name}"
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -155,7 +156,7 @@ class BM25Index:
 
     def scores(self, query: str, extra_tokens: list[str] | None = None) -> np.ndarray:
         vocab = self.retriever.vocab_dict
-        toks = [t for t in tokenize(query) + (extra_tokens or []) if t in vocab]
+        toks = [t for t in tokenize(" ".join([query, *(extra_tokens or [])])) if t in vocab]
         if not toks:
             return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
         return np.asarray(self.retriever.get_scores(toks), dtype=np.float32)
@@ -236,7 +237,7 @@ def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, e
     store.add([chunk_int_id(c.id) for c in searchable], vectors)
     bm25 = BM25Index.build([c.search_text for c in searchable])
 
-    build_dir = settings.index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    build_dir = settings.index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     build_dir.mkdir(parents=True, exist_ok=False)
     try:
         store.persist(build_dir / "vectors.faiss")

