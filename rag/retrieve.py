@@ -149,6 +149,10 @@ class Retriever:
         bscores = self.index.bm25.scores(q.text, q.extra_terms)
         border = np.argsort(-bscores)[:cand]
         bm25_rank = {int(p): r for r, p in enumerate(border) if bscores[p] > 0}
+        if self.settings.retrieval_mode == "dense":
+            bm25_rank = {}
+        elif self.settings.retrieval_mode == "bm25":
+            dense_rank = {}
         rrf_k = self.settings.rrf_k
         fused: dict[int, float] = {}
         for pos in set(dense_rank) | set(bm25_rank):

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     top_k: int = 5
     candidates: int = 30
     rrf_k: int = 60
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Fuse both rankings (default) or use one alone (for measurements).")
 
     # Generation
     llm: Literal["default", "small"] = "default"
