@@ -47,7 +47,7 @@ ARABIC_ENUM_RE = re.compile(r"^(\d{1,2})[.．、](?!\d)")
 MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 BULLET_RE = re.compile(r"^[-*+•·▪●○◆]\s+")
 BOLD_LEAD_RE = re.compile(r"^\*\*(.+?)\*\*")
-SUBTITLE_RE = re.compile(r"^(?:——|--|—)\s*\S")
+SUBTITLE_RE = re.compile(r"^(?:——|--)\s*\S")
 DATELINE_RE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*(?:星期|周|週)[一二三四五六日天])?$")
 BYLINE_RE = re.compile(
     r"^(?:(?:本报|本報)?(?:记者|記者|通讯员|通訊員|编辑|編輯)[\s：:].{0,40}"
@@ -129,7 +129,9 @@ def detect_narrow(lines: list[Line]) -> tuple[bool, int]:
     med = int(statistics.median(widths))
     near = sum(1 for w in widths if abs(w - med) <= 6)
     narrow = 16 <= med <= 56 and near >= 0.6 * len(widths)
-    return narrow, med
+    # the column width is what full lines reach; short last lines and headings pull the median down
+    col = sorted(widths)[int(len(widths) * 0.75)]
+    return narrow, col
 
 
 # --- blocks -------------------------------------------------------------------------------------
@@ -238,7 +240,7 @@ def build_blocks(text: str, lines: list[Line], narrow: bool, col: int) -> list[B
             blocks.append(Block("bullet", [ln]))
             i += 1
             continue
-        if SUBTITLE_RE.match(t):
+        if SUBTITLE_RE.match(t) and not prev_body_open():
             blocks.append(Block("subtitle", [ln], title=t))
             i += 1
             continue
@@ -266,13 +268,14 @@ def build_blocks(text: str, lines: list[Line], narrow: bool, col: int) -> list[B
         if style in ("cn", "paren") and can_head:
             # a numbered heading, possibly wrapped over up to three narrow lines
             head = [ln]
+            skip = garbled_run.end if garbled_run is not None else 0  # a garbled prefix may start with 。
             if narrow:
                 while (len(head) < 3 and i + len(head) < n and not is_short(head[-1])
-                       and not any(c in "。！？!?" for c in head[-1].text)
+                       and not any(c in "。！？!?" for c in head[-1].text[skip if len(head) == 1 else 0:])
                        and not lines[i + len(head)].hard_before):
                     nxt = lines[i + len(head)]
-                    if _enum(nxt.text)[0]:
-                        break
+                    if _enum(nxt.text)[0] or any(c in "。！？!?；;" for c in nxt.text):
+                        break  # the next line opens a paragraph or another heading
                     head.append(nxt)
             joined = "".join(h.text for h in head)
             rest = joined[garbled_run.end:] if garbled_run is not None else joined
@@ -674,17 +677,27 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 
 def split_paragraph(text: str, target: int) -> list[tuple[int, int]]:
-    """Cut a long paragraph at sentence ends into parts of about `target` characters."""
-    if len(text) <= int(target * 1.6):
+    """Cut a long paragraph at sentence ends into parts of about `target` characters.
+
+    Lengths count non-space characters only, so a letter-spaced or column-set copy of a paragraph
+    is cut at the same sentences as the clean copy (twin reports then align part by part)."""
+    weight = [0]
+    for ch in text:
+        weight.append(weight[-1] + (0 if ch.isspace() else 1))
+
+    def size(s: int, e: int) -> int:
+        return weight[e] - weight[s]
+
+    if size(0, len(text)) <= int(target * 1.6):
         return [(0, len(text))]
     units = split_sentences(text) if "\n" not in text else _line_units(text)
     parts: list[list[int]] = []
     for s, e in units:
-        if parts and (e - parts[-1][0]) <= target * 1.2:
+        if parts and size(parts[-1][0], e) <= target * 1.2:
             parts[-1][1] = e
         else:
             parts.append([s, e])
-    if len(parts) > 1 and parts[-1][1] - parts[-1][0] < target * 0.4:
+    if len(parts) > 1 and size(parts[-1][0], parts[-1][1]) < target * 0.4:
         parts[-2][1] = parts[-1][1]
         parts.pop()
     return [(s, e) for s, e in parts]

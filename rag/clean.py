@@ -20,8 +20,10 @@ import opencc
 
 # --- page furniture ---------------------------------------------------------------------------
 _NUM = r"[0-9０-９一二三四五六七八九十百]+"
-MARKER_RE = re.compile(rf"[（(]\s*(?:[上下]\s*接|[转轉]\s*[自至到]?|接\s*上|续\s*[自接]?|續\s*[自接]?)\s*第?\s*{_NUM}\s*[版页頁面]\s*[）)]")
-# "(下转第3版)" and "（上接第1版）" both match; the verb decides the direction.
+MARKER_RE = re.compile(
+    rf"[（(]\s*(?:[上下]\s*[接转轉续續]|[转轉续續接])\s*(?:[自至到]\s*)?第?\s*{_NUM}\s*[版页頁面]\s*[）)]"
+)
+# （上接第1版） continues from another page; （下转第3版） / (转至第2版) continues on one.
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,9 @@ def find_markers(text: str) -> list[Marker]:
     out = []
     for m in MARKER_RE.finditer(text):
         s = m.group(0)
-        direction = "from" if ("上" in s or "接" in s and "转" not in s and "轉" not in s) else "to"
-        page = re.search(_NUM, s[2:]).group(0) if re.search(_NUM, s[2:]) else ""
-        out.append(Marker(m.start(), m.end(), s, direction, page))
+        direction = "from" if re.search(r"[上接自]", s) else "to"
+        num = re.search(_NUM, s)
+        out.append(Marker(m.start(), m.end(), s, direction, num.group(0) if num else ""))
     return out
 
 
@@ -90,6 +92,13 @@ def to_traditional(text: str) -> str:
     return _s2t().convert(text)
 
 
+def fold_script(text: str) -> str:
+    """The script-independent form used for matching: Simplified after a round trip through
+    Traditional, so that characters Simplified Chinese writes two ways (着/著) fold together and a
+    Traditional copy of a text folds to exactly what its Simplified original folds to."""
+    return _t2s().convert(_s2t().convert(text))
+
+
 _LATEX_RE = re.compile(r"[_^]\{([^{}]{0,12})\}")
 _MD_RE = re.compile(r"\*\*|__|^#{1,6}\s+|^\s*[-*+•]\s+", re.M)
 
@@ -131,7 +140,7 @@ def _keeps_space(prev: str, nxt: str) -> bool:
 
 
 def normalize(text: str) -> Normalized:
-    """NFKC + Traditional→Simplified + markup/space removal, keeping a map to source offsets."""
+    """NFKC + script folding (Traditional→Simplified) + markup/space removal, keeping a map to source offsets."""
     chars: list[str] = []
     offs: list[int] = []
     for i, ch in enumerate(text):
@@ -142,9 +151,9 @@ def normalize(text: str) -> Normalized:
     s = "".join(chars)
     # Traditional -> Simplified. OpenCC converts phrases; when it keeps the length we map 1:1,
     # otherwise fall back to character-by-character conversion (rare).
-    conv = to_simplified(s)
+    conv = fold_script(s)
     if len(conv) != len(s):
-        conv = "".join(to_simplified(c) if len(to_simplified(c)) == 1 else c for c in s)
+        conv = "".join(fold_script(c) if len(fold_script(c)) == 1 else c for c in s)
     s = conv
     s, offs = _drop(s, offs, _MD_RE)
     s, offs = _drop(s, offs, _LATEX_RE, keep_group=1)

@@ -151,14 +151,17 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         meta.kind = art_info[articles[0].index]["kind"]
 
     dups, n_collapsed = _find_duplicates(paras, settings.near_duplicate_threshold)
+    for p in paras:  # a collapsed group is cited under the location with the richest heading context
+        group = dups["groups"].get(id(p))
+        if group:
+            p.section = max([p] + group, key=lambda q: _depth(q.section)).section
     pieces = make_pieces(text, [p for p in paras if id(p) not in dups["dropped"]], settings.chunk_target_chars)
     chunks: list[Chunk] = []
     meta_counter: dict[tuple[int, str], int] = defaultdict(int)
     for pc in pieces:
         p = pc.para
         group = dups["groups"].get(id(p), [])
-        # a collapsed group is cited under the location with the richest heading context
-        section = max([p] + group, key=lambda q: _depth(q.section)).section if group else p.section
+        section = p.section
         sec_ids = _section_ids(section)
         art = p.article
         if p.kind in ("body", "bullet"):
@@ -370,7 +373,8 @@ def _align(xs: list[tuple[Chunk, str]], ys: list[tuple[Chunk, str]]) -> list[tup
         if not votes:
             continue
         j, v = max(votes.items(), key=lambda kv: kv[1])
-        if v / min(len(gx), len(ygrams[j])) >= 0.5:
+        lx, ly = len(kx), len(ys[j][1])
+        if v / min(len(gx), len(ygrams[j])) >= 0.5 and min(lx, ly) / max(lx, ly, 1) >= 0.5:
             pairs.append((cx, ys[j][0]))
     return pairs
 
