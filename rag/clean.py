@@ -238,9 +238,15 @@ def repair(run: str) -> str:
     if cand.count("\ufffd") > max(1, len(cand) // 5):
         return ""
     cand = cand.replace("\ufffd", "")
-    rare_before = sum(_rare(c) for c in run)
-    rare_after = sum(_rare(c) for c in cand)
-    return cand if rare_after < rare_before else ""
+    return cand if sum(map(_suspicious, cand)) < sum(map(_suspicious, run)) else ""
+
+
+_PLAIN_PUNCT = set("，。、；：？！“”‘’（）()《》—…·%.,:;!?- ")
+
+
+def _suspicious(ch: str) -> bool:
+    """Rare in running text: a rare character, or a symbol that is neither Chinese nor plain punctuation."""
+    return _rare(ch) or not (is_cjk(ch) or ch.isdigit() or ch in _PLAIN_PUNCT)
 
 
 def _triggers(text: str) -> list[int]:
