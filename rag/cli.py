@@ -275,3 +275,113 @@ def _print_retrieval(m: dict) -> None:
         out.print(f"[bold]misses (not in top 5):[/] {len(m['misses'])}")
         for miss in m["misses"]:
             out.print(f"  {miss['id']} rank={miss['rank']} {miss['question']}", markup=False, highlight=False)
+
+
+# --- answering --------------------------------------------------------------------------------------
+def _assistant(s: Settings):
+    from .answer import Assistant
+
+    return Assistant(s)
+
+
+def _print_citations(citations: list[dict]) -> None:
+    for c in citations:
+        out.print(f"[bold][{c['n']}][/] {c['breadcrumb']}  [dim]{c['id']} ¶{c['paragraph']}[/]")
+        out.print(f"    「{c['quote']}」", markup=False, highlight=False)
+
+
+@app.command()
+def ask(question: str = typer.Argument(..., help="The question, in Chinese (either script) or English."),
+        model: str = typer.Option(None, "--model", help="default (1.5B) or small (0.5B)."),
+        k: int = typer.Option(None, "-k", help="How many passages to retrieve."),
+        json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout.")) -> None:
+    """Answer a question with verified citations, or say that the reports do not say."""
+    try:
+        s = _settings()
+        if k is not None and k < 1:
+            raise RagError("-k must be at least 1")
+        assistant = _assistant(s)
+        if json_out:
+            ans = assistant.ask(question, k=k, model=model)
+            print(json.dumps(ans.to_dict(), ensure_ascii=False))
+            return
+        ans = assistant.ask(question, k=k, model=model, on_event=_terminal_events())
+    except RagError as exc:
+        _fail(exc)
+    out.print()
+    if ans.refused or ans.extractive or ans.answer.strip() != "".join(_streamed).strip():
+        out.print(f"[bold]answer:[/] {ans.answer}", highlight=False)
+    _print_citations([c.to_dict() for c in ans.citations])
+    t = ans.timings
+    err.print(f"retrieval {t.get('retrieve_ms')} ms · evidence {t.get('evidence_s')} s · first token "
+              f"{t.get('first_token_s', '-')} s · total {t.get('total_s')} s · prompt {t.get('prompt_tokens', 0)} tokens")
+
+
+_streamed: list[str] = []
+
+
+def _terminal_events():
+    """Show the strongest evidence at once, then stream the answer as it is generated."""
+    _streamed.clear()
+
+    def on_event(kind: str, data) -> None:
+        if kind == "evidence":
+            out.print(f"[dim]evidence: {data['breadcrumb']}[/]")
+            out.print(f"[dim]  「{data['quote']}」[/]", highlight=False)
+        elif kind == "token":
+            if not _streamed:
+                out.print("[bold]answer:[/] ", end="")
+            _streamed.append(data)
+            out.print(data, end="", markup=False, highlight=False)
+        elif kind == "retry":
+            out.print(f"\n[yellow]{data}[/]")
+    return on_event
+
+
+@app.command()
+def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or small (0.5B)."),
+         k: int = typer.Option(None, "-k", help="How many passages to retrieve.")) -> None:
+    """Interactive questions with history: follow-ups like 「那太原呢？」 are rewritten (and shown)
+    before retrieval; /sources re-prints the last citations; Ctrl-C stops an answer; /quit leaves."""
+    from .chat import ChatState, rewrite
+
+    try:
+        s = _settings()
+        assistant = _assistant(s)
+    except RagError as exc:
+        _fail(exc)
+    state = ChatState()
+    err.print("Ask about the reports. /sources shows the last citations, /quit leaves, Ctrl-C stops an answer.")
+    while True:
+        try:
+            line = input("问> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            err.print()
+            return
+        if not line:
+            continue
+        if line in ("/quit", "/exit", "/q"):
+            return
+        if line == "/sources":
+            if state.last_citations:
+                _print_citations(state.last_citations)
+            else:
+                err.print("no citations yet")
+            continue
+        standalone = rewrite(line, state.history, assistant.retriever.place_aliases)
+        if standalone != line:
+            out.print(f"[dim]→ {standalone}[/]", highlight=False)
+        try:
+            ans = assistant.ask(standalone, k=k, model=model, on_event=_terminal_events())
+        except KeyboardInterrupt:
+            out.print("\n[yellow](answer interrupted)[/]")
+            continue
+        except RagError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            continue
+        out.print()
+        if ans.refused or ans.extractive or ans.answer.strip() != "".join(_streamed).strip():
+            out.print(f"[bold]answer:[/] {ans.answer}", highlight=False)
+        _print_citations([c.to_dict() for c in ans.citations])
+        state.history.append(standalone)
+        state.last_citations = [c.to_dict() for c in ans.citations]

@@ -1,0 +1,233 @@
+"""Answering: retrieval → refusal check → context selection → generation → verified citations.
+
+`Assistant` is the one service object the CLI, the chat loop and the HTTP API share: it holds the
+retriever and the loaded LLM(s) for the life of the process. `ask()` reports progress through an
+optional callback (evidence first, then tokens, then the verified answer), which the terminal
+and the server turn into streaming output.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .cite import Citation, assign, check, citation_for
+from .clean import norm, to_simplified, to_traditional
+from .errors import RagError
+from .generate import (
+    LLM,
+    ContextSentence,
+    Passage,
+    build_messages,
+    is_english,
+    is_refusal,
+    select_context,
+    timed_stream,
+)
+from .index import tokenize
+from .metadata import detect_script
+from .retrieve import QueryInfo, Retriever
+from .settings import Settings
+
+Event = Callable[[str, object], None]
+
+REFUSAL_ZH = "资料中未提及"
+REFUSAL_EN = "The reports do not say."
+# question words that carry no topic: a question whose remaining words are absent from every
+# retrieved passage is about something the reports do not cover
+_QUESTION_WORDS = set("多少 哪些 什么 如何 怎么 怎样 是否 哪个 哪里 何时 几 个 家 多 少 要 将 会 能 有 吗 呢 请问 一下 "
+                      "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县".split())
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    retrieved: list[dict]
+    timings: dict
+    extractive: bool = False
+    verified: bool = True
+    model: str = ""
+    standalone_question: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question, "answer": self.answer, "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations], "retrieved": self.retrieved,
+            "timings": self.timings, "extractive": self.extractive, "verified": self.verified,
+            "model": self.model, "standalone_question": self.standalone_question or self.question,
+            "notes": self.notes,
+        }
+
+
+class Assistant:
+    """Retriever plus LLMs, loaded once per process; answers are produced one at a time per model."""
+
+    def __init__(self, settings: Settings, retriever: Retriever | None = None):
+        self.settings = settings
+        self.retriever = retriever or Retriever(settings)
+        self._llms: dict[str, LLM] = {}
+        self._load_lock = threading.Lock()
+
+    def llm(self, name: str | None = None) -> LLM:
+        name = name or self.settings.llm
+        if name not in ("default", "small"):
+            raise RagError(f"unknown model '{name}'; choose default or small")
+        with self._load_lock:
+            if name not in self._llms:
+                self._llms[name] = LLM(self.settings, name)
+            return self._llms[name]
+
+    # --- refusal before generation -----------------------------------------------------------
+    def precheck(self, q: QueryInfo, question: str, results: list) -> str | None:
+        """Why the reports cannot answer, when that is clear without the model; else None."""
+        if not results:
+            return "no passage was retrieved"
+        if q.places and not any(r.place in q.places for r in results):
+            return f"no passage about {'、'.join(sorted(q.places))}"
+        if q.year and not any(q.year in (r.period, r.year) or str(q.year) in r.text for r in results):
+            return f"no passage about {q.year}"
+        topic = [t for t in tokenize(q.text + " " + " ".join(q.extra_terms))
+                 if t not in _QUESTION_WORDS and not t.isdigit() and not any(a in t for a in self.retriever.place_aliases)
+                 and len(t) > 1]
+        if topic:
+            top_text = " ".join(norm(r.text) for r in results[:3])
+            present = sum(1 for t in set(topic) if t in top_text)
+            if present == 0:
+                return "none of the question's key terms occurs in the retrieved passages"
+        return None
+
+    # --- the main job ----------------------------------------------------------------------------
+    def ask(self, question: str, *, k: int | None = None, model: str | None = None,
+            on_event: Event | None = None, cancel: threading.Event | None = None) -> Answer:
+        """Answer one standalone question with verified citations (or refuse)."""
+        emit = on_event or (lambda kind, data: None)
+        question = (question or "").strip()
+        if not question:
+            raise RagError("the question is empty")
+        if len(question) > 500:
+            raise RagError("the question is too long (at most 500 characters)")
+        t0 = time.perf_counter()
+        timings: dict = {}
+        k = k or self.settings.top_k
+        q = self.retriever.analyse(question)
+        results = self.retriever.search(question, k, timings)
+        retrieved = [r.to_dict() for r in results]
+        english = is_english(question)
+        chunks = self.retriever.by_id
+        passages = select_context(question, results, chunks, extra_terms=q.extra_terms)
+        if passages:
+            top = passages[0].sentences[0]
+            emit("evidence", citation_for(top, 1, chunks).to_dict())
+        timings["evidence_s"] = round(time.perf_counter() - t0, 3)
+
+        reason = self.precheck(q, question, results)
+        if reason is not None or not passages:
+            ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0,
+                                reason or "no relevant sentence")
+            emit("answer", ans.answer)
+            emit("citations", [c.to_dict() for c in ans.citations])
+            emit("done", ans.timings)
+            return ans
+
+        llm = self.llm(model)
+        messages = build_messages(question, passages)
+        timings["prompt_tokens"] = llm.count_tokens(messages)
+        text = self._generate(llm, messages, timings, t0, emit, cancel)
+        notes: list[str] = []
+        if cancel is not None and cancel.is_set():
+            timings["total_s"] = round(time.perf_counter() - t0, 3)
+            return Answer(question, text, False, [], retrieved, timings, verified=False, model=llm.name,
+                          notes=["cancelled"])
+        if is_refusal(text):
+            ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, "the model found no answer")
+            ans.model = llm.name
+            emit("answer", ans.answer)
+            emit("citations", [c.to_dict() for c in ans.citations])
+            emit("done", ans.timings)
+            return ans
+        verdict = check(text, passages, question)
+        extractive = False
+        if not verdict.ok:
+            notes.append(f"unsupported figure(s) {', '.join(verdict.unsupported_figures)}; retried with a stricter prompt")
+            emit("retry", notes[-1])
+            strict = build_messages(question, passages, strict=True)
+            text = self._generate(llm, strict, timings, t0, emit, cancel, first=False)
+            if is_refusal(text):
+                ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, "the model found no answer")
+                ans.model, ans.notes = llm.name, notes
+                emit("answer", ans.answer)
+                emit("citations", [c.to_dict() for c in ans.citations])
+                emit("done", ans.timings)
+                return ans
+            verdict = check(text, passages, question)
+        if verdict.ok:
+            answer_text, citations = assign(verdict, chunks)
+            if not citations:
+                verdict.ok = False
+        if not verdict.ok:
+            notes.append("the answer could not be verified against the passages; showing the best supporting sentence")
+            extractive = True
+            best = self._best_sentence(question, passages)
+            citations = [citation_for(best, 1, chunks)]
+            answer_text = (f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]")
+        answer_text = self._match_script(question, answer_text, english)
+        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        ans = Answer(question, answer_text, False, citations, retrieved, timings, extractive=extractive,
+                     verified=not extractive, model=llm.name, notes=notes)
+        emit("answer", ans.answer)
+        emit("citations", [c.to_dict() for c in citations])
+        emit("done", timings)
+        return ans
+
+    def _generate(self, llm: LLM, messages: list[dict], timings: dict, t0: float, emit: Event,
+                  cancel: threading.Event | None, first: bool = True) -> str:
+        parts: list[str] = []
+        sub: dict = {}
+        for tok in timed_stream(llm, messages, sub, cancel=cancel):
+            if first and "first_token_s" not in timings:
+                timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            parts.append(tok)
+            emit("token" if first else "retry_token", tok)
+        timings["completion_tokens"] = timings.get("completion_tokens", 0) + sub.get("completion_tokens", 0)
+        return "".join(parts).strip()
+
+    @staticmethod
+    def _best_sentence(question: str, passages: list[Passage]) -> ContextSentence:
+        q = set(tokenize(norm(question)))
+        sents = [s for p in passages for s in p.sentences]
+        return max(sents, key=lambda s: (len(q & set(tokenize(norm(s.text)))), -s.n))
+
+    @staticmethod
+    def _match_script(question: str, answer: str, english: bool) -> str:
+        """Answer in the script of the question; quotes inside 「」 stay as the source wrote them."""
+        if english:
+            return answer
+        convert = to_traditional if detect_script(question) == "traditional" else to_simplified
+        pieces = re.split(r"(「[^」]*」)", answer)
+        return "".join(p if p.startswith("「") else convert(p) for p in pieces)
+
+    def _refusal(self, question: str, english: bool, passages: list[Passage], chunks: dict, retrieved: list[dict],
+                 timings: dict, t0: float, reason: str) -> Answer:
+        """「资料中未提及」 plus what the reports do say nearby, cited."""
+        citations: list[Citation] = []
+        if passages:
+            best = self._best_sentence(question, passages)
+            citations = [citation_for(best, 1, chunks)]
+            c = chunks[best.chunk_id]
+            where = "·".join(x for x in (c.place, f"{c.period or c.year}年" if (c.period or c.year) else "") if x)
+            if english:
+                text = f"{REFUSAL_EN} Nearby, the reports say ({where}): 「{best.text}」[1]"
+            else:
+                text = f"{REFUSAL_ZH}。报告中相关的内容（{where}）：「{best.text}」[1]"
+        else:
+            text = REFUSAL_EN if english else REFUSAL_ZH + "。"
+        text = self._match_script(question, text, english)
+        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        return Answer(question, text, True, citations, retrieved, timings, notes=[f"refused: {reason}"])

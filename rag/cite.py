@@ -1,0 +1,167 @@
+"""Citations, assigned and checked in code.
+
+The model's own [n] markers are not trusted. Every answer sentence is matched to the context
+sentences that support it: each of its figures must occur in the cited text (after
+normalisation; 180万 and "1.8 million" count as the same value), and a sentence without figures
+needs its key terms there. A figure found in no retrieved passage makes the whole answer
+untrustworthy; the caller then retries or falls back to an extractive answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from .clean import norm
+from .generate import ContextSentence, Passage
+from .index import tokenize
+
+_NUM = r"\d+(?:[.,]\d+)*"
+_ZH_FIG = re.compile(rf"({_NUM})\s*(万亿|亿|万|千)?")
+_EN_FIG = re.compile(rf"({_NUM})\s*(thousand|million|billion|trillion|k\b|m\b|bn\b)?", re.I)
+_YEAR = re.compile(r"^(19|20)\d{2}$")
+_MULT = {"万": 1e4, "亿": 1e8, "万亿": 1e12, "千": 1e3, "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6,
+         "billion": 1e9, "bn": 1e9, "trillion": 1e12}
+_SPLIT_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?|(?<=\D)\.(?=\s)")
+_EN_SENT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+_GENERIC = set("资料 报告 提及 未 答案 问题 回答 根据 其中 以上 左右 达到 目标 计划 今年 去年 全年 实现 完成 新增 全市 全县".split())
+
+
+@dataclass
+class Citation:
+    n: int
+    id: str
+    doc: str
+    title: str
+    section: list[str]
+    breadcrumb: str
+    paragraph: int
+    quote: str  # the supporting sentence, in the document's own script
+    text: str  # the whole chunk
+    start: int  # offsets of the quote in the original file
+    end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    sentences: list[tuple[str, list[ContextSentence]]] = field(default_factory=list)
+    unsupported_figures: list[str] = field(default_factory=list)
+    unsupported_sentences: list[str] = field(default_factory=list)
+
+
+def _clean_num(s: str) -> str:
+    return s.replace(",", "")
+
+
+def figures(text: str) -> list[str]:
+    """Digits-only figures of a text (thousands separators dropped)."""
+    return [_clean_num(m) for m in re.findall(_NUM, norm(text))]
+
+
+def values(text: str, english: bool = False) -> set[float]:
+    """Numeric values with their magnitude words applied: 180万 → 1.8e6, "1.8 million" → 1.8e6."""
+    out: set[float] = set()
+    pattern = _EN_FIG if english else _ZH_FIG
+    for m in pattern.finditer(norm(text) if not english else text):
+        try:
+            v = float(_clean_num(m.group(1)))
+        except ValueError:
+            continue
+        mult = _MULT.get((m.group(2) or "").lower(), 1.0)
+        out.add(v * mult)
+        out.add(v)
+    return out
+
+
+def split_answer(answer: str) -> list[str]:
+    """Answer sentences (Chinese 。！？, English sentence ends, line breaks)."""
+    parts: list[str] = []
+    for line in answer.splitlines():
+        for chunk in re.findall(r"[^。！？!?]+[。！？!?]?", line):
+            parts.extend(s for s in _EN_SENT_RE.split(chunk) if s.strip())
+    return [p.strip() for p in parts if p.strip() and re.search(r"\w", p)]
+
+
+def _supported_value(v: float, pool: set[float]) -> bool:
+    return any(abs(v - p) <= max(1e-9, 0.005 * abs(p)) for p in pool)
+
+
+def check(answer: str, passages: list[Passage], question: str = "") -> Verdict:
+    """Match every answer sentence to supporting context sentences; collect what is unsupported."""
+    cands = [s for p in passages for s in p.sentences]
+    english = bool(re.search(r"[A-Za-z]{4,}", answer)) and not re.search(r"[\u4e00-\u9fff]{6,}", answer)
+    q_figs = set(figures(question))
+    labels = " ".join(p.label for p in passages)
+    verdict = Verdict(ok=True)
+    cand_figs = [set(figures(c.text)) for c in cands]
+    cand_vals = [values(c.text) for c in cands]
+    cand_terms = [set(tokenize(norm(c.text))) for c in cands]
+    for sent in split_answer(answer):
+        figs = [f for f in figures(sent) if not (_YEAR.match(f) and (f in q_figs or f in labels))]
+        support: list[ContextSentence] = []
+        missing: list[str] = []
+        for f in dict.fromkeys(figs):
+            hits = [i for i, cf in enumerate(cand_figs) if f in cf]
+            if not hits and english:
+                v = float(f)
+                sent_vals = values(sent, english=True)
+                scaled = {x for x in sent_vals if x != v and abs(x / v - round(x / v)) < 1e-9} if v else set()
+                hits = [i for i, cv in enumerate(cand_vals) if any(_supported_value(x, cv) for x in scaled | {v})]
+            if not hits and f in q_figs:
+                continue  # the user's own figure, repeated
+            if not hits:
+                missing.append(f)
+                continue
+            best = max(hits, key=lambda i: len(cand_terms[i] & set(tokenize(norm(sent)))))
+            if cands[best] not in support:
+                support.append(cands[best])
+        if not figs:
+            terms = {t for t in tokenize(norm(sent)) if t not in _GENERIC and len(t) > 1}
+            scored = sorted(((len(terms & ct), i) for i, ct in enumerate(cand_terms)), reverse=True)
+            if scored and scored[0][0] >= max(1, min(2, len(terms) // 3)):
+                support.append(cands[scored[0][1]])
+        if missing:
+            verdict.ok = False
+            verdict.unsupported_figures.extend(missing)
+        if not support:
+            verdict.unsupported_sentences.append(sent)
+        verdict.sentences.append((sent, support))
+    if not verdict.sentences:
+        verdict.ok = False
+    return verdict
+
+
+def assign(verdict: Verdict, chunks_by_id: dict) -> tuple[str, list[Citation]]:
+    """The answer text with code-assigned [n] markers and the numbered citations they point to.
+
+    Unsupported sentences are dropped when at least one sentence is supported."""
+    supported = [(s, sup) for s, sup in verdict.sentences if sup]
+    keep = supported if supported else verdict.sentences
+    citations: list[Citation] = []
+    key_to_n: dict[tuple[str, int], int] = {}
+    out: list[str] = []
+    for sent, sup in keep:
+        marks = []
+        for cs in sup:
+            key = (cs.chunk_id, cs.start)
+            if key not in key_to_n:
+                c = chunks_by_id[cs.chunk_id]
+                key_to_n[key] = len(citations) + 1
+                citations.append(Citation(n=key_to_n[key], id=c.id, doc=c.doc, title=c.title, section=c.section,
+                                          breadcrumb=c.breadcrumb, paragraph=c.paragraph, quote=cs.text,
+                                          text=c.text, start=cs.start, end=cs.end))
+            marks.append(f"[{key_to_n[key]}]")
+        sent = re.sub(r"\s*\[\d+\]", "", sent)
+        out.append(sent + "".join(marks))
+    joiner = " " if any(re.search(r"[A-Za-z]", s) for s in out) and not any("\u4e00" <= ch <= "\u9fff" for s in out for ch in s[:3]) else ""
+    return joiner.join(out), citations
+
+
+def citation_for(cs: ContextSentence, n: int, chunks_by_id: dict) -> Citation:
+    c = chunks_by_id[cs.chunk_id]
+    return Citation(n=n, id=c.id, doc=c.doc, title=c.title, section=c.section, breadcrumb=c.breadcrumb,
+                    paragraph=c.paragraph, quote=cs.text, text=c.text, start=cs.start, end=cs.end)
