@@ -26,14 +26,28 @@ setup: $(STAMP)
 	$(BIN)/rag models fetch
 	$(BIN)/rag index
 
+# llama-cpp-python is published only as source. We build it once with portable x86-64 flags
+# (AVX2/FMA/F16C, no -march=native): the native build enables AMX/AVX-512 kernels that crash on
+# some virtual machines. The wheel is kept in a per-user cache named after the flags, so a fresh
+# clone on the same machine installs it in seconds and a flag change forces a rebuild.
+LLAMA_VERSION    := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF
+LLAMA_WHEELS     := $(HOME)/.cache/gov-report-rag/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-10)
+
 # torch goes first and pinned: the CPU wheel lies on this machine's disk (pip find-links), while an
 # unpinned install through sentence-transformers would pull a multi-GB CUDA build.
-# llama-cpp-python builds from source the first time (~7 min on 2 cores); pip caches the wheel.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install torch==2.13.0
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install -e ".[test]"
+	if ! ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "building llama-cpp-python $(LLAMA_VERSION) (several minutes on 2 cores)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+	    $(BIN)/python -m pip wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS).tmp llama-cpp-python==$(LLAMA_VERSION); \
+	  rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS); \
+	fi
+	$(BIN)/python -m pip install --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(BIN)/python -m pip install -e ".[test]"
 	touch $@
 
 test:

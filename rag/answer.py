@@ -21,6 +21,7 @@ from .generate import (
     LLM,
     ContextSentence,
     Passage,
+    best_sentence,
     build_messages,
     is_english,
     is_refusal,
@@ -40,6 +41,29 @@ REFUSAL_EN = "The reports do not say."
 # retrieved passage is about something the reports do not cover
 _QUESTION_WORDS = set("多少 哪些 什么 如何 怎么 怎样 是否 哪个 哪里 何时 几 个 家 多 少 要 将 会 能 有 吗 呢 请问 一下 "
                       "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县".split())
+
+
+def named_places(text: str) -> list[str]:
+    """City and county names a (Simplified) question mentions, by jieba's place-name tags."""
+    import jieba.posseg as pseg
+
+    from .metadata import GENERIC, PROVINCES
+
+    out = []
+    for word, flag in pseg.cut(text):
+        if word in GENERIC or word in PROVINCES or len(word) < 2 or word in _QUESTION_WORDS:
+            continue
+        if flag == "ns" or (len(word) <= 4 and word[-1] in "市县区" and flag.startswith("n")):
+            out.append(word)
+    # jieba often misses a bare city name as the subject: 「大同今年…」「长治的…」
+    if m := _LEADING_PLACE.match(text):
+        word = m.group(1)
+        if word not in GENERIC and word not in PROVINCES and word not in out and word not in _QUESTION_WORDS:
+            out.append(word)
+    return out
+
+
+_LEADING_PLACE = re.compile(r"^([\u4e00-\u9fff]{2,3}?)(?:市|县|区)?(?=今年|去年|明年|前年|\d{4}年|的|将|计划|全市|全县)")
 
 
 @dataclass
@@ -86,21 +110,37 @@ class Assistant:
 
     # --- refusal before generation -----------------------------------------------------------
     def precheck(self, q: QueryInfo, question: str, results: list) -> str | None:
-        """Why the reports cannot answer, when that is clear without the model; else None."""
+        """Why the reports cannot answer, when that is clear without the model; else None.
+
+        Cheap, general checks: a place the question names that no passage mentions; no passage
+        on the question's topic for the place and year it names; none of its key terms present."""
         if not results:
             return "no passage was retrieved"
-        if q.places and not any(r.place in q.places for r in results):
-            return f"no passage about {'、'.join(sorted(q.places))}"
-        if q.year and not any(q.year in (r.period, r.year) or str(q.year) in r.text for r in results):
-            return f"no passage about {q.year}"
-        topic = [t for t in tokenize(q.text + " " + " ".join(q.extra_terms))
-                 if t not in _QUESTION_WORDS and not t.isdigit() and not any(a in t for a in self.retriever.place_aliases)
-                 and len(t) > 1]
-        if topic:
-            top_text = " ".join(norm(r.text) for r in results[:3])
-            present = sum(1 for t in set(topic) if t in top_text)
-            if present == 0:
-                return "none of the question's key terms occurs in the retrieved passages"
+        texts = [norm(r.text) for r in results]
+        for place in named_places(q.text):
+            if place not in self.retriever.place_aliases and not any(place in t for t in texts):
+                return f"the reports say nothing about {place}"
+        source = " ".join(q.extra_terms) if is_english(question) else q.text + " " + " ".join(q.extra_terms)
+        topic = [t for t in dict.fromkeys(tokenize(source))
+                 if t not in _QUESTION_WORDS and not t.isdigit() and len(t) > 1
+                 and not any(a in t for a in self.retriever.place_aliases)]
+        idf = self.retriever.idf
+        weight = {w: idf.get(w, max(idf.values(), default=1.0)) for w in topic}
+        total = sum(weight.values()) or 1.0
+
+        def coverage(t: str) -> float:
+            return sum(v for w, v in weight.items() if w in t) / total
+
+        on_topic = [r for r, t in zip(results, texts) if coverage(t) >= 0.5] if topic else list(results)
+        if topic and not any(coverage(t) > 0 for t in texts):
+            return "none of the question's key terms occurs in the retrieved passages"
+        if q.places and on_topic:
+            on_topic = [r for r in on_topic if r.place in q.places]
+            if not on_topic:
+                return f"no passage on this topic for {'、'.join(sorted(q.places))}"
+        if q.year is not None and on_topic:
+            if not any(r.period == q.year or f"{q.year}年" in r.text for r in on_topic):
+                return f"no passage on this topic for {q.year}"
         return None
 
     # --- the main job ----------------------------------------------------------------------------
@@ -121,10 +161,9 @@ class Assistant:
         retrieved = [r.to_dict() for r in results]
         english = is_english(question)
         chunks = self.retriever.by_id
-        passages = select_context(question, results, chunks, extra_terms=q.extra_terms)
+        passages = select_context(question, results, chunks, self.retriever.idf, extra_terms=q.extra_terms)
         if passages:
-            top = passages[0].sentences[0]
-            emit("evidence", citation_for(top, 1, chunks).to_dict())
+            emit("evidence", citation_for(best_sentence(passages), 1, chunks).to_dict())
         timings["evidence_s"] = round(time.perf_counter() - t0, 3)
 
         reason = self.precheck(q, question, results)
@@ -200,9 +239,7 @@ class Assistant:
 
     @staticmethod
     def _best_sentence(question: str, passages: list[Passage]) -> ContextSentence:
-        q = set(tokenize(norm(question)))
-        sents = [s for p in passages for s in p.sentences]
-        return max(sents, key=lambda s: (len(q & set(tokenize(norm(s.text)))), -s.n))
+        return best_sentence(passages)
 
     @staticmethod
     def _match_script(question: str, answer: str, english: bool) -> str:

@@ -18,10 +18,10 @@ from .index import tokenize
 
 _NUM = r"\d+(?:[.,]\d+)*"
 _ZH_FIG = re.compile(rf"({_NUM})\s*(万亿|亿|万|千)?")
-_EN_FIG = re.compile(rf"({_NUM})\s*(thousand|million|billion|trillion|k\b|m\b|bn\b)?", re.I)
+_EN_FIG = re.compile(rf"({_NUM})\s*(thousand|million|billion|trillion|bn\b)?", re.I)
 _YEAR = re.compile(r"^(19|20)\d{2}$")
-_MULT = {"万": 1e4, "亿": 1e8, "万亿": 1e12, "千": 1e3, "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6,
-         "billion": 1e9, "bn": 1e9, "trillion": 1e12}
+_MULT = {"万": 1e4, "亿": 1e8, "万亿": 1e12, "千": 1e3, "thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9,
+         "trillion": 1e12}
 _SPLIT_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?|(?<=\D)\.(?=\s)")
 _EN_SENT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _GENERIC = set("资料 报告 提及 未 答案 问题 回答 根据 其中 以上 左右 达到 目标 计划 今年 去年 全年 实现 完成 新增 全市 全县".split())
@@ -55,6 +55,30 @@ class Verdict:
 
 def _clean_num(s: str) -> str:
     return s.replace(",", "")
+
+
+_COUNTER = "个家所座项人户亩吨件辆元台次场名条块棵株套间栋处公里米斤千瓦时"
+_FIG_UNIT = re.compile(rf"({_NUM})\s*(?:万亿|亿|万|千|百)?\s*([{_COUNTER}%％倍])?")
+
+
+def figure_units(text: str) -> dict[str, set[str]]:
+    """Each figure with the counters written after it: 5.3万个 → {"5.3": {"个"}}."""
+    out: dict[str, set[str]] = {}
+    for m in _FIG_UNIT.finditer(norm(text)):
+        out.setdefault(_clean_num(m.group(1)), set()).add(m.group(2) or "")
+    return out
+
+
+_ANY_FIG = re.compile(rf"({_NUM})\s*(万亿|亿|万|千|thousand|million|billion|trillion|bn)?", re.I)
+
+
+def answer_figures(sentence: str) -> list[tuple[str, float]]:
+    """(figure, magnitude multiplier or 0) for each number of an answer sentence, in any language."""
+    out = []
+    for m in _ANY_FIG.finditer(sentence.replace("，", ",") if re.search(r"\d，\d{3}", sentence) else sentence):
+        word = (m.group(2) or "").lower()
+        out.append((_clean_num(m.group(1)), _MULT.get(word, 0.0) if word else 0.0))
+    return out
 
 
 def figures(text: str) -> list[str]:
@@ -93,30 +117,41 @@ def _supported_value(v: float, pool: set[float]) -> bool:
 def check(answer: str, passages: list[Passage], question: str = "") -> Verdict:
     """Match every answer sentence to supporting context sentences; collect what is unsupported."""
     cands = [s for p in passages for s in p.sentences]
-    english = bool(re.search(r"[A-Za-z]{4,}", answer)) and not re.search(r"[\u4e00-\u9fff]{6,}", answer)
     q_figs = set(figures(question))
     labels = " ".join(p.label for p in passages)
     verdict = Verdict(ok=True)
     cand_figs = [set(figures(c.text)) for c in cands]
+    cand_units = [figure_units(c.text) for c in cands]
     cand_vals = [values(c.text) for c in cands]
     cand_terms = [set(tokenize(norm(c.text))) for c in cands]
     for sent in split_answer(answer):
-        figs = [f for f in figures(sent) if not (_YEAR.match(f) and (f in q_figs or f in labels))]
+        sent_terms = set(tokenize(norm(sent)))
+        figs: list[str] = []
         support: list[ContextSentence] = []
         missing: list[str] = []
-        for f in dict.fromkeys(figs):
-            hits = [i for i, cf in enumerate(cand_figs) if f in cf]
-            if not hits and english:
-                v = float(f)
-                sent_vals = values(sent, english=True)
-                scaled = {x for x in sent_vals if x != v and abs(x / v - round(x / v)) < 1e-9} if v else set()
-                hits = [i for i, cv in enumerate(cand_vals) if any(_supported_value(x, cv) for x in scaled | {v})]
+        sent_units = figure_units(sent)
+        for f, mult in answer_figures(sent):
+            if _YEAR.match(f) and (f in q_figs or f in labels) and not mult:
+                continue
+            figs.append(f)
+            unit = {u for u in sent_units.get(f, set()) if u}
+            if mult:
+                # a magnitude word makes it a value: 2.33亿 is 233 million, never 2.33 billion
+                target = float(f) * mult
+                hits = [i for i, cv in enumerate(cand_vals) if _supported_value(target, cv)
+                        and (not unit or f not in cand_units[i] or unit & cand_units[i][f] or cand_units[i][f] == {""})]
+            else:
+                # the figure must occur with the same counter (5.3万人 is not 5.3万个) ...
+                hits = [i for i, cf in enumerate(cand_figs)
+                        if f in cf and (not unit or unit & cand_units[i].get(f, set()) or cand_units[i].get(f) == {""})]
+                if not hits:  # ... or be the same value written another way (10,000 for 1万)
+                    hits = [i for i, cv in enumerate(cand_vals) if float(f) >= 1000 and _supported_value(float(f), cv)]
             if not hits and f in q_figs:
                 continue  # the user's own figure, repeated
             if not hits:
-                missing.append(f)
+                missing.append(f + (f"×{mult:g}" if mult else ""))
                 continue
-            best = max(hits, key=lambda i: len(cand_terms[i] & set(tokenize(norm(sent)))))
+            best = max(hits, key=lambda i: len(cand_terms[i] & sent_terms))
             if cands[best] not in support:
                 support.append(cands[best])
         if not figs:

@@ -22,16 +22,16 @@ from .settings import Settings
 
 SYSTEM_PROMPT_ZH = (
     "你是政府工作报告问答助手。只能依据用户提供的资料回答，不要使用资料以外的知识。"
-    "回答要简短：一到两句话，直接给出数字或名称，数字和单位照抄资料原文。"
+    "回答要简短：用一句完整的话回答，数字连同单位和“以上”“左右”等字样照抄资料原文。"
     "每条资料标有地区和年份，只使用与问题的地区和年份一致的资料。"
     "如果资料中没有答案，只回答：资料中未提及。"
 )
 STRICT_SUFFIX = "注意：答案中的每个数字都必须原样出现在资料中；不确定时回答：资料中未提及。"
-ENGLISH_INSTRUCTION = (
-    "Answer in English in one or two short sentences. Copy each figure exactly as the source writes it, "
-    "followed by the Chinese original in brackets, e.g. 53 (53家以上). "
-    "If the sources do not contain the answer, reply exactly: The reports do not say."
-)
+# The small models answer English questions about Chinese text far better when the instruction
+# itself is in Chinese (measured: an English instruction made the 1.5B model refuse answerable ones).
+ENGLISH_INSTRUCTION = ("请用一句完整的英文句子回答，并在括号中附上资料原文的数字和单位，"
+                       "例如：Xinzhou plans to certify 53 (53家以上) new high-tech enterprises. "
+                       "资料中没有答案时回答：The reports do not say.")
 REFUSAL_MARKERS_ZH = ("资料中未提及", "资料未提及", "未提及", "没有提及", "沒有提及", "资料中没有", "資料中未提及", "无法回答")
 REFUSAL_MARKERS_EN = ("the reports do not say", "not mentioned", "does not mention", "do not mention",
                       "no information", "not provided", "cannot answer", "not specified")
@@ -89,60 +89,65 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def select_context(question: str, results: list, chunks_by_id: dict, budget_chars: int = 360,
-                   max_passages: int = 4, extra_terms: list[str] | None = None) -> list[Passage]:
-    """The sentences of the top results that share most with the question, within a budget."""
+def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None = None,
+                   extra_terms: list[str] | None = None, budget_chars: int = 240, max_sentences: int = 5,
+                   ratio: float = 0.45) -> list[Passage]:
+    """The sentences of the top results that share the most specific words with the question.
+
+    A sentence scores the IDF of the question words it contains (plus a little for figures and
+    for the rank of its chunk); sentences scoring at least `ratio` of the best are kept, best
+    first, within a character budget. Passages are ordered by their best sentence."""
+    idf = idf or {}
     q_tokens = set(tokenize(norm(question) + " " + " ".join(extra_terms or [])))
     q_nums = set(_NUM_RE.findall(norm(question)))
-    scored: list[tuple[float, int, int, tuple[int, int]]] = []  # (score, result index, sentence index, span)
-    per_result: list[list[tuple[int, int]]] = []
-    for ri, r in enumerate(results[:max_passages + 2]):
+    default_idf = max(idf.values()) if idf else 1.0
+    scored: list[tuple[float, int, tuple[int, int]]] = []
+    for ri, r in enumerate(results):
         chunk = chunks_by_id[r.id]
-        sents = split_sentences(chunk.text)
-        per_result.append(sents)
-        for si, (s, e) in enumerate(sents):
-            toks = set(tokenize(norm(chunk.text[s:e])))
-            overlap = len(q_tokens & toks)
-            has_num = 1.0 if _NUM_RE.search(chunk.text[s:e]) else 0.0
-            num_match = len(q_nums & set(_NUM_RE.findall(norm(chunk.text[s:e]))))
-            rank_prior = 1.0 / (1 + ri)
-            score = overlap + 0.3 * has_num + num_match + 0.8 * rank_prior
-            scored.append((score, ri, si, (s, e)))
-    scored.sort(key=lambda x: -x[0])
-    chosen: dict[int, set[int]] = {}
-    used = 0
-    for score, ri, si, (s, e) in scored:
-        if score <= 0.8 or used >= budget_chars:
-            break
-        if len(chosen) >= max_passages and ri not in chosen:
-            continue
-        picks = {si}
-        if e - s < 25:  # a short sentence rarely stands alone: keep its neighbour
-            if si + 1 < len(per_result[ri]):
-                picks.add(si + 1)
-            elif si > 0:
-                picks.add(si - 1)
-        new = picks - chosen.get(ri, set())
-        cost = sum(per_result[ri][k][1] - per_result[ri][k][0] for k in new)
-        if used and used + cost > budget_chars * 1.3:
-            continue
-        chosen.setdefault(ri, set()).update(new)
-        used += cost
-    passages: list[Passage] = []
-    for ri in sorted(chosen):
-        r = results[ri]
-        chunk = chunks_by_id[r.id]
-        omap = _offset_map(chunk.spans, chunk.text)
-        p = Passage(n=len(passages) + 1, chunk_id=chunk.id, label=passage_label(chunk))
-        for si in sorted(chosen[ri]):
-            s, e = per_result[ri][si]
-            text = chunk.text[s:e].strip()
-            if not text:
+        for s, e in split_sentences(chunk.text):
+            sent = norm(chunk.text[s:e])
+            toks = set(tokenize(sent))
+            score = sum(idf.get(t, default_idf) for t in q_tokens & toks)
+            if score <= 0:
                 continue
-            p.sentences.append(ContextSentence(p.n, chunk.id, text, omap[s], omap[e - 1] + 1, 0.0))
-        if p.sentences:
-            passages.append(p)
-    return passages
+            score += 0.5 * len(q_nums & set(_NUM_RE.findall(sent))) + (0.3 if _NUM_RE.search(sent) else 0.0)
+            score += 0.5 / (1 + ri)
+            scored.append((score, ri, (s, e)))
+    if not scored:
+        return []
+    scored.sort(key=lambda x: -x[0])
+    best = scored[0][0]
+    picked: list[tuple[float, int, tuple[int, int]]] = []
+    used = 0
+    for score, ri, (s, e) in scored:
+        if score < ratio * best or len(picked) >= max_sentences:
+            break
+        if picked and used + (e - s) > budget_chars:
+            continue
+        picked.append((score, ri, (s, e)))
+        used += e - s
+    passages: dict[int, Passage] = {}
+    order: list[int] = []
+    for score, ri, (s, e) in picked:
+        chunk = chunks_by_id[results[ri].id]
+        if ri not in passages:
+            passages[ri] = Passage(n=0, chunk_id=chunk.id, label=passage_label(chunk))
+            order.append(ri)
+        omap = _offset_map(chunk.spans, chunk.text)
+        passages[ri].sentences.append(ContextSentence(0, chunk.id, chunk.text[s:e].strip(), omap[s], omap[e - 1] + 1, score))
+    out = []
+    for n, ri in enumerate(order, 1):
+        p = passages[ri]
+        p.n = n
+        p.sentences.sort(key=lambda c: c.start)  # document order inside a passage reads naturally
+        for c in p.sentences:
+            c.n = n
+        out.append(p)
+    return out
+
+
+def best_sentence(passages: list[Passage]) -> ContextSentence:
+    return max((s for p in passages for s in p.sentences), key=lambda s: s.score)
 
 
 def passage_label(chunk) -> str:
@@ -160,7 +165,7 @@ def build_messages(question: str, passages: list[Passage], strict: bool = False)
     lines = [f"[{p.n}]（{p.label}）{p.text}" for p in passages]
     system = SYSTEM_PROMPT_ZH + (STRICT_SUFFIX if strict else "")
     if english:
-        user = "资料：\n" + "\n".join(lines) + f"\n\nQuestion: {question}\n{ENGLISH_INSTRUCTION}"
+        user = "资料：\n" + "\n".join(lines) + f"\n\n问题（英文）：{question}\n{ENGLISH_INSTRUCTION}"
     else:
         user = "资料：\n" + "\n".join(lines) + f"\n\n问题：{question}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

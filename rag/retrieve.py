@@ -99,6 +99,20 @@ class Retriever:
 
         self.pos_of_int = {chunk_int_id(c.id): k for k, c in enumerate(self.chunks)}
         self.place_aliases = self._aliases()
+        self.idf = self._idf()  # also loads jieba, so that the first question is not slower
+
+    def _idf(self) -> dict[str, float]:
+        """Inverse document frequency of every token over the indexed chunks."""
+        import math
+        from collections import Counter
+
+        from .index import tokenize
+
+        df: Counter[str] = Counter()
+        for c in self.chunks:
+            df.update(set(tokenize(c.search_text)))
+        n = len(self.chunks) or 1
+        return {t: math.log((n + 1) / (f + 0.5)) for t, f in df.items()}
 
     def _aliases(self) -> dict[str, str]:
         """Place names as a question may write them: 忻州市 → 忻州市, 忻州; English names via the glossary."""
