@@ -233,31 +233,77 @@ def search(question: str = typer.Argument(..., help="The question, in Chinese (e
 @app.command("eval")
 def eval_cmd(questions: Path = typer.Option(None, "--questions", help="Question file (default: eval/questions.jsonl)."),
              retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Evaluate retrieval only (no LLM)."),
-             out_path: Optional[Path] = typer.Option(None, "--out", help="Write one JSON object per question here."),
-             k: int = typer.Option(10, "-k", help="Results per question."),
-             min_hit5: Optional[float] = typer.Option(None, "--min-hit5", help="Exit 1 when hit@5 is below this."),
+             model: str = typer.Option("default", "--model", help="default or small (full evaluation)."),
+             limit: int = typer.Option(0, "--limit", help="Only the first N questions (0 = all)."),
+             out_path: Optional[Path] = typer.Option(None, "--out", help="Results file (default: eval/results/<date>-<model>.json; "
+                                                     "with --retrieval-only: JSON lines, one per question)."),
+             compare_to: Optional[Path] = typer.Option(None, "--compare", help="A previous results JSON to compare with."),
+             k: int = typer.Option(None, "-k", help="Passages per question."),
+             min_hit5: Optional[float] = typer.Option(None, "--min-hit5", help="Retrieval-only: exit 1 below this hit@5."),
+             min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Exit 1 below this answer accuracy."),
              json_out: bool = typer.Option(False, "--json", help="Metrics as JSON on stdout.")) -> None:
-    """Run a question file through the pipeline and report metrics and misses."""
-    from .evaluate import load_questions, run_retrieval
+    """Run a question file through the pipeline: retrieval, answers, citations, refusals, latency."""
+    from .evaluate import compare, load_questions, run_full, run_retrieval, write_report
 
     try:
         s = _settings()
         qs = load_questions(questions or (s.root / "eval" / "questions.jsonl"))
-        if not retrieval_only:
-            raise RagError("the full evaluation needs the answering stage; use --retrieval-only for now")
-        metrics, records = run_retrieval(_retriever(s), qs, k, progress=not json_out)
-    except RagError as exc:
+        if limit:
+            qs = qs[:limit]
+        if retrieval_only:
+            metrics, records = run_retrieval(_retriever(s), qs, k or 10, progress=not json_out)
+        else:
+            if model not in ("default", "small"):
+                raise RagError(f"unknown model '{model}'; choose default or small")
+            previous = json.loads(compare_to.read_text(encoding="utf-8")) if compare_to else None
+            metrics, records = run_full(_assistant(s), qs, model, k, progress=not json_out)
+    except (RagError, OSError, ValueError) as exc:
         _fail(exc)
-    if out_path:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    if retrieval_only:
+        if out_path:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+        if json_out:
+            print(json.dumps(metrics, ensure_ascii=False))
+        else:
+            _print_retrieval(metrics)
+        if min_hit5 is not None and metrics["overall"].get("hit@5", 0) < min_hit5:
+            err.print(f"[bold red]hit@5 {metrics['overall'].get('hit@5')} is below the gate {min_hit5}[/]")
+            raise typer.Exit(1)
+        return
+    import datetime
+
+    out_path = out_path or (s.root / "eval" / "results" / f"{datetime.date.today().isoformat()}-{model}.json")
+    command = "rag eval --model " + model + (f" --limit {limit}" if limit else "") + (f" --questions {questions}" if questions else "")
+    md = write_report(out_path, metrics, records, model, command)
     if json_out:
         print(json.dumps(metrics, ensure_ascii=False))
     else:
-        _print_retrieval(metrics)
-    if min_hit5 is not None and metrics["overall"].get("hit@5", 0) < min_hit5:
-        err.print(f"[bold red]hit@5 {metrics['overall'].get('hit@5')} is below the gate {min_hit5}[/]")
+        _print_full(metrics)
+        err.print(f"results: {out_path}\nreport:  {md}")
+    if previous is not None:
+        diff = compare(previous, records)
+        out.print(f"compared with {compare_to}: correct {diff['before_correct']} → {diff['now_correct']}; "
+                  f"improved {len(diff['improved'])}: {', '.join(diff['improved']) or '-'}; "
+                  f"regressed {len(diff['regressed'])}: {', '.join(diff['regressed']) or '-'}", highlight=False)
+    if min_accuracy is not None and metrics["overall"].get("answer_accuracy", 0) < min_accuracy:
+        err.print(f"[bold red]answer accuracy {metrics['overall'].get('answer_accuracy')} is below {min_accuracy}[/]")
         raise typer.Exit(1)
+
+
+def _print_full(m: dict) -> None:
+    cols = ["n", "answer_accuracy", "concise", "citation_precision", "citation_recall", "refusal_accuracy",
+            "false_refusal_rate", "retrieval_hit@k"]
+    table = Table("slice", *[c.replace("_", " ") for c in cols])
+    table.add_row("[bold]overall[/]", *[str(m["overall"].get(c, "")) for c in cols])
+    for name, group in (("type", m["by_type"]), ("doc", m["by_doc"])):
+        for key, v in group.items():
+            table.add_row(f"{name}: {key}", *[str(v.get(c, "")) for c in cols])
+    out.print(table)
+    lat = m["latency"]
+    out.print("latency: " + ", ".join(f"{k} median {v['median']} / p95 {v['p95']}" for k, v in lat.items()), highlight=False)
+    if m["failure_causes"]:
+        out.print("failure causes: " + ", ".join(f"{c} {n}" for c, n in m["failure_causes"].items()), highlight=False)
 
 
 def _print_retrieval(m: dict) -> None:
