@@ -56,3 +56,9 @@ test:
 
 clean-index:
 	find index -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf -- {} +
+
+# The HTTP API on 127.0.0.1:8000 (RAG_API_HOST / RAG_API_PORT change it; see api/README.md).
+.PHONY: serve
+serve:
+	@test -x $(BIN)/rag || { echo "no $(VENV); run 'make setup' first" >&2; exit 1; }
+	$(BIN)/rag serve

@@ -58,7 +58,9 @@ def named_places(text: str) -> list[str]:
     # jieba often misses a bare city name as the subject: 「大同今年…」「长治的…」
     if m := _LEADING_PLACE.match(text):
         word = m.group(1)
-        if word not in GENERIC and word not in PROVINCES and word not in out and word not in _QUESTION_WORDS:
+        flags = {f for w, f in pseg.cut(word)}
+        if (word not in GENERIC and word not in PROVINCES and word not in out and word not in _QUESTION_WORDS
+                and not flags & {"v", "p", "c", "r", "t", "m", "f", "vn", "a"}):
             out.append(word)
     return out
 

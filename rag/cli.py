@@ -256,7 +256,15 @@ def eval_cmd(questions: Path = typer.Option(None, "--questions", help="Question 
             if model not in ("default", "small"):
                 raise RagError(f"unknown model '{model}'; choose default or small")
             previous = json.loads(compare_to.read_text(encoding="utf-8")) if compare_to else None
-            metrics, records = run_full(_assistant(s), qs, model, k, progress=not json_out)
+            tty = sys.stderr.isatty()
+
+            def tally(rec: dict) -> None:  # the progress bar's running tally, as log lines when not on a terminal
+                if not tty:
+                    j = rec["judgement"]
+                    err.print(f"{rec['id']} {'ok ' if j['correct'] else 'FAIL'} {j.get('cause') or ''} "
+                              f"{rec['timings'].get('total_s')} s", highlight=False)
+
+            metrics, records = run_full(_assistant(s), qs, model, k, progress=not json_out and tty, on_row=tally)
     except (RagError, OSError, ValueError) as exc:
         _fail(exc)
     if retrieval_only:
@@ -431,3 +439,35 @@ def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or smal
         _print_citations([c.to_dict() for c in ans.citations])
         state.history.append(standalone)
         state.last_citations = [c.to_dict() for c in ans.citations]
+
+
+# --- HTTP service -----------------------------------------------------------------------------------
+@app.command()
+def serve(host: Optional[str] = typer.Option(None, "--host", help="Interface to bind (default: RAG_API_HOST, 127.0.0.1)."),
+          port: Optional[int] = typer.Option(None, "--port", help="Port (default: RAG_API_PORT, 8000)."),
+          lazy: bool = typer.Option(False, "--lazy", help="Load the LLM on the first question instead of at start."),
+          log_level: str = typer.Option("info", "--log-level", help="uvicorn log level.")) -> None:
+    """Start the HTTP API (native /v1/ask, OpenAI-compatible /v1/chat/completions, search, documents)."""
+    import ipaddress
+
+    import uvicorn
+
+    from api.main import create_app
+    from api.settings import ApiSettings
+
+    try:
+        s = _settings()
+        given = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        if lazy:
+            given["preload"] = False
+        api_settings = ApiSettings(**given)  # the options win over RAG_API_* (and are validated)
+    except (RagError, ValueError) as exc:
+        _fail(exc)
+    try:
+        loopback = api_settings.host == "localhost" or ipaddress.ip_address(api_settings.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not api_settings.api_key:
+        err.print(f"[yellow]warning:[/] listening on {api_settings.host} without an API key (set RAG_API_API_KEY)")
+    err.print(f"serving on http://{api_settings.host}:{api_settings.port} (docs at /docs); Ctrl-C stops")
+    uvicorn.run(create_app(s, api_settings), host=api_settings.host, port=api_settings.port, log_level=log_level)

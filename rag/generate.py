@@ -20,7 +20,23 @@ from .errors import RagError
 from .index import tokenize
 from .settings import Settings
 
+# The fixed prefix of every prompt: instructions and two worked examples (one answer, one refusal).
+# It always comes first, so llama.cpp keeps its key-value state between questions and only the
+# passages and the question are processed for each new question. Chosen by measurement on the
+# team's question set: without the examples the 1.5B model refused one answerable question in six.
 SYSTEM_PROMPT_ZH = (
+    "你是政府工作报告问答助手。根据用户给出的资料回答问题。回答要简短，用一句话，"
+    "数字连同单位和“以上”“左右”等字样照抄资料原文。资料里没有问题所问的内容时，回答：资料中未提及。"
+)
+EXAMPLES = [
+    {"role": "user", "content": "资料：\n[1]（甲市·2024年·（二）扩大有效投资）全年计划实施项目120个，年度计划投资85亿元。\n"
+                                "[2]（甲市·2023年·一、2023年工作回顾）新建5G基站210座。\n\n问题：甲市今年计划实施多少个项目？"},
+    {"role": "assistant", "content": "甲市今年计划实施项目120个。"},
+    {"role": "user", "content": "资料：\n[1]（乙县·2024年·（三）保障改善民生）城镇新增就业2800人。\n\n问题：乙县去年城镇新增就业多少人？"},
+    {"role": "assistant", "content": "资料中未提及。"},
+]
+# The retry after an unverified answer: no examples to imitate, and a plain instruction to refuse.
+STRICT_PROMPT_ZH = (
     "你是政府工作报告问答助手。只能依据用户提供的资料回答，不要使用资料以外的知识。"
     "回答要简短：用一句完整的话回答，数字连同单位和“以上”“左右”等字样照抄资料原文。"
     "每条资料标有地区和年份，只使用与问题的地区和年份一致的资料。"
@@ -163,12 +179,15 @@ def passage_label(chunk) -> str:
 def build_messages(question: str, passages: list[Passage], strict: bool = False) -> list[dict]:
     english = is_english(question)
     lines = [f"[{p.n}]（{p.label}）{p.text}" for p in passages]
-    system = SYSTEM_PROMPT_ZH + (STRICT_SUFFIX if strict else "")
     if english:
         user = "资料：\n" + "\n".join(lines) + f"\n\n问题（英文）：{question}\n{ENGLISH_INSTRUCTION}"
     else:
         user = "资料：\n" + "\n".join(lines) + f"\n\n问题：{question}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    if strict:
+        return [{"role": "system", "content": STRICT_PROMPT_ZH + STRICT_SUFFIX}, {"role": "user", "content": user}]
+    if english:  # the Chinese examples made the models refuse English questions (measured)
+        return [{"role": "system", "content": STRICT_PROMPT_ZH}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": SYSTEM_PROMPT_ZH}, *EXAMPLES, {"role": "user", "content": user}]
 
 
 def is_refusal(answer: str) -> bool:
@@ -198,8 +217,8 @@ class LLM:
         self.max_tokens = settings.max_answer_tokens
 
     def count_tokens(self, messages: list[dict]) -> int:
-        text = "".join(m["content"] for m in messages)
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False))
+        """Tokens of the question-specific part (the last message); the fixed prefix is cached."""
+        return len(self.llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False))
 
     def stream(self, messages: list[dict], max_tokens: int | None = None,
                cancel: threading.Event | None = None) -> Iterator[str]:

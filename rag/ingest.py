@@ -223,6 +223,9 @@ def _assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
                 plan_start[c.article] = c.start
     for c in chunks:
         year = art_info[c.article]["year"]
+        title = to_simplified(art_info[c.article]["title"] or "")
+        if year and any(w in title for w in ("去年", "上年", "过去一年")):
+            year -= 1  # 「去年12件民生实事全部兑现」 reports on the year before
         explicit = [int(m.group(1)) for s in c.section for m in [_YEAR_IN_TITLE.search(s)] if m]
         if explicit:
             c.period = explicit[-1]

@@ -1,0 +1,83 @@
+"""`POST /v1/ask`: the native answer endpoint, the object of `rag ask --json` or a stream of events."""
+
+from __future__ import annotations
+
+import json
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ANSWER_ERRORS, stream_error
+from ..questions import make_job
+from ..schemas import AskResponse
+from ..services import Services, get_services
+
+router = APIRouter(tags=["answers"])
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"question": "忻州今年要新认定多少家高新技术企业？"},
+                     {"question": "那太原呢？", "history": ["忻州今年要新认定多少家高新技术企业？"], "stream": True}]})
+
+    question: str = Field(strict=True, description="The question, in Chinese (either script) or English; "
+                                                   "1 to 500 characters (the server may set a lower limit).")
+    history: list[str] = Field(default_factory=list, strict=True, max_length=100,
+                               description="Earlier questions of the conversation, oldest first. A follow-up such "
+                                           "as 「那太原呢？」 is rewritten into a standalone question with them, as "
+                                           "in `rag chat`; the rewrite is returned as `standalone_question`.")
+    k: int | None = Field(None, strict=True, ge=1, le=50, description="Passages to retrieve (default: the "
+                                                                      "server's RAG_TOP_K).")
+    model: str | None = Field(None, strict=True, description="Model id from /v1/models, or `default` / `small` "
+                                                             "(default: the server's RAG_LLM).")
+    stream: bool = Field(False, strict=True, description="Send server-sent events instead of one JSON object.")
+
+
+STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every event's `data` is JSON:
+
+| event | data |
+| --- | --- |
+| `evidence` | the strongest supporting sentence as a citation object, before the model runs |
+| `token` | a piece of the answer as it is generated (a string) |
+| `retry` | why the first answer was rejected (a string); `retry_token` events follow |
+| `answer` | the final, checked answer text (a string); it replaces the streamed tokens |
+| `citations` | the verified citations (a list of citation objects) |
+| `done` | `{timings, refused, verified, extractive, model, question, standalone_question, notes}`, always last |
+| `error` | `{"error": {...}}` when answering failed after the stream started |
+"""
+
+
+@router.post("/v1/ask", response_model=AskResponse, responses={
+    **ANSWER_ERRORS, 200: {"description": "The answer (JSON), or a stream of events with `stream: true`.",
+                           "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    summary="Answer a question with verified citations", description=STREAM_DOC)
+async def ask(body: AskRequest, request: Request, services: Services = Depends(get_services)) -> Response:
+    assistant = services.assistant  # kept to the end: an upload meanwhile does not change it
+    job, _ = make_job(services, assistant, body.question, body.history, k=body.k, model=body.model)
+    if body.stream:
+        events = services.queue.stream(assistant, job)
+        return StreamingResponse(_sse(events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    ans = await services.queue.answer(request, assistant, job)
+    if ans is None:
+        return Response(status_code=499)
+    return JSONResponse(ans.to_dict())
+
+
+def _event(kind: str, data: object) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _sse(events: AsyncIterator[tuple[str, object]]) -> AsyncIterator[str]:
+    async for kind, data in events:
+        if kind == "result":
+            d = data.to_dict()
+            yield _event("done", {k: d[k] for k in ("timings", "refused", "verified", "extractive", "model",
+                                                    "question", "standalone_question", "notes")})
+        elif kind == "error":
+            yield _event("error", stream_error(data))
+        else:
+            yield _event(kind, data)
+

@@ -1,0 +1,142 @@
+"""`POST /v1/chat/completions`: OpenAI-compatible chat, so any OpenAI client gets cited answers.
+
+Citations travel in extension fields that clients which do not know them simply ignore:
+`choices[0].message.citations` without streaming, and in the last chunk (the one with
+`finish_reason: "stop"`) as `choices[0].delta.citations` when streaming.
+
+Streaming and the checked answer: tokens are streamed as the model writes them, and the pipeline
+then checks the answer. Usually the checked answer is the streamed text plus its [n] markers, and
+only the markers follow. When checking changed it (a retry with a stricter prompt, an unverifiable
+answer replaced by the quoted source sentence, a script conversion), a line `---` follows the
+streamed text and then the checked answer in full; the last chunk's `delta.answer` always holds the
+checked answer alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from rag.answer import Answer
+
+from ..errors import ANSWER_ERRORS, ApiError, stream_error
+from ..questions import make_job
+from ..services import Services, get_services
+from .schemas import ChatCompletion, ChatCompletionRequest, ChatMessage
+
+router = APIRouter(tags=["openai"])
+
+SEPARATOR = "\n\n---\n"
+
+
+def _text(m: ChatMessage) -> str:
+    if m.content is None:
+        return ""
+    if isinstance(m.content, str):
+        return m.content
+    return "".join(p.text or "" for p in m.content if p.type == "text")
+
+
+def _conversation(services: Services, messages: list[ChatMessage]) -> tuple[str, list[str]]:
+    """The question (last user message) and the history (earlier user messages)."""
+    if len(messages) > services.api.max_messages:
+        raise ApiError(400, f"too many messages ({len(messages)}; at most {services.api.max_messages})",
+                       param="messages", code="too_many_messages")
+    if messages[-1].role != "user":
+        raise ApiError(400, "the last message must be the user's question", param=f"messages.{len(messages) - 1}.role",
+                       code="last_message_not_user")
+    question = _text(messages[-1])
+    history = [_text(m) for m in messages[:-1] if m.role == "user"]
+    return question, history
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses={
+    **ANSWER_ERRORS, 200: {"description": "A chat completion, or `chat.completion.chunk` server-sent events.",
+                           "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    summary="OpenAI-compatible chat completion with citations", description=__doc__)
+async def chat_completions(body: ChatCompletionRequest, request: Request,
+                           services: Services = Depends(get_services)) -> Response:
+    assistant = services.assistant
+    question, history = _conversation(services, body.messages)
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    job, model_id = make_job(services, assistant, question, history, k=None, model=body.model,
+                             max_tokens=max_tokens, question_param=f"messages.{len(body.messages) - 1}.content")
+    cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = services.queue.stream(assistant, job)
+        return StreamingResponse(_chunks(events, cid, created, model_id, include_usage),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    ans = await services.queue.answer(request, assistant, job)
+    if ans is None:
+        return Response(status_code=499)
+    return JSONResponse({
+        "id": cid, "object": "chat.completion", "created": created, "model": model_id,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": ans.answer, **_extension(ans)},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": _usage(ans), "system_fingerprint": None,
+    })
+
+
+def _extension(ans: Answer) -> dict:
+    return {"citations": [c.to_dict() for c in ans.citations], "refused": ans.refused, "verified": ans.verified,
+            "standalone_question": ans.standalone_question or ans.question}
+
+
+def _usage(ans: Answer) -> dict:
+    p = int(ans.timings.get("prompt_tokens", 0) or 0)
+    c = int(ans.timings.get("completion_tokens", 0) or 0)
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+async def _chunks(events: AsyncIterator[tuple[str, object]], cid: str, created: int, model: str,
+                  include_usage: bool) -> AsyncIterator[str]:
+    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+               "system_fingerprint": None,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    sent = ""  # what the client has been shown
+    pending = ""  # trailing whitespace held back until more text comes
+    final = None
+    async for kind, data in events:
+        if kind == "evidence":
+            yield chunk({"evidence": data})
+        elif kind == "token":
+            text = pending + str(data)
+            if not sent:
+                text = text.lstrip()
+            body = text.rstrip()
+            pending = text[len(body):]
+            if body:
+                sent += body
+                yield chunk({"content": body})
+        elif kind == "answer":
+            final = str(data)
+            if not sent:
+                rest = final
+            elif final.startswith(sent):
+                rest = final[len(sent):]
+            else:
+                rest = SEPARATOR + final
+            if rest:
+                yield chunk({"content": rest})
+        elif kind == "result":
+            ans: Answer = data
+            yield chunk({"answer": final if final is not None else ans.answer, **_extension(ans)}, "stop")
+            if include_usage:
+                obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                       "choices": [], "usage": _usage(ans)}
+                yield f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+        elif kind == "error":
+            yield f"data: {json.dumps(stream_error(data), ensure_ascii=False)}\n\n"
+    yield "data: [DONE]\n\n"

@@ -1,0 +1,130 @@
+"""`/v1/documents`: list, upload and remove reports.
+
+An upload is validated (UTF-8 text, not binary, within the size limit), saved under an id the server
+generates, ingested and indexed (only its new chunks are embedded), and then published: the next
+question can find it. Questions answered meanwhile use the previous index to the end. Removing a
+seed report excludes it from the service's corpus; its file in the seeds folder is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from rag.library import Change
+
+from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
+from ..services import Services, get_services
+
+router = APIRouter(tags=["documents"])
+
+RAW_TYPES = ("text/plain", "text/markdown", "application/octet-stream")
+
+
+class DocumentInfo(BaseModel):
+    id: str = Field(description="Document id, as in citations (`doc`) and chunk ids.")
+    name: str = Field(description="File name (for an upload: the name the client gave, for display only).")
+    title: str = Field(description="place · title of the first article.")
+    place: str = Field(description="City or county.")
+    level: str = Field(description="city or county.")
+    year: int | None = Field(description="Year of the report.")
+    kind: str = Field(description="Kind of document, e.g. 政府工作报告.")
+    date: str = Field(description="Date of the report when stated.")
+    script: str = Field(description="simplified or traditional.")
+    chars: int = Field(description="Characters of text.")
+    chunks: int = Field(description="Chunks cut from it.")
+    twin_of: list[str] = Field(description="Ids of the same report in the other script.")
+    source: str = Field(description="`seed` (from the seeds folder) or `upload`.")
+    uploaded: str | None = Field(None, description="Time of upload (uploads only).")
+
+
+class UploadJson(BaseModel):
+    name: str | None = Field(None, max_length=200, description="A file name to show in listings (never a path).")
+    text: str = Field(description="The report's text.")
+
+
+class ChangeResult(BaseModel):
+    document: dict | None = Field(description="The uploaded document: id, title, place, year, chunks, chars.")
+    documents: int = Field(description="Documents in the library after the change.")
+    chunks: int = Field(description="Indexed chunks after the change.")
+    embedded: int = Field(description="Chunks that had to be embedded (the rest came from the cache).")
+    reused: int = Field(description="Chunks whose vectors came from the cache.")
+    seconds: float = Field(description="Time to ingest, index and publish.")
+
+
+def _info(d: dict, services: Services, uploads: dict) -> DocumentInfo:
+    meta = d.get("meta") or {}
+    up = uploads.get(d["id"], {})
+    return DocumentInfo(id=d["id"], name=up.get("name") or d.get("name", ""), title=d.get("title", ""),
+                        place=meta.get("place") or "", level=meta.get("level") or "", year=meta.get("year"),
+                        kind=meta.get("kind") or "", date=meta.get("date") or "", script=meta.get("script") or "",
+                        chars=d.get("chars", 0), chunks=d.get("chunks", 0), twin_of=d.get("twin_of", []),
+                        source=services.library.source(d["id"]), uploaded=up.get("uploaded"))
+
+
+def _result(change: Change) -> dict:
+    return {"document": change.document, "documents": change.documents, "chunks": change.chunks,
+            "embedded": change.embedded, "reused": change.reused, "seconds": change.seconds}
+
+
+@router.get("/v1/documents", response_model=list[DocumentInfo], responses=COMMON_ERRORS,
+            summary="The documents being served")
+async def list_documents(services: Services = Depends(get_services)) -> list[DocumentInfo]:
+    documents = services.assistant.retriever.documents
+    uploads = services.library.uploads()
+    return [_info(d, services, uploads) for d in documents]
+
+
+@router.post("/v1/documents", status_code=201, response_model=ChangeResult, summary="Upload a report", responses={
+    **COMMON_ERRORS,
+    400: {"model": ErrorResponse, "description": "Malformed JSON body."},
+    409: {"model": ErrorResponse, "description": "The same text is already in the library."},
+    415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
+    422: {"model": ErrorResponse, "description": "Not UTF-8, binary, empty, or nothing to index."},
+}, openapi_extra={"requestBody": {"required": True, "description": (
+    "The report as UTF-8 text (`text/plain`, `text/markdown` or `application/octet-stream`; give a display "
+    "name with `?name=`), or JSON `{\"name\": ..., \"text\": ...}`."), "content": {
+    "text/plain": {"schema": {"type": "string"}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "application/json": {"schema": UploadJson.model_json_schema()}}}})
+async def upload_document(request: Request, name: str | None = Query(None, max_length=200, description=(
+        "Display name for a raw upload (for listings only; never used as a path).")),
+        services: Services = Depends(get_services)) -> JSONResponse:
+    services.assistant  # noqa: B018 - 503 while loading
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data = await request.body()
+    if ctype == "application/json":
+        try:
+            raw = json.loads(data)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            raise ApiError(400, f"the request body is not valid JSON ({exc})", code="invalid_json")
+        try:
+            payload = UploadJson.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            param = ".".join(str(p) for p in first["loc"]) or None
+            raise ApiError(422, f"{param}: {first['msg']}" if param else first["msg"], param=param,
+                           code=first["type"])
+        data, name = payload.text.encode("utf-8"), payload.name or name
+    elif ctype not in RAW_TYPES and ctype:
+        raise ApiError(415, f"unsupported Content-Type '{ctype}'; send text/plain or application/json",
+                       code="unsupported_media_type")
+    change = await run_in_threadpool(services.add_document, data, name)
+    return JSONResponse(_result(change), status_code=201)
+
+
+@router.delete("/v1/documents/{doc_id}", response_model=ChangeResult, summary="Remove a report", responses={
+    **COMMON_ERRORS,
+    404: {"model": ErrorResponse, "description": "No document with that id."},
+    409: {"model": ErrorResponse, "description": "It is the last document."},
+})
+async def delete_document(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+                                             description="Document id from GET /v1/documents."),
+                          services: Services = Depends(get_services)) -> JSONResponse:
+    services.assistant  # noqa: B018
+    change = await run_in_threadpool(services.remove_document, doc_id)
+    return JSONResponse(_result(change))

@@ -1,0 +1,165 @@
+"""One error shape for every endpoint, the OpenAI one, so that OpenAI clients and our own read it alike:
+
+    {"error": {"message": "...", "type": "invalid_request_error", "param": "question", "code": "..."}}
+
+Bad input is always a 4xx with a clear message; an unexpected failure is a 500 with a generic message
+(the traceback goes to the server log, never to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.errors import RagError
+from rag.library import DocumentNotFound, DuplicateReport, InvalidReport, LastDocument
+
+log = logging.getLogger(__name__)
+
+INVALID = "invalid_request_error"
+AUTH = "authentication_error"
+NOT_FOUND = "not_found_error"
+CONFLICT = "conflict_error"
+TOO_LARGE = "request_too_large"
+BUSY = "server_busy"
+UNAVAILABLE = "service_unavailable"
+SERVER = "server_error"
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong, in a sentence.")
+    type: str = Field(description="Error class: invalid_request_error, authentication_error, not_found_error, "
+                                  "conflict_error, request_too_large, server_busy, service_unavailable, server_error.")
+    param: str | None = Field(None, description="The request field at fault, when there is one.")
+    code: str | None = Field(None, description="A stable machine-readable code, e.g. `model_not_found`.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, raised anywhere in a request."""
+
+    def __init__(self, status: int, message: str, type: str = INVALID, *, param: str | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+        self.headers = headers or {}
+
+
+def error_body(message: str, type: str, param: str | None = None, code: str | None = None) -> dict:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def error_response(status: int, message: str, type: str, param: str | None = None, code: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(message, type, param, code), status_code=status, headers=headers)
+
+
+def _loc(loc: tuple) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def rag_error_status(exc: RagError) -> tuple[int, str, str | None]:
+    """HTTP status, type and code for a pipeline error."""
+    if isinstance(exc, DocumentNotFound):
+        return 404, NOT_FOUND, "document_not_found"
+    if isinstance(exc, DuplicateReport):
+        return 409, CONFLICT, "duplicate_document"
+    if isinstance(exc, LastDocument):
+        return 409, CONFLICT, "last_document"
+    if isinstance(exc, InvalidReport):
+        return 422, INVALID, "invalid_report"
+    return 400, INVALID, None
+
+
+# Documented error responses, for the OpenAPI description of each route.
+COMMON_ERRORS = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong API key (only when a key is configured)."},
+    413: {"model": ErrorResponse, "description": "Request body larger than the configured limit."},
+    422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type or out of range."},
+}
+ANSWER_ERRORS = {
+    **COMMON_ERRORS,
+    400: {"model": ErrorResponse, "description": "Malformed JSON, empty or over-long question."},
+    404: {"model": ErrorResponse, "description": "Unknown model."},
+    503: {"model": ErrorResponse, "description": "The answer queue is full or the service is still loading; "
+                                                 "see the Retry-After header."},
+}
+
+
+def install(app: FastAPI) -> None:
+    """Exception handlers that turn every failure into the error shape above."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":
+            ctx = first.get("ctx") or {}
+            reason = ctx.get("error", "invalid JSON")
+            return error_response(400, f"the request body is not valid JSON ({reason})", INVALID, code="invalid_json")
+        param = _loc(tuple(first.get("loc", ())))
+        msg = first.get("msg", "invalid request")
+        if first.get("type") == "missing" and param:
+            message = f"{param} is required"
+        elif param:
+            message = f"{param}: {msg}"
+        else:
+            message = msg if msg != "Field required" else "the request body is required"
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        return error_response(422, message, INVALID, param, code=str(first.get("type", "invalid")))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {401: AUTH, 404: NOT_FOUND, 413: TOO_LARGE, 503: UNAVAILABLE}.get(exc.status_code, INVALID)
+        if exc.status_code >= 500:
+            kind = SERVER
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"method {request.method} is not allowed on {request.url.path}"
+        code = None
+        if exc.status_code == 400 and "parsing the body" in detail:
+            detail, code = "the request body is not valid JSON (not UTF-8 text)", "invalid_json"
+        return error_response(exc.status_code, detail, kind, code=code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RagError)
+    async def _rag(request: Request, exc: RagError) -> JSONResponse:
+        status, kind, code = rag_error_status(exc)
+        return error_response(status, str(exc), kind, code=code)
+
+    from .security import BodyTooLarge
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return error_response(413, str(exc), TOO_LARGE, code="body_too_large")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal error; the server log has the details", SERVER)
+
+
+def stream_error(exc: BaseException) -> dict:
+    """The error object sent inside a stream that has already started (its status was 200)."""
+    if isinstance(exc, ApiError):
+        return error_body(exc.message, exc.type, exc.param, exc.code)
+    if isinstance(exc, RagError):
+        _, kind, code = rag_error_status(exc)
+        return error_body(str(exc), kind, code=code)
+    log.error("answering failed", exc_info=exc)
+    return error_body("internal error; the server log has the details", SERVER)

@@ -1,0 +1,89 @@
+"""The FastAPI application: one router per area, one service container per process.
+
+    uvicorn --factory api.main:create_app        # or: rag serve / make serve
+
+`create_app` takes the pipeline settings and the API settings (both from the environment when not
+given), so tests build apps on temporary indexes side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from rag.settings import Settings, get_settings
+
+from . import errors
+from .ask.router import router as ask_router
+from .docs import render as render_docs
+from .chat.router import router as chat_router
+from .documents.router import router as documents_router
+from .health.router import router as health_router
+from .models.router import router as models_router
+from .search.router import router as search_router
+from .security import BodySizeLimit, require_api_key
+from .services import Services
+from .settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Questions about Chinese government work reports, answered offline with verified paragraph
+citations.
+
+* `POST /v1/ask`: the native endpoint (the object of `rag ask --json`, or server-sent events).
+* `POST /v1/chat/completions`: OpenAI-compatible; citations in `choices[0].message.citations`
+  (streaming: in the last chunk's `choices[0].delta.citations`).
+* `POST /v1/search`, `GET /v1/models`, `/v1/documents` (list, upload, remove), `/healthz`, `/readyz`.
+
+Errors always have the shape `{"error": {"message", "type", "param", "code"}}`. When the server has an
+API key, every endpoint except `/healthz` and `/readyz` (this page included) needs
+`Authorization: Bearer <key>`. Answers are produced one at a time; when the queue is full the answer
+endpoints return 503 with `Retry-After`.
+"""
+
+
+def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    api_settings = api_settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services = Services(settings, api_settings)
+        app.state.services = services
+        services.start()
+        try:
+            yield
+        finally:
+            services.close()
+            app.state.services = None
+
+    app = FastAPI(title="gov-report-rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.api_settings = api_settings
+    app.state.services = None
+    errors.install(app)
+
+    protected = [Depends(require_api_key)]
+    for router in (ask_router, chat_router, search_router, models_router, documents_router):
+        app.include_router(router, dependencies=protected)
+    app.include_router(health_router)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=protected)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=protected)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(render_docs(app.openapi()))
+
+    app.add_middleware(BodySizeLimit, max_body_bytes=api_settings.max_body_bytes,
+                       max_upload_bytes=api_settings.max_upload_bytes)
+    if api_settings.cors_origins:  # outermost, so that errors carry the CORS headers too
+        app.add_middleware(CORSMiddleware, allow_origins=api_settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
+    return app

