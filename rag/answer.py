@@ -122,10 +122,7 @@ class Assistant:
         for place in named_places(q.text):
             if place not in self.retriever.place_aliases and not any(place in t for t in texts):
                 return f"the reports say nothing about {place}"
-        source = " ".join(q.extra_terms) if is_english(question) else q.text + " " + " ".join(q.extra_terms)
-        topic = [t for t in dict.fromkeys(tokenize(source))
-                 if t not in _QUESTION_WORDS and not t.isdigit() and len(t) > 1
-                 and not any(a in t for a in self.retriever.place_aliases)]
+        topic = self.topic_terms(q, question)
         idf = self.retriever.idf
         weight = {w: idf.get(w, max(idf.values(), default=1.0)) for w in topic}
         total = sum(weight.values()) or 1.0
@@ -144,6 +141,36 @@ class Assistant:
             if not any(r.period == q.year or f"{q.year}年" in r.text for r in on_topic):
                 return f"no passage on this topic for {q.year}"
         return None
+
+    def topic_terms(self, q: QueryInfo, question: str) -> list[str]:
+        """The question's key terms: no question words, figures, places or years."""
+        source = " ".join(q.extra_terms) if is_english(question) else q.text + " " + " ".join(q.extra_terms)
+        return [t for t in dict.fromkeys(tokenize(source))
+                if t not in _QUESTION_WORDS and not t.isdigit() and len(t) > 1
+                and not any(a in t for a in self.retriever.place_aliases)]
+
+    def fitting_chunks(self, q: QueryInfo, results: list) -> set[str]:
+        """Chunks whose place and year fit the question (all of them when it names neither).
+
+        A question can name several times (「2023年建成多少座？今年计划多少座？」): any of them fits.
+        Notes and glossary sections (注释) explain terms and belong to no year."""
+        explicit = {int(y) for y in re.findall(r"(20\d{2})\s*年", q.text)}
+        this = any(w in q.text for w in ("今年", "本年", "年内")) or "this year" in q.text.lower()
+        last = any(w in q.text for w in ("去年", "上年", "过去一年")) or "last year" in q.text.lower()
+        out = set()
+        for r in results:
+            if q.places and r.place not in q.places:
+                continue
+            targets = set(explicit)
+            if r.year and this:
+                targets.add(r.year)
+            if r.year and last:
+                targets.add(r.year - 1)
+            timeless = any(w in s for s in r.section for w in ("注释", "註釋", "注解", "名词解释"))
+            if targets and not timeless and r.period not in targets and not any(f"{t}年" in r.text for t in targets):
+                continue
+            out.add(r.id)
+        return out
 
     # --- the main job ----------------------------------------------------------------------------
     def ask(self, question: str, *, k: int | None = None, model: str | None = None,
@@ -193,7 +220,9 @@ class Assistant:
             emit("citations", [c.to_dict() for c in ans.citations])
             emit("done", ans.timings)
             return ans
-        verdict = check(text, passages, question)
+        topic = set(self.topic_terms(q, question))
+        allowed = self.fitting_chunks(q, results)
+        verdict = check(text, passages, question, topic, allowed)
         extractive = False
         if not verdict.ok:
             notes.append(f"unsupported figure(s) {', '.join(verdict.unsupported_figures)}; retried with a stricter prompt")
@@ -207,15 +236,24 @@ class Assistant:
                 emit("citations", [c.to_dict() for c in ans.citations])
                 emit("done", ans.timings)
                 return ans
-            verdict = check(text, passages, question)
+            verdict = check(text, passages, question, topic, allowed)
         if verdict.ok:
             answer_text, citations = assign(verdict, chunks)
             if not citations:
                 verdict.ok = False
         if not verdict.ok:
+            fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]
+            if not fitting:  # nothing about this place and year: that is a refusal, not an extract
+                ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0,
+                                    "no passage for the place and year asked about supports an answer")
+                ans.model, ans.notes = llm.name, notes + ans.notes
+                emit("answer", ans.answer)
+                emit("citations", [c.to_dict() for c in ans.citations])
+                emit("done", ans.timings)
+                return ans
             notes.append("the answer could not be verified against the passages; showing the best supporting sentence")
             extractive = True
-            best = self._best_sentence(question, passages)
+            best = self._best_sentence(question, fitting)
             citations = [citation_for(best, 1, chunks)]
             answer_text = (f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]")
         answer_text = self._match_script(question, answer_text, english)

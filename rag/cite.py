@@ -114,9 +114,15 @@ def _supported_value(v: float, pool: set[float]) -> bool:
     return any(abs(v - p) <= max(1e-9, 0.005 * abs(p)) for p in pool)
 
 
-def check(answer: str, passages: list[Passage], question: str = "") -> Verdict:
-    """Match every answer sentence to supporting context sentences; collect what is unsupported."""
-    cands = [s for p in passages for s in p.sentences]
+def check(answer: str, passages: list[Passage], question: str = "", topic: set[str] | None = None,
+          allowed: set[str] | None = None) -> Verdict:
+    """Match every answer sentence to supporting context sentences; collect what is unsupported.
+
+    `topic`: the question's key terms; a figure only counts as supported by a sentence that also
+    names the topic (「3%左右」 of the budget revenue is not the unemployment rate). `allowed`: chunk
+    ids whose place and year fit the question; a figure from another city or year is unsupported."""
+    cands = [s for p in passages for s in p.sentences if allowed is None or s.chunk_id in allowed]
+    q_terms = set(tokenize(norm(question)))
     q_figs = set(figures(question))
     labels = " ".join(p.label for p in passages)
     verdict = Verdict(ok=True)
@@ -146,6 +152,8 @@ def check(answer: str, passages: list[Passage], question: str = "") -> Verdict:
                         if f in cf and (not unit or unit & cand_units[i].get(f, set()) or cand_units[i].get(f) == {""})]
                 if not hits:  # ... or be the same value written another way (10,000 for 1万)
                     hits = [i for i, cv in enumerate(cand_vals) if float(f) >= 1000 and _supported_value(float(f), cv)]
+            if topic:
+                hits = [i for i in hits if cand_terms[i] & topic]
             if not hits and f in q_figs:
                 continue  # the user's own figure, repeated
             if not hits:
@@ -155,9 +163,10 @@ def check(answer: str, passages: list[Passage], question: str = "") -> Verdict:
             if cands[best] not in support:
                 support.append(cands[best])
         if not figs:
-            terms = {t for t in tokenize(norm(sent)) if t not in _GENERIC and len(t) > 1}
-            scored = sorted(((len(terms & ct), i) for i, ct in enumerate(cand_terms)), reverse=True)
-            if scored and scored[0][0] >= max(1, min(2, len(terms) // 3)):
+            # no figure: the sentence must add something, and what it adds must be in the passages
+            new_terms = {t for t in sent_terms if t not in _GENERIC and t not in q_terms and len(t) > 1}
+            scored = sorted(((len(new_terms & ct), i) for i, ct in enumerate(cand_terms)), reverse=True)
+            if new_terms and scored and scored[0][0] >= max(1, round(0.6 * len(new_terms))):
                 support.append(cands[scored[0][1]])
         if missing:
             verdict.ok = False

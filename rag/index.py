@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import RagError
+from .files import sha256_file
 from .ingest import Chunk, load_store
 from .settings import Settings
 
@@ -184,14 +185,6 @@ class BuildStats:
     embed_seconds: float
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_manifest(settings: Settings) -> dict | None:
     path = settings.index_dir / MANIFEST
     if not path.exists():
@@ -244,11 +237,11 @@ def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, e
         bm25.persist(build_dir / "bm25")
         (build_dir / "ids.json").write_text(json.dumps([c.id for c in searchable], ensure_ascii=False), encoding="utf-8")
         cache.save(keep={cache.key(t) for t in texts} | set(cache.vectors) if not rebuild else None)
-        files = {str(p.relative_to(build_dir)): _sha256(p) for p in sorted(build_dir.rglob("*")) if p.is_file()}
+        files = {str(p.relative_to(build_dir)): sha256_file(p) for p in sorted(build_dir.rglob("*")) if p.is_file()}
         manifest = {
             "format_version": FORMAT_VERSION, "embedder_id": embedder.model_id, "dim": embedder.dim,
             "index_type": kind, "chunk_count": len(searchable), "build_dir": build_dir.name, "files": files,
-            "chunks_sha256": _sha256(settings.index_dir / "chunks.jsonl"), "chunk_ids": [c.id for c in searchable],
+            "chunks_sha256": sha256_file(settings.index_dir / "chunks.jsonl"), "chunk_ids": [c.id for c in searchable],
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         tmp = settings.index_dir / f".{MANIFEST}.{os.getpid()}.tmp"

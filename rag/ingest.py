@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from typing import Iterable
 from .chunk import Article, Para, Piece, Section, cut_document, make_pieces
 from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
+from .files import atomic_write_text
 from .metadata import WORK_YEAR_RE, DocMeta, article_kind, article_year, derive
 from .settings import Settings
 
@@ -224,10 +224,10 @@ def _assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
     for c in chunks:
         year = art_info[c.article]["year"]
         title = to_simplified(art_info[c.article]["title"] or "")
-        if year and any(w in title for w in ("去年", "上年", "过去一年")):
-            year -= 1  # 「去年12件民生实事全部兑现」 reports on the year before
         explicit = [int(m.group(1)) for s in c.section for m in [_YEAR_IN_TITLE.search(s)] if m]
-        if explicit:
+        if year and any(w in title for w in ("去年", "上年", "过去一年")):
+            c.period = year - 1  # 「去年12件民生实事全部兑现」 reports on the year before
+        elif explicit:
             c.period = explicit[-1]
         elif year and (c.text.startswith(_PAST_OPENERS) or
                        (c.article in plan_start and c.start < plan_start[c.article]
@@ -444,16 +444,6 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = Tru
 
 
 # --- the chunk store ------------------------------------------------------------------------------
-def _atomic_write(path: Path, data: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def doc_summary(d: Document) -> dict:
     return {
         "id": d.id, "name": d.name, "path": d.path, "sha256": d.sha256, "chars": d.chars, "title": d.title,
@@ -468,8 +458,8 @@ def write_store(docs: list[Document], settings: Settings) -> None:
     chunks_txt = "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for d in docs for c in d.chunks)
     docs_txt = json.dumps({"version": STORE_VERSION, "documents": [doc_summary(d) for d in docs]},
                           ensure_ascii=False, indent=1)
-    _atomic_write(settings.index_dir / "chunks.jsonl", chunks_txt)
-    _atomic_write(settings.index_dir / "documents.json", docs_txt)
+    atomic_write_text(settings.index_dir / "chunks.jsonl", chunks_txt)
+    atomic_write_text(settings.index_dir / "documents.json", docs_txt)
 
 
 def load_store(settings: Settings) -> tuple[list[dict], list[Chunk]]:

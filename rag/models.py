@@ -31,6 +31,7 @@ from rich.progress import (
 )
 
 from .errors import RagError
+from .files import sha256_file
 from .settings import Settings
 
 
@@ -101,14 +102,6 @@ def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _package_file(spec: ModelSpec) -> Path | None:
     """Locate a weight file shipped inside an installed Python package."""
     module = spec.package.replace("-", "_")
@@ -146,7 +139,7 @@ def status(settings: Settings, spec: ModelSpec, *, full_check: bool = False) -> 
                 return ModelStatus(spec, path, True, True, st.st_size)
         except (ValueError, OSError):
             pass
-    ok = (spec.size == 0 or st.st_size == spec.size) and (not spec.sha256 or _sha256_file(path) == spec.sha256)
+    ok = (spec.size == 0 or st.st_size == spec.size) and (not spec.sha256 or sha256_file(path) == spec.sha256)
     if ok and stamp is not None:
         stamp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}))
     return ModelStatus(spec, path, True, ok, st.st_size)
