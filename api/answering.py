@@ -1,13 +1,16 @@
 """Answering off the event loop, one at a time, behind a bounded queue.
 
 The LLM is not thread-safe and a 2-core machine runs one generation at a time anyway, so answers run
-in a single worker thread while the event loop stays free for search and document listing. At most
-`max_queue` answering requests are admitted at once (one running, the rest waiting); the next one
-gets 503 with Retry-After straight away instead of piling up. A client that goes away cancels its
-generation: the worker's cancel event is set, and a job that has not started yet is skipped.
+in a single worker thread while the event loop stays free for search and document listing.
 
-Streaming: the worker reports `Assistant.ask` events into an asyncio queue through
-`loop.call_soon_threadsafe`; the response generator reads them.
+Two bounds keep waiting honest: at most `max_queue` answering requests are admitted at once (one
+running, the rest waiting), and a request that has not started after `max_wait_s` gives up its
+place. Either way the client gets 503 with Retry-After instead of a request that hangs. A stream's
+response starts only when its job does, so that a queue time-out is still a plain 503.
+
+A client that goes away cancels its generation: the job's cancel event is set, and a job that has
+not started is skipped. Streaming: the worker reports `Assistant.ask` events into an asyncio queue
+through `loop.call_soon_threadsafe`; the response generator reads them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from fastapi import Request
 
@@ -39,6 +42,7 @@ class AnswerJob:
     k: int | None = None
     max_tokens: int | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    state: str = "queued"  # queued → running, or queued → abandoned (never runs)
 
 
 class Ticket:
@@ -53,9 +57,10 @@ class Ticket:
 
 
 class AnswerQueue:
-    def __init__(self, limit: int, retry_after_s: int):
+    def __init__(self, limit: int, retry_after_s: int, max_wait_s: float = 60.0):
         self.limit = limit
         self.retry_after_s = retry_after_s
+        self.max_wait_s = max_wait_s
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-answer")
         self.stats: Counter[str] = Counter()
         self._admitted = 0
@@ -67,14 +72,16 @@ class AnswerQueue:
     def admitted(self) -> int:
         return self._admitted
 
+    def _busy(self, message: str, code: str) -> ApiError:
+        return ApiError(503, message, BUSY, code=code, headers={"Retry-After": str(self.retry_after_s)})
+
     def admit(self) -> Ticket:
         """A place in the queue, or 503 with Retry-After when `limit` requests are already admitted."""
         with self._lock:
             if self._closed or self._admitted >= self.limit:
                 self.stats["rejected"] += 1
-                raise ApiError(503, f"the server is busy answering ({self._admitted} questions queued); "
-                                    f"retry in {self.retry_after_s} s", BUSY, code="queue_full",
-                               headers={"Retry-After": str(self.retry_after_s)})
+                raise self._busy(f"the server is busy answering ({self._admitted} questions queued); "
+                                 f"retry in {self.retry_after_s} s", "queue_full")
             self._admitted += 1
             return Ticket(self)
 
@@ -92,13 +99,17 @@ class AnswerQueue:
                 ev.set()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    # --- running one job in the worker ----------------------------------------------------------------
-    def _run(self, assistant: Assistant, job: AnswerJob, on_event=None) -> Answer | None:
-        if job.cancel.is_set():
-            self.stats["cancelled"] += 1
-            return None
+    # --- the worker side ------------------------------------------------------------------------------
+    def _run(self, assistant: Assistant, job: AnswerJob, on_start: Callable[[], None],
+             on_event=None) -> Answer | None:
         with self._lock:
+            if job.state != "queued" or job.cancel.is_set():  # gave up, went away, or the server is stopping
+                job.state = "abandoned"
+                self.stats["cancelled"] += 1
+                return None
+            job.state = "running"
             self._active.add(job.cancel)
+        on_start()
         llm = None
         saved = None
         try:
@@ -122,16 +133,69 @@ class AnswerQueue:
         self.stats["cancelled" if job.cancel.is_set() else "answered"] += 1
         return ans
 
-    async def answer(self, request: Request, assistant: Assistant, job: AnswerJob) -> Answer | None:
-        """The whole answer (None when the client went away first, which cancels the generation)."""
+    def _abandon(self, job: AnswerJob) -> bool:
+        """Give up a job that has not started; False when it started meanwhile."""
+        with self._lock:
+            if job.state == "running":
+                return False
+            job.state = "abandoned"
+            job.cancel.set()
+            return True
+
+    # --- the event-loop side --------------------------------------------------------------------------
+    async def _start(self, request: Request, assistant: Assistant, job: AnswerJob,
+                     on_event=None) -> asyncio.Future | None:
+        """Admit, queue, and wait until the job runs. Returns its future, None when the client went
+        away first; 503 when the queue is full or the job did not start within `max_wait_s`."""
         ticket = self.admit()
         loop = asyncio.get_running_loop()
+        started = asyncio.Event()
+
+        def on_start() -> None:
+            try:
+                loop.call_soon_threadsafe(started.set)
+            except RuntimeError:  # the loop is closed: the server is stopping
+                job.cancel.set()
+
         try:
-            fut = loop.run_in_executor(self.executor, self._run, assistant, job)
-        except RuntimeError:  # shutting down
+            fut = loop.run_in_executor(self.executor, self._run, assistant, job, on_start, on_event)
+        except RuntimeError:  # the executor is shut down
             ticket.release()
-            raise ApiError(503, "the server is shutting down", BUSY, code="shutting_down")
+            raise self._busy("the server is shutting down", "shutting_down")
         fut.add_done_callback(lambda _: ticket.release())
+        starter = asyncio.ensure_future(started.wait())
+        watcher = asyncio.ensure_future(_until_disconnected(request))
+        try:
+            done, _ = await asyncio.wait({starter, watcher, fut}, timeout=self.max_wait_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            job.cancel.set()
+            raise
+        finally:
+            starter.cancel()
+            watcher.cancel()
+        if starter in done or fut in done:
+            return fut
+        if watcher in done:
+            if self._abandon(job):
+                ticket.release()
+                log.info("client disconnected while queued; its question is skipped")
+                return None
+            job.cancel.set()  # it has just started: stop it
+            log.info("client disconnected; generation cancelled")
+            return None
+        if self._abandon(job):
+            ticket.release()  # it will never run: its place is free now
+            self.stats["timed_out"] += 1
+            raise self._busy(f"the question waited {self.max_wait_s:g} s without starting; retry in "
+                             f"{self.retry_after_s} s", "queue_timeout")
+        return fut
+
+    async def answer(self, request: Request, assistant: Assistant, job: AnswerJob) -> Answer | None:
+        """The whole answer (None when the client went away first, which cancels the generation)."""
+        fut = await self._start(request, assistant, job)
+        if fut is None:
+            return None
         watcher = asyncio.ensure_future(_until_disconnected(request))
         try:
             await asyncio.wait({fut, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -150,19 +214,11 @@ class AnswerQueue:
             return None
         return fut.result()
 
-    def stream(self, assistant: Assistant, job: AnswerJob) -> AsyncIterator[tuple[str, object]]:
-        """Admit now (so a full queue is a plain 503), then yield `(kind, data)` events as they come:
-        the `Assistant.ask` events except "done", then ("result", Answer) or ("error", exception)."""
-        ticket = self.admit()
-        started: list[bool] = []
-        gen = self._events(assistant, job, ticket, started)
-        # a response that never started still frees its place (once started, the job's end frees it)
-        weakref.finalize(gen, lambda: started or ticket.release())
-        return gen
-
-    async def _events(self, assistant: Assistant, job: AnswerJob, ticket: Ticket,
-                      started: list[bool]) -> AsyncIterator[tuple[str, object]]:
-        started.append(True)
+    async def stream(self, request: Request, assistant: Assistant,
+                     job: AnswerJob) -> AsyncIterator[tuple[str, object]] | None:
+        """Start the job (503 as for `answer`), then an iterator of `(kind, data)` events: the
+        `Assistant.ask` events except "done", then ("result", Answer) or ("error", exception).
+        None when the client went away while queued."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
 
@@ -172,35 +228,41 @@ class AnswerQueue:
             except RuntimeError:  # the loop is closed: the server is stopping
                 job.cancel.set()
 
-        def work() -> None:
-            try:
-                ans = self._run(assistant, job, on_event=lambda kind, data: kind != "done" and push(kind, data))
-                push("result", ans)
-            except Exception as exc:
-                push("error", exc)
+        fut = await self._start(request, assistant, job,
+                                on_event=lambda kind, data: kind != "done" and push(kind, data))
+        if fut is None:
+            return None
 
-        try:
-            fut = loop.run_in_executor(self.executor, work)
-        except RuntimeError:
-            ticket.release()
-            yield "error", ApiError(503, "the server is shutting down", BUSY, code="shutting_down")
-            return
-        fut.add_done_callback(lambda _: ticket.release())
-        finished = False
-        try:
-            while True:
-                kind, data = await events.get()
-                if kind in ("result", "error"):
-                    finished = True
-                    if kind == "result" and data is None:
-                        return
-                    yield kind, data
-                    return
-                yield kind, data
-        finally:
-            if not finished:  # the client went away (or the server is stopping): stop generating
-                job.cancel.set()
-                log.info("stream closed before the answer was complete; generation cancelled")
+        def finished(f: asyncio.Future) -> None:
+            if f.cancelled():
+                events.put_nowait(("error", self._busy("the server is shutting down", "shutting_down")))
+            elif f.exception() is not None:
+                events.put_nowait(("error", f.exception()))
+            else:
+                events.put_nowait(("result", f.result()))
+
+        fut.add_done_callback(finished)
+        gen = _drain(events, job)
+        weakref.finalize(gen, job.cancel.set)  # a response that never started stops its generation
+        return gen
+
+
+async def _drain(events: asyncio.Queue, job: AnswerJob) -> AsyncIterator[tuple[str, object]]:
+    finished = False
+    try:
+        while True:
+            kind, data = await events.get()
+            if kind == "result" and data is None:  # cancelled
+                finished = True
+                return
+            yield kind, data
+            if kind in ("result", "error"):
+                finished = True
+                return
+    finally:
+        if not finished:  # the client went away (or the server is stopping): stop generating
+            job.cancel.set()
+            log.info("stream closed before the answer was complete; generation cancelled")
 
 
 async def _until_disconnected(request: Request, every_s: float = 0.25) -> None:

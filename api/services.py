@@ -117,7 +117,7 @@ class Services:
         self.settings = settings
         self.api = api_settings
         self.library = Library(settings)
-        self.queue = AnswerQueue(api_settings.max_queue, api_settings.retry_after_s)
+        self.queue = AnswerQueue(api_settings.max_queue, api_settings.retry_after_s, api_settings.max_wait_s)
         self.readiness = Readiness()
         self.catalog: ModelCatalog | None = None
         self.embedder: LockedEmbedder | None = None

@@ -18,6 +18,8 @@ class ApiSettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; empty = CORS off.")
     max_queue: int = Field(4, ge=1, description="Answering requests admitted at once (one runs, the others wait); "
                                                  "the next one gets 503 with Retry-After.")
+    max_wait_s: float = Field(60, gt=0, description="A question that has not started after this long in the queue "
+                                                    "gets 503 with Retry-After instead of waiting on.")
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with a 503.")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest uploaded report.")

@@ -258,7 +258,7 @@ def summarise(run: Run, elapsed: float, args, rss_before, rss_after, qb: dict, q
         "requests": len(run.records), "throughput_per_s": round(len(run.records) / elapsed, 2),
         "ok_per_s": round(sum(1 for r in run.records if r.ok) / elapsed, 2),
         "status": dict(status), "failures": failures, "endpoints": endpoints,
-        "server_queue": {k: qa.get(k, 0) - qb.get(k, 0) for k in ("answered", "cancelled", "rejected", "failed")},
+        "server_queue": {k: qa.get(k, 0) - qb.get(k, 0) for k in ("answered", "cancelled", "rejected", "timed_out", "failed")},
     }
     if args.pid:
         out["rss_mib"] = {"before": round(rss_before / 1024, 1) if rss_before else None,

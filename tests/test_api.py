@@ -267,6 +267,37 @@ def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_availa
     assert services.queue.admitted == 0
 
 
+def test_a_question_that_cannot_start_in_time_is_503_not_a_hanging_request(client, services, monkeypatch):
+    release, started = threading.Event(), threading.Event()
+    ticket = services.queue.admit()
+
+    def hold():
+        started.set()
+        release.wait(30)
+
+    fut = services.queue.executor.submit(hold)
+    fut.add_done_callback(lambda _: ticket.release())
+    monkeypatch.setattr(services.queue, "max_wait_s", 0.5)
+    try:
+        assert started.wait(10)
+        for path, body in [("/v1/ask", {"question": Q_XINZHOU}),
+                           ("/v1/ask", {"question": Q_XINZHOU, "stream": True}),
+                           ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_XINZHOU}],
+                                                     "stream": True})]:
+            t0 = time.perf_counter()
+            r = client.post(path, json=body)
+            assert r.status_code == 503 and r.headers["retry-after"] == "3", r.text
+            assert r.json()["error"]["code"] == "queue_timeout"
+            assert time.perf_counter() - t0 < 5
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while services.queue.admitted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert services.queue.admitted == 0
+    assert services.queue.stats["timed_out"] >= 3
+
+
 # --- documents ------------------------------------------------------------------------------------------------------
 def test_upload_is_answerable_and_delete_removes_it(client, services):
     docs = client.get("/v1/documents").json()

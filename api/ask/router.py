@@ -57,7 +57,9 @@ async def ask(body: AskRequest, request: Request, services: Services = Depends(g
     assistant = services.assistant  # kept to the end: an upload meanwhile does not change it
     job, _ = make_job(services, assistant, body.question, body.history, k=body.k, model=body.model)
     if body.stream:
-        events = services.queue.stream(assistant, job)
+        events = await services.queue.stream(request, assistant, job)
+        if events is None:
+            return Response(status_code=499)
         return StreamingResponse(_sse(events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     ans = await services.queue.answer(request, assistant, job)

@@ -70,7 +70,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     created = int(time.time())
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = services.queue.stream(assistant, job)
+        events = await services.queue.stream(request, assistant, job)
+        if events is None:
+            return Response(status_code=499)
         return StreamingResponse(_chunks(events, cid, created, model_id, include_usage),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
