@@ -362,16 +362,28 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
         ans = assistant.ask(question, k=k, model=model, on_event=_terminal_events())
     except RagError as exc:
         _fail(exc)
-    out.print()
-    if ans.refused or ans.extractive or ans.answer.strip() != "".join(_streamed).strip():
-        out.print(f"[bold]answer:[/] {ans.answer}", highlight=False)
-    _print_citations([c.to_dict() for c in ans.citations])
+    _finish_answer(ans)
     t = ans.timings
     err.print(f"retrieval {t.get('retrieve_ms')} ms · evidence {t.get('evidence_s')} s · first token "
               f"{t.get('first_token_s', '-')} s · total {t.get('total_s')} s · prompt {t.get('prompt_tokens', 0)} tokens")
 
 
 _streamed: list[str] = []
+
+
+def _finish_answer(ans) -> None:
+    """After streaming: the citation markers when the checked answer is the streamed text, the whole
+    checked answer when checking changed it (refusal, retry, extractive fallback, script)."""
+    import re
+
+    streamed = "".join(_streamed).strip()
+    final = ans.answer.strip()
+    if streamed and re.sub(r"\[\d+\]", "", final) == streamed:
+        out.print("".join(re.findall(r"\[\d+\]", final)), highlight=False)
+    else:
+        out.print()
+        out.print(f"[bold]answer:[/] {final}", highlight=False)
+    _print_citations([c.to_dict() for c in ans.citations])
 
 
 def _terminal_events():
@@ -433,10 +445,7 @@ def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or smal
         except RagError as exc:
             err.print(f"[bold red]error:[/] {exc}")
             continue
-        out.print()
-        if ans.refused or ans.extractive or ans.answer.strip() != "".join(_streamed).strip():
-            out.print(f"[bold]answer:[/] {ans.answer}", highlight=False)
-        _print_citations([c.to_dict() for c in ans.citations])
+        _finish_answer(ans)
         state.history.append(standalone)
         state.last_citations = [c.to_dict() for c in ans.citations]
 
