@@ -192,7 +192,7 @@ class Services:
         return self.catalog
 
     def loaded_models(self) -> list[str]:
-        return sorted(getattr(self._assistant, "_llms", {})) if self._assistant is not None else []
+        return self._assistant.loaded_models if self._assistant is not None else []
 
     # --- changes to the library ----------------------------------------------------------------------
     def add_document(self, data: bytes, name: str | None) -> Change:
@@ -212,11 +212,8 @@ class Services:
 
         retriever = Retriever(self.settings, embedder=self.embedder)
         old = self._assistant
-        new = Assistant(self.settings, retriever)
-        if old is not None:  # the loaded LLMs are shared, not loaded again
-            new._llms = old._llms
-            new._load_lock = old._load_lock
-        self._assistant = new
+        # the loaded LLMs are shared, not loaded again
+        self._assistant = old.with_retriever(retriever) if old is not None else Assistant(self.settings, retriever)
 
 
 def get_services(request: Request) -> Services:

@@ -101,6 +101,17 @@ class Assistant:
         self._llms: dict[str, LLM] = {}
         self._load_lock = threading.Lock()
 
+    def with_retriever(self, retriever: Retriever) -> "Assistant":
+        """A new assistant over another index that shares this one's loaded models (no reload)."""
+        other = Assistant(self.settings, retriever)
+        other._llms = self._llms
+        other._load_lock = self._load_lock
+        return other
+
+    @property
+    def loaded_models(self) -> list[str]:
+        return sorted(self._llms)
+
     def llm(self, name: str | None = None) -> LLM:
         name = name or self.settings.llm
         if name not in ("default", "small"):
