@@ -19,7 +19,6 @@ from .clean import norm, to_simplified, to_traditional
 from .errors import RagError
 from .generate import (
     LLM,
-    ContextSentence,
     Passage,
     best_sentence,
     build_messages,
@@ -264,7 +263,7 @@ class Assistant:
                 return ans
             notes.append("the answer could not be verified against the passages; showing the best supporting sentence")
             extractive = True
-            best = self._best_sentence(question, fitting)
+            best = best_sentence(fitting)
             citations = [citation_for(best, 1, chunks)]
             answer_text = (f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]")
         answer_text = self._match_script(question, answer_text, english)
@@ -289,10 +288,6 @@ class Assistant:
         return "".join(parts).strip()
 
     @staticmethod
-    def _best_sentence(question: str, passages: list[Passage]) -> ContextSentence:
-        return best_sentence(passages)
-
-    @staticmethod
     def _match_script(question: str, answer: str, english: bool) -> str:
         """Answer in the script of the question; quotes inside 「」 stay as the source wrote them."""
         if english:
@@ -306,7 +301,7 @@ class Assistant:
         """「资料中未提及」 plus what the reports do say nearby, cited."""
         citations: list[Citation] = []
         if passages:
-            best = self._best_sentence(question, passages)
+            best = best_sentence(passages)
             citations = [citation_for(best, 1, chunks)]
             c = chunks[best.chunk_id]
             where = "·".join(x for x in (c.place, f"{c.period or c.year}年" if (c.period or c.year) else "") if x)

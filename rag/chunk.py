@@ -28,7 +28,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .clean import (
-    MARKER_RE,
     GarbledRun,
     Marker,
     display_width,

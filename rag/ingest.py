@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .chunk import Article, Para, Piece, Section, cut_document, make_pieces
+from .chunk import Article, Para, Section, cut_document, make_pieces
 from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
 from .files import atomic_write_text

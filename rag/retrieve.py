@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clean import norm, to_simplified
+from .clean import norm
 from .errors import RagError
 from .index import LoadedIndex, load as load_index
 from .ingest import Chunk, load_store
