@@ -13,7 +13,7 @@ import numpy as np
 
 from .clean import norm
 from .errors import RagError
-from .index import LoadedIndex, load as load_index
+from .index import LoadedIndex, load as load_index, top_n
 from .ingest import Chunk, load_store
 from .settings import Settings
 
@@ -161,7 +161,7 @@ class Retriever:
             dense_rank[pos] = r
             dense_score[pos] = float(s)
         bscores = self.index.bm25.scores(q.text, q.extra_terms)
-        border = np.argsort(-bscores)[:cand]
+        border = top_n(bscores, cand)
         bm25_rank = {int(p): r for r, p in enumerate(border) if bscores[p] > 0}
         if self.settings.retrieval_mode == "dense":
             bm25_rank = {}

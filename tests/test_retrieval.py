@@ -149,3 +149,49 @@ def test_search_cli_json_shape(seed_index, monkeypatch):
     assert "400座" in data[0]["text"]
     bad = CliRunner().invoke(app, ["search", "   ", "--json"])
     assert bad.exit_code == 1 and "empty" in bad.output
+
+
+def test_top_n_agrees_with_a_full_sort():
+    from rag.index import top_n
+
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 50, 5000).astype(np.float32)  # many ties
+    got = top_n(scores, 30)
+    assert len(got) == 30 and len(set(got.tolist())) == 30
+    assert np.array_equal(scores[got], np.sort(scores)[::-1][:30])
+    assert list(top_n(np.array([0.1, 0.3, 0.2]), 10)) == [1, 2, 0]
+    assert len(top_n(np.array([], dtype=np.float32), 5)) == 0
+
+
+def test_hnsw_store_keeps_its_parameters_and_finds_neighbours(tmp_path):
+    import faiss
+
+    from rag.index import FaissStore
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    store = FaissStore(32, "hnsw", m=16, ef_construction=40, ef_search=100)
+    store.add(list(range(10, 2010)), x)
+    assert faiss.downcast_index(store.index.index).hnsw.efSearch == 100
+    _, ids = store.search(x[5], 3)
+    assert ids[0] == 15
+    store.persist(tmp_path / "v.faiss")
+    loaded = FaissStore.load(tmp_path / "v.faiss", 32, "hnsw", ef_search=48)
+    assert faiss.downcast_index(loaded.index.index).hnsw.efSearch == 48
+    assert loaded.search(x[7], 1)[1][0] == 17
+
+
+def test_auto_index_type_switches_to_hnsw_at_the_threshold(tmp_path, seed_index):
+    """With RAG_HNSW_THRESHOLD below the corpus size the build publishes an HNSW index, and the
+    retriever finds the same best passage as with the exact index."""
+    from rag.index import build
+    from rag.retrieve import Retriever
+
+    s = Settings(index_dir=tmp_path / "index", seeds_dir=seed_index.seeds_dir, hnsw_threshold=100)
+    shutil.copytree(seed_index.index_dir, s.index_dir)
+    stats = build(s, progress=False)
+    assert stats.index_type == "hnsw" and stats.embedded == 0
+    q = "忻州今年要新认定多少家高新技术企业？"
+    assert Retriever(s).search(q, 1)[0].id == Retriever(seed_index).search(q, 1)[0].id
+    assert build(Settings(index_dir=s.index_dir, seeds_dir=s.seeds_dir), progress=False).index_type == "flat"
