@@ -333,8 +333,9 @@ def _grams(s: str, n: int = 4) -> set[str]:
 def link_twins(docs: list[Document], threshold: float) -> None:
     """Detect documents that are the same report (e.g. Traditional and Simplified editions) and
     link their chunks paragraph by paragraph; a garbled heading takes its twin's clean title."""
-    keyed = {d.id: [(c, compact(c.text)) for c in d.chunks if c.searchable] for d in docs}
-    fingerprints = {d.id: set().union(*[_grams(k) for _, k in keyed[d.id]]) if keyed[d.id] else set() for d in docs}
+    # each chunk's 4-grams are computed once: pairs of documents are compared many times
+    keyed = {d.id: [(c, k, _grams(k)) for c in d.chunks if c.searchable for k in [compact(c.text)]] for d in docs}
+    fingerprints = {d.id: set().union(*[g for _, _, g in keyed[d.id]]) if keyed[d.id] else set() for d in docs}
     for d in docs:
         d.twin_of = []
         for c in d.chunks:
@@ -342,8 +343,8 @@ def link_twins(docs: list[Document], threshold: float) -> None:
     for i, a in enumerate(docs):
         for b in docs[i + 1:]:
             fa, fb = fingerprints[a.id], fingerprints[b.id]
-            if not fa or not fb:
-                continue
+            if not fa or not fb or min(len(fa), len(fb)) < threshold * max(len(fa), len(fb)):
+                continue  # the same report in two editions has about the same text (and this is cheap)
             overlap = len(fa & fb) / min(len(fa), len(fb))
             if overlap < threshold:
                 continue
@@ -360,15 +361,15 @@ def link_twins(docs: list[Document], threshold: float) -> None:
             _fix_garbled_titles(b, a)
 
 
-def _align(xs: list[tuple[Chunk, str]], ys: list[tuple[Chunk, str]]) -> list[tuple[Chunk, Chunk]]:
+def _align(xs: list[tuple[Chunk, str, set[str]]], ys: list[tuple[Chunk, str, set[str]]]) -> list[tuple[Chunk, Chunk]]:
+    """Pair each chunk of one document with the chunk of the other that shares most 4-grams."""
     index: dict[str, list[int]] = defaultdict(list)
-    ygrams = [_grams(k) for _, k in ys]
+    ygrams = [g for _, _, g in ys]
     for j, g in enumerate(ygrams):
         for x in g:
             index[x].append(j)
     pairs = []
-    for cx, kx in xs:
-        gx = _grams(kx)
+    for cx, kx, gx in xs:
         votes: dict[int, int] = defaultdict(int)
         for x in gx:
             for j in index.get(x, ()):
