@@ -55,6 +55,10 @@ class Timings(BaseModel):
     prompt_tokens: int | None = Field(None, description="Tokens in the prompt (absent when no model was needed).")
     first_token_s: float | None = Field(None, description="Seconds until the first answer token.")
     completion_tokens: int | None = Field(None, description="Tokens generated.")
+    prompt_eval_s: float | None = Field(None, description="Seconds the model spent on the prompt before its first token.")
+    decode_tok_s: float | None = Field(None, description="Generation speed after the first token, tokens per second.")
+    generations: int | None = Field(None, description="Model calls: 2 when the first answer failed the checks and "
+                                                      "was retried with a stricter prompt.")
     total_s: float | None = Field(None, description="Seconds for the whole answer.")
 
 

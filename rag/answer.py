@@ -80,6 +80,8 @@ class Answer:
     model: str = ""
     standalone_question: str = ""
     notes: list[str] = field(default_factory=list)
+    # the first prompt sent to the model (empty when none was needed): benchmarks replay it
+    messages: list[dict] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -222,10 +224,10 @@ class Assistant:
         if cancel is not None and cancel.is_set():
             timings["total_s"] = round(time.perf_counter() - t0, 3)
             return Answer(question, text, False, [], retrieved, timings, verified=False, model=llm.name,
-                          notes=["cancelled"])
+                          notes=["cancelled"], messages=messages)
         if is_refusal(text):
             ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, "the model found no answer")
-            ans.model = llm.name
+            ans.model, ans.messages = llm.name, messages
             emit("answer", ans.answer)
             emit("citations", [c.to_dict() for c in ans.citations])
             emit("done", ans.timings)
@@ -241,7 +243,7 @@ class Assistant:
             text = self._generate(llm, strict, timings, t0, emit, cancel, first=False)
             if is_refusal(text):
                 ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, "the model found no answer")
-                ans.model, ans.notes = llm.name, notes
+                ans.model, ans.notes, ans.messages = llm.name, notes, messages
                 emit("answer", ans.answer)
                 emit("citations", [c.to_dict() for c in ans.citations])
                 emit("done", ans.timings)
@@ -256,7 +258,7 @@ class Assistant:
             if not fitting:  # nothing about this place and year: that is a refusal, not an extract
                 ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0,
                                     "no passage for the place and year asked about supports an answer")
-                ans.model, ans.notes = llm.name, notes + ans.notes
+                ans.model, ans.notes, ans.messages = llm.name, notes + ans.notes, messages
                 emit("answer", ans.answer)
                 emit("citations", [c.to_dict() for c in ans.citations])
                 emit("done", ans.timings)
@@ -269,7 +271,7 @@ class Assistant:
         answer_text = self._match_script(question, answer_text, english)
         timings["total_s"] = round(time.perf_counter() - t0, 3)
         ans = Answer(question, answer_text, False, citations, retrieved, timings, extractive=extractive,
-                     verified=not extractive, model=llm.name, notes=notes)
+                     verified=not extractive, model=llm.name, notes=notes, messages=messages)
         emit("answer", ans.answer)
         emit("citations", [c.to_dict() for c in citations])
         emit("done", timings)
@@ -285,6 +287,11 @@ class Assistant:
             parts.append(tok)
             emit("token" if first else "retry_token", tok)
         timings["completion_tokens"] = timings.get("completion_tokens", 0) + sub.get("completion_tokens", 0)
+        timings["generations"] = timings.get("generations", 0) + 1
+        if first:
+            timings["prompt_eval_s"] = sub.get("first_token_s")
+            if "decode_tok_s" in sub:
+                timings["decode_tok_s"] = sub["decode_tok_s"]
         return "".join(parts).strip()
 
     @staticmethod

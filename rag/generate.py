@@ -212,8 +212,14 @@ class LLM:
         self.name = name
         self.path = path
         self.lock = threading.Lock()
+        draft = None
+        if settings.prompt_lookup_tokens > 0:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=settings.prompt_lookup_tokens)
         self.llm = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.threads,
-                         n_threads_batch=settings.threads, n_batch=512, use_mmap=True, verbose=False)
+                         n_threads_batch=settings.threads, n_batch=512, use_mmap=True, verbose=False,
+                         draft_model=draft)
         self.max_tokens = settings.max_answer_tokens
 
     def count_tokens(self, messages: list[dict]) -> int:
@@ -235,13 +241,19 @@ class LLM:
 
 
 def timed_stream(llm: LLM, messages: list[dict], timings: dict, cancel=None) -> Iterator[str]:
-    """Wrap `LLM.stream`, recording the time to the first token and the token count."""
+    """Wrap `LLM.stream`, recording the time to the first token, the token count and the
+    decoding rate after the first token (prompt processing and decoding scale differently)."""
     t0 = time.perf_counter()
     n = 0
+    first = last = t0
     for tok in llm.stream(messages, cancel=cancel):
+        last = time.perf_counter()
         if n == 0:
-            timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            first = last
+            timings["first_token_s"] = round(first - t0, 3)
         n += 1
         yield tok
     timings["gen_s"] = round(time.perf_counter() - t0, 3)
     timings["completion_tokens"] = n
+    if n > 1 and last > first:
+        timings["decode_tok_s"] = round((n - 1) / (last - first), 1)
