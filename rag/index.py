@@ -125,6 +125,8 @@ class FaissStore:
     def delete(self, ids: list[int]) -> None:
         import faiss
 
+        if ids and self.kind == "hnsw":  # faiss cannot unlink HNSW nodes; `build` starts afresh instead
+            raise RagError("an HNSW index cannot remove vectors; rebuild it with `rag index`")
         if ids:
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
@@ -168,8 +170,8 @@ def new_store(settings: Settings, dim: int, n: int) -> FaissStore:
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the `n` highest scores, best first, without sorting the whole array
-    (a full argsort costs ~80 ms at 10^6 documents; argpartition a few ms)."""
+    """Positions of the `n` highest scores, best first, without sorting the whole array (BM25
+    over 10^6 documents: scoring + full sort 13.4 ms, scoring + this 4.2 ms; eval/bench_retrieval.py)."""
     n = min(n, len(scores))
     if n <= 0:
         return np.zeros(0, dtype=np.int64)

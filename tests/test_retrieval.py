@@ -180,6 +180,8 @@ def test_hnsw_store_keeps_its_parameters_and_finds_neighbours(tmp_path):
     loaded = FaissStore.load(tmp_path / "v.faiss", 32, "hnsw", ef_search=48)
     assert faiss.downcast_index(loaded.index.index).hnsw.efSearch == 48
     assert loaded.search(x[7], 1)[1][0] == 17
+    with pytest.raises(RagError, match="rebuild"):
+        loaded.delete([17])
 
 
 def test_auto_index_type_switches_to_hnsw_at_the_threshold(tmp_path, seed_index):
