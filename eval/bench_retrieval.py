@@ -7,7 +7,7 @@ Only five reports exist, so the large corpora are synthetic, built to look like 
 - vectors: `mixture` (default) draws "reports" around centres sampled from a Gaussian with the
   mean and covariance of the real chunk embeddings, and each report's chunks around its centre
   with the real within-report spread (measured on the seeds); `gaussian` drops that structure
-  (one Gaussian, the hardest case for a graph index). Queries are the real embedded questions
+  (one Gaussian; measured, it gives about the same recall as `mixture`). Queries are the real embedded questions
   of eval/questions.jsonl, so their distribution is that of the product.
 - BM25 documents: token sequences drawn from the seeds' jieba token frequencies plus a long tail
   of new words (the vocabulary grows with the corpus as real text does); queries are the real
