@@ -5,6 +5,8 @@ so the build only embeds what changed."""
 from __future__ import annotations
 
 import shutil
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,30 @@ def retriever(seed_index):
     from rag.retrieve import Retriever
 
     return Retriever(seed_index)
+
+
+@pytest.fixture
+def hold_worker():
+    """A context manager that occupies the answer queue's one worker (plus `queued` more places in
+    the queue) until its block ends, so queue behaviour is tested deterministically, without a model."""
+
+    @contextmanager
+    def hold(queue, queued: int = 0):
+        release, started = threading.Event(), threading.Event()
+        tickets = [queue.admit() for _ in range(1 + queued)]
+
+        def block() -> None:
+            started.set()
+            release.wait(30)
+
+        fut = queue.executor.submit(block)
+        try:
+            assert started.wait(10), "the worker did not pick up the holding job"
+            yield
+        finally:
+            release.set()
+            fut.result(timeout=30)
+            for t in tickets:
+                t.release()
+
+    return hold

