@@ -35,8 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answer import Assistant  # noqa: E402
-from rag.evaluate import load_questions  # noqa: E402
-from rag.generate import build_messages  # noqa: E402
+from rag.evaluate import load_questions, percentile  # noqa: E402
+from rag.generate import LLM, build_messages  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 KEYS = ("retrieve_ms", "prompt_tokens", "evidence_s", "first_token_s", "decode_tok_s", "total_s", "completion_tokens")
@@ -47,22 +47,16 @@ def log(*a: object) -> None:
     print(*a, file=sys.stderr, flush=True)
 
 
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p * (len(values) - 1))))] if values else float("nan")
-
-
 def prime(llama, messages: list[dict]) -> None:
     """Leave the KV cache holding the prompt's fixed prefix but not its question."""
     dummy = [*messages[:-1], {"role": "user", "content": "资料：\n[1]（无）无。\n\n问题：无？"}]
-    llama.create_chat_completion(messages=dummy, max_tokens=1, temperature=0.0, top_k=1)
+    llama.create_chat_completion(messages=dummy, max_tokens=1, **LLM.SAMPLING)
 
 
 def raw_answer(llama, messages: list[dict], settings: Settings) -> tuple[float, str, int]:
     """Seconds, text and tokens of plain llama-cpp-python on the same prompt and sampling."""
     t = time.perf_counter()
-    out = llama.create_chat_completion(messages=messages, max_tokens=settings.max_answer_tokens,
-                                       temperature=0.0, top_k=1, repeat_penalty=1.05)
+    out = llama.create_chat_completion(messages=messages, max_tokens=settings.max_answer_tokens, **LLM.SAMPLING)
     return time.perf_counter() - t, out["choices"][0]["message"]["content"], out["usage"]["completion_tokens"]
 
 
@@ -105,7 +99,7 @@ def bench_model(assistant: Assistant, model: str, questions: list, args, setting
     for key in (*KEYS, "raw_s"):
         vals = [r[key] for r in rows if key in r and (key not in ("first_token_s", "decode_tok_s") or r["model_called"])]
         if vals:
-            summary[key] = {"median": round(statistics.median(vals), 3), "p95": round(pct(vals, 0.95), 3), "n": len(vals)}
+            summary[key] = {"median": round(statistics.median(vals), 3), "p95": round(percentile(vals, 0.95), 3), "n": len(vals)}
     if ratios:
         summary["overhead"] = {"questions": len(ratios), "pipeline_s": round(sum(pipe_s), 2), "raw_s": round(sum(raw_s), 2),
                                "ratio_of_sums": round(sum(pipe_s) / sum(raw_s), 4),

@@ -35,9 +35,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.evaluate import load_questions  # noqa: E402
+from rag.evaluate import load_questions, percentile  # noqa: E402
 from rag.index import BM25Index, FaissStore, load, tokenize, top_n  # noqa: E402
 from rag.ingest import load_store  # noqa: E402
+from rag.retrieve import reciprocal_rank_fusion  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
@@ -52,13 +53,8 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def pct(values: list[float], p: float) -> float:
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
-
-
 def lat(values: list[float]) -> dict:
-    return {"p50_ms": round(statistics.median(values) * 1000, 2), "p95_ms": round(pct(values, 0.95) * 1000, 2)}
+    return {"p50_ms": round(statistics.median(values) * 1000, 2), "p95_ms": round(percentile(values, 0.95) * 1000, 2)}
 
 
 # --- synthetic corpora ------------------------------------------------------------------------------
@@ -72,9 +68,8 @@ class VectorModel:
         cov = np.cov((real - self.mu).T) + 1e-5 * np.eye(real.shape[1])
         self.chol = np.linalg.cholesky(cov).astype(np.float32)
         # share of the variance inside a report (chunks of one report around its own mean)
-        within = sum(((real[[i for i, d in enumerate(docs) if d == doc]] -
-                       real[[i for i, d in enumerate(docs) if d == doc]].mean(0)) ** 2).sum()
-                     for doc in set(docs))
+        members = [real[[i for i, d in enumerate(docs) if d == doc]] for doc in set(docs)]
+        within = sum(((m - m.mean(0)) ** 2).sum() for m in members)
         total = ((real - self.mu) ** 2).sum()
         self.within = float(within / total)
         self.chunks_per_doc = max(2, len(docs) // max(1, len(set(docs))))
@@ -203,11 +198,9 @@ def run_size(n: int, args, vmodel: VectorModel, tmodel: TokenModel, qvecs: np.nd
             qv = embedder.embed_query(q)
             _, dids = store.search(qv, cand)
             bs = bm25.scores(q)
-            ranks: dict[int, float] = {}
-            for r, i in enumerate(dids):
-                ranks[int(i)] = ranks.get(int(i), 0.0) + 1 / (settings.rrf_k + r + 1)
-            for r, i in enumerate(top_n(bs, cand)):
-                ranks[int(i)] = ranks.get(int(i), 0.0) + 1 / (settings.rrf_k + r + 1)
+            dense = {int(i): r for r, i in enumerate(dids) if i >= 0}
+            sparse = {int(i): r for r, i in enumerate(top_n(bs, cand)) if bs[i] > 0}
+            ranks = reciprocal_rank_fusion([dense, sparse], settings.rrf_k)
             sorted(ranks, key=lambda i: -ranks[i])[: settings.top_k]
 
         row[f"fused_{name}"] = lat(time_each(fused, qtexts, args.repeat))
@@ -282,8 +275,8 @@ def main() -> None:
 
 
 def print_table(result: dict, settings: Settings, args) -> None:
-    rows, rec, qtexts = result["sizes"], result["recommendation"], range(result["questions"])
-    print(f"data {args.data}, dim {result['dim']}, {len(qtexts)} real questions × {args.repeat}, "
+    rows, rec = result["sizes"], result["recommendation"]
+    print(f"data {args.data}, dim {result['dim']}, {result['questions']} real questions × {args.repeat}, "
           f"k=10 for recall, {settings.candidates} candidates per query; query embedding {result['query_embed_ms']} ms")
     print(f"{'vectors':>10} {'index':>8} {'build s':>8} {'MiB':>7} {'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9}")
     for r in rows:

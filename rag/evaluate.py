@@ -229,9 +229,16 @@ def _median(xs: list[float]) -> float | None:
     return round(xs[len(xs) // 2], 3) if xs else None
 
 
-def _p95(xs: list[float]) -> float | None:
+def percentile(xs: list[float | None], p: float) -> float | None:
+    """The nearest-rank `p` quantile of the values that are not None (None when there are none);
+    the evaluation reports and the benchmark scripts share it so their p95s mean the same."""
     xs = sorted(x for x in xs if x is not None)
-    return round(xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))], 3) if xs else None
+    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))] if xs else None
+
+
+def _p95(xs: list[float]) -> float | None:
+    v = percentile(xs, 0.95)
+    return round(v, 3) if v is not None else None
 
 
 def answer_metrics(rows: list[tuple[Question, dict, dict]]) -> dict:

@@ -200,6 +200,9 @@ def is_refusal(answer: str) -> bool:
 class LLM:
     """One llama.cpp model, loaded once (memory-mapped) and used by one generation at a time."""
 
+    # greedy decoding: answers must be reproducible (the benchmarks replay prompts with these too)
+    SAMPLING = {"temperature": 0.0, "top_k": 1, "repeat_penalty": 1.05}
+
     def __init__(self, settings: Settings, name: str | None = None):
         from .models import require_llm
 
@@ -228,10 +231,10 @@ class LLM:
 
     def stream(self, messages: list[dict], max_tokens: int | None = None,
                cancel: threading.Event | None = None) -> Iterator[str]:
-        """Answer tokens as they are generated (greedy decoding: answers must be reproducible)."""
+        """Answer tokens as they are generated."""
         with self.lock:
             it = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens or self.max_tokens,
-                                                 temperature=0.0, top_k=1, repeat_penalty=1.05, stream=True)
+                                                 stream=True, **self.SAMPLING)
             for part in it:
                 if cancel is not None and cancel.is_set():
                     break

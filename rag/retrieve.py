@@ -79,6 +79,16 @@ class QueryInfo:
     extra_terms: list[str]
 
 
+def reciprocal_rank_fusion(rankings: list[dict[int, int]], k: int) -> dict[int, float]:
+    """Σ 1/(k + rank + 1) over the rankings (item → 0-based rank) an item appears in: fusion by
+    rank needs no calibration between dense similarities and BM25 scores."""
+    out: dict[int, float] = {}
+    for ranking in rankings:
+        for item, rank in ranking.items():
+            out[item] = out.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return out
+
+
 class Retriever:
     """Loads the chunk store and the published index once; answers many queries."""
 
@@ -167,15 +177,8 @@ class Retriever:
             bm25_rank = {}
         elif self.settings.retrieval_mode == "bm25":
             dense_rank = {}
-        rrf_k = self.settings.rrf_k
-        fused: dict[int, float] = {}
-        for pos in set(dense_rank) | set(bm25_rank):
-            s = 0.0
-            if pos in dense_rank:
-                s += 1.0 / (rrf_k + dense_rank[pos] + 1)
-            if pos in bm25_rank:
-                s += 1.0 / (rrf_k + bm25_rank[pos] + 1)
-            fused[pos] = s * self._steer(self.chunks[pos], q)
+        rrf = reciprocal_rank_fusion([dense_rank, bm25_rank], self.settings.rrf_k)
+        fused = {pos: rrf[pos] * self._steer(self.chunks[pos], q) for pos in set(dense_rank) | set(bm25_rank)}
         order = sorted(fused, key=lambda p: -fused[p])
         results: list[Result] = []
         taken: dict[str, Result] = {}
