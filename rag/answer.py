@@ -29,44 +29,14 @@ from .generate import (
 )
 from .index import tokenize
 from .metadata import detect_script
-from .retrieve import QueryInfo, Retriever
+from .query import QUESTION_WORDS, QueryAnalysis
+from .retrieve import Retriever
 from .settings import Settings
 
 Event = Callable[[str, object], None]
 
 REFUSAL_ZH = "资料中未提及"
 REFUSAL_EN = "The reports do not say."
-# question words that carry no topic: a question whose remaining words are absent from every
-# retrieved passage is about something the reports do not cover
-_QUESTION_WORDS = set("多少 哪些 什么 如何 怎么 怎样 是否 哪个 哪里 何时 几 个 家 多 少 要 将 会 能 有 吗 呢 请问 一下 "
-                      "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县".split())
-
-
-def named_places(text: str) -> list[str]:
-    """City and county names a (Simplified) question mentions, by jieba's place-name tags."""
-    import jieba.posseg as pseg
-
-    from .metadata import GENERIC, PROVINCES
-
-    out = []
-    for word, flag in pseg.cut(text):
-        if word in GENERIC or word in PROVINCES or len(word) < 2 or word in _QUESTION_WORDS:
-            continue
-        if flag == "ns" or (len(word) <= 4 and word[-1] in "市县区" and flag.startswith("n")):
-            out.append(word)
-    # jieba often misses a bare city name as the subject: 「大同今年…」「长治的…」
-    if m := _LEADING_PLACE.match(text):
-        word = m.group(1)
-        flags = {f for w, f in pseg.cut(word)}
-        if (word not in GENERIC and word not in PROVINCES and word not in out and word not in _QUESTION_WORDS
-                and not flags & {"v", "p", "c", "r", "t", "m", "f", "vn", "a"}):
-            out.append(word)
-    return out
-
-
-_LEADING_PLACE = re.compile(r"^([\u4e00-\u9fff]{2,3}?)(?:市|县|区)?(?=今年|去年|明年|前年|\d{4}年|的|将|计划|全市|全县)")
-
-
 @dataclass
 class Answer:
     question: str
@@ -123,16 +93,16 @@ class Assistant:
             return self._llms[name]
 
     # --- refusal before generation -----------------------------------------------------------
-    def precheck(self, q: QueryInfo, question: str, results: list) -> str | None:
+    def precheck(self, q: QueryAnalysis, question: str, results: list) -> str | None:
         """Why the reports cannot answer, when that is clear without the model; else None.
 
-        Cheap, general checks: a place the question names that no passage mentions; no passage
-        on the question's topic for the place and year it names; none of its key terms present."""
+        Cheap, general checks: a place the question names that no report covers; no passage on
+        the question's topic for the report and year it names; none of its key terms present."""
         if not results:
             return "no passage was retrieved"
         texts = [norm(r.text) for r in results]
-        for place in named_places(q.text):
-            if place not in self.retriever.place_aliases and not any(place in t for t in texts):
+        for place in q.unknown_places:
+            if not any(place in t for t in texts):
                 return f"the reports say nothing about {place}"
         topic = self.topic_terms(q, question)
         idf = self.retriever.idf
@@ -145,40 +115,36 @@ class Assistant:
         on_topic = [r for r, t in zip(results, texts) if coverage(t) >= 0.5] if topic else list(results)
         if topic and not any(coverage(t) > 0 for t in texts):
             return "none of the question's key terms occurs in the retrieved passages"
-        if q.places and on_topic:
-            on_topic = [r for r in on_topic if r.place in q.places]
+        if q.docs and on_topic:
+            on_topic = [r for r in on_topic if r.doc in q.docs]
             if not on_topic:
-                return f"no passage on this topic for {'、'.join(sorted(q.places))}"
-        if q.year is not None and on_topic:
-            if not any(r.period == q.year or f"{q.year}年" in r.text for r in on_topic):
-                return f"no passage on this topic for {q.year}"
+                return "no passage on this topic in the report the question names"
+        if on_topic and any(q.targets(r.year) for r in on_topic):
+            if not any(r.period in q.targets(r.year) or any(f"{y}年" in r.text for y in q.targets(r.year))
+                       for r in on_topic):
+                years = sorted({y for r in on_topic for y in q.targets(r.year)})
+                return f"no passage on this topic for {'、'.join(map(str, years))}"
         return None
 
-    def topic_terms(self, q: QueryInfo, question: str) -> list[str]:
-        """The question's key terms: no question words, figures, places or years."""
-        source = " ".join(q.extra_terms) if is_english(question) else q.text + " " + " ".join(q.extra_terms)
+    def topic_terms(self, q: QueryAnalysis, question: str) -> list[str]:
+        """The question's key terms: no question words, figures, places, years or report words."""
+        source = " ".join(q.english_terms) if q.english else q.content + " " + " ".join(q.english_terms)
+        aliases = self.retriever.place_aliases
         return [t for t in dict.fromkeys(tokenize(source))
-                if t not in _QUESTION_WORDS and not t.isdigit() and len(t) > 1
-                and not any(a in t for a in self.retriever.place_aliases)]
+                if t not in QUESTION_WORDS and not t.isdigit() and len(t) > 1
+                and not any(a in t for a in aliases)]
 
-    def fitting_chunks(self, q: QueryInfo, results: list) -> set[str]:
-        """Chunks whose place and year fit the question (all of them when it names neither).
+    def fitting_chunks(self, q: QueryAnalysis, results: list) -> set[str]:
+        """Chunks whose report and year fit the question (all of them when it names neither).
 
-        A question can name several times (「2023年建成多少座？今年计划多少座？」): any of them fits.
-        Notes and glossary sections (注释) explain terms and belong to no year."""
-        explicit = {int(y) for y in re.findall(r"(20\d{2})\s*年", q.text)}
-        this = any(w in q.text for w in ("今年", "本年", "年内")) or "this year" in q.text.lower()
-        last = any(w in q.text for w in ("去年", "上年", "过去一年")) or "last year" in q.text.lower()
+        A question can name several years (「2023年建成多少座？今年计划多少座？」): any of them fits.
+        Notes and glossary sections (注释, 名词解释) explain terms and belong to no year."""
         out = set()
         for r in results:
-            if q.places and r.place not in q.places:
+            if q.docs and r.doc not in q.docs:
                 continue
-            targets = set(explicit)
-            if r.year and this:
-                targets.add(r.year)
-            if r.year and last:
-                targets.add(r.year - 1)
-            timeless = any(w in s for s in r.section for w in ("注释", "註釋", "注解", "名词解释"))
+            targets = q.targets(r.year)
+            timeless = any(w in s for s in r.section for w in ("注释", "註釋", "注解", "名词解释", "名詞解釋"))
             if targets and not timeless and r.period not in targets and not any(f"{t}年" in r.text for t in targets):
                 continue
             out.add(r.id)
@@ -202,7 +168,7 @@ class Assistant:
         retrieved = [r.to_dict() for r in results]
         english = is_english(question)
         chunks = self.retriever.by_id
-        passages = select_context(question, results, chunks, self.retriever.idf, extra_terms=q.extra_terms)
+        passages = select_context(question, results, chunks, self.retriever.idf, extra_terms=q.english_terms)
         if passages:
             emit("evidence", citation_for(best_sentence(passages), 1, chunks).to_dict())
         timings["evidence_s"] = round(time.perf_counter() - t0, 3)

@@ -1,7 +1,7 @@
 """Chat: follow-up questions rewritten into standalone ones before retrieval.
 
-「那太原呢？」 after 「忻州今年要新认定多少家高新技术企业？」 becomes
-「太原今年要新认定多少家高新技术企业？」; 「去年呢？」 swaps the time words. The rewrite is done
+「那乙市呢？」 after 「甲市今年要新认定多少家高新技术企业？」 becomes
+「乙市今年要新认定多少家高新技术企业？」; 「去年呢？」 swaps the time words. The rewrite is done
 in code (place and time substitution on the previous standalone question): it is instant,
 deterministic and shown to the user, where an LLM rewrite would cost seconds on two cores.
 """
@@ -12,11 +12,10 @@ import re
 from dataclasses import dataclass, field
 
 from .clean import norm
+from .query import TIME_WORDS as _TIME_WORDS
 
 _FOLLOW_UP = re.compile(r"^(?:那么?|那末|还有|再问|又|而|and|what about|how about)?\s*(.{0,16}?)\s*(?:呢|怎么样|如何|情况呢|的呢)?\s*[？?。.!！]*$",
                         re.I)
-_TIME_WORDS = {"今年": "今年", "去年": "去年", "明年": "明年", "上年": "去年", "本年": "今年",
-               "this year": "今年", "last year": "去年"}
 _YEAR = re.compile(r"(20\d{2})\s*年")
 
 
@@ -58,7 +57,7 @@ def rewrite(question: str, history: list[str], place_aliases: dict[str, str]) ->
     short = len(re.sub(r"[\s，,。？?！!呢吗那么]", "", q)) <= 10
     is_follow = bool(_FOLLOW_UP.match(q)) and short and len(residual) < 2
     if short and len(residual) >= 2 and not new_place:
-        # a new topic about the same place: 「它的5G基站呢？」 → 「忻州的5G基站呢？」
+        # a new topic about the same place: 「它的5G基站呢？」 → 「甲市的5G基站呢？」
         old_place = _find_place(norm(prev), place_aliases) or _find_place(prev, place_aliases)
         if old_place:
             if re.search(r"它|其|该市|该县", q):

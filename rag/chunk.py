@@ -27,6 +27,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import boilerplate
 from .clean import (
     GarbledRun,
     Marker,
@@ -47,6 +48,13 @@ MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 BULLET_RE = re.compile(r"^[-*+•·▪●○◆]\s+")
 BOLD_LEAD_RE = re.compile(r"^\*\*(.+?)\*\*")
 SUBTITLE_RE = re.compile(r"^(?:——|--)\s*\S")
+# The line that says when and where the report was given, with or without a leading dash:
+# 「——2024年1月20日在甲市第五届人民代表大会第三次会议上」「二〇二四年一月二十日在乙县…会议上」.
+_YEAR_WORDS = r"(?:\d{4}|[〇零○一二三四五六七八九]{4})\s*年"
+MEETING_LINE_RE = re.compile(rf"^[—―\-－\s]*(?:{_YEAR_WORDS}.{{1,10}}?日)?\s*在.{{2,60}}?(?:会议|大会|會議|大會)上(?:的(?:讲话|报告|講話|報告))?[^，。；,;]{{0,30}}$")
+DASHED_DATE_RE = re.compile(rf"^[—―\-－]{{1,2}}\s*{_YEAR_WORDS}")
+# A title glued to its dateline (and speaker) on one line: 「政府工作报告——2024年…会议上…」.
+GLUED_TITLE_RE = re.compile(r"^(.{2,30}?)(?:——|――|--)(.{0,20}?(?:会议|大会|會議|大會)上.*)$")
 DATELINE_RE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*(?:星期|周|週)[一二三四五六日天])?$")
 BYLINE_RE = re.compile(
     r"^(?:(?:本报|本報)?(?:记者|記者|通讯员|通訊員|编辑|編輯)[\s：:].{0,40}"
@@ -54,7 +62,17 @@ BYLINE_RE = re.compile(
     r"|[（(][\u4e00-\u9fff、，, ]{2,24}[）)])$"
 )
 SPEAKER_RE = re.compile(r"^(?:[省市县区縣區州旗]长|[省市县区縣區州旗]長|主席|主任|书记|書記|代市长|代市長|代县长|代縣長)\s+[\u4e00-\u9fff·]{2,5}$")
+# 「甲市人民政府市长 张三」「国务院总理 李四」「乙县人民政府代县长王五」: an office, then a name.
+OFFICE_RE = re.compile(r"(?:总理|總理|代?(?:省|市|县|區|区|縣|州|旗|盟)(?:长|長)|主席)")
+SPEAKER_LINE_RE = re.compile(r"^[\u4e00-\u9fff（）()]{0,24}?(?:总理|總理|代?(?:省|市|县|區|区|縣|州|旗|盟)(?:长|長)|主席)"
+                             r"[\s\u3000\u00a0\u2002]*([\u4e00-\u9fff·]{2,4})?$")
 NEWS_LEAD_RE = re.compile(r"^(?:本报讯|本報訊|新华社|新華社|本报|本報)")
+# Note markers in the text (［3］, [3], ^[3]) and the glossary line that opens a note: 「［3］甲乙工程：」.
+NOTE_MARK_RE = re.compile(r"\^?[［\[【](\d{1,3})[］\]】]")
+NOTE_RE = re.compile(r"^\^?[［\[【](\d{1,3})[］\]】]")
+NOTE_HEAD_RE = re.compile(r"^\^?[［\[【]\d{1,3}[］\]】]\s*[^。！？!?]{1,40}[：:]$")
+# The heading of a glossary part (too short for the general title rule).
+NOTES_HEADING_RE = re.compile(r"^(?:#{1,6}\s*)?(?:注释|註釋|注解|註解|名词解释|名詞解釋|附注|附註|注)[：:]?$")
 INNER_PUNCT = set("，,。；;：:、！!？?")
 
 
@@ -191,10 +209,8 @@ def _garbled_start(text: str) -> tuple[GarbledRun | None, str, int | None]:
     run = runs[0]
     fixed = repair(text[: run.end + 2]) or run.repaired
     style, num, _ = _enum(fixed)
-    if not style and fixed.startswith(("（", "(")):
-        style = "paren"
-    if not style and text.startswith(("。", "．")):
-        style = "paren"  # a GBK "（" read out of step starts with 0xA1 0xA3: the full stop
+    if not style and fixed.startswith(("（", "(", "）", ")")):
+        style = "paren"  # the repaired text keeps a bracket of 「（六）」 whose number was lost
     return run, style, num
 
 
@@ -206,11 +222,14 @@ def _sentence_head(s: str, limit: int = 30) -> str | None:
     return None
 
 
-def build_blocks(text: str, lines: list[Line], narrow: bool, col: int) -> list[Block]:
-    """Group lines into blocks (paragraph-level units) and classify them."""
+def build_blocks(text: str, lines: list[Line], narrow: bool, col: int,
+                 noise: list[str | None] | None = None) -> list[Block]:
+    """Group lines into blocks (paragraph-level units) and classify them; lines that `noise` marks
+    as non-content become ``noise`` blocks (one per run of the same kind)."""
     blocks: list[Block] = []
     i = 0
     n = len(lines)
+    noise = noise or [None] * n
 
     def prev_body_open() -> bool:
         """The last block is a body paragraph that has not finished its sentence."""
@@ -224,6 +243,34 @@ def build_blocks(text: str, lines: list[Line], narrow: bool, col: int) -> list[B
     while i < n:
         ln = lines[i]
         t = ln.text
+        if noise[i]:
+            if blocks and blocks[-1].kind == "noise" and blocks[-1].title == noise[i]:
+                blocks[-1].lines.append(ln)
+            else:
+                blocks.append(Block("noise", [ln], title=noise[i]))
+            i += 1
+            continue
+        at_head = not any(b.kind == "body" for b in blocks)
+        if at_head and (m := GLUED_TITLE_RE.match(t)) and len(t) <= 120:
+            blocks.append(Block("subtitle", [ln], title=t))
+            i += 1
+            continue
+        if (MEETING_LINE_RE.match(t) or DASHED_DATE_RE.match(t)) and len(t) <= 100 and not prev_body_open() \
+                and not ends_sentence(t):
+            blocks.append(Block("subtitle", [ln], title=t))
+            i += 1
+            continue
+        if len(t) <= 40 and (sm := SPEAKER_LINE_RE.match(t)) and not prev_body_open():
+            # the name may stand on the next line: 「国务院总理」「张三」
+            k = 1 if sm.group(1) else 2
+            if k == 1 or (i + 1 < n and re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", lines[i + 1].text)):
+                blocks.append(Block("speaker", lines[i:i + k]))
+                i += k
+                continue
+        if NOTES_HEADING_RE.match(t):
+            blocks.append(Block("heading", [ln], style="plain", title=t.rstrip("：:")))
+            i += 1
+            continue
         # markdown headings
         if m := MD_HEADING_RE.match(t):
             level, body = len(m.group(1)), m.group(2).strip()
@@ -239,7 +286,7 @@ def build_blocks(text: str, lines: list[Line], narrow: bool, col: int) -> list[B
             blocks.append(Block("bullet", [ln]))
             i += 1
             continue
-        if SUBTITLE_RE.match(t) and not prev_body_open():
+        if SUBTITLE_RE.match(t) and not prev_body_open() and "。" not in t.rstrip("。")[:-1]:
             blocks.append(Block("subtitle", [ln], title=t))
             i += 1
             continue
@@ -302,6 +349,8 @@ def build_blocks(text: str, lines: list[Line], narrow: bool, col: int) -> list[B
                 ends = ends or (ends_sentence(last.text) and (style in ("cn", "paren") or bool(BOLD_LEAD_RE.match(t))))
             else:
                 ends = ends_sentence(last.text, "：:；;") or bool(BOLD_LEAD_RE.match(t))
+                if NOTE_HEAD_RE.match(blocks[-1].text) and len(blocks[-1].lines) == 1 and not NOTE_RE.match(t):
+                    ends = False  # 「［3］甲乙工程：」 and the next line, its explanation, are one note
             if not ends:
                 blocks[-1].lines.append(ln)
                 i += 1
@@ -388,7 +437,7 @@ class Para:
     block: Block
     article: Article
     section: Section
-    kind: str  # body | heading | title | meta | bullet
+    kind: str  # body | heading | title | meta | bullet | noise
     reassigned: bool = False
 
 
@@ -494,6 +543,9 @@ def assign(blocks: list[Block]) -> tuple[list[Article], list[Para]]:
             if not cur.subtitle:
                 cur.subtitle = _strip_md(b.title).lstrip("—-").strip()
             paras.append(Para(b, cur, cur.root, "title"))
+            continue
+        if b.kind == "noise":
+            paras.append(Para(b, cur, cur.root, "noise"))
             continue
         if b.kind in ("dateline", "speaker", "byline"):
             paras.append(Para(b, cur, cur.stack[-1] if b.kind != "byline" else cur.root, "meta"))
@@ -752,7 +804,7 @@ def cut_document(text: str, target: int = 300) -> tuple[list[Article], list[Para
     markers = find_markers(text)
     lines = split_lines(text, markers)
     narrow, col = detect_narrow(lines)
-    blocks = group_lists(build_blocks(text, lines, narrow, col))
+    blocks = group_lists(build_blocks(text, lines, narrow, col, boilerplate.classify(lines)))
     if not blocks:
         return [], [], markers, narrow
     articles, paras = assign(blocks)

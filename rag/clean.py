@@ -188,12 +188,14 @@ def compact(text: str) -> str:
 
 # --- mojibake ---------------------------------------------------------------------------------
 # UTF-8/GBK confusion leaves characters that never occur in running Chinese prose (bopomofo, box
-# drawing, pinyin letters, private-use and replacement characters), a stray '?', '_' or Latin letter
-# glued between rare Chinese characters, and a sentence-final full stop at the start of a line.
+# drawing, pinyin letters, private-use and replacement characters) and a stray '?', '_' or Latin
+# letter glued between rare Chinese characters.
 # Around such a trigger the run extends over characters that are rare in jieba's dictionary.
-_HARD = re.compile(r"[\u3100-\u312f\u2500-\u257f\u01cd-\u01dc\u0100-\u017f\ue000-\uf8ff\ufffd【】]")
+_HARD = re.compile(r"[\u00e0-\u00fc\u3100-\u312f\u2500-\u257f\u01cd-\u01dc\u0100-\u017f\ue000-\uf8ff\ufffd]")
 _GLUED = re.compile(r"(?<=[\u4e00-\u9fff；;。])[?_A-Za-z](?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\?(?=[A-Za-z])")
-_LINE_DOT = re.compile(r"^[。．](?=\S)", re.M)
+# Punctuation that cannot begin a line (a closing mark or a stop): before mojibake at a line start it
+# is part of the damage, not text.
+_NO_LINE_START = set("。．，、；：？！）」』”")
 RARE_FREQ = 500
 
 
@@ -249,9 +251,19 @@ def _suspicious(ch: str) -> bool:
     return _rare(ch) or not (is_cjk(ch) or ch.isdigit() or ch in _PLAIN_PUNCT)
 
 
+def _unpaired_brackets(text: str) -> list[int]:
+    """【 or 】 inside running Chinese text without its partner nearby: a decoding error, not a label."""
+    out = []
+    for m in re.finditer(r"(?<=[\u4e00-\u9fff])[【】](?=[\u4e00-\u9fff])", text):
+        i = m.start()
+        partner = "】" not in text[i + 1:i + 40] if text[i] == "【" else "【" not in text[max(0, i - 40):i]
+        if partner:
+            out.append(i)
+    return out
+
+
 def _triggers(text: str) -> list[int]:
-    pos = [m.start() for m in _HARD.finditer(text)]
-    pos += [m.start() for m in _LINE_DOT.finditer(text)]
+    pos = [m.start() for m in _HARD.finditer(text)] + _unpaired_brackets(text)
     for m in _GLUED.finditer(text):
         i = m.start()
         window = text[max(0, i - 3):i] + text[i + 1:i + 4]
@@ -286,6 +298,8 @@ def find_garbled(text: str) -> list[GarbledRun]:
                 gap = 1
             else:
                 break
+        if s == 1 and text[0] in _NO_LINE_START or s > 1 and text[s - 2] == "\n" and text[s - 1] in _NO_LINE_START:
+            s -= 1
         if runs and s <= runs[-1][1]:
             runs[-1] = (runs[-1][0], max(runs[-1][1], e))
         else:

@@ -407,7 +407,7 @@ def _terminal_events():
 @app.command()
 def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or small (0.5B)."),
          k: int = typer.Option(None, "-k", help="How many passages to retrieve.")) -> None:
-    """Interactive questions with history: follow-ups like 「那太原呢？」 are rewritten (and shown)
+    """Interactive questions with history: follow-ups like 「那乙市呢？」 are rewritten (and shown)
     before retrieval; /sources re-prints the last citations; Ctrl-C stops an answer; /quit leaves."""
     from .chat import ChatState, rewrite
 

@@ -56,7 +56,8 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def result_texts(result: dict) -> list[str]:
-    return [result["text"]] + [a["text"] for a in result.get("also", [])]
+    """A result's text, the same paragraph in twin reports, and the items a lead-in announces."""
+    return [result["text"]] + [a["text"] for a in result.get("also", [])] + [f["text"] for f in result.get("follows", [])]
 
 
 def first_hit(q: Question, results: list[dict]) -> int | None:

@@ -18,6 +18,7 @@ from typing import Iterator
 from .clean import norm
 from .errors import RagError
 from .index import tokenize
+from .query import is_english
 from .settings import Settings
 
 # The fixed prefix of every prompt: instructions and two worked examples (one answer, one refusal).
@@ -46,7 +47,7 @@ STRICT_SUFFIX = "注意：答案中的每个数字都必须原样出现在资料
 # The small models answer English questions about Chinese text far better when the instruction
 # itself is in Chinese (measured: an English instruction made the 1.5B model refuse answerable ones).
 ENGLISH_INSTRUCTION = ("请用一句完整的英文句子回答，并在括号中附上资料原文的数字和单位，"
-                       "例如：Xinzhou plans to certify 53 (53家以上) new high-tech enterprises. "
+                       "例如：Jia City plans to build 120 (120个) new projects. "
                        "资料中没有答案时回答：The reports do not say.")
 REFUSAL_MARKERS_ZH = ("资料中未提及", "资料未提及", "未提及", "没有提及", "沒有提及", "资料中没有", "資料中未提及", "无法回答")
 REFUSAL_MARKERS_EN = ("the reports do not say", "not mentioned", "does not mention", "do not mention",
@@ -77,12 +78,6 @@ class Passage:
     @property
     def text(self) -> str:
         return "".join(s.text for s in self.sentences)
-
-
-def is_english(text: str) -> bool:
-    latin = sum(1 for c in text if c.isascii() and c.isalpha())
-    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
-    return latin > 2 * cjk and latin >= 6
 
 
 def _offset_map(spans: list[list[int]], text: str) -> list[int]:
@@ -117,43 +112,58 @@ def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[s
     q_tokens = set(tokenize(norm(question) + " " + " ".join(extra_terms or [])))
     q_nums = set(_NUM_RE.findall(norm(question)))
     default_idf = max(idf.values()) if idf else 1.0
-    scored: list[tuple[float, int, tuple[int, int]]] = []
+    scored: list[tuple[float, int, str, tuple[int, int]]] = []
+
+    def score_of(sent: str, ri: int) -> float:
+        toks = set(tokenize(sent))
+        score = sum(idf.get(t, default_idf) for t in q_tokens & toks)
+        if score <= 0:
+            return 0.0
+        score += 0.5 * len(q_nums & set(_NUM_RE.findall(sent))) + (0.3 if _NUM_RE.search(sent) else 0.0)
+        return score + 0.5 / (1 + ri)
+
     for ri, r in enumerate(results):
         chunk = chunks_by_id[r.id]
+        lead = 0.0
         for s, e in split_sentences(chunk.text):
-            sent = norm(chunk.text[s:e])
-            toks = set(tokenize(sent))
-            score = sum(idf.get(t, default_idf) for t in q_tokens & toks)
-            if score <= 0:
-                continue
-            score += 0.5 * len(q_nums & set(_NUM_RE.findall(sent))) + (0.3 if _NUM_RE.search(sent) else 0.0)
-            score += 0.5 / (1 + ri)
-            scored.append((score, ri, (s, e)))
+            score = score_of(norm(chunk.text[s:e]), ri)
+            lead = max(lead, score)
+            if score > 0:
+                scored.append((score, ri, chunk.id, (s, e)))
+        # a lead-in (「要把握好以下三点。」) hands its score to the first sentence of each item it announces
+        for fid in getattr(chunk, "follows", []) if lead > 0 else []:
+            item = chunks_by_id.get(fid)
+            spans = split_sentences(item.text) if item is not None else []
+            if spans:
+                s, e = spans[0]
+                scored.append((max(0.9 * lead, score_of(norm(item.text[s:e]), ri)), ri, fid, (s, e)))
     if not scored:
         return []
     scored.sort(key=lambda x: -x[0])
     best = scored[0][0]
-    picked: list[tuple[float, int, tuple[int, int]]] = []
+    picked: list[tuple[float, int, str, tuple[int, int]]] = []
     used = 0
-    for score, ri, (s, e) in scored:
+    seen: set[tuple[str, int]] = set()
+    for score, ri, cid, (s, e) in scored:
         if score < ratio * best or len(picked) >= max_sentences:
             break
-        if picked and used + (e - s) > budget_chars:
+        if (cid, s) in seen or (picked and used + (e - s) > budget_chars):
             continue
-        picked.append((score, ri, (s, e)))
+        seen.add((cid, s))
+        picked.append((score, ri, cid, (s, e)))
         used += e - s
-    passages: dict[int, Passage] = {}
-    order: list[int] = []
-    for score, ri, (s, e) in picked:
-        chunk = chunks_by_id[results[ri].id]
-        if ri not in passages:
-            passages[ri] = Passage(n=0, chunk_id=chunk.id, label=passage_label(chunk))
-            order.append(ri)
+    passages: dict[str, Passage] = {}
+    order: list[str] = []
+    for score, ri, cid, (s, e) in picked:
+        chunk = chunks_by_id[cid]
+        if cid not in passages:
+            passages[cid] = Passage(n=0, chunk_id=chunk.id, label=passage_label(chunk))
+            order.append(cid)
         omap = _offset_map(chunk.spans, chunk.text)
-        passages[ri].sentences.append(ContextSentence(0, chunk.id, chunk.text[s:e].strip(), omap[s], omap[e - 1] + 1, score))
+        passages[cid].sentences.append(ContextSentence(0, chunk.id, chunk.text[s:e].strip(), omap[s], omap[e - 1] + 1, score))
     out = []
-    for n, ri in enumerate(order, 1):
-        p = passages[ri]
+    for n, cid in enumerate(order, 1):
+        p = passages[cid]
         p.n = n
         p.sentences.sort(key=lambda c: c.start)  # document order inside a passage reads naturally
         for c in p.sentences:
@@ -167,7 +177,7 @@ def best_sentence(passages: list[Passage]) -> ContextSentence:
 
 
 def passage_label(chunk) -> str:
-    """「忻州市·2024年·（五）突出人才强市…」: whose figure it is, in a few characters."""
+    """「甲市·2024年·（五）突出人才强市…」: whose figure it is, in a few characters."""
     year = chunk.period or chunk.year
     sec = chunk.section[-1] if chunk.section else chunk.title
     sec = re.sub(r"\s+", "", sec)

@@ -16,16 +16,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .chunk import Article, Para, Section, cut_document, make_pieces
+from .chunk import NOTE_MARK_RE, Article, Para, Section, cn_to_int, cut_document, make_pieces
 from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
 from .files import atomic_write_text
-from .metadata import WORK_YEAR_RE, DocMeta, article_kind, article_year, derive
+from .metadata import DocMeta, article_kind, article_year, derive
+from .read import find_sources, read_source
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 STORE_VERSION = 1
+_SALUTATION = re.compile(r"^\s*各位代表\s*[：:！!，,。]?\s*$")
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Chunk:
     id: str
     doc: str
     article: int
-    kind: str  # body | bullet | heading | title | meta
+    kind: str  # body | bullet | heading | title | meta | noise
     title: str  # display title of the article, e.g. 2024年政府工作报告
     place: str
     year: int | None
@@ -52,11 +54,19 @@ class Chunk:
     twins: list[str] = field(default_factory=list)
     breadcrumb: str = ""
     period: int | None = None  # the year the passage is about (a report's review part is the year before)
+    notes: list[str] = field(default_factory=list)  # ids of the glossary notes its markers ［n］ point to
+    term: str = ""  # for a glossary note: the term it explains
+    follows: list[str] = field(default_factory=list)  # for a lead-in (「要把握好以下三点。」): the items it announces
 
     @property
     def searchable(self) -> bool:
-        """Headings are left out of the indexes: every chunk already carries them in its breadcrumb."""
-        return self.kind in ("body", "bullet", "title", "meta")
+        """What retrieval may return. Headings are in every chunk's breadcrumb; page furniture
+        (``noise``) is not the report at all; a salutation (「各位代表！」) says nothing. Titles,
+        datelines and speaker lines are indexed, but retrieval demotes them unless a question asks
+        who gave the report or when (they name the place and year better than any paragraph)."""
+        if self.kind in ("title", "meta"):
+            return True
+        return self.kind in ("body", "bullet") and len(compact(self.text)) >= 6 and not _SALUTATION.match(self.text)
 
 
 @dataclass
@@ -80,36 +90,23 @@ class Document:
 
 # --- reading ------------------------------------------------------------------------------------
 def read_report(path: Path) -> str | None:
-    """The report's text; None for an empty file; a clear error for anything that is not text."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RagError(f"cannot read {path}: {exc.strerror}") from exc
-    if not raw.strip():
-        return None
-    if b"\x00" in raw[:4096]:
-        raise RagError(f"{path.name} is not a text file (it contains NUL bytes)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RagError(f"{path.name} is not UTF-8 text (invalid byte at offset {exc.start})") from exc
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        return None
-    return text
+    """The text of a single-report file; None for an empty file; a clear error for anything that is
+    not a report. (A dataset file may hold several reports: `load_file` cuts them all.)"""
+    sources = read_source(path)
+    return sources[0].text if sources else None
 
 
 def find_reports(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories to the report files inside them (sorted, *.txt and *.md)."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in (".txt", ".md")))
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise RagError(f"no such file or directory: {p}")
-    return out
+    """Expand directories to the report files inside them (sorted; see `rag.read.SUFFIXES`)."""
+    return find_sources(paths)
+
+
+def load_file(path: Path, settings: Settings) -> list[Document]:
+    """Every report in one file, cut into chunks: one for a text file, one per record of a dataset
+    (its other columns become labels for the metadata)."""
+    return [build_document(path, src.text, settings, path.stem + (f"-{src.suffix_id}" if src.suffix_id else ""),
+                           fields=src.fields)
+            for src in read_source(path)]
 
 
 # --- one document -------------------------------------------------------------------------------
@@ -132,12 +129,18 @@ def _depth(sec: Section) -> int:
     return len(sec.path())
 
 
-def build_document(path: Path, text: str, settings: Settings, doc_id: str | None = None) -> Document:
-    """Cut one report into chunks with metadata (duplicates collapsed, twins not yet linked)."""
+def build_document(path: Path, text: str, settings: Settings, doc_id: str | None = None,
+                   fields: dict[str, str] | None = None) -> Document:
+    """Cut one report into chunks with metadata (duplicates collapsed, twins not yet linked).
+
+    `fields` are a dataset record's other columns (title, year, …): labels, trusted least."""
     doc_id = doc_id or path.stem
     articles, paras, markers, narrow = cut_document(text, settings.chunk_target_chars)
-    first_sub = next((a.subtitle for a in articles if a.subtitle), "")
-    meta = derive(text, first_sub, path.with_name(path.name + ".meta.toml"))
+    content = "\n".join(p.block.text for p in paras if p.kind in ("body", "bullet", "heading"))
+    head = [p.block.text for p in paras if p.kind in ("title", "meta") and p.article is articles[0]] if articles else []
+    header = [p.block.text for p in paras if p.kind == "noise" and p.block.title == "header"]
+    labels = [*(fields or {}).values(), *header, path.stem]
+    meta = derive(content, head, path.with_name(path.name + ".meta.toml"), labels)
 
     art_info: dict[int, dict] = {}
     for art in articles:
@@ -197,6 +200,8 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         ))
     _dedupe_ids(chunks)
     _assign_periods(chunks, art_info)
+    link_notes(chunks)
+    link_leads(chunks)
     doc = Document(
         id=doc_id, name=path.name, path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         chars=len(text), meta=meta, title="", articles=list(art_info.values()),
@@ -210,24 +215,35 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
 
 _YEAR_IN_TITLE = re.compile(r"(20\d{2})\s*年")
 _PAST_OPENERS = ("一年来", "过去一年", "去年", "一年來", "過去一年")
+_REVIEW_WORDS = ("回顾", "回顧", "过去", "過去", "总结", "總結", "工作情况", "去年")
+_PLAN_WORDS = ("今年", "总体要求", "總體要求", "重点任务", "重點任務", "主要任务", "工作安排", "工作任务", "预期目标",
+               "主要目标", "工作建议", "工作的建议", "重点工作", "工作部署", "目标任务")
+
+
+def _opens_plan(heading: str, year: int | None) -> bool:
+    """A heading that opens the part about the report's own year: 「二、2024年工作总体要求」
+    「三、今年政府工作任务」「二、对今年政府工作的建议」 (and not 「一、2023年工作回顾」)."""
+    h = to_simplified(heading)
+    if any(w in h for w in _REVIEW_WORDS):
+        return False
+    years = [int(y) for y in _YEAR_IN_TITLE.findall(h)]
+    if years:
+        return year is not None and years[-1] == year
+    return any(w in h for w in _PLAN_WORDS)
 
 
 def _assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
-    """Which year each passage talks about. In a work report everything before the section on
-    this year's work (「二、2024年重点工作」「2024年工作安排」) reviews the previous year."""
+    """Which year each passage talks about. A section that names a year is about that year; in a
+    work report everything before the part on the report's own year reviews the year before."""
     plan_start: dict[int, int] = {}
     for c in chunks:
         year = art_info[c.article]["year"]
-        if c.kind == "heading" and year and c.section and str(year) in c.section[-1] and c.article not in plan_start:
-            if WORK_YEAR_RE.search(to_simplified(c.section[-1])):
-                plan_start[c.article] = c.start
+        if c.kind == "heading" and c.section and c.article not in plan_start and _opens_plan(c.section[-1], year):
+            plan_start[c.article] = c.start
     for c in chunks:
         year = art_info[c.article]["year"]
-        title = to_simplified(art_info[c.article]["title"] or "")
         explicit = [int(m.group(1)) for s in c.section for m in [_YEAR_IN_TITLE.search(s)] if m]
-        if year and any(w in title for w in ("去年", "上年", "过去一年")):
-            c.period = year - 1  # 「去年12件民生实事全部兑现」 reports on the year before
-        elif explicit:
+        if explicit:
             c.period = explicit[-1]
         elif year and (c.text.startswith(_PAST_OPENERS) or
                        (c.article in plan_start and c.start < plan_start[c.article]
@@ -235,6 +251,51 @@ def _assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
             c.period = year - 1
         else:
             c.period = year
+
+
+_NOTE_TERM = re.compile(r"^\^?[［\[【](\d{1,3})[］\]】]\s*([^：:。\n]{1,40})[：:]")
+
+
+def link_notes(chunks: list[Chunk]) -> None:
+    """Glossary notes (「［3］甲乙工程：…」 after 注释 or 名词解释, or at the end) and the markers that
+    point to them: each marked chunk lists its notes, and each note knows its term, so that a
+    question about a term defined only in the notes finds the note and its use."""
+    notes: dict[tuple[int, str], Chunk] = {}
+    for c in chunks:
+        if c.kind in ("body", "bullet") and (m := _NOTE_TERM.match(c.text)):
+            c.term = m.group(2).strip()
+            c.period = None  # a definition is about no year
+            notes[(c.article, m.group(1))] = c
+    if not notes:
+        return
+    for c in chunks:
+        if c.kind not in ("body", "bullet") or c.term:
+            continue
+        ids = [notes[(c.article, n)].id for n in NOTE_MARK_RE.findall(c.text) if (c.article, n) in notes]
+        c.notes = list(dict.fromkeys(ids))
+
+
+_LEAD = re.compile(r"(?:以下|如下|下列)[^。，]{0,8}[。：:]$|[：:]$")
+_LEAD_COUNT = re.compile(r"(?:以下|如下|下列)?([两二三四五六七八九十]{1,2})(?:点|条|项|个方面|方面|个)")
+
+
+def link_leads(chunks: list[Chunk]) -> None:
+    """A short paragraph that announces what follows (「做好今年工作，要把握好以下三点。」「主要是：」)
+    is useless alone: it lists the paragraphs it announces (as many as it says, else up to four,
+    never past its section), so that retrieval and the answer see the items with their lead."""
+    body = [c for c in chunks if c.kind in ("body", "bullet")]
+    for i, c in enumerate(body):
+        t = c.text.strip()
+        if len(t) > 80 or not _LEAD.search(t):
+            continue
+        m = _LEAD_COUNT.search(t)
+        want = cn_to_int(m.group(1).replace("两", "二")) if m else 4
+        items: list[str] = []
+        for d in body[i + 1:]:
+            if d.article != c.article or d.section_path != c.section_path or len(items) >= want:
+                break
+            items.append(d.id)
+        c.follows = items
 
 
 def finalize_breadcrumbs(doc: Document) -> None:
@@ -388,7 +449,7 @@ def _fix_garbled_titles(doc: Document, twin: Document) -> None:
     by_id = {c.id: c for c in twin.chunks}
     garbled_titles = {c.section[-1] for c in doc.chunks if c.kind == "heading" and "garbled" in c.flags and c.section}
     garbled_titles |= {c.section[-1] for c in doc.chunks if "garbled" in c.flags and c.section
-                       and c.text.startswith(("。", "．"))}
+                       and c.garbled and c.text.find(c.garbled[0]["text"]) == 0}
     trad = doc.meta.script == "traditional"
     fixed: dict[str, str] = {}
     for c in doc.chunks:
@@ -428,18 +489,20 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = Tru
 
     files = find_reports(paths)
     if not files:
-        raise RagError("no report files (*.txt, *.md) found in " + ", ".join(str(p) for p in paths))
+        raise RagError("no report files (*.txt, *.md, *.csv, *.jsonl, *.json) found in "
+                       + ", ".join(str(p) for p in paths))
     docs: list[Document] = []
     ids: set[str] = set()
     for f in track(files, description="ingest", disable=not progress, transient=True):
-        text = read_report(f)
-        if text is None:
+        got = load_file(f, settings)
+        if not got:
             log.warning("skipping empty file %s", f)
             continue
-        if f.stem in ids:
-            raise RagError(f"two reports share the name {f.stem}; rename one")
-        ids.add(f.stem)
-        docs.append(build_document(f, text, settings))
+        for d in got:
+            if d.id in ids:
+                raise RagError(f"two reports share the name {d.id}; rename one")
+            ids.add(d.id)
+            docs.append(d)
     link_twins(docs, settings.twin_threshold)
     return docs
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import RagError
-from .ingest import Document, build_document, find_reports, link_twins, read_report, write_store
+from .ingest import Document, find_reports, link_twins, load_file, read_report, write_store
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class Library:
         self._write_lock = threading.Lock()
         # cut documents by (path, size, mtime) of the file and its metadata sidecar: an unchanged
         # report is not cut again (twin links are recomputed on a copy every time)
-        self._cut: dict[tuple, Document] = {}
+        self._cut: dict[tuple, list[Document]] = {}
 
     # --- what the corpus is -------------------------------------------------------------------
     def excluded(self) -> set[str]:
@@ -248,18 +248,18 @@ class Library:
             sidecar = f.with_name(f.name + ".meta.toml")
             st = f.stat()
             key = (str(f), st.st_size, st.st_mtime_ns, sidecar.stat().st_mtime_ns if sidecar.exists() else None)
-            doc = self._cut.get(key)
-            if doc is None:
-                text = read_report(f)
-                if text is None:
+            cut = self._cut.get(key)
+            if cut is None:
+                cut = load_file(f, self.settings)
+                if not cut:
                     log.warning("skipping empty file %s", f)
                     continue
-                doc = build_document(f, text, self.settings)
-            keep[key] = doc
-            if doc.id in seen:
-                raise RagError(f"two reports share the name {doc.id}; rename one")
-            seen.add(doc.id)
-            docs.append(copy.deepcopy(doc))
+            keep[key] = cut
+            for doc in cut:
+                if doc.id in seen:
+                    raise RagError(f"two reports share the name {doc.id}; rename one")
+                seen.add(doc.id)
+                docs.append(copy.deepcopy(doc))
         self._cut = keep
         link_twins(docs, self.settings.twin_threshold)
         return docs

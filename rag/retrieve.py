@@ -1,13 +1,12 @@
-"""Retrieval: dense (FAISS) and BM25 candidates fused by reciprocal rank, steered by the place and
-year a question names, with the same paragraph from twin reports collapsed into one result."""
+"""Retrieval: dense (FAISS) and BM25 candidates fused by reciprocal rank, steered by the report and
+year the question names (see `rag.query`), with the same paragraph from twin reports collapsed
+into one result."""
 
 from __future__ import annotations
 
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +14,7 @@ from .clean import norm
 from .errors import RagError
 from .index import LoadedIndex, load as load_index, top_n
 from .ingest import Chunk, load_store
+from .query import Analyzer, QueryAnalysis, Report
 from .settings import Settings
 
 
@@ -39,44 +39,10 @@ class Result:
     dense_rank: int | None
     bm25_rank: int | None
     also: list[dict] = field(default_factory=list)  # the same paragraph in twin reports
+    follows: list[dict] = field(default_factory=list)  # the items a lead-in paragraph announces
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@lru_cache(maxsize=1)
-def _glossary() -> list[tuple[str, str]]:
-    path = Path(__file__).with_name("data") / "en_zh.tsv"
-    pairs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        en, _, zh = line.partition("\t")
-        pairs.append((en.strip().lower(), zh.strip()))
-    return sorted(pairs, key=lambda p: -len(p[0]))
-
-
-def english_terms(query: str) -> list[str]:
-    """Chinese report terms for the English words of a question (longest phrases first)."""
-    q = " " + re.sub(r"[^a-z0-9.\- ]+", " ", query.lower()) + " "
-    out = []
-    for en, zh in _glossary():
-        if zh and f" {en} " in q:
-            out.append(zh)
-            q = q.replace(f" {en} ", " ")
-    return out
-
-
-_YEAR_RE = re.compile(r"(20\d{2})\s*年?")
-
-
-@dataclass
-class QueryInfo:
-    text: str  # normalised (Simplified) question
-    places: set[str]
-    year: int | None
-    relative: str  # "", "this", "last"
-    extra_terms: list[str]
 
 
 def reciprocal_rank_fusion(rankings: list[dict[int, int]], k: int) -> dict[int, float]:
@@ -108,8 +74,8 @@ class Retriever:
         from .index import chunk_int_id
 
         self.pos_of_int = {chunk_int_id(c.id): k for k, c in enumerate(self.chunks)}
-        self.place_aliases = self._aliases()
         self.idf = self._idf()  # also loads jieba, so that the first question is not slower
+        self.analyzer = self._analyzer()
 
     def _idf(self) -> dict[str, float]:
         """Inverse document frequency of every token over the indexed chunks."""
@@ -124,32 +90,25 @@ class Retriever:
         n = len(self.chunks) or 1
         return {t: math.log((n + 1) / (f + 0.5)) for t, f in df.items()}
 
-    def _aliases(self) -> dict[str, str]:
-        """Place names as a question may write them: 忻州市 → 忻州市, 忻州; English names via the glossary."""
-        out: dict[str, str] = {}
-        for d in self.documents:
-            place = d["meta"].get("place") or ""
-            if not place:
-                continue
-            out[place] = place
-            if len(place) >= 3 and place[-1] in "市县区州" and place[-1] != "县":
-                out[place[:-1]] = place
-        return out
+    def _analyzer(self) -> Analyzer:
+        """Query analysis over this index's reports (places, years, pinyin and English names)."""
+        reports = [Report(d["id"], d["meta"].get("place") or "", d["meta"].get("level") or "", d["meta"].get("year"))
+                   for d in self.documents]
+        try:
+            from .translate import Translator
 
-    def analyse(self, question: str) -> QueryInfo:
-        text = norm(question)
-        extra = english_terms(question) if re.search(r"[A-Za-z]{3,}", question) else []
-        probe = text + " " + " ".join(extra)
-        places = {full for alias, full in self.place_aliases.items() if alias in probe}
-        year = None
-        relative = ""
-        if m := _YEAR_RE.search(text):
-            year = int(m.group(1))
-        if any(w in text for w in ("去年", "上年", "过去一年", "last year", "2023年工作")) or "last year" in question.lower():
-            relative = "last"
-        elif any(w in text for w in ("今年", "this year", "本年", "年内")) or "this year" in question.lower():
-            relative = "this"
-        return QueryInfo(text, places, year, relative, extra)
+            translator = Translator.load(self.settings.index_dir)
+        except ImportError:  # pragma: no cover - the translator ships with the package
+            translator = None
+        return Analyzer(reports, translator, self.idf)
+
+    @property
+    def place_aliases(self) -> dict[str, str]:
+        """Every way a question may write an indexed place (alias → place)."""
+        return self.analyzer.aliases
+
+    def analyse(self, question: str) -> QueryAnalysis:
+        return self.analyzer.analyse(question)
 
     def search(self, question: str, k: int | None = None, timings: dict | None = None) -> list[Result]:
         """Top-k fused results for a question (any script, or English)."""
@@ -160,7 +119,7 @@ class Retriever:
         q = self.analyse(question)
         n = len(self.chunks)
         cand = min(n, max(self.settings.candidates, k * 3))
-        qvec = self.embedder.embed_query(q.text if not q.extra_terms else question)
+        qvec = self.embedder.embed_query(question if q.english else q.text)
         dscores, dids = self.index.store.search(qvec, cand)
         dense_rank: dict[int, int] = {}
         dense_score: dict[int, float] = {}
@@ -170,7 +129,7 @@ class Retriever:
             pos = self.pos_of_int[int(i)]
             dense_rank[pos] = r
             dense_score[pos] = float(s)
-        bscores = self.index.bm25.scores(q.text, q.extra_terms)
+        bscores = self.index.bm25.scores(q.content, q.english_terms)
         border = top_n(bscores, cand)
         bm25_rank = {int(p): r for r, p in enumerate(border) if bscores[p] > 0}
         if self.settings.retrieval_mode == "dense":
@@ -193,7 +152,8 @@ class Retriever:
                          period=c.period, section=c.section, breadcrumb=c.breadcrumb, paragraph=c.paragraph,
                          text=c.text, start=c.start, end=c.end, score=round(fused[pos], 6),
                          dense=round(dense_score.get(pos, 0.0), 4), bm25=round(float(bscores[pos]), 4),
-                         dense_rank=dense_rank.get(pos), bm25_rank=bm25_rank.get(pos))
+                         dense_rank=dense_rank.get(pos), bm25_rank=bm25_rank.get(pos),
+                         follows=[{"id": f, "text": self.by_id[f].text} for f in c.follows if f in self.by_id])
             results.append(res)
             taken[c.id] = res
             if len(results) >= k:
@@ -203,14 +163,14 @@ class Retriever:
         return results
 
     @staticmethod
-    def _steer(c: Chunk, q: QueryInfo) -> float:
-        """Favour the place and year the question names, without hiding other documents."""
+    def _steer(c: Chunk, q: QueryAnalysis) -> float:
+        """Favour the report and the year the question names, without hiding other documents."""
         w = 1.0
-        if q.places:
-            w *= 1.6 if c.place in q.places else 0.6
-        target = q.year
-        if target is None and q.relative and c.year:
-            target = c.year if q.relative == "this" else c.year - 1
-        if target is not None and c.period is not None:
-            w *= 1.25 if c.period == target else 0.85
+        if c.kind in ("title", "meta") and not q.asks_meta:
+            w *= 0.3
+        if q.docs:
+            w *= 1.0 if c.doc in q.docs else 0.4
+        targets = q.targets(c.year)
+        if targets and c.period is not None:
+            w *= 1.25 if c.period in targets else 0.8
         return w

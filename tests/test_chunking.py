@@ -552,7 +552,7 @@ def test_two_articles_in_one_file(tmp_path: Path) -> None:
     union = the_chunk(doc, "参赛职工10万余人")
     report = the_chunk(doc, P_INVEST)
     assert arts[report.article]["kind"] == "政府工作报告" and arts[report.article]["year"] == 2024, arts[report.article]
-    assert arts[union.article]["kind"] == "工会工作综述" and arts[union.article]["year"] == 2023, arts[union.article]
+    assert arts[union.article]["kind"] == "综述" and arts[union.article]["year"] == 2023, arts[union.article]
     assert union.section == ["服务大局 彰显责任担当"], union.section
     assert report.section == ["（七）千方百计保障和改善民生"], report.section
     assert union.title != report.title and "劳动者之歌" in union.title

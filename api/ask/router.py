@@ -19,14 +19,14 @@ router = APIRouter(tags=["answers"])
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"question": "忻州今年要新认定多少家高新技术企业？"},
-                     {"question": "那太原呢？", "history": ["忻州今年要新认定多少家高新技术企业？"], "stream": True}]})
+        "examples": [{"question": "甲市今年要新认定多少家高新技术企业？"},
+                     {"question": "那乙市呢？", "history": ["甲市今年要新认定多少家高新技术企业？"], "stream": True}]})
 
     question: str = Field(strict=True, description="The question, in Chinese (either script) or English; "
                                                    "1 to 500 characters (the server may set a lower limit).")
     history: list[str] = Field(default_factory=list, strict=True, max_length=100,
                                description="Earlier questions of the conversation, oldest first. A follow-up such "
-                                           "as 「那太原呢？」 is rewritten into a standalone question with them, as "
+                                           "as 「那乙市呢？」 is rewritten into a standalone question with them, as "
                                            "in `rag chat`; the rewrite is returned as `standalone_question`.")
     k: int | None = Field(None, strict=True, ge=1, le=50, description="Passages to retrieve (default: the "
                                                                       "server's RAG_TOP_K).")

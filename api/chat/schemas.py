@@ -40,9 +40,9 @@ class StreamOptions(BaseModel):
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
         "model": "gov-report-rag",
-        "messages": [{"role": "user", "content": "忻州今年要新认定多少家高新技术企业？"},
-                     {"role": "assistant", "content": "忻州今年要新认定高新技术企业53家以上。[1]"},
-                     {"role": "user", "content": "那太原呢？"}]}]})
+        "messages": [{"role": "user", "content": "甲市今年要新认定多少家高新技术企业？"},
+                     {"role": "assistant", "content": "甲市今年要新认定高新技术企业20家以上。[1]"},
+                     {"role": "user", "content": "那乙市呢？"}]}]})
 
     model: str | None = Field(None, description="Model id from /v1/models (`default` and `small` work too); "
                                                 "default: the server's RAG_LLM. Unknown ids get 404.")

@@ -20,7 +20,7 @@ router = APIRouter(tags=["search"])
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"question": "忻州今年要新认定多少家高新技术企业？", "k": 3}]})
+        "examples": [{"question": "甲市今年要新认定多少家高新技术企业？", "k": 3}]})
 
     question: str = Field(strict=True, description="The question or search words, in Chinese (either script) or "
                                                    "English; 1 to 500 characters.")

@@ -1,0 +1,241 @@
+"""Query analysis: a question is read once into what it asks about and which report it means.
+
+Every later stage uses the same reading: retrieval (steering by place and year, BM25 terms), the
+refusal gate (a place the reports do not cover, a year no passage is about), the citation checks
+(which passages fit the question) and follow-up rewriting in chat.
+
+Words that only identify the report — its place, its year, 「政府工作报告」, 「报告提出」 — choose the
+report; they are not content terms. Relative years (今年, 去年) are resolved against each candidate
+report's own year: 「甲市去年新增就业多少」 asks the甲市 report about the year it reviews.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .clean import norm
+from .metadata import GENERIC, NATIONAL_ALIASES, NATIONAL_PLACE, PROVINCES, full_place
+
+# Question words and report-identifying words: they carry no topic.
+QUESTION_WORDS = set(
+    "多少 哪些 什么 如何 怎么 怎样 是否 哪个 哪里 何时 几 个 家 多 少 要 将 会 能 有 吗 呢 请问 一下 "
+    "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县 "
+    "全省 全区 全国 省 区 报告 政府 工作 政府工作报告 工作报告 提出 提到 说 指出 里 中 上 的 了 "
+    "国务院 我国 中国 本届 该 其".split()
+)
+# 「2024年政府工作报告」「甲市2024年的报告里」: a year that names the report, not the period asked about.
+REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0,10}?)(?:政府工作报告|工作报告|报告)")
+YEAR_RE = re.compile(r"(20\d{2})\s*年?")
+REPORT_WORDS_RE = re.compile(r"(?:的)?(?:政府工作报告|工作报告|报告)(?:中|里|上|说|提出|提到|指出|显示|表示|称)?")
+_THIS = ("今年", "本年", "年内", "当年")
+_LAST = ("去年", "上年", "上一年", "过去一年", "前一年")
+_NEXT = ("明年",)
+# Time words as a follow-up may swap them (「去年呢？」), each with the word that replaces it.
+TIME_WORDS = {"今年": "今年", "本年": "今年", "去年": "去年", "上年": "去年", "明年": "明年",
+              "this year": "今年", "last year": "去年"}
+_EN_THIS = re.compile(r"\bthis year\b|\bcurrent year\b", re.I)
+_EN_LAST = re.compile(r"\blast year\b|\bprevious year\b|\bpast year\b", re.I)
+_META_Q = re.compile(r"谁|哪位|何人|什么人|什么时候|何时|哪天|哪一天|几月几日|哪次会议|什么会议|哪个会议|作报告的|"
+                     r"\bwho\b|\bwhen\b|which (?:meeting|session|congress)|delivered|\bgave\b", re.I)
+_EN_NATIONAL = re.compile(r"\bstate council\b|\bnational\b|\bchina(?:'s)?\b|\bpremier\b|\bcentral government\b", re.I)
+# A place-like word ending in an administrative suffix: 「丙市」「丁县」 (for places the corpus lacks).
+_LEADING_PLACE = re.compile(r"^([\u4e00-\u9fff]{2,3}?)(?:市|县|区)?(?=今年|去年|明年|前年|\d{4}年|的|将|计划|全市|全县)")
+
+
+@dataclass
+class Report:
+    """What analysis needs to know of one indexed document."""
+    doc: str
+    place: str
+    level: str
+    year: int | None
+
+
+@dataclass
+class QueryAnalysis:
+    question: str  # as asked
+    text: str  # normalised (NFKC, Simplified)
+    english: bool
+    places: set[str] = field(default_factory=set)  # corpus places the question names (canonical form)
+    unknown_places: list[str] = field(default_factory=list)  # place names the corpus has no report for
+    years: set[int] = field(default_factory=set)  # explicit years asked about (not the report's year)
+    report_year: int | None = None  # the year of the report the question names (「2024年政府工作报告」)
+    relative: set[str] = field(default_factory=set)  # "this" | "last" | "next"
+    docs: set[str] = field(default_factory=set)  # reports the question picks (empty: any)
+    content: str = ""  # the question without the words that only identify the report
+    english_terms: list[str] = field(default_factory=list)  # Chinese terms for its English words
+    asks_meta: bool = False  # asks who gave the report, when or at which meeting
+
+    def targets(self, report_year: int | None) -> set[int]:
+        """The years a passage of a report given in `report_year` must be about to fit the question."""
+        out = set(self.years)
+        if report_year:
+            if "this" in self.relative:
+                out.add(report_year)
+            if "last" in self.relative:
+                out.add(report_year - 1)
+            if "next" in self.relative:
+                out.add(report_year + 1)
+        return out
+
+
+def is_english(text: str) -> bool:
+    """A question written in English (a Chinese name or two inside it allowed)."""
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+    return latin > 2 * cjk and latin >= 6
+
+
+def place_aliases(place: str) -> set[str]:
+    """How a question may write a place: 甲市 → 甲市, 甲; 乙自治区 → 乙; 全国 → 国务院, 全国, 中国 ….
+    Bare names of one character are not aliases (they would match ordinary words)."""
+    if place == NATIONAL_PLACE:
+        return set(NATIONAL_ALIASES)
+    out = {place}
+    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "自治州", "自治县", "省", "市", "县", "区", "州", "旗", "盟"):
+        if place.endswith(suffix) and len(place) - len(suffix) >= 2:
+            out.add(place[: -len(suffix)])
+            break
+    return out
+
+
+class Analyzer:
+    """Built once per index from the documents' metadata; `analyse` is cheap per question."""
+
+    def __init__(self, reports: Iterable[Report], translator=None, vocabulary: dict[str, float] | None = None):
+        self.reports = list(reports)
+        self.translator = translator
+        self.vocabulary = vocabulary or {}
+        self.aliases: dict[str, str] = {}  # alias → canonical place
+        self.latin: dict[str, str] = {}  # lowercase Latin alias → canonical place
+        for r in self.reports:
+            if not r.place:
+                continue
+            for a in place_aliases(r.place):
+                self.aliases.setdefault(a, r.place)
+            if translator is not None:
+                for a in translator_aliases(translator, r.place):
+                    self.latin.setdefault(a, r.place)
+        if any(r.place == NATIONAL_PLACE for r in self.reports):
+            for a in ("state council", "china", "national", "premier", "central government"):
+                self.latin.setdefault(a, NATIONAL_PLACE)
+
+    # --- places ----------------------------------------------------------------------------------
+    def find_places(self, text: str, question: str) -> set[str]:
+        """Corpus places named in the (normalised) question; the longest alias wins where they overlap."""
+        found: set[str] = set()
+        spans: list[tuple[int, int]] = []
+        for alias in sorted(self.aliases, key=len, reverse=True):
+            for m in re.finditer(re.escape(alias), text):
+                if any(s < m.end() and m.start() < e for s, e in spans):
+                    continue
+                if alias in ("中国", "国家") and not re.search(r"中国(?:政府|国务院)|国家(?:政府工作报告)", text) \
+                        and self._other_place(text):
+                    continue  # 「中国式现代化」 in a question about a province is not the national report
+                spans.append((m.start(), m.end()))
+                found.add(self.aliases[alias])
+        low = " " + re.sub(r"[^a-z0-9 ]+", " ", question.lower()) + " "
+        for alias, place in sorted(self.latin.items(), key=lambda kv: -len(kv[0])):
+            if f" {alias} " in low:
+                found.add(place)
+                low = low.replace(f" {alias} ", " ")
+        return found
+
+    def _other_place(self, text: str) -> bool:
+        return any(a in text for a, p in self.aliases.items() if p != NATIONAL_PLACE)
+
+    def unknown_places(self, text: str) -> list[str]:
+        """Place names in the question that no indexed report is about (「丙市今年…」 over reports of
+        甲市 and 乙县): the reports cannot answer for them."""
+        import jieba.posseg as pseg
+
+        out: list[str] = []
+        known = set(self.aliases)
+        for word, flag in pseg.cut(text):
+            if len(word) < 2 or word in GENERIC or word in QUESTION_WORDS or word in known:
+                continue
+            if any(word in k or k in word for k in known):
+                continue
+            if word in PROVINCES:
+                if full_place(word) not in self.aliases.values() and word not in ("中国", "全国", "中华"):
+                    out.append(word)
+                continue
+            if flag == "ns" or (len(word) <= 4 and word[-1] in "市县区" and flag.startswith("n")):
+                out.append(word)
+        if m := _LEADING_PLACE.match(text):
+            word = m.group(1)
+            flags = {f for _, f in pseg.cut(word)}
+            if (word not in GENERIC and word not in PROVINCES and word not in out and word not in QUESTION_WORDS
+                    and not any(word in k or k in word for k in known)
+                    and not flags & {"v", "p", "c", "r", "t", "m", "f", "vn", "a"}):
+                out.append(word)
+        return out
+
+    # --- the whole reading -----------------------------------------------------------------------
+    def analyse(self, question: str) -> QueryAnalysis:
+        text = norm(question)
+        english = is_english(question)
+        q = QueryAnalysis(question=question, text=text, english=english)
+        q.places = self.find_places(text, question)
+        if not english:
+            q.unknown_places = [p for p in self.unknown_places(text) if p not in q.places]
+        if m := REPORT_YEAR_RE.search(text):
+            q.report_year = int(m.group(1))
+        rest = REPORT_YEAR_RE.sub(lambda m: m.group(0)[len(m.group(1)) + 1:], text) if q.report_year else text
+        q.years = {int(y) for y in re.findall(r"(20\d{2})\s*年", rest)}
+        if english:
+            q.years |= {int(y) for y in re.findall(r"\b(20\d{2})\b", question)}
+            if q.report_year is None and (m := re.search(r"\b(20\d{2})\b[^.?]{0,30}\breport\b|\breport\b[^.?]{0,12}\b(20\d{2})\b",
+                                                        question, re.I)):
+                q.report_year = int(m.group(1) or m.group(2))
+                q.years.discard(q.report_year)
+        if any(w in text for w in _THIS) or _EN_THIS.search(question):
+            q.relative.add("this")
+        if any(w in text for w in _LAST) or _EN_LAST.search(question):
+            q.relative.add("last")
+        if any(w in text for w in _NEXT):
+            q.relative.add("next")
+        q.asks_meta = bool(_META_Q.search(text) or _META_Q.search(question))
+        q.docs = self.pick_docs(q)
+        q.content = self.content_text(q)
+        if english and self.translator is not None:
+            q.english_terms = self.translator.terms(question, self.vocabulary, places=False)
+        return q
+
+    def pick_docs(self, q: QueryAnalysis) -> set[str]:
+        """The reports a question names by place and/or report year (empty: it names none)."""
+        cands = [r for r in self.reports if not q.places or r.place in q.places]
+        if q.report_year is not None:
+            by_year = [r for r in cands if r.year == q.report_year]
+            if by_year:
+                cands = by_year
+        elif q.years and not q.relative and q.places:
+            # 「甲市2023年新增就业多少」: the report that reviews 2023 or plans for it
+            fit = [r for r in cands if r.year in q.years or (r.year and r.year - 1 in q.years)]
+            cands = fit or cands
+        if not q.places and q.report_year is None:
+            return set()
+        return {r.doc for r in cands}
+
+    def content_text(self, q: QueryAnalysis) -> str:
+        """The question without its report-identifying words (place, report year, 「政府工作报告」)."""
+        t = q.text
+        if q.report_year is not None:
+            t = re.sub(rf"{q.report_year}\s*年(?:的|度)?", "", t, count=1)
+        for alias in sorted(self.aliases, key=len, reverse=True):
+            if self.aliases[alias] in q.places:
+                t = t.replace(alias, " ")
+        t = REPORT_WORDS_RE.sub(" ", t)
+        t = re.sub(r"^\s*(?:根据|按照|在|据)\s*", "", t)
+        t = re.sub(r"\s+", " ", t).strip(" ，,、的")
+        return t or q.text
+
+
+def translator_aliases(translator, place: str) -> set[str]:
+    """Latin aliases of a place from the translator (pinyin, and English names it knows)."""
+    try:
+        return {a.lower() for a in translator.place_aliases(place)}
+    except AttributeError:
+        return set()
