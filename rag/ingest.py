@@ -276,6 +276,7 @@ def link_notes(chunks: list[Chunk]) -> None:
 
 
 _LEAD = re.compile(r"(?:以下|如下|下列)[^。，]{0,8}[。：:]$|[：:]$")
+_ORDINAL = re.compile(r"^(?:第[一二三四五六七八九十]{1,2}[，、,：:]|[一二三四五六七八九十]{1,2}是|[（(][一二三四五六七八九十]{1,2}[）)]|\d{1,2}[.、．])")
 _LEAD_COUNT = re.compile(r"(?:以下|如下|下列)?([两二三四五六七八九十]{1,2})(?:点|条|项|个方面|方面|个)")
 
 
@@ -290,11 +291,14 @@ def link_leads(chunks: list[Chunk]) -> None:
             continue
         m = _LEAD_COUNT.search(t)
         want = cn_to_int(m.group(1).replace("两", "二")) if m else 4
-        items: list[str] = []
-        for d in body[i + 1:]:
-            if d.article != c.article or d.section_path != c.section_path or len(items) >= want:
+        after = []
+        for d in body[i + 1:i + 1 + 4 * want]:
+            if d.article != c.article or d.section_path != c.section_path:
                 break
-            items.append(d.id)
+            after.append(d)
+        # items that open with an ordinal (第一，… 第二，…) may run over several paragraphs: take their openings
+        ordinal = [d for d in after if _ORDINAL.match(d.text) and not d.part > 1]
+        items = [d.id for d in (ordinal if len(ordinal) >= 2 else after)[:want]]
         c.follows = items
 
 

@@ -195,7 +195,8 @@ def derive(text: str, head: list[str] | None = None, sidecar: Path | None = None
                 meta.place = full_place(said)
     if not meta.place:
         for lab in labels:
-            found = re.findall(rf"([\u4e00-\u9fff]{{2,10}}?{_ADMIN})(?:\d{{4}}年)?(?:人民)?政府工作报告", lab)
+            lab = re.sub(r"(?:19|20)\d{2}\s*年度?", " ", lab)
+            found = re.findall(rf"([\u4e00-\u9fff]{{1,10}}?{_ADMIN})(?:人民)?政府工作报告", lab)
             found = found or [p for p in PROVINCES if lab.startswith(p) or f"年{p}" in lab]
             if found:
                 meta.place = full_place(found[0])

@@ -41,6 +41,7 @@ _META_Q = re.compile(r"谁|哪位|何人|什么人|什么时候|何时|哪天|�
                      r"\bwho\b|\bwhen\b|which (?:meeting|session|congress)|delivered|\bgave\b", re.I)
 _EN_NATIONAL = re.compile(r"\bstate council\b|\bnational\b|\bchina(?:'s)?\b|\bpremier\b|\bcentral government\b", re.I)
 # A place-like word ending in an administrative suffix: 「丙市」「丁县」 (for places the corpus lacks).
+_LEADING_ADMIN = re.compile(r"^([\u4e00-\u9fff]{1,4}?[省市县区旗])(?=今年|去年|明年|前年|\d{4}年|的|将|要|计划|全市|全县|共|新增)")
 _LEADING_PLACE = re.compile(r"^([\u4e00-\u9fff]{2,3}?)(?:市|县|区)?(?=今年|去年|明年|前年|\d{4}年|的|将|计划|全市|全县)")
 
 
@@ -143,6 +144,12 @@ class Analyzer:
                 low = low.replace(f" {alias} ", " ")
         return found
 
+    def _known_name(self, word: str) -> bool:
+        """Whether the dictionary knows `word` as a place (jieba's place tag alone also fires on
+        people's names and ordinary words)."""
+        names = getattr(self.translator, "names", None)
+        return True if names is None else any(w in names for w in (word, word + "市", word + "县"))
+
     def _other_place(self, text: str) -> bool:
         return any(a in text for a, p in self.aliases.items() if p != NATIONAL_PLACE)
 
@@ -162,14 +169,19 @@ class Analyzer:
                 if full_place(word) not in self.aliases.values() and word not in ("中国", "全国", "中华"):
                     out.append(word)
                 continue
-            if flag == "ns" or (len(word) <= 4 and word[-1] in "市县区" and flag.startswith("n")):
-                out.append(word)
+            if len(word) <= 5 and word[-1] in "省市县区州旗" and flag.startswith("n") and len(word) >= 3:
+                out.append(word)  # 「丙市」「丁县」: a name with its administrative suffix
+            elif flag == "ns" and self._known_name(word):
+                out.append(word)  # a bare place name the dictionary knows (not a person, not a word)
+        if (m := _LEADING_ADMIN.match(text)) and m.group(1) not in GENERIC and m.group(1) not in out \
+                and not any(m.group(1) in k or k in m.group(1) for k in known):
+            out.append(m.group(1))
         if m := _LEADING_PLACE.match(text):
             word = m.group(1)
             flags = {f for _, f in pseg.cut(word)}
             if (word not in GENERIC and word not in PROVINCES and word not in out and word not in QUESTION_WORDS
                     and not any(word in k or k in word for k in known)
-                    and not flags & {"v", "p", "c", "r", "t", "m", "f", "vn", "a"}):
+                    and not flags & {"v", "p", "c", "r", "t", "m", "f", "vn", "a"} and self._known_name(word)):
                 out.append(word)
         return out
 

@@ -37,6 +37,32 @@ def seed_index(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory):
+    """Settings pointing at a fresh index of the development corpus (eval/corpus/reports). Its
+    embeddings are kept in index/corpus-cache, so only the first session on a machine embeds them."""
+    from rag.index import build
+    from rag.ingest import ingest_paths, write_store
+    from rag.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("corpus-index")
+    keep = REPO / "index" / "corpus-cache"
+    if keep.exists():
+        shutil.copytree(keep, index_dir / "cache")
+    settings = Settings(index_dir=index_dir, seeds_dir=REPO / "eval" / "corpus" / "reports")
+    write_store(ingest_paths([settings.seeds_dir], settings, progress=False), settings)
+    build(settings, progress=False)
+    shutil.copytree(index_dir / "cache", keep, dirs_exist_ok=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def corpus_retriever(corpus_index):
+    from rag.retrieve import Retriever
+
+    return Retriever(corpus_index)
+
+
+@pytest.fixture(scope="session")
 def retriever(seed_index):
     from rag.retrieve import Retriever
 

@@ -184,3 +184,46 @@ def test_all_seed_files_used(seed_texts):
         assert name in seed_texts, f"expected seed file {name} missing from {SEEDS_DIR}"
     unused = [name for name in EXPECTED_SEEDS if name not in used]
     assert not unused, f"seed files not referenced by any question: {unused}"
+
+
+# --- the development corpus question set (eval/corpus-questions.jsonl) ------------------------------
+CORPUS_QUESTIONS = REPO_ROOT / "eval" / "corpus-questions.jsonl"
+CORPUS_REPORTS = REPO_ROOT / "eval" / "corpus" / "reports"
+
+
+@pytest.fixture(scope="module")
+def corpus_records():
+    return [json.loads(line) for line in CORPUS_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def corpus_texts():
+    from rag.read import read_source
+
+    return {p.name: read_source(p)[0].text for p in sorted(CORPUS_REPORTS.iterdir()) if p.suffix != ".docx"}
+
+
+def test_corpus_question_set_size_and_mix(corpus_records):
+    counts = {}
+    for rec in corpus_records:
+        assert set(rec) == set(REQUIRED_FIELDS), rec.get("id")
+        assert rec["type"] in ALLOWED_TYPES, rec
+        counts[rec["type"]] = counts.get(rec["type"], 0) + 1
+    assert len(corpus_records) >= 150
+    assert counts.get("english", 0) >= 12 and counts.get("cross_script", 0) >= 8
+    assert counts.get("unanswerable", 0) >= 15
+    assert len({r["id"] for r in corpus_records}) == len(corpus_records), "ids are unique"
+    assert all(r["answer"] == UNANSWERABLE_ANSWER for r in corpus_records if r["type"] == "unanswerable")
+
+
+def test_corpus_evidence_is_verbatim_in_the_report_as_read(corpus_records, corpus_texts):
+    for rec in corpus_records:
+        docs = [corpus_texts[d] for d in rec["doc"]]
+        assert docs, rec["id"]
+        for e in rec["evidence"]:
+            assert any(e in t for t in docs), f"{rec['id']}: evidence {e!r} not in {rec['doc']}"
+
+
+def test_every_text_report_of_the_corpus_is_asked_about(corpus_records, corpus_texts):
+    used = {d for r in corpus_records for d in r["doc"]}
+    assert set(corpus_texts) <= used, sorted(set(corpus_texts) - used)

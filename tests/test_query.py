@@ -1,0 +1,93 @@
+"""The query-analysis stage on its own: places, years relative to each report, the report a
+question names, content terms without the report-identifying words, English terms."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.query import Analyzer, Report, is_english, place_aliases
+from rag.translate import Translator
+
+REPORTS = [
+    Report("jia-2024", "甲市", "prefecture", 2024),
+    Report("jia-2023", "甲市", "prefecture", 2023),
+    Report("yi-2024", "乙县", "county", 2024),
+    Report("national-2024", "全国", "national", 2024),
+    Report("national-2022", "全国", "national", 2022),
+    Report("bing-2025", "丙省", "province", 2025),
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer(REPORTS, Translator.load())
+
+
+def test_place_aliases() -> None:
+    assert place_aliases("保定市") == {"保定市", "保定"}
+    assert place_aliases("宁夏回族自治区") == {"宁夏回族自治区", "宁夏"}
+    assert place_aliases("甲市") == {"甲市"}, "a one-character bare name would match ordinary words"
+    assert {"国务院", "全国"} <= place_aliases("全国")
+
+
+def test_place_and_relative_year(analyzer: Analyzer) -> None:
+    q = analyzer.analyse("乙县去年城镇新增就业多少人？")
+    assert q.places == {"乙县"} and q.docs == {"yi-2024"}
+    assert q.relative == {"last"} and q.targets(2024) == {2023}
+    assert "乙县" not in q.content and "城镇新增就业" in q.content
+
+
+def test_the_report_year_is_not_the_period(analyzer: Analyzer) -> None:
+    q = analyzer.analyse("2024年国务院政府工作报告提出今年的经济增长目标是多少？")
+    assert q.report_year == 2024 and q.places == {"全国"} and q.docs == {"national-2024"}
+    assert q.years == set() and q.targets(2024) == {2024}
+    for word in ("政府工作报告", "国务院", "2024"):
+        assert word not in q.content, q.content
+    q = analyzer.analyse("2022年政府工作报告中，去年城镇新增就业多少？")
+    assert q.report_year == 2022 and q.docs == {"national-2022"}, "the only report given in 2022"
+    assert q.targets(2022) == {2021}
+
+
+def test_explicit_year_picks_the_report_that_covers_it(analyzer: Analyzer) -> None:
+    q = analyzer.analyse("甲市2023年新增就业多少人？")
+    assert q.years == {2023} and q.docs == {"jia-2024", "jia-2023"}
+    q = analyzer.analyse("甲市2024年的报告里，今年新增就业目标是多少？")
+    assert q.report_year == 2024 and q.docs == {"jia-2024"} and q.targets(2024) == {2024}
+
+
+def test_no_place_no_report(analyzer: Analyzer) -> None:
+    q = analyzer.analyse("今年城镇新增就业目标是多少？")
+    assert q.places == set() and q.docs == set() and q.relative == {"this"}
+
+
+def test_bare_province_name_and_several_years(analyzer: Analyzer) -> None:
+    q = analyzer.analyse("丙省2023年建成多少座5G基站？今年计划多少座？")
+    assert q.places == {"丙省"} and q.years == {2023}
+    assert q.targets(2025) == {2023, 2025}
+
+
+def test_unknown_places_are_named_not_people_or_words(analyzer: Analyzer) -> None:
+    assert analyzer.analyse("石家庄今年的经济增长目标是多少？").unknown_places == ["石家庄"]
+    assert analyzer.analyse("丁县今年新建多少所学校？").unknown_places == ["丁县"]
+    assert analyzer.analyse("李四2024年的报告提出的广义货币增长目标是多少？").unknown_places == []
+    assert analyzer.analyse("甲市今年要新建多少座5G基站？").unknown_places == []
+
+
+def test_meta_questions(analyzer: Analyzer) -> None:
+    assert analyzer.analyse("甲市2024年政府工作报告是谁作的？").asks_meta
+    assert analyzer.analyse("Who delivered the 2024 report of the State Council?").asks_meta
+    assert not analyzer.analyse("甲市今年地区生产总值增长目标是多少？").asks_meta
+
+
+def test_english_question(analyzer: Analyzer) -> None:
+    q = analyzer.analyse("What deficit ratio did the State Council set in its 2024 report?")
+    assert q.english and q.places == {"全国"} and q.report_year == 2024 and q.docs == {"national-2024"}
+    assert "赤字率" in q.english_terms
+    q = analyzer.analyse("How many new urban jobs did Jia City create last year?")
+    assert q.places == {"甲市"} and q.relative == {"last"}
+    assert "城镇新增就业" in q.english_terms and not any("甲" in t for t in q.english_terms)
+
+
+def test_is_english() -> None:
+    assert is_english("What was the GDP growth target?")
+    assert not is_english("甲市GDP增长多少？")
