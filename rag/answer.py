@@ -34,6 +34,10 @@ from .retrieve import Retriever
 from .settings import Settings
 
 Event = Callable[[str, object], None]
+# A question that asks for a quantity: a quoted answer must then hold a figure.
+_QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]?|多大|多高|多长|比例|比重|增长|下降|增速|目标是|规模|总量|达到")
+_QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
+                          re.I)
 
 REFUSAL_ZH = "资料中未提及"
 REFUSAL_EN = "The reports do not say."
@@ -105,15 +109,13 @@ class Assistant:
             if not any(place in t for t in texts):
                 return f"the reports say nothing about {place}"
         topic = self.topic_terms(q, question)
-        idf = self.retriever.idf
-        weight = {w: idf.get(w, max(idf.values(), default=1.0)) for w in topic}
-        total = sum(weight.values()) or 1.0
 
         def coverage(t: str) -> float:
-            return sum(v for w, v in weight.items() if w in t) / total
+            return self.topic_coverage(topic, t)
 
         on_topic = [r for r, t in zip(results, texts) if coverage(t) >= 0.5] if topic else list(results)
-        if topic and not any(coverage(t) > 0 for t in texts):
+        if topic and not q.english and not any(coverage(t) > 0 for t in texts):
+            # (an English question's terms are translations, too uncertain to refuse on)
             return "none of the question's key terms occurs in the retrieved passages"
         if q.docs and on_topic:
             on_topic = [r for r in on_topic if r.doc in q.docs]
@@ -148,6 +150,24 @@ class Assistant:
             if targets and not timeless and r.period not in targets and not any(f"{t}年" in r.text for t in targets):
                 continue
             out.add(r.id)
+            c = self.retriever.by_id.get(r.id)
+            if c is not None:  # the items a lead-in announces and the notes it points to fit with it
+                out.update(c.follows)
+                out.update(c.notes)
+        return out
+
+    def topical_chunks(self, q: QueryAnalysis, question: str, passages: list[Passage]) -> set[str]:
+        """Passages whose paragraph is about the question's topic (at least half of its key terms by
+        weight): a figure in a paragraph about something else does not answer it. English
+        questions are not filtered (their key terms are translations)."""
+        topic = self.topic_terms(q, question)
+        if not topic or q.english:
+            return {p.chunk_id for p in passages}
+        out: set[str] = set()
+        for p in passages:
+            c = self.retriever.by_id[p.chunk_id]
+            if self.topic_coverage(topic, norm(c.text)) >= 0.5:
+                out.update([c.id, *c.follows, *c.notes])
         return out
 
     # --- the main job ----------------------------------------------------------------------------
@@ -168,7 +188,8 @@ class Assistant:
         retrieved = [r.to_dict() for r in results]
         english = is_english(question)
         chunks = self.retriever.by_id
-        passages = select_context(question, results, chunks, self.retriever.idf, extra_terms=q.english_terms)
+        passages = select_context(question if q.english else q.content, results, chunks, self.retriever.idf,
+                                  extra_terms=q.english_terms)
         if passages:
             emit("evidence", citation_for(best_sentence(passages), 1, chunks).to_dict())
         timings["evidence_s"] = round(time.perf_counter() - t0, 3)
@@ -191,57 +212,85 @@ class Assistant:
             timings["total_s"] = round(time.perf_counter() - t0, 3)
             return Answer(question, text, False, [], retrieved, timings, verified=False, model=llm.name,
                           notes=["cancelled"], messages=messages)
-        if is_refusal(text):
-            ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, "the model found no answer")
-            ans.model, ans.messages = llm.name, messages
-            emit("answer", ans.answer)
-            emit("citations", [c.to_dict() for c in ans.citations])
-            emit("done", ans.timings)
-            return ans
         topic = set(self.topic_terms(q, question))
         allowed = self.fitting_chunks(q, results)
-        verdict = check(text, passages, question, topic, allowed)
-        extractive = False
+        fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]
+
+        def fallback(reason: str) -> Answer:
+            """No verified answer: quote the one sentence that plainly answers, or refuse."""
+            best = self.plain_answer(q, question, fitting)
+            if best is None:
+                ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, reason)
+                ans.notes = notes + ans.notes
+            else:
+                notes.append(f"{reason}; showing the sentence of the reports that answers it")
+                text = f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]"
+                timings["total_s"] = round(time.perf_counter() - t0, 3)
+                ans = Answer(question, self._match_script(question, text, english), False,
+                             [citation_for(best, 1, chunks)], retrieved, timings, extractive=True, verified=False,
+                             notes=notes)
+            ans.model, ans.messages = llm.name, messages
+            return self._emit_answer(ans, emit)
+
+        if is_refusal(text):
+            return fallback("the model found no answer")
+        checkable = allowed & self.topical_chunks(q, question, passages)
+        verdict = check(text, passages, question, topic, checkable)
         if not verdict.ok:
             notes.append(f"unsupported figure(s) {', '.join(verdict.unsupported_figures)}; retried with a stricter prompt")
             emit("retry", notes[-1])
             strict = build_messages(question, passages, strict=True)
             text = self._generate(llm, strict, timings, t0, emit, cancel, first=False)
             if is_refusal(text):
-                ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, "the model found no answer")
-                ans.model, ans.notes, ans.messages = llm.name, notes, messages
-                emit("answer", ans.answer)
-                emit("citations", [c.to_dict() for c in ans.citations])
-                emit("done", ans.timings)
-                return ans
-            verdict = check(text, passages, question, topic, allowed)
+                return fallback("the model found no answer")
+            verdict = check(text, passages, question, topic, checkable)
         if verdict.ok:
             answer_text, citations = assign(verdict, chunks)
             if not citations:
                 verdict.ok = False
         if not verdict.ok:
-            fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]
-            if not fitting:  # nothing about this place and year: that is a refusal, not an extract
-                ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0,
-                                    "no passage for the place and year asked about supports an answer")
-                ans.model, ans.notes, ans.messages = llm.name, notes + ans.notes, messages
-                emit("answer", ans.answer)
-                emit("citations", [c.to_dict() for c in ans.citations])
-                emit("done", ans.timings)
-                return ans
-            notes.append("the answer could not be verified against the passages; showing the best supporting sentence")
-            extractive = True
-            best = best_sentence(fitting)
-            citations = [citation_for(best, 1, chunks)]
-            answer_text = (f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]")
+            return fallback("the answer could not be verified against the passages" if fitting else
+                            "no passage for the place and year asked about supports an answer")
         answer_text = self._match_script(question, answer_text, english)
         timings["total_s"] = round(time.perf_counter() - t0, 3)
-        ans = Answer(question, answer_text, False, citations, retrieved, timings, extractive=extractive,
-                     verified=not extractive, model=llm.name, notes=notes, messages=messages)
+        ans = Answer(question, answer_text, False, citations, retrieved, timings, model=llm.name, notes=notes,
+                     messages=messages)
+        return self._emit_answer(ans, emit)
+
+    @staticmethod
+    def _emit_answer(ans: Answer, emit: Event) -> Answer:
         emit("answer", ans.answer)
-        emit("citations", [c.to_dict() for c in citations])
-        emit("done", timings)
+        emit("citations", [c.to_dict() for c in ans.citations])
+        emit("done", ans.timings)
         return ans
+
+    def topic_coverage(self, topic: list[str], text: str) -> float:
+        """IDF-weighted share of the question's key terms that `text` contains."""
+        idf = self.retriever.idf
+        top = max(idf.values(), default=1.0)
+        weight = {w: idf.get(w, top) for w in topic}
+        total = sum(weight.values())
+        return sum(v for w, v in weight.items() if w in text) / total if total else 0.0
+
+    def plain_answer(self, q: QueryAnalysis, question: str, fitting: list[Passage]):
+        """The sentence of a passage that fits the question's report and year and plainly answers
+        it: nearly all its key terms (in the sentence or its paragraph), and a figure when the
+        question asks how much. None when no sentence does: then the honest answer is a refusal."""
+        topic = self.topic_terms(q, question)
+        if not topic or not fitting:
+            return None
+        wants_figure = bool(_QUANTITY.search(q.text) or _QUANTITY_EN.search(question))
+        best, best_cov = None, 0.0
+        for p in fitting:
+            para = norm(self.retriever.by_id[p.chunk_id].text)
+            for s in p.sentences:
+                sent = norm(s.text)
+                if wants_figure and not re.search(r"\d", sent):
+                    continue
+                cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))
+                if cov > best_cov:
+                    best, best_cov = s, cov
+        return best if best_cov >= 0.75 else None
 
     def _generate(self, llm: LLM, messages: list[dict], timings: dict, t0: float, emit: Event,
                   cancel: threading.Event | None, first: bool = True) -> str:

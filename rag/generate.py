@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .clean import norm
+from .clean import compact, norm
 from .errors import RagError
 from .index import tokenize
 from .query import is_english
@@ -103,6 +103,37 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None = None,
                    extra_terms: list[str] | None = None, budget_chars: int = 240, max_sentences: int = 5,
                    ratio: float = 0.45) -> list[Passage]:
+    """The sentences of the top results that bear on the question (see `_select_sentences`).
+
+    A question in several parts (「2023年建成多少座？今年计划多少座？」) picks sentences for each
+    part on its own, so that the second part is not crowded out by the first."""
+    parts = [p for p in re.split(r"[？?；;]", question) if len(p.strip()) >= 4]
+    if len(parts) < 2:
+        return _select_sentences(question, results, chunks_by_id, idf, extra_terms, budget_chars, max_sentences, ratio)
+    picked: dict[str, Passage] = {}
+    order: list[str] = []
+    for part in parts:
+        for p in _select_sentences(part, results, chunks_by_id, idf, extra_terms, budget_chars // len(parts) + 60,
+                                   max(2, max_sentences // len(parts) + 1), ratio):
+            if p.chunk_id not in picked:
+                picked[p.chunk_id] = Passage(n=0, chunk_id=p.chunk_id, label=p.label)
+                order.append(p.chunk_id)
+            have = {c.start for c in picked[p.chunk_id].sentences}
+            picked[p.chunk_id].sentences += [c for c in p.sentences if c.start not in have]
+    out = []
+    for n, cid in enumerate(order, 1):
+        p = picked[cid]
+        p.n = n
+        p.sentences.sort(key=lambda c: c.start)
+        for c in p.sentences:
+            c.n = n
+        out.append(p)
+    return out
+
+
+def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None = None,
+                   extra_terms: list[str] | None = None, budget_chars: int = 240, max_sentences: int = 5,
+                   ratio: float = 0.45) -> list[Passage]:
     """The sentences of the top results that share the most specific words with the question.
 
     A sentence scores the IDF of the question words it contains (plus a little for figures and
@@ -111,6 +142,7 @@ def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[s
     idf = idf or {}
     q_tokens = set(tokenize(norm(question) + " " + " ".join(extra_terms or [])))
     q_nums = set(_NUM_RE.findall(norm(question)))
+    q_compact = compact(question)
     default_idf = max(idf.values()) if idf else 1.0
     scored: list[tuple[float, int, str, tuple[int, int]]] = []
 
@@ -137,6 +169,12 @@ def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[s
             if spans:
                 s, e = spans[0]
                 scored.append((max(0.9 * lead, score_of(norm(item.text[s:e]), ri)), ri, fid, (s, e)))
+        # a glossary note whose term the question names: the definition is the answer
+        for nid in getattr(chunk, "notes", []):
+            note = chunks_by_id.get(nid)
+            if note is not None and note.term and compact(note.term) and compact(note.term) in q_compact:
+                for s, e in split_sentences(note.text)[:2]:
+                    scored.append((max(lead, 1.0) * 1.1, ri, nid, (s, e)))
     if not scored:
         return []
     scored.sort(key=lambda x: -x[0])
