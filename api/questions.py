@@ -28,11 +28,12 @@ def standalone(assistant: Assistant, question: str, history: list[str], limit: i
     skipped."""
     done: list[str] = []
     aliases = assistant.retriever.place_aliases
+    unknown = getattr(getattr(assistant.retriever, "analyzer", None), "unknown_places", None)
     for h in history:
         h = (h or "").strip()
         if h and len(h) <= limit:
-            done.append(rewrite(h, done, aliases))
-    return rewrite(question, done, aliases)
+            done.append(rewrite(h, done, aliases, unknown))
+    return rewrite(question, done, aliases, unknown)
 
 
 def make_job(services: Services, assistant: Assistant, question: str, history: list[str], *, k: int | None,

@@ -35,7 +35,7 @@ from .settings import Settings
 
 Event = Callable[[str, object], None]
 # A question that asks for a quantity: a quoted answer must then hold a figure.
-_QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]?|多大|多高|多长|比例|比重|增长|下降|增速|目标是|规模|总量|达到")
+_QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]|多大|多高|多长|多快|比例|比重|增速|增幅|降幅")
 _QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
                           re.I)
 
@@ -166,7 +166,7 @@ class Assistant:
         out: set[str] = set()
         for p in passages:
             c = self.retriever.by_id[p.chunk_id]
-            if self.topic_coverage(topic, norm(c.text)) >= 0.5:
+            if self.topic_coverage(topic, norm(c.text)) >= 0.4:
                 out.update([c.id, *c.follows, *c.notes])
         return out
 
@@ -234,8 +234,8 @@ class Assistant:
 
         if is_refusal(text):
             return fallback("the model found no answer")
-        checkable = allowed & self.topical_chunks(q, question, passages)
-        verdict = check(text, passages, question, topic, checkable)
+        topical = self.topical_chunks(q, question, passages)
+        verdict = check(text, passages, question, topic, allowed, topical)
         if not verdict.ok:
             notes.append(f"unsupported figure(s) {', '.join(verdict.unsupported_figures)}; retried with a stricter prompt")
             emit("retry", notes[-1])
@@ -243,7 +243,7 @@ class Assistant:
             text = self._generate(llm, strict, timings, t0, emit, cancel, first=False)
             if is_refusal(text):
                 return fallback("the model found no answer")
-            verdict = check(text, passages, question, topic, checkable)
+            verdict = check(text, passages, question, topic, allowed, topical)
         if verdict.ok:
             answer_text, citations = assign(verdict, chunks)
             if not citations:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .clean import norm
 from .query import TIME_WORDS as _TIME_WORDS
@@ -40,14 +41,21 @@ def _time_word(text: str) -> str | None:
     return m.group(0) if m else None
 
 
-def rewrite(question: str, history: list[str], place_aliases: dict[str, str]) -> str:
-    """A standalone version of `question` given the previous standalone questions."""
+def rewrite(question: str, history: list[str], place_aliases: dict[str, str],
+            unknown_places: Callable[[str], list[str]] | None = None) -> str:
+    """A standalone version of `question` given the previous standalone questions.
+
+    `place_aliases` are the indexed places as questions write them and `unknown_places` finds the
+    place names no report covers (both from the query-analysis stage), so that 「那丙市呢？」 is
+    rewritten to a question about 丙市 — which the refusal gate then answers honestly."""
     q = question.strip()
     if not history:
         return q
     prev = history[-1]
     nq = norm(q)
     new_place = _find_place(nq, place_aliases) or _find_place(q, place_aliases)
+    if new_place is None and unknown_places is not None:
+        new_place = next(iter(unknown_places(nq)), None)
     new_time = _time_word(q)
     residual = q
     for w in [new_place, new_time, *place_aliases]:

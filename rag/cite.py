@@ -115,12 +115,13 @@ def _supported_value(v: float, pool: set[float]) -> bool:
 
 
 def check(answer: str, passages: list[Passage], question: str = "", topic: set[str] | None = None,
-          allowed: set[str] | None = None) -> Verdict:
+          allowed: set[str] | None = None, on_topic: set[str] | None = None) -> Verdict:
     """Match every answer sentence to supporting context sentences; collect what is unsupported.
 
     `topic`: the question's key terms; a figure only counts as supported by a sentence that also
     names the topic (「3%左右」 of the budget revenue is not the unemployment rate). `allowed`: chunk
-    ids whose place and year fit the question; a figure from another city or year is unsupported."""
+    ids whose place and year fit the question; a figure from another city or year is unsupported.
+    `on_topic`: chunk ids whose paragraph is about the question's topic; a figure counts only there."""
     cands = [s for p in passages for s in p.sentences if allowed is None or s.chunk_id in allowed]
     q_terms = set(tokenize(norm(question)))
     q_figs = set(figures(question))
@@ -154,6 +155,8 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
                     hits = [i for i, cv in enumerate(cand_vals) if float(f) >= 1000 and _supported_value(float(f), cv)]
             if topic:
                 hits = [i for i in hits if cand_terms[i] & topic]
+            if on_topic is not None:
+                hits = [i for i in hits if cands[i].chunk_id in on_topic]
             if not hits and f in q_figs:
                 continue  # the user's own figure, repeated
             if not hits:

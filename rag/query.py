@@ -23,11 +23,14 @@ QUESTION_WORDS = set(
     "多少 哪些 什么 如何 怎么 怎样 是否 哪个 哪里 何时 几 个 家 多 少 要 将 会 能 有 吗 呢 请问 一下 "
     "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县 "
     "全省 全区 全国 省 区 报告 政府 工作 政府工作报告 工作报告 提出 提到 说 指出 里 中 上 的 了 "
-    "国务院 我国 中国 本届 该 其".split()
+    "国务院 我国 中国 本届 该 其 有没有 没有 设定 设置 提出了 所作 作 哪位 拟 按 又 还 分别是 当年 哪几 几件 哪几件 "
+    "具体有 有哪些 相比 高还是低 还是".split()
 )
 # 「2024年政府工作报告」「甲市2024年的报告里」: a year that names the report, not the period asked about.
 REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0,10}?)(?:政府工作报告|工作报告|报告)")
 YEAR_RE = re.compile(r"(20\d{2})\s*年?")
+# 「2020年5月在甲市人大三次会议上所作的（报告）」: the meeting names the report, and its year is the report's.
+MEETING_REF_RE = re.compile(r"(?:(20\d{2})\s*年(?:\d{1,2}\s*月)?)?\s*在[^，,。？?]{2,30}?(?:会议|大会)上(?:所作|作)?的?")
 REPORT_WORDS_RE = re.compile(r"(?:的)?(?:政府工作报告|工作报告|报告)(?:中|里|上|说|提出|提到|指出|显示|表示|称)?")
 _THIS = ("今年", "本年", "年内", "当年")
 _LAST = ("去年", "上年", "上一年", "过去一年", "前一年")
@@ -171,7 +174,7 @@ class Analyzer:
                 continue
             if len(word) <= 5 and word[-1] in "省市县区州旗" and flag.startswith("n") and len(word) >= 3:
                 out.append(word)  # 「丙市」「丁县」: a name with its administrative suffix
-            elif flag == "ns" and self._known_name(word):
+            elif flag in ("ns", "nr", "nz") and self._known_name(word):
                 out.append(word)  # a bare place name the dictionary knows (not a person, not a word)
         if (m := _LEADING_ADMIN.match(text)) and m.group(1) not in GENERIC and m.group(1) not in out \
                 and not any(m.group(1) in k or k in m.group(1) for k in known):
@@ -193,9 +196,13 @@ class Analyzer:
         q.places = self.find_places(text, question)
         if not english:
             q.unknown_places = [p for p in self.unknown_places(text) if p not in q.places]
-        if m := REPORT_YEAR_RE.search(text):
+        rest = text
+        if (m := MEETING_REF_RE.search(text)) and m.group(1):
             q.report_year = int(m.group(1))
-        rest = REPORT_YEAR_RE.sub(lambda m: m.group(0)[len(m.group(1)) + 1:], text) if q.report_year else text
+            rest = text.replace(m.group(0), " ")
+        elif m := REPORT_YEAR_RE.search(text):
+            q.report_year = int(m.group(1))
+            rest = REPORT_YEAR_RE.sub(lambda m: m.group(0)[len(m.group(1)) + 1:], text)
         q.years = {int(y) for y in re.findall(r"(20\d{2})\s*年", rest)}
         if english:
             q.years |= {int(y) for y in re.findall(r"\b(20\d{2})\b", question)}
@@ -233,7 +240,7 @@ class Analyzer:
 
     def content_text(self, q: QueryAnalysis) -> str:
         """The question without its report-identifying words (place, report year, 「政府工作报告」)."""
-        t = q.text
+        t = MEETING_REF_RE.sub(" ", q.text)
         if q.report_year is not None:
             t = re.sub(rf"{q.report_year}\s*年(?:的|度)?", "", t, count=1)
         for alias in sorted(self.aliases, key=len, reverse=True):

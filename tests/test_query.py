@@ -55,6 +55,12 @@ def test_explicit_year_picks_the_report_that_covers_it(analyzer: Analyzer) -> No
     assert q.report_year == 2024 and q.docs == {"jia-2024"} and q.targets(2024) == {2024}
 
 
+def test_the_meeting_names_the_report(analyzer: Analyzer) -> None:
+    q = analyzer.analyse("2022年3月在全国人大会议上所作的政府工作报告，赤字率拟按多少安排？")
+    assert q.report_year == 2022 and q.years == set() and q.docs == {"national-2022"}
+    assert "会议" not in q.content and "赤字率" in q.content
+
+
 def test_no_place_no_report(analyzer: Analyzer) -> None:
     q = analyzer.analyse("今年城镇新增就业目标是多少？")
     assert q.places == set() and q.docs == set() and q.relative == {"this"}
