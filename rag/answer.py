@@ -36,6 +36,8 @@ from .settings import Settings
 Event = Callable[[str, object], None]
 # A question that asks for a quantity: a quoted answer must then hold a figure.
 _QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]|多大|多高|多长|多快|比例|比重|增速|增幅|降幅")
+# The unit a question asks its figure in (「多少亿元」「多少万人」): a quoted answer must use it.
+_ASKED_UNIT = re.compile(r"多少\s*(万亿元|亿元|万元|亿|万人|万户|万亩|人次|人|个|家|亩|公里|千米|吨|千瓦|倍|所|座|项|户|件|天)")
 _QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
                           re.I)
 
@@ -280,12 +282,13 @@ class Assistant:
         if not topic or not fitting:
             return None
         wants_figure = bool(_QUANTITY.search(q.text) or _QUANTITY_EN.search(question))
+        unit = m.group(1) if (m := _ASKED_UNIT.search(q.text)) else ""
         best, best_cov = None, 0.0
         for p in fitting:
             para = norm(self.retriever.by_id[p.chunk_id].text)
             for s in p.sentences:
                 sent = norm(s.text)
-                if wants_figure and not re.search(r"\d", sent):
+                if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):
                     continue
                 cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))
                 if cov > best_cov:
