@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .chunk import NOTE_MARK_RE, Article, Para, Section, cn_to_int, cut_document, make_pieces
+from .annotate import assign_periods, link_leads, link_notes
+from .chunk import Article, Para, Section, cut_document, make_pieces
 from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
 from .files import atomic_write_text
@@ -199,7 +200,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
             start=spans[0][0], end=spans[-1][1], spans=spans, locations=locations, flags=flags, garbled=garbled,
         ))
     _dedupe_ids(chunks)
-    _assign_periods(chunks, art_info)
+    assign_periods(chunks, art_info)
     link_notes(chunks)
     link_leads(chunks)
     doc = Document(
@@ -211,95 +212,6 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
     doc.title = f"{meta.place} · {art_info[articles[0].index]['display']}" if articles else path.stem
     finalize_breadcrumbs(doc)
     return doc
-
-
-_YEAR_IN_TITLE = re.compile(r"(20\d{2})\s*年")
-_PAST_OPENERS = ("一年来", "过去一年", "去年", "一年來", "過去一年")
-_REVIEW_WORDS = ("回顾", "回顧", "过去", "過去", "总结", "總結", "工作情况", "去年")
-_PLAN_WORDS = ("今年", "总体要求", "總體要求", "重点任务", "重點任務", "主要任务", "工作安排", "工作任务", "预期目标",
-               "主要目标", "工作建议", "工作的建议", "重点工作", "工作部署", "目标任务")
-
-
-def _opens_plan(heading: str, year: int | None) -> bool:
-    """A heading that opens the part about the report's own year: 「二、2024年工作总体要求」
-    「三、今年政府工作任务」「二、对今年政府工作的建议」 (and not 「一、2023年工作回顾」)."""
-    h = to_simplified(heading)
-    if any(w in h for w in _REVIEW_WORDS):
-        return False
-    years = [int(y) for y in _YEAR_IN_TITLE.findall(h)]
-    if years:
-        return year is not None and years[-1] == year
-    return any(w in h for w in _PLAN_WORDS)
-
-
-def _assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
-    """Which year each passage talks about. A section that names a year is about that year; in a
-    work report everything before the part on the report's own year reviews the year before."""
-    plan_start: dict[int, int] = {}
-    for c in chunks:
-        year = art_info[c.article]["year"]
-        if c.kind == "heading" and c.section and c.article not in plan_start and _opens_plan(c.section[-1], year):
-            plan_start[c.article] = c.start
-    for c in chunks:
-        year = art_info[c.article]["year"]
-        explicit = [int(m.group(1)) for s in c.section for m in [_YEAR_IN_TITLE.search(s)] if m]
-        if explicit:
-            c.period = explicit[-1]
-        elif year and (c.text.startswith(_PAST_OPENERS) or
-                       (c.article in plan_start and c.start < plan_start[c.article]
-                        and art_info[c.article]["kind"].startswith("政府工作报告"))):
-            c.period = year - 1
-        else:
-            c.period = year
-
-
-_NOTE_TERM = re.compile(r"^\^?[［\[【](\d{1,3})[］\]】]\s*([^：:。\n]{1,40})[：:]")
-
-
-def link_notes(chunks: list[Chunk]) -> None:
-    """Glossary notes (「［3］甲乙工程：…」 after 注释 or 名词解释, or at the end) and the markers that
-    point to them: each marked chunk lists its notes, and each note knows its term, so that a
-    question about a term defined only in the notes finds the note and its use."""
-    notes: dict[tuple[int, str], Chunk] = {}
-    for c in chunks:
-        if c.kind in ("body", "bullet") and (m := _NOTE_TERM.match(c.text)):
-            c.term = m.group(2).strip()
-            c.period = None  # a definition is about no year
-            notes[(c.article, m.group(1))] = c
-    if not notes:
-        return
-    for c in chunks:
-        if c.kind not in ("body", "bullet") or c.term:
-            continue
-        ids = [notes[(c.article, n)].id for n in NOTE_MARK_RE.findall(c.text) if (c.article, n) in notes]
-        c.notes = list(dict.fromkeys(ids))
-
-
-_LEAD = re.compile(r"(?:以下|如下|下列)[^。，]{0,8}[。：:]$|[：:]$")
-_ORDINAL = re.compile(r"^(?:第[一二三四五六七八九十]{1,2}[，、,：:]|[一二三四五六七八九十]{1,2}是|[（(][一二三四五六七八九十]{1,2}[）)]|\d{1,2}[.、．])")
-_LEAD_COUNT = re.compile(r"(?:以下|如下|下列)?([两二三四五六七八九十]{1,2})(?:点|条|项|个方面|方面|个)")
-
-
-def link_leads(chunks: list[Chunk]) -> None:
-    """A short paragraph that announces what follows (「做好今年工作，要把握好以下三点。」「主要是：」)
-    is useless alone: it lists the paragraphs it announces (as many as it says, else up to four,
-    never past its section), so that retrieval and the answer see the items with their lead."""
-    body = [c for c in chunks if c.kind in ("body", "bullet")]
-    for i, c in enumerate(body):
-        t = c.text.strip()
-        if len(t) > 80 or not _LEAD.search(t):
-            continue
-        m = _LEAD_COUNT.search(t)
-        want = cn_to_int(m.group(1).replace("两", "二")) if m else 4
-        after = []
-        for d in body[i + 1:i + 1 + 4 * want]:
-            if d.article != c.article or d.section_path != c.section_path:
-                break
-            after.append(d)
-        # items that open with an ordinal (第一，… 第二，…) may run over several paragraphs: take their openings
-        ordinal = [d for d in after if _ORDINAL.match(d.text) and not d.part > 1]
-        items = [d.id for d in (ordinal if len(ordinal) >= 2 else after)[:want]]
-        c.follows = items
 
 
 def finalize_breadcrumbs(doc: Document) -> None:

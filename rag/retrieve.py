@@ -4,13 +4,9 @@ into one result."""
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
-from .clean import norm
 from .errors import RagError
 from .index import LoadedIndex, load as load_index, top_n
 from .ingest import Chunk, load_store
