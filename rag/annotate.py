@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .ingest import Chunk
 
 _YEAR_IN_TITLE = re.compile(r"(20\d{2})\s*年")
+_YEAR_OPENER = re.compile(r"^\s*(20\d{2})\s*年\s*[，,、是]")
 _PAST_OPENERS = ("一年来", "过去一年", "去年", "一年來", "過去一年")
 _REVIEW_WORDS = ("回顾", "回顧", "过去", "過去", "总结", "總結", "工作情况", "去年")
 _PLAN_WORDS = ("今年", "总体要求", "總體要求", "重点任务", "重點任務", "主要任务", "工作安排", "工作任务", "预期目标",
@@ -43,8 +44,11 @@ def assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
     for c in chunks:
         year = art_info[c.article]["year"]
         explicit = [int(m.group(1)) for s in c.section for m in [_YEAR_IN_TITLE.search(s)] if m]
+        opener = _YEAR_OPENER.match(c.text)
         if explicit:
             c.period = explicit[-1]
+        elif opener and year and int(opener.group(1)) in (year - 1, year):
+            c.period = int(opener.group(1))  # 「2025年，我们…」: a paragraph that opens with its year
         elif year and (c.text.startswith(_PAST_OPENERS) or
                        (c.article in plan_start and c.start < plan_start[c.article]
                         and art_info[c.article]["kind"].startswith("政府工作报告"))):

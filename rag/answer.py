@@ -132,7 +132,9 @@ class Assistant:
 
     def topic_terms(self, q: QueryAnalysis, question: str) -> list[str]:
         """The question's key terms: no question words, figures, places, years or report words."""
-        source = " ".join(q.english_terms) if q.english else q.content + " " + " ".join(q.english_terms)
+        # an English question's own Chinese words (a quoted term such as 「甲乙」) count as well
+        chinese = " ".join(re.findall(r"[\u4e00-\u9fff]+", q.text))
+        source = (" ".join(q.english_terms) + " " + chinese) if q.english else q.content + " " + " ".join(q.english_terms)
         aliases = self.retriever.place_aliases
         return [t for t in dict.fromkeys(tokenize(source))
                 if t not in QUESTION_WORDS and not t.isdigit() and len(t) > 1
@@ -168,7 +170,8 @@ class Assistant:
         out: set[str] = set()
         for p in passages:
             c = self.retriever.by_id[p.chunk_id]
-            if self.topic_coverage(topic, norm(c.text)) >= 0.4:
+            # a paragraph's topic includes its headings (「“十三五”时期回顾」 › 「城镇新增就业50.2万人」)
+            if self.topic_coverage(topic, norm(" ".join(c.section) + " " + c.text)) >= 0.4:
                 out.update([c.id, *c.follows, *c.notes])
         return out
 
@@ -285,7 +288,8 @@ class Assistant:
         unit = m.group(1) if (m := _ASKED_UNIT.search(q.text)) else ""
         best, best_cov = None, 0.0
         for p in fitting:
-            para = norm(self.retriever.by_id[p.chunk_id].text)
+            c = self.retriever.by_id[p.chunk_id]
+            para = norm(" ".join(c.section) + " " + c.text)
             for s in p.sentences:
                 sent = norm(s.text)
                 if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):

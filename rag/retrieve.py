@@ -165,7 +165,7 @@ class Retriever:
         if c.kind in ("title", "meta") and not q.asks_meta:
             w *= 0.3
         if q.docs:
-            w *= 1.0 if c.doc in q.docs else 0.4
+            w *= 1.0 if c.doc in q.docs else 0.25
         targets = q.targets(c.year)
         if targets and c.period is not None:
             w *= 1.25 if c.period in targets else 0.8
