@@ -38,6 +38,7 @@ Event = Callable[[str, object], None]
 _QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]|多大|多高|多长|多快|比例|比重|增速|增幅|降幅")
 # The unit a question asks its figure in (「多少亿元」「多少万人」): a quoted answer must use it.
 _ASKED_UNIT = re.compile(r"多少\s*(万亿元|亿元|万元|亿|万人|万户|万亩|人次|人|个|家|亩|公里|千米|吨|千瓦|倍|所|座|项|户|件|天)")
+_ASKED_ATTR = re.compile(r"([\u4e00-\u9fff]{2,10}?)(?:是|为|有|达到|达|完成|了)?多少")
 _QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
                           re.I)
 
@@ -116,7 +117,7 @@ class Assistant:
             return self.topic_coverage(topic, t)
 
         on_topic = [r for r, t in zip(results, texts) if coverage(t) >= 0.5] if topic else list(results)
-        if topic and not q.english and not any(coverage(t) > 0 for t in texts):
+        if topic and not q.english and not q.asks_meta and not any(coverage(t) > 0 for t in texts):
             # (an English question's terms are translations, too uncertain to refuse on)
             return "none of the question's key terms occurs in the retrieved passages"
         if q.docs and on_topic:
@@ -124,8 +125,7 @@ class Assistant:
             if not on_topic:
                 return "no passage on this topic in the report the question names"
         if on_topic and any(q.targets(r.year) for r in on_topic):
-            if not any(r.period in q.targets(r.year) or any(f"{y}年" in r.text for y in q.targets(r.year))
-                       for r in on_topic):
+            if not any(q.fits_year(r.period, r.year, norm(r.text)) for r in on_topic):
                 years = sorted({y for r in on_topic for y in q.targets(r.year)})
                 return f"no passage on this topic for {'、'.join(map(str, years))}"
         return None
@@ -149,9 +149,8 @@ class Assistant:
         for r in results:
             if q.docs and r.doc not in q.docs:
                 continue
-            targets = q.targets(r.year)
             timeless = any(w in s for s in r.section for w in ("注释", "註釋", "注解", "名词解释", "名詞解釋"))
-            if targets and not timeless and r.period not in targets and not any(f"{t}年" in r.text for t in targets):
+            if not timeless and not q.fits_year(r.period, r.year, norm(r.text)):
                 continue
             out.add(r.id)
             c = self.retriever.by_id.get(r.id)
@@ -286,6 +285,11 @@ class Assistant:
             return None
         wants_figure = bool(_QUANTITY.search(q.text) or _QUANTITY_EN.search(question))
         unit = m.group(1) if (m := _ASKED_UNIT.search(q.text)) else ""
+        # the attribute asked for (「总投资是多少」「金额是多少」) must be in the sentence itself
+        attr = ""
+        if m := _ASKED_ATTR.search(q.content):
+            words = [w for w in tokenize(m.group(1)) if len(w) > 1 and w not in QUESTION_WORDS]
+            attr = words[-1] if words else ""
         best, best_cov = None, 0.0
         for p in fitting:
             c = self.retriever.by_id[p.chunk_id]
@@ -294,10 +298,12 @@ class Assistant:
                 sent = norm(s.text)
                 if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):
                     continue
+                if attr and attr not in sent:
+                    continue
                 cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))
                 if cov > best_cov:
                     best, best_cov = s, cov
-        return best if best_cov >= 0.75 else None
+        return best if best_cov >= 0.6 else None
 
     def _generate(self, llm: LLM, messages: list[dict], timings: dict, t0: float, emit: Event,
                   cancel: threading.Event | None, first: bool = True) -> str:

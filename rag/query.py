@@ -72,6 +72,17 @@ class QueryAnalysis:
     english_terms: list[str] = field(default_factory=list)  # Chinese terms for its English words
     asks_meta: bool = False  # asks who gave the report, when or at which meeting
 
+    def fits_year(self, period: int | None, report_year: int | None, text: str) -> bool:
+        """Whether a passage (its period, its report's year, its text) is about a year the question asks
+        about: by its period, by naming the year, or by saying 去年/今年 itself."""
+        targets = self.targets(report_year)
+        if not targets or period in targets or any(f"{t}年" in text for t in targets):
+            return True
+        if report_year and (report_year - 1 in targets and any(w in text for w in _LAST)
+                            or report_year in targets and any(w in text for w in _THIS)):
+            return True
+        return False
+
     def targets(self, report_year: int | None) -> set[int]:
         """The years a passage of a report given in `report_year` must be about to fit the question."""
         out = set(self.years)
@@ -197,7 +208,8 @@ class Analyzer:
         if not english:
             q.unknown_places = [p for p in self.unknown_places(text) if p not in q.places]
         rest = text
-        if (m := MEETING_REF_RE.search(text)) and m.group(1):
+        asks_where = bool(re.search(r"哪|什么|何", text))
+        if not asks_where and (m := MEETING_REF_RE.search(text)) and m.group(1):
             q.report_year = int(m.group(1))
             rest = text.replace(m.group(0), " ")
         elif m := REPORT_YEAR_RE.search(text):
@@ -240,7 +252,7 @@ class Analyzer:
 
     def content_text(self, q: QueryAnalysis) -> str:
         """The question without its report-identifying words (place, report year, 「政府工作报告」)."""
-        t = MEETING_REF_RE.sub(" ", q.text)
+        t = q.text if q.asks_meta else MEETING_REF_RE.sub(" ", q.text)
         if q.report_year is not None:
             t = re.sub(rf"{q.report_year}\s*年(?:的|度)?", "", t, count=1)
         for alias in sorted(self.aliases, key=len, reverse=True):
