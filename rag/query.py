@@ -6,7 +6,7 @@ refusal gate (a place the reports do not cover, a year no passage is about), the
 
 Words that only identify the report — its place, its year, 「政府工作报告」, 「报告提出」 — choose the
 report; they are not content terms. Relative years (今年, 去年) are resolved against each candidate
-report's own year: 「甲市去年新增就业多少」 asks the甲市 report about the year it reviews.
+report's own year: 「甲市去年新增就业多少」 asks the 甲市 report about the year it reviews.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ QUESTION_WORDS = set(
 )
 # 「2024年政府工作报告」「甲市2024年的报告里」: a year that names the report, not the period asked about.
 REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0,10}?)(?:政府工作报告|工作报告|报告)")
-YEAR_RE = re.compile(r"(20\d{2})\s*年?")
 # 「2020年5月在甲市人大三次会议上所作的（报告）」: the meeting names the report, and its year is the report's.
 MEETING_REF_RE = re.compile(r"(?:(20\d{2})\s*年(?:\d{1,2}\s*月)?)?\s*在[^，,。？?]{2,30}?(?:会议|大会)上(?:所作|作)?的?")
 REPORT_WORDS_RE = re.compile(r"(?:的)?(?:政府工作报告|工作报告|报告)(?:中|里|上|说|提出|提到|指出|显示|表示|称)?")
@@ -42,7 +41,6 @@ _EN_THIS = re.compile(r"\bthis year\b|\bcurrent year\b", re.I)
 _EN_LAST = re.compile(r"\blast year\b|\bprevious year\b|\bpast year\b", re.I)
 _META_Q = re.compile(r"谁|哪位|何人|什么人|什么时候|何时|哪天|哪一天|几月几日|哪次会议|什么会议|哪个会议|作报告的|"
                      r"\bwho\b|\bwhen\b|which (?:meeting|session|congress)|delivered|\bgave\b", re.I)
-_EN_NATIONAL = re.compile(r"\bstate council\b|\bnational\b|\bchina(?:'s)?\b|\bpremier\b|\bcentral government\b", re.I)
 # A place-like word ending in an administrative suffix: 「丙市」「丁县」 (for places the corpus lacks).
 _LEADING_ADMIN = re.compile(r"^([\u4e00-\u9fff]{1,4}?[省市县区旗])(?=今年|去年|明年|前年|\d{4}年|的|将|要|计划|全市|全县|共|新增)")
 _LEADING_PLACE = re.compile(r"^([\u4e00-\u9fff]{2,3}?)(?:市|县|区)?(?=今年|去年|明年|前年|\d{4}年|的|将|计划|全市|全县)")
