@@ -22,7 +22,6 @@ from .generate import (
     Passage,
     best_sentence,
     build_messages,
-    is_english,
     is_refusal,
     select_context,
     timed_stream,
@@ -159,11 +158,10 @@ class Assistant:
                 out.update(c.notes)
         return out
 
-    def topical_chunks(self, q: QueryAnalysis, question: str, passages: list[Passage]) -> set[str]:
+    def topical_chunks(self, q: QueryAnalysis, topic: list[str], passages: list[Passage]) -> set[str]:
         """Passages whose paragraph is about the question's topic (at least half of its key terms by
         weight): a figure in a paragraph about something else does not answer it. English
         questions are not filtered (their key terms are translations)."""
-        topic = self.topic_terms(q, question)
         if not topic or q.english:
             return {p.chunk_id for p in passages}
         out: set[str] = set()
@@ -190,7 +188,7 @@ class Assistant:
         q = self.retriever.analyse(question)
         results = self.retriever.search(question, k, timings)
         retrieved = [r.to_dict() for r in results]
-        english = is_english(question)
+        english = q.english
         chunks = self.retriever.by_id
         passages = select_context(question if q.english else q.content, results, chunks, self.retriever.idf,
                                   extra_terms=q.english_terms)
@@ -216,13 +214,14 @@ class Assistant:
             timings["total_s"] = round(time.perf_counter() - t0, 3)
             return Answer(question, text, False, [], retrieved, timings, verified=False, model=llm.name,
                           notes=["cancelled"], messages=messages)
-        topic = set(self.topic_terms(q, question))
+        topic_list = self.topic_terms(q, question)
+        topic = set(topic_list)
         allowed = self.fitting_chunks(q, results)
         fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]
 
         def fallback(reason: str) -> Answer:
             """No verified answer: quote the one sentence that plainly answers, or refuse."""
-            best = self.plain_answer(q, question, fitting)
+            best = self.plain_answer(q, question, topic_list, fitting)
             if best is None:
                 ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, reason)
                 ans.notes = notes + ans.notes
@@ -238,7 +237,7 @@ class Assistant:
 
         if is_refusal(text):
             return fallback("the model found no answer")
-        topical = self.topical_chunks(q, question, passages)
+        topical = self.topical_chunks(q, topic_list, passages)
         verdict = check(text, passages, question, topic, allowed, topical)
         if not verdict.ok:
             notes.append(f"unsupported figure(s) {', '.join(verdict.unsupported_figures)}; retried with a stricter prompt")
@@ -270,17 +269,15 @@ class Assistant:
 
     def topic_coverage(self, topic: list[str], text: str) -> float:
         """IDF-weighted share of the question's key terms that `text` contains."""
-        idf = self.retriever.idf
-        top = max(idf.values(), default=1.0)
+        idf, top = self.retriever.idf, self.retriever.max_idf
         weight = {w: idf.get(w, top) for w in topic}
         total = sum(weight.values())
         return sum(v for w, v in weight.items() if w in text) / total if total else 0.0
 
-    def plain_answer(self, q: QueryAnalysis, question: str, fitting: list[Passage]):
+    def plain_answer(self, q: QueryAnalysis, question: str, topic: list[str], fitting: list[Passage]):
         """The sentence of a passage that fits the question's report and year and plainly answers
         it: nearly all its key terms (in the sentence or its paragraph), and a figure when the
         question asks how much. None when no sentence does: then the honest answer is a refusal."""
-        topic = self.topic_terms(q, question)
         if not topic or not fitting:
             return None
         wants_figure = bool(_QUANTITY.search(q.text) or _QUANTITY_EN.search(question))

@@ -71,6 +71,7 @@ class Retriever:
 
         self.pos_of_int = {chunk_int_id(c.id): k for k, c in enumerate(self.chunks)}
         self.idf = self._idf()  # also loads jieba, so that the first question is not slower
+        self.max_idf = max(self.idf.values(), default=1.0)  # the weight of a term no chunk has
         self.analyzer = self._analyzer()
 
     def _idf(self) -> dict[str, float]:
