@@ -110,7 +110,7 @@ def split_answer(answer: str) -> list[str]:
     return [p.strip() for p in parts if p.strip() and re.search(r"\w", p)]
 
 
-def _supported_value(v: float, pool: set[float]) -> bool:
+def supported_value(v: float, pool: set[float]) -> bool:
     return any(abs(v - p) <= max(1e-9, 0.005 * abs(p)) for p in pool)
 
 
@@ -145,14 +145,14 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
             if mult:
                 # a magnitude word makes it a value: 2.33亿 is 233 million, never 2.33 billion
                 target = float(f) * mult
-                hits = [i for i, cv in enumerate(cand_vals) if _supported_value(target, cv)
+                hits = [i for i, cv in enumerate(cand_vals) if supported_value(target, cv)
                         and (not unit or f not in cand_units[i] or unit & cand_units[i][f] or cand_units[i][f] == {""})]
             else:
                 # the figure must occur with the same counter (5.3万人 is not 5.3万个) ...
                 hits = [i for i, cf in enumerate(cand_figs)
                         if f in cf and (not unit or unit & cand_units[i].get(f, set()) or cand_units[i].get(f) == {""})]
                 if not hits:  # ... or be the same value written another way (10,000 for 1万)
-                    hits = [i for i, cv in enumerate(cand_vals) if float(f) >= 1000 and _supported_value(float(f), cv)]
+                    hits = [i for i, cv in enumerate(cand_vals) if float(f) >= 1000 and supported_value(float(f), cv)]
             if topic:
                 hits = [i for i in hits if cand_terms[i] & topic]
             if on_topic is not None:

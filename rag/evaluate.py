@@ -145,7 +145,7 @@ def _alternatives(gold: str) -> list[str]:
 
 def figures_correct(gold: str, answer: str) -> bool:
     """Every gold figure appears in the answer, as written or as the same value (180万 = 1.8 million)."""
-    from .cite import _supported_value, answer_figures, figures
+    from .cite import supported_value, answer_figures, figures
 
     ans_figs = set(figures(answer))
     ans_vals: set[float] = set()
@@ -157,7 +157,7 @@ def figures_correct(gold: str, answer: str) -> bool:
             continue
         gold_vals = [float(f) * (m or 1.0) for f, m in answer_figures(re.sub(r"(19|20)\d{2}\s*年", "", alt))
                      if not _YEAR_FIG.match(f)]
-        if all(f in ans_figs for f in need) or (gold_vals and all(_supported_value(v, ans_vals) for v in gold_vals)):
+        if all(f in ans_figs for f in need) or (gold_vals and all(supported_value(v, ans_vals) for v in gold_vals)):
             return True
     return False
 
