@@ -12,7 +12,7 @@ report's own year: 「甲市去年新增就业多少」 asks the 甲市 report a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from .clean import norm
@@ -69,6 +69,10 @@ class QueryAnalysis:
     content: str = ""  # the question without the words that only identify the report
     english_terms: list[str] = field(default_factory=list)  # Chinese terms for its English words
     asks_meta: bool = False  # asks who gave the report, when or at which meeting
+    parts: list[str] = field(default_factory=list)  # the questions it asks, in order (see `split_parts`)
+    part_contents: list[str] = field(default_factory=list)  # each part without its report words
+    compare: tuple[str, str] | None = None  # ("高", "低") when it asks which of two figures is higher
+    wants_actual: bool = False  # asks for an outcome (实际…), so a planned figure does not answer it
 
     def fits_year(self, period: int | None, report_year: int | None, text: str) -> bool:
         """Whether a passage (its period, its report's year, its text) is about a year the question asks
@@ -231,6 +235,15 @@ class Analyzer:
         q.content = self.content_text(q)
         if english and self.translator is not None:
             q.english_terms = self.translator.terms(question, self.vocabulary, places=False)
+        q.parts, q.compare, follow_ups = ([question], None, []) if english else split_parts(question)
+        q.wants_actual = len(q.parts) == 1 and wants_actual(q.text if not english else question)
+        q.part_contents = [q.content] if len(q.parts) == 1 else [
+            self.content_text(replace(q, text=norm(p), report_year=q.report_year if REPORT_YEAR_RE.search(norm(p)) else None))
+            for p in q.parts]
+        for i in follow_ups:
+            # 「…？其中2025年是多少？」「与去年的实际值相比…」 leave out the indicator the first part
+            # names: a follow-up's passages are chosen by the first part's words too (its time words aside).
+            q.part_contents[i] = f"{_TIME_WORDS_RE.sub(' ', q.part_contents[0]).strip()} {q.part_contents[i]}"
         return q
 
     def pick_docs(self, q: QueryAnalysis) -> set[str]:
@@ -260,6 +273,83 @@ class Analyzer:
         t = re.sub(r"^\s*(?:根据|按照|在|据)\s*", "", t)
         t = re.sub(r"\s+", " ", t).strip(" ，,、的")
         return t or q.text
+
+
+# 「…，与去年的实际值相比是高还是低？」「比上年快还是慢」: the second figure and the two words to compare by.
+_COMPARE_RE = re.compile(r"[，,；;]?\s*(?:与|和|同|跟|比|较)([^，,。？?；;]{1,24}?)(?:相比|比较|相较)?[，,]?\s*"
+                         r"(?:是|哪个|谁)?更?(高|快|多|大|长)还是更?(低|慢|少|小|短)了?\s*[？?。]?\s*$")
+# 「甲、乙两年的…分别是多少」: two parallel conjuncts before 的/时期/分别.
+_PAIR_RE = re.compile(r"([^，,。？?；;和与及、\s]{1,12}?)(和|与|及|、)([^，,。？?；;和与及、\s]{1,12}?)(?=的|时期|期间|分别|各)")
+
+
+_ACTUAL_RE = re.compile(r"实际(?!使用|利用|到位|用于)|\bactual(?:ly)?\b", re.I)
+_PLANNED_RE = re.compile(r"目标|计划|预期|拟|力争|\btarget|\bplan|\bgoal|\baim", re.I)
+# A sentence that states a plan: 「今年赤字率拟按3%安排」「预期目标是增长5%左右」.
+PLAN_SENTENCE_RE = re.compile(r"拟|预期目标|力争|预计安排|计划安排")
+# 「比上年年初预算增加…」 is said of plans too, so 比上年 is no sign of an outcome.
+_DONE_RE = re.compile(r"完成|实现|实际|达到")
+
+
+def wants_actual(text: str) -> bool:
+    """Whether a question asks for an outcome (「去年赤字率实际是多少」) and not also for a plan."""
+    return bool(_ACTUAL_RE.search(text)) and not _PLANNED_RE.search(text)
+
+
+def states_plan(sentence: str) -> bool:
+    """Whether a sentence gives a planned figure rather than an outcome."""
+    return bool(PLAN_SENTENCE_RE.search(sentence)) and not _DONE_RE.search(sentence)
+
+
+# The words of a question that say when: a follow-up part replaces them with its own.
+_TIME_WORDS_RE = re.compile(r"(?:19|20)\d{2}\s*年(?:度|底|末)?|今年|去年|上年|明年|当年|本年|"
+                            r"[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|末|以来|规划)?|过去五年|五年来")
+
+
+def split_parts(question: str) -> tuple[list[str], tuple[str, str] | None, list[int]]:
+    """The questions one question asks, in order, the comparison it wants, if any, and which
+    parts are follow-ups that leave out what the first part names (「2015年的目标又是多少？」).
+
+    A small model answers one question at a time far better than two at once, so a question in
+    several parts is put to it part by part, later parts as follow-ups in the same conversation:
+    「甲市去年新增就业多少人？今年的目标又是多少？」 → two questions; 「甲市2023年和2024年的…分别是
+    多少？」 → one per year; 「今年的目标是多少？与去年的实际值相比是高还是低？」 → the target, then
+    「去年的实际值是多少？」, and the comparison is made in code from the two figures."""
+    pieces = [p.strip() for p in re.findall(r"[^？?]+[？?]?", question) if len(p.strip(" ？?，,")) >= 2]
+    parts: list[tuple[str, bool]] = []  # (part, whether it is a follow-up)
+    compare = None
+    for piece in pieces:
+        m = _COMPARE_RE.search(piece)
+        if m and compare is None:
+            head = piece[: m.start()].strip(" ，,；;")
+            if len(head) >= 4:
+                parts.append((head + ("？" if re.search(r"多少|几|哪|什么", head) else "是多少？"), bool(parts)))
+            parts.append((f"{m.group(1).strip()}是多少？", True))
+            compare = (m.group(2), m.group(3))
+            continue
+        follow = bool(parts)
+        parts.extend((p, follow) for p in _split_pair(piece))
+    parts = [(p, f) for p, f in parts if len(p.strip(" ？?，,")) >= 4]
+    if len(parts) < 2:
+        return [question], None, []
+    return [p for p, _ in parts], compare, [i for i, (_, f) in enumerate(parts) if f and i]
+
+
+def _split_pair(piece: str) -> list[str]:
+    """「甲和乙的X分别是多少」 → 「甲的X是多少」「乙的X是多少」, when 甲 and 乙 are parallel (same
+    length and last character: two years, two plan periods); otherwise the piece as it is."""
+    if "分别" not in piece:
+        return [piece]
+    for m in _PAIR_RE.finditer(piece):
+        left, right = m.group(1), m.group(3)
+        if len(left) > len(right):
+            left = left[-len(right):]
+        if len(left) != len(right) or left[-1] != right[-1] or left == right:
+            continue
+        start = m.end(1) - len(left)
+        before, after = piece[:start], piece[m.end(3):]
+        after = re.sub(r"分别(?:是|为|有)?", lambda x: x.group(0)[2:] or "", after, count=1)
+        return [before + left + after, before + right + after]
+    return [piece]
 
 
 def translator_aliases(translator, place: str) -> set[str]:

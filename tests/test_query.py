@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.query import Analyzer, Report, is_english, place_aliases
+from rag.query import Analyzer, Report, is_english, place_aliases, split_parts, states_plan
 from rag.translate import Translator
 
 REPORTS = [
@@ -97,3 +97,55 @@ def test_english_question(analyzer: Analyzer) -> None:
 def test_is_english() -> None:
     assert is_english("What was the GDP growth target?")
     assert not is_english("甲市GDP增长多少？")
+
+
+@pytest.mark.parametrize("question, parts, compare", [
+    ("甲市2024年新增就业多少人？2025年的目标又是多少？",
+     ["甲市2024年新增就业多少人？", "2025年的目标又是多少？"], None),
+    ("乙县2022年和2023年的粮食产量分别是多少？",
+     ["乙县2022年的粮食产量是多少？", "乙县2023年的粮食产量是多少？"], None),
+    ("丙省“十三五”末和“十四五”末的常住人口分别是多少？",
+     ["丙省“十三五”末的常住人口是多少？", "丙省“十四五”末的常住人口是多少？"], None),
+    ("甲市今年的增长目标是多少？与去年的实际增速相比是高还是低？",
+     ["甲市今年的增长目标是多少？", "去年的实际增速是多少？"], ("高", "低")),
+    ("乙县今年投资目标比去年快还是慢？", ["乙县今年投资目标是多少？", "去年是多少？"], ("快", "慢")),
+    # not parallel (different shapes): left as one question
+    ("城镇、农村居民人均可支配收入分别增长多少？", ["城镇、农村居民人均可支配收入分别增长多少？"], None),
+    ("甲市今年新增就业多少人？", ["甲市今年新增就业多少人？"], None),
+])
+def test_split_parts(question, parts, compare) -> None:
+    assert split_parts(question)[:2] == (parts, compare)
+
+
+def test_follow_up_parts_are_looked_for_with_the_first_parts_words(analyzer) -> None:
+    assert split_parts("乙县2022年和2023年的粮食产量分别是多少？")[2] == [], "both parts are whole questions"
+    q = analyzer.analyse("甲市2023年实际使用外资增长多少？“十四五”时期年均增长多少？")
+    assert q.part_contents[1].startswith("实际使用外资") and "2023" not in q.part_contents[1]
+
+
+def test_parts_keep_their_own_years(analyzer) -> None:
+    q = analyzer.analyse("甲市2024年政府工作报告中，2023年新增就业多少人？2024年的目标又是多少？")
+    assert len(q.parts) == 2 and q.docs == {"jia-2024"}
+    assert "2024年" in q.part_contents[1], "the second part's year is its period, not the report's"
+    assert "2024年" not in q.part_contents[0]
+
+
+def test_the_second_figure_of_a_comparison_is_looked_for_by_the_first_parts_indicator(analyzer) -> None:
+    q = analyzer.analyse("甲市今年的粮食产量目标是多少？与去年的实际值相比是高还是低？")
+    assert q.compare == ("高", "低")
+    assert "粮食产量" in q.part_contents[1] and "实际值" in q.part_contents[1]
+
+
+def test_english_questions_are_not_split(analyzer) -> None:
+    q = analyzer.analyse("How many jobs did Jia City add in 2023? And in 2024?")
+    assert q.parts == [q.question] and q.compare is None
+
+
+def test_outcome_questions_and_plan_sentences(analyzer) -> None:
+    assert analyzer.analyse("甲市2024年报告中，2023年赤字率实际是多少？").wants_actual
+    assert not analyzer.analyse("甲市实际使用外资增长多少？").wants_actual, "实际使用外资 is an indicator's name"
+    assert not analyzer.analyse("甲市今年的目标与去年实际完成数分别是多少？").wants_actual
+    assert states_plan("今年赤字率拟按3%左右安排。")
+    assert states_plan("预期目标是地区生产总值增长5%左右。")
+    assert states_plan("赤字率拟按3%安排，赤字规模1.2亿元，比上年年初预算增加100万元。"), "比上年 is said of plans too"
+    assert not states_plan("全年完成预期目标，地区生产总值增长5.2%。")
