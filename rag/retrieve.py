@@ -5,7 +5,7 @@ into one result."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from .errors import RagError
 from .index import LoadedIndex, load as load_index, top_n
@@ -114,28 +114,22 @@ class Retriever:
         k = k or self.settings.top_k
         t0 = time.perf_counter()
         q = self.analyse(question)
-        n = len(self.chunks)
-        cand = min(n, max(self.settings.candidates, k * 3))
-        qvec = self.embedder.embed_query(question if q.english else q.text)
-        dscores, dids = self.index.store.search(qvec, cand)
-        dense_rank: dict[int, int] = {}
-        dense_score: dict[int, float] = {}
-        for r, (s, i) in enumerate(zip(dscores, dids)):
-            if i < 0:
-                continue
-            pos = self.pos_of_int[int(i)]
-            dense_rank[pos] = r
-            dense_score[pos] = float(s)
-        bscores = self.index.bm25.scores(q.content, q.english_terms)
-        border = top_n(bscores, cand)
-        bm25_rank = {int(p): r for r, p in enumerate(border) if bscores[p] > 0}
-        if self.settings.retrieval_mode == "dense":
-            bm25_rank = {}
-        elif self.settings.retrieval_mode == "bm25":
-            dense_rank = {}
-        rrf = reciprocal_rank_fusion([dense_rank, bm25_rank], self.settings.rrf_k)
-        fused = {pos: rrf[pos] * self._steer(self.chunks[pos], q) for pos in set(dense_rank) | set(bm25_rank)}
+        fused, dense_score, bscores, dense_rank, bm25_rank = self._fused(q, question if q.english else q.text, q.content, k)
         order = sorted(fused, key=lambda p: -fused[p])
+        if len(q.parts) > 1:
+            # A question in several parts is also searched part by part, and the best passage for
+            # each part is kept in the top k, so that a later part is not crowded out by the first.
+            places = " ".join(sorted(q.places))
+            orders = [order]
+            for part, content in zip(q.parts, q.part_contents):
+                pq = self.analyse(part)
+                sub = replace(q, years=pq.years or q.years, relative=pq.relative or q.relative)
+                f = self._fused(sub, f"{places} {content}".strip(), content, k)[0]
+                orders.append(sorted(f, key=lambda p: -f[p]))
+                for pos, v in f.items():
+                    fused.setdefault(pos, v)
+            keep = max(1, k - len(q.parts))
+            order = list(dict.fromkeys([*order[:keep], *(o[0] for o in orders[1:] if o), *order]))
         results: list[Result] = []
         taken: dict[str, Result] = {}
         for pos in order:
@@ -158,6 +152,31 @@ class Retriever:
         if timings is not None:
             timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return results
+
+    def _fused(self, q: QueryAnalysis, embed_text: str, content: str, k: int):
+        """Fused (dense + BM25, steered) scores of the candidate chunks for one query text."""
+        n = len(self.chunks)
+        cand = min(n, max(self.settings.candidates, k * 3))
+        qvec = self.embedder.embed_query(embed_text)
+        dscores, dids = self.index.store.search(qvec, cand)
+        dense_rank: dict[int, int] = {}
+        dense_score: dict[int, float] = {}
+        for r, (s, i) in enumerate(zip(dscores, dids)):
+            if i < 0:
+                continue
+            pos = self.pos_of_int[int(i)]
+            dense_rank[pos] = r
+            dense_score[pos] = float(s)
+        bscores = self.index.bm25.scores(content, q.english_terms)
+        border = top_n(bscores, cand)
+        bm25_rank = {int(p): r for r, p in enumerate(border) if bscores[p] > 0}
+        if self.settings.retrieval_mode == "dense":
+            bm25_rank = {}
+        elif self.settings.retrieval_mode == "bm25":
+            dense_rank = {}
+        rrf = reciprocal_rank_fusion([dense_rank, bm25_rank], self.settings.rrf_k)
+        fused = {pos: rrf[pos] * self._steer(self.chunks[pos], q) for pos in set(dense_rank) | set(bm25_rank)}
+        return fused, dense_score, bscores, dense_rank, bm25_rank
 
     @staticmethod
     def _steer(c: Chunk, q: QueryAnalysis) -> float:

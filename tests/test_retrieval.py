@@ -197,3 +197,14 @@ def test_auto_index_type_switches_to_hnsw_at_the_threshold(tmp_path, seed_index)
     q = "忻州今年要新认定多少家高新技术企业？"
     assert Retriever(s).search(q, 1)[0].id == Retriever(seed_index).search(q, 1)[0].id
     assert build(Settings(index_dir=s.index_dir, seeds_dir=s.seeds_dir), progress=False).index_type == "flat"
+
+
+
+def test_each_part_of_a_question_in_two_parts_keeps_its_best_passage(corpus_retriever):
+    """Searched as a whole, the target paragraph (the second part) crowds the outcome (the first
+    part) out of the top five; searched part by part, both are there."""
+    question = "2015年政府工作报告中，2014年城镇新增就业多少人？2015年的预期目标又是多少？"
+    assert len(corpus_retriever.analyse(question).parts) == 2
+    texts = [r.text for r in corpus_retriever.search(question, 5)]
+    assert any("1322万人" in t for t in texts), "the 2014 outcome"
+    assert any("1000万人以上" in t for t in texts), "the 2015 target"
