@@ -11,24 +11,29 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .cite import Citation, assign, check, citation_for
+from .cite import Citation, Verdict, answer_figures, assign, check, citation_for, supported_value, values
 from .clean import norm, to_simplified, to_traditional
 from .errors import RagError
 from .generate import (
     LLM,
+    REFUSAL_EN,
+    REFUSAL_ZH,
     Passage,
+    answer_to_english,
     best_sentence,
     build_messages,
     is_refusal,
+    question_to_chinese,
     select_context,
     timed_stream,
 )
 from .index import tokenize
 from .metadata import detect_script
-from .query import QUESTION_WORDS, QueryAnalysis
+from .parts import first_value, join_replies, part_remarks
+from .query import QUESTION_WORDS, QueryAnalysis, states_plan, wants_actual
 from .retrieve import Retriever
 from .settings import Settings
 
@@ -41,8 +46,18 @@ _ASKED_ATTR = re.compile(r"([\u4e00-\u9fff]{2,10}?)(?:是|为|有|达到|达|完
 _QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
                           re.I)
 
-REFUSAL_ZH = "资料中未提及"
-REFUSAL_EN = "The reports do not say."
+
+
+@dataclass
+class _Attempt:
+    """What one try at an answer gave: a verified text with its citations, or why not."""
+    text: str
+    citations: list
+    messages: list[dict]
+    reason: str = ""
+    cancelled: bool = False
+
+
 @dataclass
 class Answer:
     question: str
@@ -191,7 +206,7 @@ class Assistant:
         english = q.english
         chunks = self.retriever.by_id
         passages = select_context(question if q.english else q.content, results, chunks, self.retriever.idf,
-                                  extra_terms=q.english_terms)
+                                  extra_terms=q.english_terms, parts=q.part_contents)
         if passages:
             emit("evidence", citation_for(best_sentence(passages), 1, chunks).to_dict())
         timings["evidence_s"] = round(time.perf_counter() - t0, 3)
@@ -206,59 +221,181 @@ class Assistant:
             return ans
 
         llm = self.llm(model)
-        messages = build_messages(question, passages)
-        timings["prompt_tokens"] = llm.count_tokens(messages)
-        text = self._generate(llm, messages, timings, t0, emit, cancel)
-        notes: list[str] = []
-        if cancel is not None and cancel.is_set():
-            timings["total_s"] = round(time.perf_counter() - t0, 3)
-            return Answer(question, text, False, [], retrieved, timings, verified=False, model=llm.name,
-                          notes=["cancelled"], messages=messages)
         topic_list = self.topic_terms(q, question)
-        topic = set(topic_list)
         allowed = self.fitting_chunks(q, results)
         fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]
-
-        def fallback(reason: str) -> Answer:
-            """No verified answer: quote the one sentence that plainly answers, or refuse."""
-            best = self.plain_answer(q, question, topic_list, fitting)
-            if best is None:
-                ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, reason)
-                ans.notes = notes + ans.notes
-            else:
-                notes.append(f"{reason}; showing the sentence of the reports that answers it")
-                text = f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]"
+        notes: list[str] = []
+        first_messages: list[dict] = []
+        reason = "the model found no answer"
+        # An English question is first put to the model as it is; when that gives no verified answer
+        # it is translated and answered in Chinese (the model reads Chinese questions about Chinese
+        # text far better), and the verified answer is translated back.
+        routes = ["direct", "chinese"] if english and self.settings.english_via_chinese else ["direct"]
+        for route in routes:
+            qm, mq, context = q, question, passages
+            if route == "chinese":
+                zh = self._question_in_chinese(llm, q, timings)
+                if not zh:
+                    break
+                qm, mq = self.retriever.analyse(zh), zh
+                context = select_context(qm.content, results, chunks, self.retriever.idf, extra_terms=q.english_terms,
+                                         parts=qm.part_contents) or passages
+                notes.append(f"{reason}; answering in Chinese as 「{zh}」, then translating")
+                emit("retry", notes[-1])
+            att = self._attempt(llm, q, qm, mq, context, topic_list, allowed, results, timings, t0, emit, cancel,
+                                notes, via_chinese=route == "chinese")
+            first_messages = first_messages or att.messages
+            if att.cancelled:
                 timings["total_s"] = round(time.perf_counter() - t0, 3)
-                ans = Answer(question, self._match_script(question, text, english), False,
-                             [citation_for(best, 1, chunks)], retrieved, timings, extractive=True, verified=False,
-                             notes=notes)
-            ans.model, ans.messages = llm.name, messages
-            return self._emit_answer(ans, emit)
+                return Answer(question, att.text, False, [], retrieved, timings, verified=False, model=llm.name,
+                              notes=["cancelled"], messages=first_messages)
+            if att.citations:
+                answer_text = self._match_script(question, att.text, english)
+                timings["total_s"] = round(time.perf_counter() - t0, 3)
+                ans = Answer(question, answer_text, False, att.citations, retrieved, timings, model=llm.name,
+                             notes=notes, messages=first_messages)
+                return self._emit_answer(ans, emit)
+            reason = att.reason
 
-        if is_refusal(text):
-            return fallback("the model found no answer")
-        topical = self.topical_chunks(q, topic_list, passages)
-        verdict = check(text, passages, question, topic, allowed, topical)
-        if not verdict.ok:
-            notes.append(f"unsupported figure(s) {', '.join(verdict.unsupported_figures)}; retried with a stricter prompt")
-            emit("retry", notes[-1])
-            strict = build_messages(question, passages, strict=True)
-            text = self._generate(llm, strict, timings, t0, emit, cancel, first=False)
-            if is_refusal(text):
-                return fallback("the model found no answer")
-            verdict = check(text, passages, question, topic, allowed, topical)
-        if verdict.ok:
-            answer_text, citations = assign(verdict, chunks)
-            if not citations:
-                verdict.ok = False
-        if not verdict.ok:
-            return fallback("the answer could not be verified against the passages" if fitting else
-                            "no passage for the place and year asked about supports an answer")
-        answer_text = self._match_script(question, answer_text, english)
-        timings["total_s"] = round(time.perf_counter() - t0, 3)
-        ans = Answer(question, answer_text, False, citations, retrieved, timings, model=llm.name, notes=notes,
-                     messages=messages)
+        # No verified answer: quote the one sentence that plainly answers, or refuse.
+        best = self.plain_answer(q, question, topic_list, fitting)
+        if best is None:
+            ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, reason)
+            ans.notes = notes + ans.notes
+        else:
+            notes.append(f"{reason}; showing the sentence of the reports that answers it")
+            text = f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]"
+            timings["total_s"] = round(time.perf_counter() - t0, 3)
+            ans = Answer(question, self._match_script(question, text, english), False,
+                         [citation_for(best, 1, chunks)], retrieved, timings, extractive=True, verified=False,
+                         notes=notes)
+        ans.model, ans.messages = llm.name, first_messages
         return self._emit_answer(ans, emit)
+
+    def _attempt(self, llm: LLM, q: QueryAnalysis, qm: QueryAnalysis, mq: str, passages: list[Passage],
+                 topic_list: list[str], allowed: set[str], results: list, timings: dict, t0: float, emit: Event,
+                 cancel: threading.Event | None, notes: list[str], via_chinese: bool = False) -> _Attempt:
+        """One try at a verified answer: generate (part by part), check every figure against the
+        passages, retry once with a stricter prompt, assign citations. `qm`/`mq` are the analysis and
+        wording put to the model (the Chinese translation of an English question, or the question)."""
+        chunks = self.retriever.by_id
+        stream_kind = "retry_token" if via_chinese else "token"
+        messages = build_messages(qm.parts[0] if len(qm.parts) > 1 else mq, passages)
+        if not via_chinese:
+            timings["prompt_tokens"] = llm.count_tokens(messages)
+        replies = self._ask_parts(llm, qm, messages, timings, t0, emit, cancel, kind=None if via_chinese else "token")
+        if cancel is not None and cancel.is_set():
+            return _Attempt(join_replies(replies), [], messages, cancelled=True)
+        if all(is_refusal(r) for r in replies):
+            return _Attempt("", [], messages, reason="the model found no answer")
+        topic = set(topic_list) | (set(self.topic_terms(qm, mq)) if via_chinese else set())
+        topical = self.topical_chunks(q, topic_list, passages)
+        asks = qm.parts if len(qm.parts) > 1 else [mq]
+        fits = self.part_fitting(q, asks, allowed, results)
+        verdicts = [self._check_part(r, a, passages, topic, f, topical) for r, a, f in zip(replies, asks, fits)]
+        failed = [v for v in verdicts if v is not None and not v.ok]
+        if failed:
+            figs = [f for v in failed for f in v.unsupported_figures]
+            notes.append(f"unsupported figure(s) {', '.join(figs)}; retried with a stricter prompt")
+            emit("retry", notes[-1])
+            strict = build_messages(asks[0], passages, strict=True)
+            again = self._ask_parts(llm, qm, strict, timings, t0, emit, cancel,
+                                    kind=None if via_chinese else "retry_token")
+            for i, (r, a, f) in enumerate(zip(again, asks, fits)):
+                if verdicts[i] is not None and verdicts[i].ok:
+                    continue
+                v = self._check_part(r, a, passages, topic, f, topical)
+                if v is not None or len(asks) == 1:
+                    replies[i], verdicts[i] = r, v
+        for i, (a, v) in enumerate(zip(asks, verdicts)):
+            asks_outcome = qm.wants_actual if len(asks) == 1 else wants_actual(a)
+            if v is not None and v.ok and asks_outcome and any(sup and all(states_plan(c.text) for c in sup)
+                                                              for _, sup in v.sentences):
+                notes.append("the passages give a planned figure; the question asks for an outcome")
+                v.ok = False
+        seen: list[tuple] = []
+        for i, v in enumerate(verdicts):
+            if v is None or not v.ok:
+                continue
+            # two parts ask different things: the same figure from the same sentence cannot answer both
+            key = (first_value(replies[i]), {(c.chunk_id, c.start) for _, sup in v.sentences for c in sup})
+            if key in seen:
+                notes.append(f"part {i + 1} repeated the answer to an earlier part")
+                v.ok = False
+            seen.append(key)
+        ok = [v for v in verdicts if v is not None and v.ok]
+        replies = [r if v is not None and v.ok else REFUSAL_ZH for r, v in zip(replies, verdicts)]
+        citations: list[Citation] = []
+        if ok:
+            answer_text, citations = assign(Verdict(True, [s for v in ok for s in v.sentences]), chunks)
+        if not citations:
+            return _Attempt("", [], messages, reason="the answer could not be verified against the passages"
+                            if any(p.chunk_id in allowed for p in passages)
+                            else "no passage for the place and year asked about supports an answer")
+        answer_text += part_remarks(qm, replies)
+        if via_chinese:
+            answer_text = self._in_english(llm, answer_text, timings, t0, emit, cancel, notes, stream_kind)
+        return _Attempt(answer_text, citations, messages)
+
+    def part_fitting(self, q: QueryAnalysis, asks: list[str], allowed: set[str], results: list) -> list[set[str]]:
+        """The chunks that fit each part of the question: a part that names its own year
+        (「2014年新增就业多少？2015年的目标又是多少？」) is answered from passages about that year only."""
+        if len(asks) == 1:
+            return [allowed]
+        out = []
+        for part in asks:
+            pa = self.retriever.analyse(part)
+            if pa.years or pa.relative:
+                out.append(self.fitting_chunks(replace(q, years=pa.years, relative=pa.relative), results))
+            else:
+                out.append(allowed)
+        return out
+
+    @staticmethod
+    def _check_part(reply: str, ask: str, passages: list[Passage], topic: set[str], fitting: set[str],
+                    topical: set[str]) -> Verdict | None:
+        """The verdict on one part's reply (None when the model said the reports do not answer it)."""
+        if is_refusal(reply):
+            return None
+        return check(join_replies([reply]), passages, ask, topic, fitting, topical)
+
+    def _question_in_chinese(self, llm: LLM, q: QueryAnalysis, timings: dict) -> str:
+        """The English question in Chinese, by the model ("" when it gives no usable translation).
+
+        A place the translation spells wrongly (a transliteration the reports do not have) is
+        replaced by the place the English question names, as query analysis read it."""
+        t = time.perf_counter()
+        text = "".join(llm.stream(question_to_chinese(q.question), max_tokens=80)).strip()
+        timings["translate_s"] = round(time.perf_counter() - t, 3)
+        text = text.splitlines()[0].strip() if text else ""
+        if not re.search(r"[\u4e00-\u9fff]{2}", text) or len(text) > 160:
+            return ""
+        if len(q.places) == 1:
+            place = next(iter(q.places))
+            for wrong in self.retriever.analyse(text).unknown_places:
+                text = text.replace(wrong, place)
+            text = re.sub(re.escape(place) + "[省市县区旗]", place, text) if place[-1] in "省市县区旗" else text
+        return text
+
+    def _in_english(self, llm: LLM, answer: str, timings: dict, t0: float, emit: Event,
+                    cancel: threading.Event | None, notes: list[str], kind: str = "token") -> str:
+        """The verified Chinese answer in English, streamed; the Chinese one when the rendering
+        loses or changes a figure (the figures are what was verified)."""
+        body = re.sub(r"\s*\[\d+\]", "", answer).strip()
+        marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", answer)))
+        parts: list[str] = []
+        for tok in timed_stream(llm, answer_to_english(body), {}, cancel=cancel):
+            if "first_token_s" not in timings:
+                timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            parts.append(tok)
+            emit(kind, tok)
+        english = " ".join("".join(parts).split())
+        pool = values(english, english=True) | values(english)
+        need = [float(f) * (m or 1.0) for f, m in answer_figures(re.sub(r"(?:19|20)\d{2}\s*年", "", body))]
+        if not english or not all(supported_value(v, pool) for v in need):
+            notes.append("the English rendering changed a figure; the verified Chinese answer is shown")
+            return answer
+        return f"{english} {marks}".strip()
 
     @staticmethod
     def _emit_answer(ans: Answer, emit: Event) -> Answer:
@@ -295,22 +432,43 @@ class Assistant:
                 sent = norm(s.text)
                 if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):
                     continue
-                if attr and attr not in sent:
+                if attr and attr not in sent or q.wants_actual and states_plan(sent):
                     continue
                 cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))
                 if cov > best_cov:
                     best, best_cov = s, cov
         return best if best_cov >= 0.6 else None
 
+    def _ask_parts(self, llm: LLM, q: QueryAnalysis, messages: list[dict], timings: dict, t0: float, emit: Event,
+                   cancel: threading.Event | None, kind: str | None = "token") -> list[str]:
+        """The model's reply to each part of the question (one reply for a question in one part).
+
+        Later parts are follow-ups in the same conversation, so they share the passages (and the
+        cached prompt) and may leave out what the first part said (「今年的目标又是多少？」)."""
+        replies: list[str] = []
+        for i, part in enumerate(q.parts if len(q.parts) > 1 else [q.question]):
+            if i:
+                if cancel is not None and cancel.is_set():
+                    break
+                messages = [*messages, {"role": "assistant", "content": replies[-1]},
+                            {"role": "user", "content": f"问题：{part}"}]
+                if kind:
+                    emit(kind, "\n")
+            replies.append(self._generate(llm, messages, timings, t0, emit, cancel, first=kind == "token" and i == 0,
+                                          kind=kind or ""))
+        return replies
+
     def _generate(self, llm: LLM, messages: list[dict], timings: dict, t0: float, emit: Event,
-                  cancel: threading.Event | None, first: bool = True) -> str:
+                  cancel: threading.Event | None, first: bool = True, kind: str | None = None) -> str:
         parts: list[str] = []
         sub: dict = {}
+        kind = ("token" if first else "retry_token") if kind is None else kind  # "": not streamed
         for tok in timed_stream(llm, messages, sub, cancel=cancel):
             if first and "first_token_s" not in timings:
                 timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             parts.append(tok)
-            emit("token" if first else "retry_token", tok)
+            if kind:
+                emit(kind, tok)
         timings["completion_tokens"] = timings.get("completion_tokens", 0) + sub.get("completion_tokens", 0)
         timings["generations"] = timings.get("generations", 0) + 1
         if first:
@@ -346,3 +504,4 @@ class Assistant:
         text = self._match_script(question, text, english)
         timings["total_s"] = round(time.perf_counter() - t0, 3)
         return Answer(question, text, True, citations, retrieved, timings, notes=[f"refused: {reason}"])
+

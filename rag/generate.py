@@ -49,6 +49,23 @@ STRICT_SUFFIX = "注意：答案中的每个数字都必须原样出现在资料
 ENGLISH_INSTRUCTION = ("请用一句完整的英文句子回答，并在括号中附上资料原文的数字和单位，"
                        "例如：Jia City plans to build 120 (120个) new projects. "
                        "资料中没有答案时回答：The reports do not say.")
+# English questions go through Chinese: the model answers Chinese questions about Chinese text far
+# better than English ones (measured: it refused a third of the answerable English questions).
+TRANSLATE_QUESTION_PROMPT = "你是翻译助手。把用户给出的英文问题翻译成简洁的中文问题，地名、年份、数字照译，只输出译文。"
+TRANSLATE_QUESTION_EXAMPLE = [
+    {"role": "user", "content": "How many new jobs did Jia City plan to create in 2024?"},
+    {"role": "assistant", "content": "甲市2024年计划新增就业多少人？"},
+]
+TRANSLATE_ANSWER_PROMPT = ("你是翻译助手。把用户给出的中文回答翻译成英文，数字要准确（万、亿换算成 thousand、million、"
+                           "billion），并在括号中保留原文的数字和单位，只输出译文。")
+TRANSLATE_ANSWER_EXAMPLE = [
+    {"role": "user", "content": "甲市今年计划新建5G基站1200座，总投资3.5亿元。"},
+    {"role": "assistant", "content": "Jia City plans to build 1,200 (1200座) new 5G base stations this year, "
+                                     "with a total investment of 350 million yuan (3.5亿元)."},
+]
+# What the assistant says when the reports do not answer (the prompts ask the model for the same words).
+REFUSAL_ZH = "资料中未提及"
+REFUSAL_EN = "The reports do not say."
 REFUSAL_MARKERS_ZH = ("资料中未提及", "资料未提及", "未提及", "没有提及", "沒有提及", "资料中没有", "資料中未提及", "无法回答")
 REFUSAL_MARKERS_EN = ("the reports do not say", "not mentioned", "does not mention", "do not mention",
                       "no information", "not provided", "cannot answer", "not specified")
@@ -102,12 +119,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None = None,
                    extra_terms: list[str] | None = None, budget_chars: int = 240, max_sentences: int = 5,
-                   ratio: float = 0.45) -> list[Passage]:
+                   ratio: float = 0.45, parts: list[str] | None = None) -> list[Passage]:
     """The sentences of the top results that bear on the question (see `_select_sentences`).
 
-    A question in several parts (「2023年建成多少座？今年计划多少座？」) picks sentences for each
-    part on its own, so that the second part is not crowded out by the first."""
-    parts = [p for p in re.split(r"[？?；;]", question) if len(p.strip()) >= 4]
+    A question in several parts (「2023年建成多少座？今年计划多少座？」, or the parts query analysis
+    found) picks sentences for each part on its own, so that the second part is not crowded out."""
+    parts = parts if parts and len(parts) > 1 else [p for p in re.split(r"[？?；;]", question) if len(p.strip()) >= 4]
     if len(parts) < 2:
         return _select_sentences(question, results, chunks_by_id, idf, extra_terms, budget_chars, max_sentences, ratio)
     picked: dict[str, Passage] = {}
@@ -236,6 +253,18 @@ def build_messages(question: str, passages: list[Passage], strict: bool = False)
     if english:  # the Chinese examples made the models refuse English questions (measured)
         return [{"role": "system", "content": STRICT_PROMPT_ZH}, {"role": "user", "content": user}]
     return [{"role": "system", "content": SYSTEM_PROMPT_ZH}, *EXAMPLES, {"role": "user", "content": user}]
+
+
+def question_to_chinese(question: str) -> list[dict]:
+    """The prompt that turns an English question into a Chinese one."""
+    return [{"role": "system", "content": TRANSLATE_QUESTION_PROMPT}, *TRANSLATE_QUESTION_EXAMPLE,
+            {"role": "user", "content": question}]
+
+
+def answer_to_english(answer: str) -> list[dict]:
+    """The prompt that renders a verified Chinese answer in English."""
+    return [{"role": "system", "content": TRANSLATE_ANSWER_PROMPT}, *TRANSLATE_ANSWER_EXAMPLE,
+            {"role": "user", "content": answer}]
 
 
 def is_refusal(answer: str) -> bool:

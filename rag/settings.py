@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     n_ctx: int = 2048
     max_answer_tokens: int = 160
+    english_via_chinese: bool = Field(True, description="Answer an English question by translating it to Chinese, "
+                                                        "answering and verifying in Chinese, then translating the "
+                                                        "verified answer back (measured on the corpus question set).")
     prompt_lookup_tokens: int = Field(0, description="Prompt-lookup decoding: draft this many tokens copied from "
                                                      "the prompt (0 = off; measured in eval/bench_answer.py).")
 

@@ -107,3 +107,4 @@ def test_ask_json_shape(seed_index, monkeypatch):
         assert key in data["timings"]
     bad = CliRunner().invoke(app, ["ask", "x", "--model", "huge"])
     assert bad.exit_code == 1 and "unknown model" in bad.output
+
