@@ -236,6 +236,8 @@ class Analyzer:
         if english and self.translator is not None:
             q.english_terms = self.translator.terms(question, self.vocabulary, places=False)
         q.parts, q.compare, follow_ups = ([question], None, []) if english else split_parts(question)
+        if len(q.parts) == 1 and len(q.places) >= 2:
+            q.parts = self.split_places(q) or q.parts
         q.wants_actual = len(q.parts) == 1 and wants_actual(q.text if not english else question)
         q.part_contents = [q.content] if len(q.parts) == 1 else [
             self.content_text(replace(q, text=norm(p), report_year=q.report_year if REPORT_YEAR_RE.search(norm(p)) else None))
@@ -245,6 +247,19 @@ class Analyzer:
             # names: a follow-up's passages are chosen by the first part's words too (its time words aside).
             q.part_contents[i] = f"{_TIME_WORDS_RE.sub(' ', q.part_contents[0]).strip()} {q.part_contents[i]}"
         return q
+
+    def split_places(self, q: QueryAnalysis) -> list[str]:
+        """「甲市和乙县今年的X分别是多少」 → one question per place (each answered from its own report);
+        [] when the question does not ask the same thing of two places it names."""
+        if not re.search(r"分别|各", q.text):
+            return []
+        names = "|".join(re.escape(a) for a in sorted(self.aliases, key=len, reverse=True)
+                         if a in q.text and self.aliases[a] in q.places)
+        m = re.search(rf"({names})\s*(?:和|与|及|、|同|跟)\s*({names})", q.text) if names else None
+        if not m or self.aliases[m.group(1)] == self.aliases[m.group(2)]:
+            return []
+        rest = re.sub(r"分别|各自|各(?=[有是为要计完新建达多])", "", q.text[m.end():], count=1)
+        return [q.text[: m.start()] + m.group(i) + rest for i in (1, 2)]
 
     def pick_docs(self, q: QueryAnalysis) -> set[str]:
         """The reports a question names by place and/or report year (empty: it names none)."""

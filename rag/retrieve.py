@@ -123,7 +123,8 @@ class Retriever:
             orders = [order]
             for part, content in zip(q.parts, q.part_contents):
                 pq = self.analyse(part)
-                sub = replace(q, years=pq.years or q.years, relative=pq.relative or q.relative)
+                when = (pq.years, pq.relative) if pq.years or pq.relative else (q.years, q.relative)
+                sub = replace(q, years=when[0], relative=when[1], docs=pq.docs or q.docs)
                 f = self._fused(sub, f"{places} {content}".strip(), content, k)[0]
                 orders.append(sorted(f, key=lambda p: -f[p]))
                 for pos, v in f.items():

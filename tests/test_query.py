@@ -149,3 +149,10 @@ def test_outcome_questions_and_plan_sentences(analyzer) -> None:
     assert states_plan("预期目标是地区生产总值增长5%左右。")
     assert states_plan("赤字率拟按3%安排，赤字规模1.2亿元，比上年年初预算增加100万元。"), "比上年 is said of plans too"
     assert not states_plan("全年完成预期目标，地区生产总值增长5.2%。")
+
+
+def test_a_question_about_two_places_is_asked_of_each(analyzer) -> None:
+    q = analyzer.analyse("甲市与乙县今年计划新建的学校各有多少所？")
+    assert q.parts == ["甲市今年计划新建的学校有多少所?", "乙县今年计划新建的学校有多少所?"]
+    assert analyzer.analyse(q.parts[1]).docs != analyzer.analyse(q.parts[0]).docs
+    assert len(analyzer.analyse("甲市今年计划新建多少所学校？").parts) == 1
