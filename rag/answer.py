@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .cite import Citation, Verdict, answer_figures, assign, check, citation_for, supported_value, values
+from .cite import (Citation, Verdict, answer_figures, assign, check, citation_for, misattributed, supported_value,
+                   values)
 from .clean import norm, to_simplified, to_traditional
 from .errors import RagError
 from .generate import (
@@ -226,6 +227,7 @@ class Assistant:
         fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]
         notes: list[str] = []
         first_messages: list[dict] = []
+        ruled_out: set[tuple[str, int]] = set()  # sentences found to answer something else
         reason = "the model found no answer"
         # An English question is first put to the model as it is; when that gives no verified answer
         # it is translated and answered in Chinese (the model reads Chinese questions about Chinese
@@ -243,7 +245,7 @@ class Assistant:
                 notes.append(f"{reason}; answering in Chinese as 「{zh}」, then translating")
                 emit("retry", notes[-1])
             att = self._attempt(llm, q, qm, mq, context, topic_list, allowed, results, timings, t0, emit, cancel,
-                                notes, via_chinese=route == "chinese")
+                                notes, ruled_out, via_chinese=route == "chinese")
             first_messages = first_messages or att.messages
             if att.cancelled:
                 timings["total_s"] = round(time.perf_counter() - t0, 3)
@@ -258,7 +260,7 @@ class Assistant:
             reason = att.reason
 
         # No verified answer: quote the one sentence that plainly answers, or refuse.
-        best = self.plain_answer(q, question, topic_list, fitting)
+        best = self.plain_answer(q, question, topic_list, fitting, ruled_out)
         if best is None:
             ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, reason)
             ans.notes = notes + ans.notes
@@ -274,7 +276,8 @@ class Assistant:
 
     def _attempt(self, llm: LLM, q: QueryAnalysis, qm: QueryAnalysis, mq: str, passages: list[Passage],
                  topic_list: list[str], allowed: set[str], results: list, timings: dict, t0: float, emit: Event,
-                 cancel: threading.Event | None, notes: list[str], via_chinese: bool = False) -> _Attempt:
+                 cancel: threading.Event | None, notes: list[str], ruled_out: set,
+                 via_chinese: bool = False) -> _Attempt:
         """One try at a verified answer: generate (part by part), check every figure against the
         passages, retry once with a stricter prompt, assign citations. `qm`/`mq` are the analysis and
         wording put to the model (the Chinese translation of an English question, or the question)."""
@@ -313,6 +316,14 @@ class Assistant:
                                                               for _, sup in v.sentences):
                 notes.append("the passages give a planned figure; the question asks for an outcome")
                 v.ok = False
+                ruled_out.update((c.chunk_id, c.start) for _, sup in v.sentences for c in sup)
+        for a, v in zip(asks, verdicts):
+            one_year = asks_one_year(self.retriever.analyse(a) if len(asks) > 1 else qm)
+            if v is not None and v.ok and any(sup and all(misattributed(a, sent, c.text, one_year) for c in sup)
+                                              for sent, sup in v.sentences):
+                notes.append("the passages give the figure for another indicator or for a span of years")
+                v.ok = False
+                ruled_out.update((c.chunk_id, c.start) for _, sup in v.sentences for c in sup)
         seen: list[tuple] = []
         for i, v in enumerate(verdicts):
             if v is None or not v.ok:
@@ -339,14 +350,17 @@ class Assistant:
 
     def part_fitting(self, q: QueryAnalysis, asks: list[str], allowed: set[str], results: list) -> list[set[str]]:
         """The chunks that fit each part of the question: a part that names its own year
-        (「2014年新增就业多少？2015年的目标又是多少？」) is answered from passages about that year only."""
+        (「2014年新增就业多少？2015年的目标又是多少？」) or its own place is answered from passages
+        about that year or that place only."""
         if len(asks) == 1:
             return [allowed]
         out = []
         for part in asks:
             pa = self.retriever.analyse(part)
-            if pa.years or pa.relative:
-                out.append(self.fitting_chunks(replace(q, years=pa.years, relative=pa.relative), results))
+            if pa.years or pa.relative or pa.docs and pa.docs != q.docs:
+                when = (pa.years, pa.relative) if pa.years or pa.relative else (q.years, q.relative)
+                out.append(self.fitting_chunks(replace(q, years=when[0], relative=when[1], docs=pa.docs or q.docs),
+                                               results))
             else:
                 out.append(allowed)
         return out
@@ -411,10 +425,12 @@ class Assistant:
         total = sum(weight.values())
         return sum(v for w, v in weight.items() if w in text) / total if total else 0.0
 
-    def plain_answer(self, q: QueryAnalysis, question: str, topic: list[str], fitting: list[Passage]):
+    def plain_answer(self, q: QueryAnalysis, question: str, topic: list[str], fitting: list[Passage],
+                     ruled_out: set | None = None):
         """The sentence of a passage that fits the question's report and year and plainly answers
         it: nearly all its key terms (in the sentence or its paragraph), and a figure when the
-        question asks how much. None when no sentence does: then the honest answer is a refusal."""
+        question asks how much. None when no sentence does: then the honest answer is a refusal.
+        `ruled_out` holds the (chunk, start) of sentences found to answer something else."""
         if not topic or not fitting:
             return None
         wants_figure = bool(_QUANTITY.search(q.text) or _QUANTITY_EN.search(question))
@@ -432,7 +448,8 @@ class Assistant:
                 sent = norm(s.text)
                 if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):
                     continue
-                if attr and attr not in sent or q.wants_actual and states_plan(sent):
+                if (attr and attr not in sent or q.wants_actual and states_plan(sent)
+                        or (s.chunk_id, s.start) in (ruled_out or ())):
                     continue
                 cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))
                 if cov > best_cov:
@@ -505,3 +522,7 @@ class Assistant:
         timings["total_s"] = round(time.perf_counter() - t0, 3)
         return Answer(question, text, True, citations, retrieved, timings, notes=[f"refused: {reason}"])
 
+
+def asks_one_year(q: QueryAnalysis) -> bool:
+    """Whether a (Chinese) question asks about a single year (「2020年」「去年」), not a span of years."""
+    return not q.english and (len(q.years) == 1 or not q.years and len(q.relative) == 1)

@@ -101,6 +101,30 @@ def values(text: str, english: bool = False) -> set[float]:
     return out
 
 
+# Indicators told apart by one word: a figure said of one does not answer a question about the other
+# (「一般公共预算收入增长多少」 is not answered by 「一般公共预算支出增长31.3%」).
+_CONTRASTS = (("收入", "支出"), ("出口", "进口"), ("城镇", "农村"), ("城镇", "乡村"), ("中央", "地方"))
+_AVERAGE = re.compile(r"年均|平均每年|每年平均|平均增长")
+_SPAN = re.compile(r"[“\"]?十[一二三四五六七八九]五|五年|期间|时期|以来|累计")
+
+
+def misattributed(question: str, answer_sentence: str, support: str, one_year: bool = False) -> bool:
+    """Whether every clause of `support` that holds the answer's figures says them of something other
+    than what the question asks: the contrasting indicator (收入/支出, 出口/进口, 城镇/农村 …), or,
+    for a question about one year (`one_year`), an average over several years (年均增长6.3%)."""
+    q = norm(question)
+    figs = [f for f, _ in answer_figures(re.sub(r"(?:19|20)\d{2}\s*年|\[\d+\]", " ", answer_sentence))]
+    clauses = [c for c in re.split(r"[，,；;。：:]", norm(support)) if any(f in _clean_num(c) for f in figs)]
+    if not figs or not clauses:
+        return False
+    for a, b in _CONTRASTS:
+        for asked, other in ((a, b), (b, a)):
+            if asked in q and other not in q and all(other in c and asked not in c for c in clauses):
+                return True
+    return (one_year and not _AVERAGE.search(q) and not _SPAN.search(q)
+            and all(_AVERAGE.search(c) for c in clauses))
+
+
 def split_answer(answer: str) -> list[str]:
     """Answer sentences (Chinese 。！？, English sentence ends, line breaks)."""
     parts: list[str] = []
