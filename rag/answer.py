@@ -48,7 +48,6 @@ _QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwha
                           re.I)
 
 
-
 @dataclass
 class _Attempt:
     """What one try at an answer gave: a verified text with its citations, or why not."""
@@ -283,7 +282,8 @@ class Assistant:
         wording put to the model (the Chinese translation of an English question, or the question)."""
         chunks = self.retriever.by_id
         stream_kind = "retry_token" if via_chinese else "token"
-        messages = build_messages(qm.parts[0] if len(qm.parts) > 1 else mq, passages)
+        asks = qm.parts if len(qm.parts) > 1 else [mq]
+        messages = build_messages(asks[0], passages)
         if not via_chinese:
             timings["prompt_tokens"] = llm.count_tokens(messages)
         replies = self._ask_parts(llm, qm, messages, timings, t0, emit, cancel, kind=None if via_chinese else "token")
@@ -293,8 +293,8 @@ class Assistant:
             return _Attempt("", [], messages, reason="the model found no answer")
         topic = set(topic_list) | (set(self.topic_terms(qm, mq)) if via_chinese else set())
         topical = self.topical_chunks(q, topic_list, passages)
-        asks = qm.parts if len(qm.parts) > 1 else [mq]
-        fits = self.part_fitting(q, asks, allowed, results)
+        part_q = [self.retriever.analyse(a) for a in asks] if len(asks) > 1 else [qm]
+        fits = self.part_fitting(q, part_q, allowed, results)
         verdicts = [self._check_part(r, a, passages, topic, f, topical) for r, a, f in zip(replies, asks, fits)]
         failed = [v for v in verdicts if v is not None and not v.ok]
         if failed:
@@ -310,20 +310,21 @@ class Assistant:
                 v = self._check_part(r, a, passages, topic, f, topical)
                 if v is not None or len(asks) == 1:
                     replies[i], verdicts[i] = r, v
-        for i, (a, v) in enumerate(zip(asks, verdicts)):
+        for a, pa, v in zip(asks, part_q, verdicts):
+            # a verified figure can still answer something else: a plan for an outcome, the contrasting
+            # indicator, an average over years for one year
+            if v is None or not v.ok:
+                continue
             asks_outcome = qm.wants_actual if len(asks) == 1 else wants_actual(a)
-            if v is not None and v.ok and asks_outcome and any(sup and all(states_plan(c.text) for c in sup)
-                                                              for _, sup in v.sentences):
+            one_year = asks_one_year(pa)
+            if asks_outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in v.sentences):
                 notes.append("the passages give a planned figure; the question asks for an outcome")
-                v.ok = False
-                ruled_out.update((c.chunk_id, c.start) for _, sup in v.sentences for c in sup)
-        for a, v in zip(asks, verdicts):
-            one_year = asks_one_year(self.retriever.analyse(a) if len(asks) > 1 else qm)
-            if v is not None and v.ok and any(sup and all(misattributed(a, sent, c.text, one_year) for c in sup)
-                                              for sent, sup in v.sentences):
+            elif any(sup and all(misattributed(a, sent, c.text, one_year) for c in sup) for sent, sup in v.sentences):
                 notes.append("the passages give the figure for another indicator or for a span of years")
-                v.ok = False
-                ruled_out.update((c.chunk_id, c.start) for _, sup in v.sentences for c in sup)
+            else:
+                continue
+            v.ok = False
+            ruled_out.update((c.chunk_id, c.start) for _, sup in v.sentences for c in sup)
         seen: list[tuple] = []
         for i, v in enumerate(verdicts):
             if v is None or not v.ok:
@@ -348,15 +349,15 @@ class Assistant:
             answer_text = self._in_english(llm, answer_text, timings, t0, emit, cancel, notes, stream_kind)
         return _Attempt(answer_text, citations, messages)
 
-    def part_fitting(self, q: QueryAnalysis, asks: list[str], allowed: set[str], results: list) -> list[set[str]]:
-        """The chunks that fit each part of the question: a part that names its own year
-        (「2014年新增就业多少？2015年的目标又是多少？」) or its own place is answered from passages
-        about that year or that place only."""
-        if len(asks) == 1:
+    def part_fitting(self, q: QueryAnalysis, part_q: list[QueryAnalysis], allowed: set[str],
+                     results: list) -> list[set[str]]:
+        """The chunks that fit each part of the question (`part_q`: each part analysed on its own): a
+        part that names its own year (「2014年新增就业多少？2015年的目标又是多少？」) or its own place
+        is answered from passages about that year or that place only."""
+        if len(part_q) == 1:
             return [allowed]
         out = []
-        for part in asks:
-            pa = self.retriever.analyse(part)
+        for pa in part_q:
             if pa.years or pa.relative or pa.docs and pa.docs != q.docs:
                 when = (pa.years, pa.relative) if pa.years or pa.relative else (q.years, q.relative)
                 out.append(self.fitting_chunks(replace(q, years=when[0], relative=when[1], docs=pa.docs or q.docs),

@@ -31,7 +31,7 @@ def test_each_part_is_checked_against_the_passages_of_its_own_year(corpus_index,
     q = corpus_retriever.analyse(question)
     results = corpus_retriever.search(question, 5)
     allowed = assistant.fitting_chunks(q, results)
-    fits = assistant.part_fitting(q, q.parts, allowed, results)
+    fits = assistant.part_fitting(q, [corpus_retriever.analyse(p) for p in q.parts], allowed, results)
     by_id = {r.id: r for r in results}
     outcome = next(r.id for r in results if "1322万人" in r.text)
     target = next(r.id for r in results if "1000万人以上" in r.text)
