@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .cite import (Citation, Verdict, answer_figures, assign, check, citation_for, misattributed, supported_value,
+from .cite import (Citation, Verdict, answer_figures, assign, check, citation_for, misattributed, said_of, supported_value,
                    values)
 from .clean import norm, to_simplified, to_traditional
 from .errors import RagError
@@ -441,6 +441,8 @@ class Assistant:
         if m := _ASKED_ATTR.search(q.content):
             words = [w for w in tokenize(m.group(1)) if len(w) > 1 and w not in QUESTION_WORDS]
             attr = words[-1] if words else ""
+        # what the attribute is asked of (「生产总值增长了多少」: the growth of the output)
+        subject = {t for t in topic if attr and attr not in t and t not in attr}
         best, best_cov = None, 0.0
         for p in fitting:
             c = self.retriever.by_id[p.chunk_id]
@@ -449,7 +451,8 @@ class Assistant:
                 sent = norm(s.text)
                 if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):
                     continue
-                if (attr and attr not in sent or q.wants_actual and states_plan(sent)
+                if (attr and (attr not in sent or subject and not said_of(sent, attr, subject))
+                        or q.wants_actual and states_plan(sent)
                         or (s.chunk_id, s.start) in (ruled_out or ())):
                     continue
                 cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))

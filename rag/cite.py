@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from .clean import norm
 from .generate import ContextSentence, Passage
 from .index import tokenize
+from .query import NEGATION_RE, asks_yes_no
 
 _NUM = r"\d+(?:[.,]\d+)*"
 _ZH_FIG = re.compile(rf"({_NUM})\s*(万亿|亿|万|千)?")
@@ -103,14 +104,14 @@ def values(text: str, english: bool = False) -> set[float]:
 
 # Indicators told apart by one word: a figure said of one does not answer a question about the other
 # (「一般公共预算收入增长多少」 is not answered by 「一般公共预算支出增长31.3%」).
-_CONTRASTS = (("收入", "支出"), ("出口", "进口"), ("城镇", "农村"), ("城镇", "乡村"), ("中央", "地方"))
+_CONTRASTS = (("收入", "支出"), ("出口", "进口"), ("城镇", "农村"), ("城镇", "乡村"), ("中央", "地方"), ("调查", "登记"))
 _AVERAGE = re.compile(r"年均|平均每年|每年平均|平均增长")
 _SPAN = re.compile(r"[“\"]?十[一二三四五六七八九]五|五年|期间|时期|以来|累计")
 
 
 def misattributed(question: str, answer_sentence: str, support: str, one_year: bool = False) -> bool:
     """Whether every clause of `support` that holds the answer's figures says them of something other
-    than what the question asks: the contrasting indicator (收入/支出, 出口/进口, 城镇/农村 …), or,
+    than what the question asks: the contrasting indicator (收入/支出, 出口/进口, 城镇/农村, 调查/登记失业率 …), or,
     for a question about one year (`one_year`), an average over several years (年均增长6.3%)."""
     q = norm(question)
     figs = [f for f, _ in answer_figures(re.sub(r"(?:19|20)\d{2}\s*年|\[\d+\]", " ", answer_sentence))]
@@ -123,6 +124,34 @@ def misattributed(question: str, answer_sentence: str, support: str, one_year: b
                 return True
     return (one_year and not _AVERAGE.search(q) and not _SPAN.search(q)
             and all(_AVERAGE.search(c) for c in clauses))
+
+
+# Words before an attribute that are not its subject: 「全年增长5%」「同比增长」「年均增长」.
+_NO_SUBJECT = re.compile(r"全年|当年|年均|同比|环比|分别|累计|实际|预计|力争|共计|总计|共|比上年|较上年|比去年|实现|完成|达到|"
+                         r"[\d.%％]+|[“”\"（）()\s]")
+
+
+def said_of(sentence: str, attr: str, terms: set[str]) -> bool:
+    """Whether a clause of `sentence` that gives a figure with `attr` (「增长」「总投资」) says it of
+    one of `terms`: in the clause itself or in the clauses before it back to the previous clause
+    with a figure, whose subject it shares (「收入达到280.7亿元，比上年增长1.5倍」: the growth is the
+    revenue's, not the output's named earlier in the sentence)."""
+    clauses = [c for c in re.split(r"[，,；;。：:]", norm(sentence)) if c.strip()]
+    for i, c in enumerate(clauses):
+        if attr not in c or not re.search(r"\d", c):
+            continue
+        span, j = c, i
+        # a clause that names its own subject before the attribute (「粮食产量增长5%」) is about it alone
+        before = _NO_SUBJECT.sub("", c[: c.find(attr)])
+        own = not re.match(r"\s*(?:比|较|与|同)", c[: c.find(attr)]) and re.search(r"[\u4e00-\u9fff]{2}", before)
+        while j > 0 and not own and not any(t in span for t in terms):
+            j -= 1
+            span = clauses[j] + span
+            if re.search(r"\d", clauses[j]):
+                break
+        if any(t in span for t in terms):
+            return True
+    return False
 
 
 def split_answer(answer: str) -> list[str]:
@@ -155,6 +184,11 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
     cand_units = [figure_units(c.text) for c in cands]
     cand_vals = [values(c.text) for c in cands]
     cand_terms = [set(tokenize(norm(c.text))) for c in cands]
+    yes_no = asks_yes_no(question)
+    # a sentence with the label of its passage (place, year, section): 「根据“…高光时刻”，…是否…」
+    cand_context = [set(tokenize(norm(f"{p.label} {s.text}"))) for p in passages for s in p.sentences
+                    if allowed is None or s.chunk_id in allowed] if yes_no else []
+    key_terms = {t for t in (topic or q_terms) if len(t) > 1 and t not in _GENERIC}
     for sent in split_answer(answer):
         sent_terms = set(tokenize(norm(sent)))
         figs: list[str] = []
@@ -195,6 +229,8 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
             scored = sorted(((len(new_terms & ct), i) for i, ct in enumerate(cand_terms)), reverse=True)
             if new_terms and scored and scored[0][0] >= max(1, round(0.6 * len(new_terms))):
                 support.append(cands[scored[0][1]])
+            elif not new_terms and yes_no and (best := _says_what_is_asked(sent, key_terms, cands, cand_context)):
+                support.append(best)
         if missing:
             verdict.ok = False
             verdict.unsupported_figures.extend(missing)
@@ -204,6 +240,22 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
     if not verdict.sentences:
         verdict.ok = False
     return verdict
+
+
+def _says_what_is_asked(sent: str, key_terms: set[str], cands: list[ContextSentence],
+                        cand_terms: list[set[str]]) -> ContextSentence | None:
+    """For a yes/no question answered by 「是」 or by restating the question (「甲市的债务继续下降」):
+    the passage sentence that says what the question asks (most of its key terms, in the sentence
+    or in its passage's label), unless that
+    sentence denies it while the answer does not (「没有提出…目标」 does not support a yes)."""
+    if not key_terms or not cands:
+        return None
+    overlap, i = max((len(key_terms & ct), i) for i, ct in enumerate(cand_terms))
+    if overlap < max(2, round(0.6 * len(key_terms))):
+        return None
+    if NEGATION_RE.search(norm(cands[i].text)) and not NEGATION_RE.search(norm(sent)):
+        return None
+    return cands[i]
 
 
 def assign(verdict: Verdict, chunks_by_id: dict) -> tuple[str, list[Citation]]:

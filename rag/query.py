@@ -315,6 +315,18 @@ def states_plan(sentence: str) -> bool:
     return bool(PLAN_SENTENCE_RE.search(sentence)) and not _DONE_RE.search(sentence)
 
 
+# A question answered by yes or no: 「是否…」「有没有…」「…吗？」 "Did … ?"
+_YES_NO_RE = re.compile(r"是否|有没有|有沒有|有无|有無|是不是|能否|可否|[吗嗎][？?]?\s*$|"
+                        r"^\s*(?:is|are|was|were|did|does|do|has|have|had|will|can)\b", re.I)
+# Words that deny what a sentence says (未来 is a time, not a denial).
+NEGATION_RE = re.compile(r"没有|沒有|尚未|并未|並未|未能|未(?![来來])|不是|不再|不及|^否|[，,。]否")
+
+
+def asks_yes_no(text: str) -> bool:
+    """Whether a question is answered by yes or no."""
+    return bool(_YES_NO_RE.search(text))
+
+
 # The words of a question that say when: a follow-up part replaces them with its own.
 _TIME_WORDS_RE = re.compile(r"(?:19|20)\d{2}\s*年(?:度|底|末)?|今年|去年|上年|明年|当年|本年|"
                             r"[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|末|以来|规划)?|过去五年|五年来")

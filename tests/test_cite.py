@@ -1,7 +1,8 @@
 """Whether a figure in a source sentence is said of what the question asks (no model needed)."""
 import pytest
 
-from rag.cite import misattributed
+from rag.cite import check, misattributed, said_of
+from rag.generate import ContextSentence, Passage
 
 
 @pytest.mark.parametrize("question, answer, support, one_year, expected", [
@@ -20,3 +21,44 @@ from rag.cite import misattributed
 ])
 def test_misattributed(question, answer, support, one_year, expected):
     assert misattributed(question, answer, support, one_year) is expected
+
+
+@pytest.mark.parametrize("sentence, attr, terms, expected", [
+    # the growth belongs to the revenue named in the clause before it, not to the output named first
+    ("生产总值达到3353.3亿元，一般公共预算收入达到280.7亿元，比上年增长了1.5倍。", "增长", {"生产总值"}, False),
+    ("生产总值达到3353.3亿元，一般公共预算收入达到280.7亿元，比上年增长了1.5倍。", "增长", {"收入"}, True),
+    # a clause without a figure shares the subject of the clause before it
+    ("全年地区生产总值3000亿元，增长5%。", "增长", {"生产总值"}, True),
+    ("地区生产总值增长5%，粮食产量120万吨。", "增长", {"生产总值"}, True),
+    ("地区生产总值3000亿元，粮食产量增长5%。", "增长", {"生产总值"}, False),
+])
+def test_said_of(sentence, attr, terms, expected):
+    assert said_of(sentence, attr, terms) is expected
+
+
+def _passage(*texts: str) -> list[Passage]:
+    sents = [ContextSentence(1, "甲市/a1/s1/p1", t, 0, len(t), 1.0) for t in texts]
+    return [Passage(1, "甲市/a1/s1/p1", "（甲市·2024年·一、工作回顾）", sents)]
+
+
+def test_yes_no_answer_restating_the_question_is_supported():
+    passages = _passage("全市政府债务连续三年下降，处于警戒线以内。", "新建5G基站210座。")
+    for reply in ("甲市的政府债务在2023年继续下降。", "是。"):
+        v = check(reply, passages, "甲市的政府债务在2023年是否继续下降？", {"政府", "债务", "继续", "下降"})
+        assert v.ok and v.sentences[0][1] and "债务" in v.sentences[0][1][0].text
+
+
+def test_yes_no_yes_is_not_supported_by_a_denial():
+    passages = _passage("今年没有提出全年经济增速具体目标。")
+    v = check("是的，提出了全年经济增速具体目标。", passages, "今年是否提出了全年经济增速具体目标？",
+              {"提出", "全年", "经济", "增速", "具体", "目标"})
+    assert not any(sup for _, sup in v.sentences)
+    v = check("没有提出全年经济增速具体目标。", passages, "今年是否提出了全年经济增速具体目标？",
+              {"提出", "全年", "经济", "增速", "具体", "目标"})
+    assert all(sup for _, sup in v.sentences)
+
+
+def test_a_question_not_yes_no_is_not_supported_by_restating_it():
+    passages = _passage("全市政府债务连续三年下降，处于警戒线以内。")
+    v = check("甲市的政府债务下降。", passages, "甲市的政府债务下降情况如何？", {"政府", "债务", "下降", "情况"})
+    assert v.sentences and v.sentences[0][1] == []

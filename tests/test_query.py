@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.query import Analyzer, Report, is_english, place_aliases, split_parts, states_plan
+from rag.query import Analyzer, Report, asks_yes_no, is_english, place_aliases, split_parts, states_plan
 from rag.translate import Translator
 
 REPORTS = [
@@ -156,3 +156,15 @@ def test_a_question_about_two_places_is_asked_of_each(analyzer) -> None:
     assert q.parts == ["甲市今年计划新建的学校有多少所?", "乙县今年计划新建的学校有多少所?"]
     assert analyzer.analyse(q.parts[1]).docs != analyzer.analyse(q.parts[0]).docs
     assert len(analyzer.analyse("甲市今年计划新建多少所学校？").parts) == 1
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("甲市的政府债务在2023年是否继续下降？", True),
+    ("乙县2017年有没有发生生产安全事故？", True),
+    ("甲市完成目标了吗？", True),
+    ("Did Jia City meet its 2023 target?", True),
+    ("甲市2023年政府债务是多少？", False),
+    ("What did Jia City plan for 2024?", False),
+])
+def test_asks_yes_no(question, expected):
+    assert asks_yes_no(question) is expected
