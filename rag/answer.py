@@ -441,8 +441,9 @@ class Assistant:
         if m := _ASKED_ATTR.search(q.content):
             words = [w for w in tokenize(m.group(1)) if len(w) > 1 and w not in QUESTION_WORDS]
             attr = words[-1] if words else ""
-        # what the attribute is asked of (「生产总值增长了多少」: the growth of the output)
-        subject = {t for t in topic if attr and attr not in t and t not in attr}
+        # what the attribute is asked of, named before it (「生产总值增长了多少」: the growth of the output)
+        before = q.content[: q.content.rfind(attr, 0, m.end())] if attr and m else ""
+        subject = {t for t in topic if t in before and attr not in t and t not in attr}
         best, best_cov = None, 0.0
         for p in fitting:
             c = self.retriever.by_id[p.chunk_id]
