@@ -21,6 +21,8 @@ class Citation(BaseModel):
     text: str = Field(description="The whole paragraph (chunk) the quote comes from.")
     start: int = Field(description="Offset of the quote's first character in the original file.")
     end: int = Field(description="Offset just past the quote's last character in the original file.")
+    page: int | None = Field(None, description="PDF page (1-based) of the quote; null for other formats.")
+    location: str = Field("", description="Where the quote stands, for display: 「第12页 ¶3」 (PDF) or 「¶3」.")
 
 
 class SearchResult(BaseModel):

@@ -39,11 +39,17 @@ class Citation:
     paragraph: int
     quote: str  # the supporting sentence, in the document's own script
     text: str  # the whole chunk
-    start: int  # offsets of the quote in the original file
+    start: int  # offsets of the quote in the original file (for PDF, DOCX, HTML: in the text read from it)
     end: int
+    page: int | None = None  # the PDF page of the quote
+
+    @property
+    def location(self) -> str:
+        """For display: 「第12页 ¶3」 for a PDF, 「¶3」 otherwise."""
+        return (f"第{self.page}页 " if self.page else "") + f"¶{self.paragraph}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "location": self.location}
 
 
 @dataclass
@@ -272,11 +278,8 @@ def assign(verdict: Verdict, chunks_by_id: dict) -> tuple[str, list[Citation]]:
         for cs in sup:
             key = (cs.chunk_id, cs.start)
             if key not in key_to_n:
-                c = chunks_by_id[cs.chunk_id]
                 key_to_n[key] = len(citations) + 1
-                citations.append(Citation(n=key_to_n[key], id=c.id, doc=c.doc, title=c.title, section=c.section,
-                                          breadcrumb=c.breadcrumb, paragraph=c.paragraph, quote=cs.text,
-                                          text=c.text, start=cs.start, end=cs.end))
+                citations.append(citation_for(cs, key_to_n[key], chunks_by_id))
             marks.append(f"[{key_to_n[key]}]")
         sent = re.sub(r"\s*\[\d+\]", "", sent)
         out.append(sent + "".join(marks))
@@ -287,4 +290,5 @@ def assign(verdict: Verdict, chunks_by_id: dict) -> tuple[str, list[Citation]]:
 def citation_for(cs: ContextSentence, n: int, chunks_by_id: dict) -> Citation:
     c = chunks_by_id[cs.chunk_id]
     return Citation(n=n, id=c.id, doc=c.doc, title=c.title, section=c.section, breadcrumb=c.breadcrumb,
-                    paragraph=c.paragraph, quote=cs.text, text=c.text, start=cs.start, end=cs.end)
+                    paragraph=c.paragraph, quote=cs.text, text=c.text, start=cs.start, end=cs.end,
+                    page=c.page_at(cs.start) if hasattr(c, "page_at") else None)

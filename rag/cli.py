@@ -340,7 +340,8 @@ def _assistant(s: Settings):
 
 def _print_citations(citations: list[dict]) -> None:
     for c in citations:
-        out.print(f"[bold][{c['n']}][/] {c['breadcrumb']}  [dim]{c['id']} ¶{c['paragraph']}[/]")
+        where = c.get("location") or f"¶{c['paragraph']}"
+        out.print(f"[bold][{c['n']}][/] {c['breadcrumb']}  [dim]{where} · {c['id']}[/]")
         out.print(f"    「{c['quote']}」", markup=False, highlight=False)
 
 

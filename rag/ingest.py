@@ -22,7 +22,7 @@ from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
 from .files import atomic_write_text
 from .metadata import DocMeta, article_kind, article_year, derive
-from .read import find_sources, read_source
+from .read import SUFFIXES, SourceText, find_sources, read_source
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,16 @@ class Chunk:
     notes: list[str] = field(default_factory=list)  # ids of the glossary notes its markers ［n］ point to
     term: str = ""  # for a glossary note: the term it explains
     follows: list[str] = field(default_factory=list)  # for a lead-in (「要把握好以下三点。」): the items it announces
+    pages: list[list[int]] = field(default_factory=list)  # PDF: [offset, page] where each page of the chunk begins
+
+    def page_at(self, offset: int) -> int | None:
+        """The PDF page that holds `offset` of the extracted text (None for other formats)."""
+        page = None
+        for start, pg in self.pages:
+            if start > offset and page is not None:
+                break
+            page = pg
+        return page
 
     @property
     def searchable(self) -> bool:
@@ -87,6 +97,7 @@ class Document:
     garbled_runs: int = 0
     twin_of: list[str] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
+    fmt: str = "text"  # the original's format: text | csv | json | pdf | docx | html
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -106,8 +117,22 @@ def load_file(path: Path, settings: Settings) -> list[Document]:
     """Every report in one file, cut into chunks: one for a text file, one per record of a dataset
     (its other columns become labels for the metadata)."""
     return [build_document(path, src.text, settings, path.stem + (f"-{src.suffix_id}" if src.suffix_id else ""),
-                           fields=src.fields)
+                           fields=src.fields, source=src)
             for src in read_source(path)]
+
+
+def chunk_pages(spans: list[list[int]], source: SourceText | None) -> list[list[int]]:
+    """[offset, page] where each PDF page of a chunk (its `spans` of the extracted text) begins."""
+    if source is None or not any(s.page for s in source.source_map):
+        return []
+    out: list[list[int]] = []
+    for a, b in spans:
+        for sp in source.source_map:
+            if sp.end <= a or sp.start >= b or sp.page is None:
+                continue
+            if not out or out[-1][1] != sp.page:
+                out.append([max(a, sp.start), sp.page])
+    return out
 
 
 # --- one document -------------------------------------------------------------------------------
@@ -131,10 +156,11 @@ def _depth(sec: Section) -> int:
 
 
 def build_document(path: Path, text: str, settings: Settings, doc_id: str | None = None,
-                   fields: dict[str, str] | None = None) -> Document:
+                   fields: dict[str, str] | None = None, source: SourceText | None = None) -> Document:
     """Cut one report into chunks with metadata (duplicates collapsed, twins not yet linked).
 
-    `fields` are a dataset record's other columns (title, year, …): labels, trusted least."""
+    `fields` are a dataset record's other columns (title, year, …): labels, trusted least.
+    `source`: what the reader gave (format, the map back to a PDF's pages)."""
     doc_id = doc_id or path.stem
     articles, paras, markers, narrow = cut_document(text, settings.chunk_target_chars)
     content = "\n".join(p.block.text for p in paras if p.kind in ("body", "bullet", "heading"))
@@ -198,6 +224,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
             year=info["year"], section=[s.display for s in section.path()], section_path=sec_ids,
             paragraph=pc.number, part=pc.part, text=pc.text, search_text=normalize(pc.text).text,
             start=spans[0][0], end=spans[-1][1], spans=spans, locations=locations, flags=flags, garbled=garbled,
+            pages=chunk_pages(spans, source),
         ))
     _dedupe_ids(chunks)
     assign_periods(chunks, art_info)
@@ -208,6 +235,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         chars=len(text), meta=meta, title="", articles=list(art_info.values()),
         sections=[_section_tree(a) for a in articles], markers=[asdict(m) for m in markers], narrow=narrow,
         duplicates_collapsed=n_collapsed, garbled_runs=sum(len(p.block.garbled) for p in paras), chunks=chunks,
+        fmt=source.fmt if source is not None else "text",
     )
     doc.title = f"{meta.place} · {art_info[articles[0].index]['display']}" if articles else path.stem
     finalize_breadcrumbs(doc)
@@ -405,7 +433,7 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = Tru
 
     files = find_reports(paths)
     if not files:
-        raise RagError("no report files (*.txt, *.md, *.csv, *.jsonl, *.json) found in "
+        raise RagError("no report files (" + ", ".join(f"*{x}" for x in SUFFIXES) + ") found in "
                        + ", ".join(str(p) for p in paths))
     docs: list[Document] = []
     ids: set[str] = set()
@@ -429,7 +457,7 @@ def doc_summary(d: Document) -> dict:
         "id": d.id, "name": d.name, "path": d.path, "sha256": d.sha256, "chars": d.chars, "title": d.title,
         "meta": asdict(d.meta), "articles": d.articles, "sections": d.sections, "markers": d.markers,
         "narrow": d.narrow, "duplicates_collapsed": d.duplicates_collapsed, "garbled_runs": d.garbled_runs,
-        "twin_of": d.twin_of, "chunks": len(d.chunks),
+        "twin_of": d.twin_of, "chunks": len(d.chunks), "format": d.fmt,
     }
 
 

@@ -28,6 +28,7 @@ from typing import Callable
 
 from .errors import RagError
 from .ingest import Document, find_reports, link_twins, load_file, read_report, write_store
+from .read import FORMAT_SUFFIX, SUFFIXES, read_bytes, sniff
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,28 @@ class Change:
     seconds: float
 
 
+def validate_upload(data: bytes, max_bytes: int, name: str = "") -> tuple[str, str]:
+    """The format of an uploaded report (sniffed from its bytes: pdf, docx, html, or a text format
+    by the name's suffix) and the text it holds, or `InvalidReport` saying what is wrong with it."""
+    if len(data) > max_bytes:
+        raise InvalidReport(f"the report is {len(data)} bytes; at most {max_bytes} are accepted")
+    if not data.strip():
+        raise InvalidReport("the report is empty")
+    fmt = sniff(data, name)
+    if fmt not in ("pdf", "docx", "html"):
+        return fmt, validate_report(data, max_bytes)
+    try:
+        sources = read_bytes(data, display_name(name))
+    except RagError as exc:
+        raise InvalidReport(str(exc).splitlines()[0]) from exc
+    text = "\n".join(s.text for s in sources)
+    if not text.strip():
+        raise InvalidReport("the report has no text")
+    return fmt, text
+
+
 def validate_report(data: bytes, max_bytes: int) -> str:
-    """The text of an uploaded report, or `InvalidReport` saying what is wrong with it."""
+    """The text of an uploaded text report, or `InvalidReport` saying what is wrong with it."""
     if len(data) > max_bytes:
         raise InvalidReport(f"the report is {len(data)} bytes; at most {max_bytes} are accepted")
     if not data.strip():
@@ -128,8 +149,15 @@ class Library:
         """The report files that make up the corpus, in ingestion order."""
         excluded = self.excluded()
         seeds = [p for p in self.seed_files() if p.stem not in excluded]
-        uploads = sorted(self.uploads_dir.glob("upload-*.txt")) if self.uploads_dir.exists() else []
-        return seeds + [p for p in uploads if _UPLOAD_ID.match(p.stem)]
+        uploads = sorted(self.uploads_dir.glob("upload-*.*")) if self.uploads_dir.exists() else []
+        return seeds + [p for p in uploads if _UPLOAD_ID.match(p.stem) and p.suffix in SUFFIXES]
+
+    def file_of(self, doc_id: str) -> Path:
+        """The original file a document was read from (for a record of a dataset: the dataset)."""
+        for f in self.files():
+            if f.stem == doc_id or doc_id.startswith(f.stem + "-r"):
+                return f
+        raise DocumentNotFound(f"no document '{doc_id}'")
 
     def source(self, doc_id: str) -> str:
         return "upload" if _UPLOAD_ID.match(doc_id) else "seed"
@@ -154,14 +182,14 @@ class Library:
 
         `publish` is called with the writer lock held once the new index is complete: the caller
         loads it and swaps it in, so that changes are published in the order they were made."""
-        text = validate_report(data, max_bytes)
+        fmt, text = validate_upload(data, max_bytes, name or "")
         digest = hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")).hexdigest()
         with self._write_lock:
             if digest in self._corpus_hashes():
                 raise DuplicateReport("this report is already in the library")
             doc_id = f"upload-{uuid.uuid4().hex[:12]}"
             self.uploads_dir.mkdir(parents=True, exist_ok=True)
-            target = self.uploads_dir / f"{doc_id}.txt"
+            target = self.uploads_dir / f"{doc_id}{FORMAT_SUFFIX.get(fmt, '.txt')}"
             tmp = self.uploads_dir / f".{doc_id}.{os.getpid()}.tmp"
             with tmp.open("wb") as fh:
                 fh.write(data)
@@ -194,7 +222,7 @@ class Library:
             if self.source(doc_id) == "upload":
                 before = self.uploads()
                 meta = {k: v for k, v in before.items() if k != doc_id}
-                path = self.uploads_dir / f"{doc_id}.txt"
+                path = self.file_of(doc_id)
                 hidden = path.with_name(f".{doc_id}.removed")
                 os.replace(path, hidden)  # kept until the rebuild succeeds
                 try:

@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -29,7 +30,7 @@ from .errors import RagError
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md", ".csv", ".jsonl", ".json")
+SUFFIXES = (".txt", ".md", ".csv", ".jsonl", ".json", ".pdf", ".docx", ".html", ".htm")
 
 # a field holds a report when its filled values average at least this many characters: titles,
 # dates and URLs are shorter, and even the 摘要 of a county report is longer
@@ -77,8 +78,7 @@ _BOMS = (  # UTF-32 first: the UTF-32-LE mark begins with the UTF-16-LE one
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _SIGNATURES = (  # binary formats people mistake for reports, named so the message says what to do
-    (b"PK\x03\x04", "a ZIP archive (a .docx/.xlsx file?)"),
-    (b"%PDF", "a PDF file"),
+    (b"PK\x03\x04", "a ZIP archive but not a Word document (.docx)"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (.doc/.xls)"),
     (b"{\\rtf", "an RTF file"),
     (b"\x89PNG", "a PNG image"),
@@ -105,7 +105,8 @@ def decode(raw: bytes, name: str = "") -> tuple[str, str]:
     label = name or "the input"
     for sig, what in _SIGNATURES:
         if raw.startswith(sig):
-            raise RagError(f"{label} is {what}, not a text file; save it as plain text (.txt)")
+            raise RagError(f"{label} is {what}, not a report; give the report as text (.txt), Word (.docx), "
+                           "PDF or a web page (.html)")
     text, encoding = _decode(raw, label)
     controls = len(_CONTROL.findall(text))
     if controls > max(2, len(text) // 1000):
@@ -277,30 +278,98 @@ def read_source(path: Path) -> list[SourceText]:
     return read_bytes(raw, path.name)
 
 
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta\s)", re.I | re.S)
+_HTML_EARLY = re.compile(rb"<(?:body|head|meta\s+charset|title)[\s>/]", re.I)
+
+
+def looks_like_html(raw: bytes) -> bool:
+    """Whether `raw` is a web page: it starts (after a BOM, blanks and comments) with a doctype or
+    an <html>/<head>/<body> tag, or has a <head>/<body>/<title> tag in its first 2 KB before any
+    line of plain text. A report that quotes a tag further down is still text."""
+    head = raw[:2048]
+    for bom, enc in ((codecs.BOM_UTF8, None), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            head = head[len(bom):]
+            if enc:
+                head = head.decode(enc, errors="ignore").encode("utf-8")
+            break
+    if _HTML_START.match(head):
+        return True
+    first = head.lstrip()[:1]
+    return first == b"<" and bool(_HTML_EARLY.search(head))
+
+
+def sniff(raw: bytes, name: str = "") -> str:
+    """The format of a file, from its bytes (an extension can lie): pdf | docx | html, or the
+    text formats by `name`'s suffix: csv | json | jsonl | text. A ZIP that is not a Word document,
+    and other binary files, are left to `decode`, which names them in its error."""
+    head = raw[:1024]
+    if b"%PDF-" in head:
+        return "pdf"
+    if raw.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+                if "word/document.xml" in zf.namelist():
+                    return "docx"
+        except (zipfile.BadZipFile, OSError, ValueError):
+            pass
+        return "zip"
+    if looks_like_html(raw):
+        return "html"
+    suffix = Path(name).suffix.lower()
+    return {".csv": "csv", ".jsonl": "jsonl", ".json": "json"}.get(suffix, "text")
+
+
+# The suffix a stored copy of a file of each format gets (uploads are saved under generated names).
+FORMAT_SUFFIX = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "csv": ".csv", "jsonl": ".jsonl",
+                 "json": ".json", "text": ".txt"}
+MEDIA_TYPES = {".pdf": "application/pdf",
+               ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+               ".html": "text/html", ".htm": "text/html", ".csv": "text/csv", ".jsonl": "application/jsonl",
+               ".json": "application/json", ".txt": "text/plain", ".md": "text/markdown"}
+
+
 def read_bytes(raw: bytes, name: str) -> list[SourceText]:
-    """The reports in `raw`, a file's bytes (an upload has no path); `name`'s suffix picks the format.
+    """The reports in `raw`, a file's bytes (an upload has no path); the format is sniffed from the
+    bytes (PDF, DOCX, HTML), else `name`'s suffix picks a text format.
 
     ``.csv`` and ``.jsonl``/``.json`` give one `SourceText` per record whose report field is
     filled (`record`: the n-th data row of a CSV, header not counted; the line number in a JSON
-    Lines file; the position in a JSON list); anything else is one plain-text report. An empty
-    file, or a dataset with no records, gives []. Raises `RagError` (one line) for bytes that are
-    not text, malformed CSV/JSON (naming the line) and records with no report-like text field.
+    Lines file; the position in a JSON list); PDF, Word and web pages one report each, read by
+    their own reader (`rag.read_pdf`, `rag.read_docx`, `rag.read_html`); anything else is one
+    plain-text report. An empty file, or a dataset with no records, gives []. Raises `RagError`
+    (one line) for bytes that are not a report, malformed CSV/JSON (naming the line) and records
+    with no report-like text field.
     """
     if not raw.strip():
         return []
+    fmt = sniff(raw, name)
+    if fmt == "pdf":
+        from .read_pdf import read_pdf
+
+        return read_pdf(raw, name)
+    if fmt == "docx":
+        from .read_docx import read_docx
+
+        return read_docx(raw, name)
+    if fmt == "html":
+        from .read_html import read_html
+
+        return read_html(raw, name)
     text, encoding = decode(raw, name)
     if not text.strip():
         return []  # a byte-order mark and nothing else
-    suffix = Path(name).suffix.lower()
-    if suffix == ".csv":
+    if fmt == "csv":
         items = _csv_records(unify_newlines(text), name)
-    elif suffix in (".jsonl", ".json"):
-        items = _json_records(text, name, lines=suffix == ".jsonl")
+    elif fmt in ("jsonl", "json"):
+        items = _json_records(text, name, lines=fmt == "jsonl")
     else:
         text = _repair(text)
         return [SourceText(text, None, {}, encoding, "")] if text.strip() else []
     single = len(items) == 1
-    return [SourceText(_repair(body), n, fields, encoding, "" if single else f"r{n}") for n, body, fields in items]
+    kind = "csv" if fmt == "csv" else "json"
+    return [SourceText(_repair(body), n, fields, encoding, "" if single else f"r{n}", fmt=kind)
+            for n, body, fields in items]
 
 
 Record = tuple[int, str, dict[str, str]]  # (record number, report text, other fields)

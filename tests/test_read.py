@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from rag.read import (
     read_bytes,
     read_source,
     resolve_artefacts,
+    sniff,
     unify_newlines,
 )
 
@@ -148,11 +150,22 @@ def test_jsonl_content_has_real_newlines_and_the_other_keys_are_fields():
     assert src.text == json.loads((CORPUS / JSONL).read_text(encoding="utf-8"))["content"]
 
 
-def test_docx_files_are_refused_with_a_reason():
-    for name in ("07_province_guangdong_2025.docx", "08_province_ningxia_2025.docx"):
-        with pytest.raises(RagError) as exc:
-            read_source(CORPUS / name)
-        assert "ZIP" in one_line(exc) and name in str(exc.value)
+def test_formats_are_sniffed_from_the_bytes_not_the_name(tmp_path):
+    """A Word file renamed .txt is still Word; a PDF or a web page is known by its first bytes."""
+    docx = (CORPUS / "07_province_guangdong_2025.docx").read_bytes()
+    assert sniff(docx, "甲市.txt") == "docx"
+    assert sniff(b"%PDF-1.7\n%\xe2\xe3\n1 0 obj", "甲市.docx") == "pdf"
+    assert sniff("\ufeff<!DOCTYPE html><html><body>甲市</body></html>".encode("utf-8"), "甲市.txt") == "html"
+    assert sniff(b"<!-- saved -->\n<html lang=zh>", "a.dat") == "html"
+    assert sniff("甲市2024年政府工作报告\n各位代表：<b>不是网页</b>".encode("utf-8"), "甲市.html") == "text"
+    assert sniff(b"title,content\n", "甲市.csv") == "csv" and sniff(b"{}", "甲市.jsonl") == "jsonl"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("data.xml", "<x/>")
+    assert sniff(buf.getvalue(), "乙县.docx") == "zip"
+    with pytest.raises(RagError) as exc:  # a ZIP that is not a Word document says so
+        read_bytes(buf.getvalue(), "乙县.docx")
+    assert "ZIP archive but not a Word document" in one_line(exc) and "乙县.docx" in one_line(exc)
 
 
 # --- encodings: real text re-encoded into tmp_path ----------------------------------------------
@@ -351,9 +364,9 @@ def test_binary_bytes_are_refused():
     with pytest.raises(RagError) as exc:
         read_bytes(bytes(range(256)) * 16, "甲市.txt")
     assert one_line(exc) == "甲市.txt is not a text file (it contains NUL bytes)"
-    with pytest.raises(RagError) as exc:
+    with pytest.raises(RagError) as exc:  # read as a PDF (the bytes say so), which it is not
         read_bytes(b"%PDF-1.7\n" + bytes(range(1, 256)) * 4, "乙县.pdf.txt")
-    assert "PDF" in one_line(exc)
+    assert "PDF" in one_line(exc) and "乙县.pdf.txt" in one_line(exc)
     with pytest.raises(RagError) as exc:
         read_bytes(bytes(range(1, 32)) * 50, "丙镇.txt")
     assert "control characters" in one_line(exc)
@@ -422,11 +435,13 @@ def test_find_sources(tmp_path):
     (tmp_path / "甲市.MD").write_text("# 甲市", encoding="utf-8")
     (tmp_path / "sub").mkdir()
     found = find_sources([tmp_path])
-    assert [p.name for p in found] == TEXT_FILES[:3] + ["甲市.MD"]
+    assert [p.name for p in found] == TEXT_FILES[:3] + ["07_province_guangdong_2025.docx", "甲市.MD"]
     assert all(p.suffix.lower() in SUFFIXES for p in found)
-    docx = tmp_path / "07_province_guangdong_2025.docx"
-    assert find_sources([docx]) == [docx]  # named explicitly: kept, and reading it says why it fails
-    assert [p.name for p in find_sources([CORPUS])] == TEXT_FILES
+    odd = tmp_path / "甲市.rtf"
+    odd.write_bytes(b"{\\rtf1 x}")
+    assert odd not in find_sources([tmp_path])
+    assert find_sources([odd]) == [odd]  # named explicitly: kept, and reading it says why it fails
+    assert [p.name for p in find_sources([CORPUS])] == sorted(p.name for p in CORPUS.iterdir())
     with pytest.raises(RagError) as exc:
         find_sources([tmp_path / "乙县"])
     assert one_line(exc).startswith("no such file or directory: ")

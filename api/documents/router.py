@@ -1,7 +1,8 @@
 """`/v1/documents`: list, upload and remove reports.
 
-An upload is validated (UTF-8 text, not binary, within the size limit), saved under an id the server
-generates, ingested and indexed (only its new chunks are embedded), and then published: the next
+An upload is validated (UTF-8 text, a dataset file, a PDF with a text layer, a Word .docx or a web
+page, sniffed from its bytes, within the size limit), saved under an id the server generates,
+ingested and indexed (only its new chunks are embedded), and then published: the next
 question can find it. Questions answered meanwhile use the previous index to the end. Removing a
 seed report excludes it from the service's corpus; its file in the seeds folder is left alone.
 """
@@ -12,17 +13,20 @@ import json
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from rag.library import Change
+from rag.read import MEDIA_TYPES
 
 from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
 from ..services import Services, get_services
 
 router = APIRouter(tags=["documents"])
 
-RAW_TYPES = ("text/plain", "text/markdown", "application/octet-stream")
+RAW_TYPES = ("text/plain", "text/markdown", "application/octet-stream", "application/pdf",
+             "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/html",
+             "text/csv", "application/jsonl", "application/x-ndjson")
 
 
 class DocumentInfo(BaseModel):
@@ -39,6 +43,7 @@ class DocumentInfo(BaseModel):
     chunks: int = Field(description="Chunks cut from it.")
     twin_of: list[str] = Field(description="Ids of the same report in the other script.")
     source: str = Field(description="`seed` (from the seeds folder) or `upload`.")
+    format: str = Field("text", description="Format of the original: text, csv, json, pdf, docx or html.")
     uploaded: str | None = Field(None, description="Time of upload (uploads only).")
 
 
@@ -63,7 +68,8 @@ def _info(d: dict, services: Services, uploads: dict) -> DocumentInfo:
                         place=meta.get("place") or "", level=meta.get("level") or "", year=meta.get("year"),
                         kind=meta.get("kind") or "", date=meta.get("date") or "", script=meta.get("script") or "",
                         chars=d.get("chars", 0), chunks=d.get("chunks", 0), twin_of=d.get("twin_of", []),
-                        source=services.library.source(d["id"]), uploaded=up.get("uploaded"))
+                        source=services.library.source(d["id"]), uploaded=up.get("uploaded"),
+                        format=d.get("format") or "text")
 
 
 def _result(change: Change) -> dict:
@@ -84,12 +90,17 @@ async def list_documents(services: Services = Depends(get_services)) -> list[Doc
     400: {"model": ErrorResponse, "description": "Malformed JSON body."},
     409: {"model": ErrorResponse, "description": "The same text is already in the library."},
     415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
-    422: {"model": ErrorResponse, "description": "Not UTF-8, binary, empty, or nothing to index."},
+    422: {"model": ErrorResponse, "description": "Not a report (not UTF-8 text, a PDF without a text layer, "
+                                                  "another binary file), empty, or nothing to index."},
 }, openapi_extra={"requestBody": {"required": True, "description": (
-    "The report as UTF-8 text (`text/plain`, `text/markdown` or `application/octet-stream`; give a display "
-    "name with `?name=`), or JSON `{\"name\": ..., \"text\": ...}`."), "content": {
+    "The report as a file's bytes: UTF-8 text, a PDF, a Word .docx or a web page, sniffed from the bytes "
+    "(`text/plain`, `application/pdf`, `application/octet-stream` …; give a display name with `?name=`, "
+    "whose suffix also tells a CSV or JSON Lines dataset), or JSON `{\"name\": ..., \"text\": ...}`."), "content": {
     "text/plain": {"schema": {"type": "string"}},
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "The report file."}}}},
     "application/json": {"schema": UploadJson.model_json_schema()}}}})
 async def upload_document(request: Request, name: str | None = Query(None, max_length=200, description=(
         "Display name for a raw upload (for listings only; never used as a path).")),
@@ -110,11 +121,34 @@ async def upload_document(request: Request, name: str | None = Query(None, max_l
             raise ApiError(422, f"{param}: {first['msg']}" if param else first["msg"], param=param,
                            code=first["type"])
         data, name = payload.text.encode("utf-8"), payload.name or name
+    elif ctype == "multipart/form-data":
+        data, name = await _form_file(request, name)
     elif ctype not in RAW_TYPES and ctype:
-        raise ApiError(415, f"unsupported Content-Type '{ctype}'; send text/plain or application/json",
+        raise ApiError(415, f"unsupported Content-Type '{ctype}'; send the file's bytes (text/plain, "
+                       "application/pdf, application/octet-stream …), a multipart form with a `file` field, "
+                       "or application/json",
                        code="unsupported_media_type")
     change = await run_in_threadpool(services.add_document, data, name)
     return JSONResponse(_result(change), status_code=201)
+
+
+async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | None]:
+    """The bytes and file name of the one `file` field of a multipart upload (a browser form or
+    `curl -F file=@甲市.pdf`); the body size limit has already been applied by the middleware."""
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except Exception as exc:  # malformed multipart bodies raise parser-specific errors
+        raise ApiError(400, f"the multipart body cannot be read ({str(exc).splitlines()[0] if str(exc) else 'malformed'})",
+                       code="invalid_multipart")
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise ApiError(422, "the multipart form has no `file` field holding the report file", param="file",
+                       code="missing_file")
+    try:
+        data = await upload.read()
+    finally:
+        await upload.close()
+    return data, name or upload.filename
 
 
 @router.delete("/v1/documents/{doc_id}", response_model=ChangeResult, summary="Remove a report", responses={
@@ -128,3 +162,22 @@ async def delete_document(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0
     services.assistant  # noqa: B018
     change = await run_in_threadpool(services.remove_document, doc_id)
     return JSONResponse(_result(change))
+
+
+@router.get("/v1/documents/{doc_id}/file", summary="The original file of a report", responses={
+    **COMMON_ERRORS,
+    200: {"description": "The file as it was given, with its content type (a PDF opens at `#page=N`).",
+          "content": {t: {} for t in sorted(set(MEDIA_TYPES.values()))}},
+    404: {"model": ErrorResponse, "description": "No document with that id."},
+}, response_class=FileResponse)
+async def document_file(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+                                           description="Document id from GET /v1/documents."),
+                        services: Services = Depends(get_services)) -> FileResponse:
+    services.assistant  # noqa: B018
+    served = {d["id"] for d in services.assistant.retriever.documents}
+    if doc_id not in served:
+        raise ApiError(404, f"no document '{doc_id}'", code="not_found")
+    path = services.library.file_of(doc_id)
+    media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    shown = services.library.uploads().get(doc_id, {}).get("name") or path.name
+    return FileResponse(path, media_type=media, filename=shown, content_disposition_type="inline")
