@@ -128,6 +128,7 @@ class _Line:
     row: bool = False  # a table row
     bold: bool = False  # the paragraph is bold throughout
     notes: list[int] = field(default_factory=list)
+    md: bool = True  # a heading written as markdown (the notes heading is written plain: NOTES_HEADING_RE)
 
     @property
     def text(self) -> str:
@@ -221,7 +222,7 @@ class _Reader:
         self.content(p, run, psid)
         text, bold = run.finish()
         if label and text:
-            sep = "" if label[-1] in "、.．)）:：]】" or _wide(label[-1]) else " "
+            sep = " " if label == "•" or (label[-1].isascii() and label[-1].isalnum()) else ""
             text, bold = label + sep + text, [bold[0]] * (len(label) + len(sep)) + bold
         level = self.styles.heading_level(p)
         if self.styles.is_toc(p):
@@ -439,7 +440,7 @@ def _with_notes(reader: _Reader, lines: list[_Line]) -> list[_Line]:
 
     def flush() -> None:
         if pending:
-            out.append(_Line([("注释", None)], level=2))
+            out.append(_Line([("注释", None)], level=2, md=False))
             for n, before, para in pending:
                 body = reader.note_text.get(n, "")
                 if not re.match(r"^[^：:。\n]{1,40}[：:]", body):
@@ -463,7 +464,7 @@ def _with_notes(reader: _Reader, lines: list[_Line]) -> list[_Line]:
 
 def _render(ln: _Line) -> str:
     text = ln.text
-    if ln.level:
+    if ln.level and ln.md:
         return "#" * ln.level + " " + text
     if ln.row:
         return "- " + text
