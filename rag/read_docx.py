@@ -31,21 +31,15 @@ Example: a paragraph whose first run 「（一）甲市着力扩大内需，稳�
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 from .chunk import CN_ENUM_RE, PAREN_ENUM_RE
 from .clean import ends_sentence, is_cjk
+from .docx_package import open_docx
 from .docx_style import Numbering, Styles, on
 from .errors import RagError
 from .read import SourceSpan, SourceText
-
-MAX_UNCOMPRESSED = 200 * 1024 * 1024  # a 1,000-page report with images is well under this
-MAX_RATIO = 200  # XML compresses ~10×; a zip bomb ~1000×
-MAX_ENTRIES = 10_000
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
@@ -56,47 +50,6 @@ _SKIP_FIELDS = {"PAGE", "NUMPAGES", "SECTIONPAGES", "PAGEREF", "TOC", "NUMWORDS"
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _PHRASE_END = "。：:！？!?；;"
 ATTACH_RE = re.compile(r"^(?:附件|附表|附录|附錄)\s*[0-9０-９一二三四五六七八九十]{0,3}\s*[：:]?\s*(.{0,30})$")
-
-
-# --- the package ------------------------------------------------------------------------------
-def _open(raw: bytes, name: str):
-    """The python-docx Document, after checks that keep hostile or wrong files out."""
-    if raw.startswith(_OLE):
-        raise RagError(f"{name} is password-protected or an old .doc (Word 97-2003) file; "
-                       f"save it as .docx without a password")
-    if not raw.startswith(b"PK"):
-        raise RagError(f"{name} is not a .docx file (not a ZIP package); save it from Word as .docx")
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(raw))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise RagError(f"{name} is a damaged .docx (truncated or corrupt ZIP: {exc}); "
-                       f"download it again or re-save it in Word") from None
-    total = sum(i.file_size for i in infos)
-    worst = max((i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > 1 << 20), default=0)
-    if len(infos) > MAX_ENTRIES or total > MAX_UNCOMPRESSED or worst > MAX_RATIO:
-        raise RagError(f"{name} unpacks to {total >> 20} MB in {len(infos)} files (compression up to "
-                       f"{worst:.0f}:1), over the limit for a report ({MAX_UNCOMPRESSED >> 20} MB, "
-                       f"{MAX_RATIO}:1); it is not a normal .docx")
-    names = set(zf.namelist())
-    if "[Content_Types].xml" not in names:
-        raise RagError(f"{name} is a ZIP archive, not a Word document; save the report as .docx")
-    try:
-        bad = zf.testzip()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        bad = str(exc)
-    if bad:
-        raise RagError(f"{name} is a damaged .docx (corrupt entry {bad}); download it again or re-save it in Word")
-    import docx  # imported here: only .docx files need it
-
-    try:
-        return docx.Document(io.BytesIO(raw))
-    except ValueError as exc:  # python-docx: "file is not a Word file, content type is …"
-        what = str(exc).rsplit("content type is", 1)[-1].strip(" '")
-        raise RagError(f"{name} is not a Word document (content type {what}); save the report as .docx") from None
-    except Exception as exc:  # noqa: BLE001 - lxml, KeyError for missing parts: all mean a broken package
-        raise RagError(f"{name} is a damaged .docx ({type(exc).__name__}: {str(exc)[:80]}); "
-                       f"re-save it in Word") from None
 
 
 def _in_fallback(el) -> bool:
@@ -476,7 +429,7 @@ def _render(ln: _Line) -> str:
 def read_docx(raw: bytes, name: str) -> list[SourceText]:
     """The report in a .docx file's bytes as one `SourceText` (see the module docstring).
     Raises `RagError` (one line) for a file that is not a readable, text-bearing .docx."""
-    doc = _open(raw, name)
+    doc = open_docx(raw, name)
     reader = _Reader(doc)
     try:
         reader.block(reader.body)

@@ -310,7 +310,7 @@ def test_bad_files_give_one_line_errors(tmp_path, monkeypatch):
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", b"\0" * (40 << 20))
     assert "not a normal .docx" in _one_line_error(out.getvalue())
-    monkeypatch.setattr("rag.read_docx.MAX_UNCOMPRESSED", 100_000)
+    monkeypatch.setattr("rag.docx_package.MAX_UNCOMPRESSED", 100_000)
     assert "over the limit" in _one_line_error(good)
     monkeypatch.undo()
     # a document with no text
