@@ -14,7 +14,8 @@ import zipfile
 from .errors import RagError
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # a 1,000-page report with images is well under this
-MAX_RATIO = 200  # XML compresses ~10×; a zip bomb ~1000×
+MAX_RATIO = 100  # report XML compresses ~10×, repetitive XML ~200× (small parts only); a zip bomb ~1000×
+RATIO_FROM = 16 << 20  # the ratio is judged on parts this large
 MAX_ENTRIES = 10_000
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -33,7 +34,7 @@ def open_docx(raw: bytes, name: str):
         raise RagError(f"{name} is a damaged .docx (truncated or corrupt ZIP: {exc}); "
                        f"download it again or re-save it in Word") from None
     total = sum(i.file_size for i in infos)
-    worst = max((i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > 1 << 20), default=0)
+    worst = max((i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > RATIO_FROM), default=0)
     if len(infos) > MAX_ENTRIES or total > MAX_UNCOMPRESSED or worst > MAX_RATIO:
         raise RagError(f"{name} unpacks to {total >> 20} MB in {len(infos)} files (compression up to "
                        f"{worst:.0f}:1), over the limit for a report ({MAX_UNCOMPRESSED >> 20} MB, "

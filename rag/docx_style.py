@@ -13,8 +13,11 @@ paragraph with ``<w:numPr>`` pointing at a level whose ``lvlText`` is ``（%1）
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from docx.oxml.ns import qn
+from docx.oxml.ns import qn as _qn
+
+qn = lru_cache(maxsize=None)(_qn)  # Clark names are asked for per run: computed once each
 
 _TRUE = {"1", "true", "on"}
 _HEADING_NAME = re.compile(r"^(?:heading|标题|標題)\s*(\d)$", re.IGNORECASE)
@@ -37,6 +40,9 @@ class Styles:
     def __init__(self, styles_el) -> None:
         self.by_id: dict[str, object] = {}
         self.default_para = ""
+        self._levels: dict[str, int | None] = {}
+        self._bold: dict[tuple[str, str], bool] = {}
+        self._toc: dict[str, bool] = {}
         if styles_el is None:
             return
         for st in styles_el.iter(qn("w:style")):
@@ -70,7 +76,13 @@ class Styles:
         outline = p.find(f"{qn('w:pPr')}/{qn('w:outlineLvl')}")
         if outline is not None:
             return _outline(outline)
-        for st in self.chain(self.para_style(p)):
+        sid = self.para_style(p)
+        if sid not in self._levels:
+            self._levels[sid] = self._style_level(sid)
+        return self._levels[sid]
+
+    def _style_level(self, sid: str) -> int | None:
+        for st in self.chain(sid):
             name = self.name(st)
             if _TITLE_NAME.match(name):
                 return 0
@@ -82,7 +94,10 @@ class Styles:
         return None
 
     def is_toc(self, p) -> bool:
-        return any(_TOC_NAME.match(self.name(st)) for st in self.chain(self.para_style(p)))
+        sid = self.para_style(p)
+        if sid not in self._toc:
+            self._toc[sid] = any(_TOC_NAME.match(self.name(st)) for st in self.chain(sid))
+        return self._toc[sid]
 
     def bold(self, run, para_sid: str) -> bool:
         """Run properties, then the run's character style chain, then the paragraph style chain."""
@@ -91,16 +106,18 @@ class Styles:
             direct = on(rpr.find(qn("w:b")))
             if direct is not None:
                 return direct
-            rs = rpr.find(qn("w:rStyle"))
-            if rs is not None:
-                for st in self.chain(rs.get(qn("w:val"))):
-                    v = on(st.find(f"{qn('w:rPr')}/{qn('w:b')}"))
-                    if v is not None:
-                        return v
-        for st in self.chain(para_sid):
-            v = on(st.find(f"{qn('w:rPr')}/{qn('w:b')}"))
-            if v is not None:
-                return v
+        rs = rpr.find(qn("w:rStyle")) if rpr is not None else None
+        key = (rs.get(qn("w:val")) or "" if rs is not None else "", para_sid)
+        if key not in self._bold:
+            self._bold[key] = self._styled_bold(*key)
+        return self._bold[key]
+
+    def _styled_bold(self, char_sid: str, para_sid: str) -> bool:
+        for sid in (char_sid, para_sid):
+            for st in self.chain(sid):
+                v = on(st.find(f"{qn('w:rPr')}/{qn('w:b')}"))
+                if v is not None:
+                    return v
         return False
 
     def num_pr(self, p) -> tuple[str, int] | None:

@@ -102,21 +102,22 @@ class _Run:
     def finish(self) -> tuple[str, list[bool]]:
         """Text and per-character boldness: zero-width characters gone, soft breaks resolved
         (nothing between Chinese characters, a space otherwise), ends stripped."""
-        text = "".join(self.chars)
-        keep = [(c, b) for c, b in zip(text, self.bold) if ord(c) not in _ZERO_WIDTH]
-        out: list[tuple[str, bool]] = []
-        for k, (c, b) in enumerate(keep):
-            if c != "\n":
-                out.append((c, b))
-                continue
-            prev = out[-1][0] if out else ""
-            nxt = next((x for x, _ in keep[k + 1:] if x != "\n"), "")
-            if prev and nxt and not (_wide(prev) or _wide(nxt)) and not prev.isspace():
-                out.append((" ", b))
-        s = "".join(c for c, _ in out)
-        lo = len(s) - len(s.lstrip())
-        hi = len(s.rstrip())
-        return s[lo:hi], [b for _, b in out[lo:hi]]
+        text, bold = "".join(self.chars), self.bold
+        if "\n" in text or text.translate(_ZERO_WIDTH) != text:  # the slow path only when needed
+            keep = [(c, b) for c, b in zip(text, bold) if ord(c) not in _ZERO_WIDTH]
+            out: list[tuple[str, bool]] = []
+            for k, (c, b) in enumerate(keep):
+                if c != "\n":
+                    out.append((c, b))
+                    continue
+                prev = out[-1][0] if out else ""
+                nxt = next((x for x, _ in keep[k + 1:k + 64] if x != "\n"), "")
+                if prev and nxt and not (_wide(prev) or _wide(nxt)) and not prev.isspace():
+                    out.append((" ", b))
+            text, bold = "".join(c for c, _ in out), [b for _, b in out]
+        lo = len(text) - len(text.lstrip())
+        hi = len(text.rstrip())
+        return text[lo:hi], bold[lo:hi]
 
 
 def _wide(c: str) -> bool:
