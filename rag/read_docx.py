@@ -198,7 +198,8 @@ class _Reader:
             return
         lead = next((k for k, (c, b) in enumerate(zip(text, bold)) if not b and not c.isspace()), len(text))
         if lead == len(text):  # bold throughout: a heading when it is short and not a sentence
-            heading = len(text) <= 40 and not ends_sentence(text) and not any(c in "。！？!?" for c in text)
+            heading = (len(text) <= 40 and not ends_sentence(text, "：:；;，,、")
+                       and not any(c in "。！？!?" for c in text))
             lv = 1 if first else _enum_level(text) or 3
             self.lines.append(_Line([(text, idx)], lv if heading else None, bold=True, notes=notes))
             return

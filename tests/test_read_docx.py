@@ -104,6 +104,7 @@ def _styled_doc() -> bytes:
     custom = d.styles.add_style("甲市小标题", 1)
     custom.base_style = d.styles["Heading 2"]
     d.add_paragraph("（一）稳定增长", style=custom)
+    d.add_paragraph().add_run("各位代表：").bold = True
     p = d.add_paragraph()
     p.add_run("着力扩大内需。").bold = True
     p.add_run("全年地区生产总值增长5%，\u200b社会消费品零售总额增长6%。")
@@ -134,7 +135,8 @@ def test_styles_bold_lead_ins_tables_breaks_and_fields():
     raw = _styled_doc()
     st = read_docx(raw, "甲市.docx")[0]
     lines = [ln for ln in st.text.split("\n") if ln]
-    assert lines[:3] == ["# 甲市政府工作报告", "## 一、过去一年的工作", "### （一）稳定增长"]
+    assert lines[:4] == ["# 甲市政府工作报告", "## 一、过去一年的工作", "### （一）稳定增长", "各位代表："]
+    lines.pop(3)
     assert lines[3] == "**着力扩大内需。**全年地区生产总值增长5%，社会消费品零售总额增长6%。"
     assert lines[4] == "我们要坚定信心，乘势而上。"  # bold inside a sentence is emphasis, not a lead-in
     assert lines[5] == "第一行第二行。"  # a soft break is not a paragraph break
