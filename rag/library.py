@@ -28,7 +28,7 @@ from typing import Callable
 
 from .errors import RagError
 from .ingest import Document, find_reports, link_twins, load_file, read_report, write_store
-from .read import FORMAT_SUFFIX, SUFFIXES, read_bytes, sniff
+from .read import FORMAT_SUFFIX, SUFFIXES, binary_kind, read_bytes, sniff
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def validate_upload(data: bytes, max_bytes: int, name: str = "") -> tuple[str, s
     if not data.strip():
         raise InvalidReport("the report is empty")
     fmt = sniff(data, name)
-    if fmt not in ("pdf", "docx", "html"):
+    if fmt not in ("pdf", "docx", "html") and binary_kind(data) is None:
         return fmt, validate_report(data, max_bytes)
     try:
         sources = read_bytes(data, display_name(name))

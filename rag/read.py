@@ -88,8 +88,14 @@ _SIGNATURES = (  # binary formats people mistake for reports, named so the messa
     (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
     (b"Rar!", "a RAR archive"),
 )
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old Office files, and Office files with a password
 # control characters other than tab, newline, vertical tab, form feed and carriage return
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def binary_kind(raw: bytes) -> str | None:
+    """What a binary file people mistake for a report is ("a PNG image" …), or None."""
+    return next((what for sig, what in _SIGNATURES if raw.startswith(sig)), None)
 
 
 def decode(raw: bytes, name: str = "") -> tuple[str, str]:
@@ -306,17 +312,19 @@ def sniff(raw: bytes, name: str = "") -> str:
     head = raw[:1024]
     if b"%PDF-" in head:
         return "pdf"
+    suffix = Path(name).suffix.lower()
     if raw.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as zf:
                 if "word/document.xml" in zf.namelist():
                     return "docx"
         except (zipfile.BadZipFile, OSError, ValueError):
-            pass
+            return "docx" if suffix == ".docx" else "zip"  # a damaged .docx: its reader says so
         return "zip"
+    if raw.startswith(_OLE) and suffix == ".docx":
+        return "docx"  # a password-protected .docx is an OLE container: its reader says so
     if looks_like_html(raw):
         return "html"
-    suffix = Path(name).suffix.lower()
     return {".csv": "csv", ".jsonl": "jsonl", ".json": "json"}.get(suffix, "text")
 
 

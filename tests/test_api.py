@@ -309,6 +309,72 @@ def test_upload_is_answerable_and_delete_removes_it(client, services):
     assert not list((services.settings.index_dir / "uploads").glob("upload-*"))
 
 
+def _docx(text: str) -> bytes:
+    """A Word file of `text`, one paragraph per line, as python-docx writes it."""
+    import io
+
+    from docx import Document
+
+    d = Document()
+    for line in text.splitlines():
+        if line.strip():
+            d.add_paragraph(line.strip())
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def test_a_word_upload_as_a_multipart_form_is_answerable_and_served_back(client, services):
+    data = _docx(REPORT)
+    r = client.post("/v1/documents", files={"file": ("阳泉.docx", data, "application/octet-stream")})
+    assert r.status_code == 201, r.text
+    doc = r.json()["document"]
+    assert doc["format"] == "docx" and doc["name"] == "阳泉.docx" and doc["place"] == "阳泉市"
+    stored = list((services.settings.index_dir / "uploads").glob(f"{doc['id']}.*"))
+    assert [p.suffix for p in stored] == [".docx"]
+    ans = client.post("/v1/ask", json={"question": Q_UPLOAD}).json()
+    assert not ans["refused"] and "37" in ans["answer"], ans
+    cit = ans["citations"][0]
+    assert cit["doc"] == doc["id"] and cit["page"] is None and cit["location"] == f"¶{cit['paragraph']}"
+    f = client.get(f"/v1/documents/{doc['id']}/file")
+    assert f.status_code == 200 and f.content == data
+    assert f.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.wordprocessingml")
+    assert f.headers["content-disposition"].startswith("inline")
+    assert client.get("/v1/documents/no-such-doc/file").status_code == 404
+    assert client.delete(f"/v1/documents/{doc['id']}").status_code == 200
+    assert client.get(f"/v1/documents/{doc['id']}/file").status_code == 404
+
+
+def test_files_that_are_not_reports_are_refused_with_a_reason(client, services):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("data.xml", "<x/>")
+    cases = [
+        (buf.getvalue(), "甲市.docx", "not a Word document"),  # a renamed ZIP
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "甲市.docx", "password-protected"),
+        (_docx(REPORT)[:1500], "甲市.docx", "damaged"),  # truncated in transit
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "甲市.png", "PNG"),
+    ]
+    before = sorted(p.name for p in (services.settings.index_dir / "uploads").glob("*")) \
+        if (services.settings.index_dir / "uploads").exists() else []
+    for data, name, reason in cases:
+        r = client.post("/v1/documents", files={"file": (name, data, "application/octet-stream")})
+        assert r.status_code == 422 and reason in r.json()["error"]["message"], (name, r.text)
+        r = client.post(f"/v1/documents?name={name}", content=data, headers={"content-type": "application/octet-stream"})
+        assert r.status_code == 422 and reason in r.json()["error"]["message"], (name, r.text)
+    after = sorted(p.name for p in (services.settings.index_dir / "uploads").glob("*")) \
+        if (services.settings.index_dir / "uploads").exists() else []
+    assert after == before  # nothing half-stored
+    r = client.post("/v1/documents", files={"report": ("甲市.txt", REPORT.encode(), "text/plain")})
+    assert r.status_code == 422 and r.json()["error"]["param"] == "file"
+    r = client.post("/v1/documents", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code in (400, 422), r.text
+    assert len(client.get("/v1/documents").json()) == 5
+
+
 def test_an_answer_during_an_upload_sees_the_old_index_until_the_new_one_is_complete(client, services, monkeypatch):
     """Pause the upload between writing the chunk store and publishing the index, answer a question in
     that window, then let the upload finish."""
