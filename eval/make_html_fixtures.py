@@ -44,9 +44,9 @@ FIXTURES = ROOT / "tests" / "data" / "html"
 SMALL = [
     ("portal_p", "11_prefecture_baoding_2021.txt", "p"),
     ("portal_br", "13_county_gaoyang_2018.txt", "br"),
-    ("portal_headings", "02_national_2020.txt", "headings"),
-    ("portal_gbk_meta", "12_prefecture_baoding_2026.txt", "gbk-meta"),
-    ("portal_gbk_http_equiv", "14_district_hailaer_2017.txt", "gbk-http-equiv"),
+    ("portal_headings", "14_district_hailaer_2017.txt", "headings"),
+    ("portal_gbk_meta", "02_national_2020.txt", "gbk-meta"),
+    ("portal_gbk_http_equiv", "12_prefecture_baoding_2026.txt", "gbk-http-equiv"),
     ("portal_table", "06_province_hebei_2019.txt", "table"),
 ]
 LAYOUTS = ["p", "br", "headings", "gbk-meta", "gbk-http-equiv", "table"]
@@ -113,14 +113,17 @@ def report(path: Path) -> tuple[str, list[str]]:
 
 
 def cut(paras: list[str], n: int) -> list[str]:
-    """The first `n` paragraphs, plus the first （一） heading and two paragraphs after it when
-    they come later (so every small page has both heading levels)."""
+    """The first `n` paragraphs, plus the first 一、 and （一） headings and two paragraphs after
+    each when they come later (so every small page has both heading levels)."""
     out = paras[:n]
-    if not any(_PAREN_HEAD.match(p) for p in out):
-        for i, p in enumerate(paras):
-            if _PAREN_HEAD.match(p) and len(p) <= 40:
-                out += paras[i:i + 3]
-                break
+    for level in (2, 3):
+        if not any(heading_level(p) == level for p in out):
+            for i, p in enumerate(paras):
+                if heading_level(p) == level and i >= n:
+                    out += paras[i:i + 3]
+                    break
+    while out and heading_level(out[-1]) and len(out) < len(paras):  # a page does not end on a heading
+        out.append(paras[paras.index(out[-1]) + 1])
     return out
 
 

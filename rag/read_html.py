@@ -29,13 +29,15 @@ from .read import SourceSpan, SourceText, decode
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 20 * 2**20  # a report page is well under 1 MB; anything over 20 MB is not one
-MIN_REPORT_CHARS = 100  # less main text than this is a page without a report (an index, a menu)
+MIN_REPORT_CHARS = 100  # fewer letters outside links than this: a page without a report (an index, a menu)
 CHARSET_SCAN = 4096  # a charset declaration must come this early (browsers look at 1024)
 
 # elements whose content is never text of the page: code, styling, embedded documents, form controls
 _DROP = ("script", "style", "iframe", "frame", "frameset", "noscript", "noframes", "template", "object",
-         "embed", "applet", "form", "input", "select", "textarea", "button", "svg", "math", "canvas",
+         "embed", "applet", "input", "select", "textarea", "button", "svg", "math", "canvas",
          "audio", "video", "link", "meta", "base")
+# a <form> loses its controls but keeps its content: ASP.NET portals wrap the whole page in one
+_UNWRAP = ("form",)
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_\-.:]{1,40})""", re.I)
 _GB = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "ms936", "windows-936", "euc-cn", "csgb2312", "hz-gb-2312"}
 _WS = re.compile(r"[ \t\r\n\f\v\u00a0\u2002\u2003\u2009\u200b\u3000]+")
@@ -130,7 +132,54 @@ def _parse(text: str, name: str):
     for el in list(root.iter(*_DROP)):
         if el.getparent() is not None:
             _remove(el)
+    for el in list(root.iter(*_UNWRAP)):
+        if el.getparent() is not None:
+            el.drop_tag()
+    _wrap_loose_text(root)
     return root
+
+
+_BLOCK = {"p", "div", "table", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+          "header", "footer", "nav", "aside", "blockquote", "pre", "hr", "center", "address", "figure", "main"}
+_CONTAINERS = {"body", "div", "td", "th", "article", "section", "main", "center", "blockquote", "li", "dd",
+               "aside", "header", "footer", "nav", "figure"}
+
+
+def _wrap_loose_text(root) -> None:
+    """Put text that stands between blocks into a <p> of its own. A browser shows it (a <p> cut by
+    a stray <div> or <table> goes on as loose text), but extraction keeps only text in blocks."""
+    import lxml.html
+
+    for el in list(root.iter(*_CONTAINERS)):
+        kids = list(el)
+        if not any(isinstance(k.tag, str) and k.tag in _BLOCK for k in kids):
+            continue
+        runs: list[tuple[str, list]] = []  # (leading text, inline elements) between blocks
+        text, inline = el.text or "", []
+        el.text = None
+        for k in kids:
+            if isinstance(k.tag, str) and k.tag in _BLOCK:
+                runs.append((text, inline))
+                text, inline = k.tail or "", []
+                k.tail = None
+                runs.append(("", [k]))
+            else:
+                inline.append(k)
+        runs.append((text, inline))
+        for k in kids:
+            el.remove(k)
+        for text, items in runs:
+            if len(items) == 1 and not text and items[0].tag in _BLOCK:
+                el.append(items[0])
+            elif text.strip() or any(_has_text(i) for i in items):
+                p = lxml.html.Element("p")
+                p.text = text
+                p.extend(items)
+                el.append(p)
+
+
+def _has_text(el) -> bool:
+    return bool("".join(el.itertext()).strip() or (el.tail or "").strip())
 
 
 def _remove(el) -> None:
@@ -173,6 +222,28 @@ def _extract(root, name: str) -> list[_Block]:
     blocks: list[_Block] = []
     _walk(main if main is not None else doc, blocks)
     return [b for b in blocks if b.lines]
+
+
+def _link_texts(root) -> list[str]:
+    """The page's link texts, longest first (menus, related lists, breadcrumbs are links)."""
+    texts = {_WS.sub("", "".join(a.itertext())) for a in root.iter("a")}
+    return sorted((t for t in texts if len(t) >= 2), key=len, reverse=True)[:_MAX_LINKS]
+
+
+def _letters_outside_links(blocks: list[_Block], links: list[str]) -> int:
+    """Letters of the main text that are not the text of one of the page's links. When extraction
+    finds no article it falls back to the whole page, which is then mostly menus and link lists."""
+    text = _WS.sub("", "".join(line for b in blocks for line in b.lines))
+    if len(text) > _LINK_CHECK_CHARS:
+        return len(text)  # far more text than any menu: a report (and the check would cost)
+    for t in links:
+        text = text.replace(t, "")
+    return len(_LETTER.findall(text))
+
+
+_MAX_LINKS = 3000
+_LINK_CHECK_CHARS = 20_000
+_LETTER = re.compile(r"[^\W_]")
 
 
 def _walk(el, out: list[_Block]) -> None:
@@ -279,8 +350,9 @@ def read_html(raw: bytes, name: str) -> list[SourceText]:
     if "<" not in text:
         raise RagError(f"{name} has no HTML markup; if it is the report's text, name it .txt")
     root = _parse(text, name)
+    links = _link_texts(root)
     blocks = _drop_chrome(_extract(root, name))
-    if sum(len(line) for b in blocks for line in b.lines) < MIN_REPORT_CHARS:
+    if _letters_outside_links(blocks, links) < MIN_REPORT_CHARS:
         raise RagError(f"{name}: no report text found in the page (only menus, links or too little text); "
                        f"open it in a browser and save the report's text as .txt")
     blocks = _with_title(blocks, _first_h1(root))
