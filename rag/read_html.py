@@ -12,8 +12,8 @@ Nothing is fetched and nothing is executed: the page is parsed by lxml with netw
 and <script>, <style>, <iframe>, <noscript>, forms, embedded objects and comments are removed
 from the tree before extraction, so their text can never reach the index.
 
-Example: a page whose body is ``<h1>甲市2024年政府工作报告</h1><p>各位代表：</p>`` gives the text
-``"# 甲市2024年政府工作报告\\n各位代表：\\n"`` with the heading (0, 1).
+Example: a page whose article opens ``<h1>甲市2024年政府工作报告</h1><p>各位代表：</p>…`` gives a
+text that opens ``"# 甲市2024年政府工作报告\\n各位代表：\\n…"``, with the heading (0, 1).
 """
 
 from __future__ import annotations
@@ -197,12 +197,15 @@ def _remove(el) -> None:
     parent.remove(el)
 
 
-def _first_h1(root) -> str:
-    for h1 in root.iter("h1"):
-        t = _clean("".join(h1.itertext()))
-        if t and len(t) <= 100:
-            return t
-    return ""
+def _page_title(root) -> tuple[str, int]:
+    """The page's first <h1>, else its first <h2>, with its level: what trafilatura takes for the
+    page title and leaves out of the main text."""
+    for tag in ("h1", "h2"):
+        for h in root.iter(tag):
+            t = _clean("".join(h.itertext()))
+            if t and len(t) <= 100:
+                return t, int(tag[1])
+    return "", 0
 
 
 # --- main content ---------------------------------------------------------------------------------
@@ -315,7 +318,7 @@ def _drop_chrome(blocks: list[_Block]) -> list[_Block]:
     return out
 
 
-def _with_title(blocks: list[_Block], title: str) -> list[_Block]:
+def _with_title(blocks: list[_Block], title: str, level: int) -> list[_Block]:
     """The report title once, as the first heading: the page's <h1> when extraction left it out
     (trafilatura takes it for page metadata), or its first line marked as h1 when it is the title."""
     if not title:
@@ -326,9 +329,9 @@ def _with_title(blocks: list[_Block], title: str) -> list[_Block]:
             blocks = blocks[:i + 1] + [c for c in blocks[i + 1:i + 5] if not (
                 len(c.lines) == 1 and _WS.sub("", c.lines[0]) == key)] + blocks[i + 5:]
             if i == 0:
-                blocks[0] = _Block(b.lines, 1)
+                blocks[0] = _Block(b.lines, b.level or level)
             return blocks
-    return [_Block([title], 1)] + blocks
+    return [_Block([title], level)] + blocks
 
 
 # --- the reader -----------------------------------------------------------------------------------
@@ -355,7 +358,7 @@ def read_html(raw: bytes, name: str) -> list[SourceText]:
     if _letters_outside_links(blocks, links) < MIN_REPORT_CHARS:
         raise RagError(f"{name}: no report text found in the page (only menus, links or too little text); "
                        f"open it in a browser and save the report's text as .txt")
-    blocks = _with_title(blocks, _first_h1(root))
+    blocks = _with_title(blocks, *_page_title(root))
     out: list[str] = []
     spans: list[SourceSpan] = []
     headings: list[tuple[int, int]] = []

@@ -245,3 +245,12 @@ def test_not_a_web_page_is_one_clear_error(raw):
         read(raw, "upload.html")
     msg = str(exc.value)
     assert "upload.html" in msg and "\n" not in msg
+
+
+def test_a_leading_h2_that_extraction_takes_for_the_title_is_kept():
+    body = "".join(f"<p>乙县第{i}段正文，推进高质量发展，做好民生工作，城镇新增就业{i}千人。</p>" for i in range(5))
+    page = f"<html><body><div class='article'><h2>一、工作回顾</h2>{body}<h3>（一）产业</h3>{body}</div></body></html>"
+    src = read(page.encode("utf-8"))
+    lines = src.text.split("\n")
+    assert lines[0] == "## 一、工作回顾" and "### （一）产业" in lines
+    assert [lvl for _, lvl in src.headings] == [2, 3]
