@@ -754,3 +754,68 @@ def test_cli_empty_file_is_skipped(cli_env) -> None:
 def test_cli_chunks_without_a_store_is_a_clear_error(cli_env) -> None:
     res = _run(["chunks", "--json"])
     assert res.exit_code == 1 and "ragingest" in _flat(res.output) and "Traceback" not in res.output, res.output
+
+
+# --- other formats through the command line ------------------------------------------------------
+def _docx_bytes(text: str) -> bytes:
+    import io
+
+    from docx import Document as WordDocument
+
+    d = WordDocument()
+    for line in text.splitlines():
+        if line.strip():
+            d.add_paragraph(line.strip().lstrip("#").strip())
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def _zip_bytes(entries: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for k, v in entries.items():
+            zf.writestr(k, v)
+    return buf.getvalue()
+
+
+def test_cli_mixed_formats_in_one_folder(cli_env) -> None:
+    """A Word file and a web page beside the text files: each read by its own reader, one document each."""
+    (cli_env["reports"] / "c.docx").write_bytes(_docx_bytes(REPORT_A.replace("青山市", "白水县")))
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>政府工作报告</title>"
+            "<script>document.write('不是内容')</script></head><body><ul><li><a href='/'>首页</a></li>"
+            "<li><a href='/x'>政务公开</a></li></ul><h1>政府工作报告</h1>"
+            + "".join(f"<p>{ln}</p>" for ln in REPORT_A.replace("青山市", "黄河区").replace("#", "").splitlines() if ln.strip())
+            + "<iframe src='https://example.invalid/'></iframe><div>版权所有 甲ICP备123号</div></body></html>")
+    (cli_env["reports"] / "d.html").write_text(page, encoding="utf-8")
+    res = _run(["ingest", str(cli_env["reports"]), "--json"])
+    assert res.exit_code == 0, res.output
+    docs = {d["id"]: d for d in _json_lines(res.stdout)}
+    assert {k: d["format"] for k, d in docs.items()} == {"a": "text", "b": "text", "c": "docx", "d": "html"}
+    res = _run(["chunks", "--json"])
+    records = _json_lines(res.stdout)
+    for doc, place in (("c", "白水县"), ("d", "黄河区")):
+        hit = [r for r in records if r["doc"] == doc and "新认定高新技术企业53家以上" in r["text"]]
+        assert len(hit) == 1 and hit[0]["place"] == place, hit
+        assert hit[0]["section"][-1] == "（一）坚持创新驱动，加快产业升级", hit[0]["section"]
+    assert not any("不是内容" in r["text"] or "ICP" in r["text"] for r in records if r["doc"] == "d")
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("renamed.docx", _zip_bytes({"data.xml": b"<x/>"}), "not a Word document"),
+    ("bomb.docx", _zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"\0" * (40 << 20)}),
+     "not a normal .docx"),
+    ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "password-protected"),
+    ("menu.html", ("<html><body>" + "".join(f"<a href='/{i}'>栏目{i}</a> " for i in range(50))
+                   + "<script>alert(1)</script></body></html>").encode(), "no report text"),
+])
+def test_cli_bad_files_of_other_formats_are_a_clear_error(cli_env, name, data, reason) -> None:
+    (cli_env["reports"] / name).write_bytes(data)
+    res = _run(["ingest", str(cli_env["reports"])])
+    assert res.exit_code == 1, f"exit code {res.exit_code}; output {res.output!r}"
+    assert name in _flat(res.output) and "".join(reason.split()) in _flat(res.output), res.output
+    assert "Traceback" not in res.output
+    assert not (cli_env["index"] / "chunks.jsonl").exists(), "nothing is written when ingestion fails"
