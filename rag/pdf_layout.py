@@ -23,7 +23,7 @@ PAGE_NUMBER_RE = re.compile(
     r"|[0-9０-９]{1,4}(?:\s*[/／]\s*[0-9０-９]{1,4})?|page\s*[0-9]+(?:\s*of\s*[0-9]+)?"
     r"|[-—–－]\s*[ivxlcIVXLC]{1,6}\s*[-—–－])[\s\-—–―－·•]*$", re.I)
 _DIGITS = re.compile(r"[0-9０-９]+")
-_CLAUSE_OPEN = "：:，,、；;（(“‘《—"  # a line ending in these goes on
+_CLAUSE_OPEN = "，,、（(“‘《—"  # a line ending in these goes on (「各位代表：」 ends a paragraph)
 _LATIN = re.compile(r"[A-Za-z0-9]")
 
 
@@ -162,7 +162,7 @@ def _measure(lines: list[Line], body: float) -> _Column:
     return _Column(lines, left, right, leading)
 
 
-_LEAD_TOKEN = re.compile(r"[A-Za-z0-9０-９.,%‰/\-]+")
+_LEAD_TOKEN = re.compile(r"[A-Za-z0-9０-９.,%‰/&\-]+[%‰、，。；：）”]*")  # no line break inside it
 
 
 def _full(prev: Line, nxt: Line, right: float, em: float) -> bool:
