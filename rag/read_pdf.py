@@ -17,7 +17,7 @@ import re
 
 from .clean import is_cjk
 from .errors import RagError
-from .pdf_layout import Line, Paragraph, body_size, columns, drop_furniture, fold_compat, heading_level, paragraphs
+from .pdf_layout import Line, body_size, columns, drop_furniture, fold_compat, heading_level, paragraphs
 from .read import SourceSpan, SourceText
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _page_lines(page, number: int, height: float, label: str) -> list[Line]:
         space = False  # the file has a space character before the next one
         for i in range(count):
             code = pr.FPDFText_GetUnicode(tp, i)
-            if code in (0, 2, 10, 13, 0xFFFE, 0xFFFF):
+            if code in (0, 2, 10, 13, 0xFFFE, 0xFFFF):  # none, PDFium's soft hyphen marker, line ends
                 continue
             ch = chr(code)
             if ch.isspace():
@@ -208,5 +208,3 @@ def _ranges(nums: list[int]) -> str:
             start = b
     return ", ".join(out)
 
-
-__all__ = ["read_pdf", "Paragraph"]
