@@ -38,7 +38,7 @@ def read_pdf(raw: bytes, name: str) -> list[SourceText]:
     if b"%PDF-" not in head:
         raise RagError(f"{label} is not a PDF file (no %PDF header); check the file or its name")
     if b"%%EOF" not in raw[-2048:]:
-        raise RagError(f"{label} is truncated (it does not end with %%EOF): download or export it again")
+        raise RagError(f"{label} is a truncated PDF (it does not end with %%EOF): download or export it again")
     try:
         doc = pdfium.PdfDocument(raw)
     except pdfium.PdfiumError as exc:

@@ -127,7 +127,7 @@ def test_encrypted_pdf_is_named() -> None:
 @pytest.mark.parametrize("cut", [0.3, 0.7, 0.99])
 def test_truncated_pdf(cut: float) -> None:
     raw = (DATA / "word_08.pdf").read_bytes()
-    with pytest.raises(RagError, match=r"甲\.pdf is truncated"):
+    with pytest.raises(RagError, match=r"甲\.pdf is a truncated PDF"):
         read_pdf(raw[: int(len(raw) * cut)], "甲.pdf")
 
 
