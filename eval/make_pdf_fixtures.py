@@ -227,6 +227,34 @@ def full(outdir: Path) -> None:
     (outdir / "manifest.json").write_text(json.dumps(sorted(p.name for p in outdir.glob("*.pdf"))), encoding="utf-8")
 
 
+UPLOAD_REPORT = [  # a made-up two-page report for the upload-and-answer test: the answer is on page 2
+    "青禾市2025年政府工作报告",
+    "——2025年1月18日在青禾市第九届人民代表大会第三次会议上",
+    "各位代表：",
+    "现在，我代表市人民政府，向大会报告工作，请予审议。",
+    "一、2024年工作回顾",
+    "过去一年，全市地区生产总值增长5.4%，一般公共预算收入增长3.8%。",
+    "PAGEBREAK",
+    "二、2025年主要任务",
+    "（一）建设宜居城市",
+    "今年全市新建口袋公园64个，改造农贸市场23个，新增停车泊位5200个。",
+]
+
+
+def upload_report(tmp: Path) -> None:
+    from docx.enum.text import WD_BREAK
+
+    d = _new_doc()
+    paras = []
+    for text in UPLOAD_REPORT:
+        if text == "PAGEBREAK":
+            d.paragraphs[-1].add_run().add_break(WD_BREAK.PAGE)
+            continue
+        d.add_paragraph(text)
+        paras.append(text)
+    _save(d, "upload_report", tmp, paras)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", type=Path, help="also write full PDFs of every corpus report here")
@@ -242,6 +270,7 @@ def main() -> None:
         kangxi(tmp)
         word_report(tmp, REPORTS / "07_province_guangdong_2025.docx", "word_07", 9)
         word_report(tmp, REPORTS / "08_province_ningxia_2025.docx", "word_08", 8)
+        upload_report(tmp)
     scanned()
     encrypted()
     for p in sorted(OUT.iterdir()):

@@ -154,8 +154,9 @@ class _Column:
 
 
 def _measure(lines: list[Line], body: float) -> _Column:
-    lefts = Counter(round(ln.x0) for ln in lines)
-    left = min(x for x, n in lefts.items() if n >= max(1, lefts.most_common(1)[0][1] // 3))
+    # the column's edge is the leftmost line: on a page of short paragraphs nearly every line is
+    # indented and a single wrapped line shows the margin (a one-character stray is not a line)
+    left = min((round(ln.x0) for ln in lines if len(ln.text.strip()) >= 2), default=round(min(ln.x0 for ln in lines)))
     right = max(ln.x1 for ln in lines)
     steps = [b.top - a.top for a, b in zip(lines, lines[1:]) if 0 < b.top - a.top < 4 * body]
     leading = statistics.median(steps) if steps else body * 1.5

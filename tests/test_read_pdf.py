@@ -147,9 +147,8 @@ def test_not_a_pdf() -> None:
         read_pdf("甲市政府工作报告".encode(), "甲.pdf")
 
 
-def test_long_pdf_is_read_in_bounded_time() -> None:
-    import time
-
+def test_a_300_page_pdf_is_read_whole() -> None:
+    """Speed is measured by eval/bench_pdf.py; here: every page read, none dropped, no empty lines."""
     import io
 
     import pypdfium2 as pdfium
@@ -160,8 +159,6 @@ def test_long_pdf_is_read_in_bounded_time() -> None:
         doc.import_pages(src)
     buf = io.BytesIO()
     doc.save(buf)
-    t0 = time.perf_counter()
     (st,) = read_pdf(buf.getvalue(), "丙.pdf")
-    assert time.perf_counter() - t0 < 60
     assert max(s.page for s in st.source_map) == 300
     assert all(ln.strip() for ln in st.text.split("\n"))  # no empty paragraphs
