@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,6 +45,7 @@ REPORT = """阳泉市2024年政府工作报告
 改造城镇老旧小区128个，新增城市绿地面积46公顷。
 """
 Q_UPLOAD = "阳泉今年要新建多少个智慧农业示范园区？"
+PDF_DATA = Path(__file__).parent / "data" / "pdf"
 
 
 def copy_index(seed_index, dest):
@@ -345,6 +347,23 @@ def test_a_word_upload_as_a_multipart_form_is_answerable_and_served_back(client,
     assert client.get(f"/v1/documents/{doc['id']}/file").status_code == 404
 
 
+def test_a_pdf_upload_is_answered_with_the_page_in_the_citation(client, services):
+    """The made-up two-page report of tests/data/pdf/upload_report.pdf has the asked figure on page 2."""
+    data = (PDF_DATA / "upload_report.pdf").read_bytes()
+    r = client.post("/v1/documents?name=青禾.pdf", content=data, headers={"content-type": "application/pdf"})
+    assert r.status_code == 201, r.text
+    doc = r.json()["document"]
+    assert doc["format"] == "pdf" and doc["place"] == "青禾市" and doc["year"] == 2025
+    ans = client.post("/v1/ask", json={"question": "青禾市今年要新建多少个口袋公园？"}).json()
+    assert not ans["refused"] and "64" in ans["answer"], ans
+    cit = ans["citations"][0]
+    assert cit["doc"] == doc["id"] and cit["page"] == 2, cit
+    assert cit["location"] == f"第2页 ¶{cit['paragraph']}"
+    f = client.get(f"/v1/documents/{doc['id']}/file")
+    assert f.status_code == 200 and f.content == data and f.headers["content-type"] == "application/pdf"
+    assert client.delete(f"/v1/documents/{doc['id']}").status_code == 200
+
+
 def test_files_that_are_not_reports_are_refused_with_a_reason(client, services):
     import io
     import zipfile
@@ -357,6 +376,9 @@ def test_files_that_are_not_reports_are_refused_with_a_reason(client, services):
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "甲市.docx", "password-protected"),
         (_docx(REPORT)[:1500], "甲市.docx", "damaged"),  # truncated in transit
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "甲市.png", "PNG"),
+        (PDF_DATA.joinpath("encrypted.pdf").read_bytes(), "甲市.pdf", "encrypted"),
+        (PDF_DATA.joinpath("scanned.pdf").read_bytes(), "甲市.pdf", "no text layer"),
+        (PDF_DATA.joinpath("upload_report.pdf").read_bytes()[:9000], "甲市.pdf", "truncated"),
     ]
     before = sorted(p.name for p in (services.settings.index_dir / "uploads").glob("*")) \
         if (services.settings.index_dir / "uploads").exists() else []

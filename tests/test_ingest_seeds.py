@@ -791,12 +791,16 @@ def test_cli_mixed_formats_in_one_folder(cli_env) -> None:
             + "".join(f"<p>{ln}</p>" for ln in REPORT_A.replace("青山市", "黄河区").replace("#", "").splitlines() if ln.strip())
             + "<iframe src='https://example.invalid/'></iframe><div>版权所有 甲ICP备123号</div></body></html>")
     (cli_env["reports"] / "d.html").write_text(page, encoding="utf-8")
+    shutil.copy(Path(__file__).parent / "data" / "pdf" / "upload_report.pdf", cli_env["reports"] / "e.pdf")
     res = _run(["ingest", str(cli_env["reports"]), "--json"])
     assert res.exit_code == 0, res.output
     docs = {d["id"]: d for d in _json_lines(res.stdout)}
-    assert {k: d["format"] for k, d in docs.items()} == {"a": "text", "b": "text", "c": "docx", "d": "html"}
+    assert {k: d["format"] for k, d in docs.items()} == {"a": "text", "b": "text", "c": "docx", "d": "html", "e": "pdf"}
     res = _run(["chunks", "--json"])
     records = _json_lines(res.stdout)
+    parks = [r for r in records if r["doc"] == "e" and "口袋公园64个" in r["text"]]
+    assert len(parks) == 1 and parks[0]["pages"][0][1] == 2 and parks[0]["place"] == "青禾市", parks
+    assert all(r["pages"] == [] for r in records if r["doc"] != "e")
     for doc, place in (("c", "白水县"), ("d", "黄河区")):
         hit = [r for r in records if r["doc"] == doc and "新认定高新技术企业53家以上" in r["text"]]
         assert len(hit) == 1 and hit[0]["place"] == place, hit
@@ -811,6 +815,10 @@ def test_cli_mixed_formats_in_one_folder(cli_env) -> None:
     ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "password-protected"),
     ("menu.html", ("<html><body>" + "".join(f"<a href='/{i}'>栏目{i}</a> " for i in range(50))
                    + "<script>alert(1)</script></body></html>").encode(), "no report text"),
+    ("locked.pdf", (Path(__file__).parent / "data" / "pdf" / "encrypted.pdf").read_bytes(), "encrypted"),
+    ("scan.pdf", (Path(__file__).parent / "data" / "pdf" / "scanned.pdf").read_bytes(), "run OCR first"),
+    ("cut.pdf", (Path(__file__).parent / "data" / "pdf" / "upload_report.pdf").read_bytes()[:9000], "truncated"),
+    ("junk.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n", "damaged"),
 ])
 def test_cli_bad_files_of_other_formats_are_a_clear_error(cli_env, name, data, reason) -> None:
     (cli_env["reports"] / name).write_bytes(data)
