@@ -482,3 +482,7 @@ def serve(host: Optional[str] = typer.Option(None, "--host", help="Interface to 
         err.print(f"[yellow]warning:[/] listening on {api_settings.host} without an API key (set RAG_API_API_KEY)")
     err.print(f"serving on http://{api_settings.host}:{api_settings.port} (docs at /docs); Ctrl-C stops")
     uvicorn.run(create_app(s, api_settings), host=api_settings.host, port=api_settings.port, log_level=log_level)
+
+
+if __name__ == "__main__":  # `python -m rag.cli …` works like the `rag` script
+    app()
