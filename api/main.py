@@ -37,7 +37,7 @@ citations.
 * `POST /v1/ask`: the native endpoint (the object of `rag ask --json`, or server-sent events).
 * `POST /v1/chat/completions`: OpenAI-compatible; citations in `choices[0].message.citations`
   (streaming: in the last chunk's `choices[0].delta.citations`).
-* `POST /v1/search`, `GET /v1/models`, `/v1/documents` (list, upload, remove), `/healthz`, `/readyz`.
+* `POST /v1/search`, `GET /v1/models`, `/v1/documents` (list, upload in any format, remove, the original file), `/healthz`, `/readyz`.
 
 Errors always have the shape `{"error": {"message", "type", "param", "code"}}`. When the server has an
 API key, every endpoint except `/healthz` and `/readyz` (this page included) needs

@@ -1,7 +1,7 @@
 """Retrieval on the same reports as text, Word, PDF and web page: does the format cost answers?
 
     .venv/bin/python eval/bench_formats.py [--work /tmp/formats] [--formats text,docx,pdf,html]
-        [--questions eval/corpus-questions.jsonl] [--json]
+        [--questions eval/corpus-questions.jsonl] [--cache-from INDEX_DIR] [--json]
 
 Every report of `eval/corpus/reports/` is written in each format the way such files are made in
 practice: **text** is the report as read (a dataset record's report field, a Word file's text);
@@ -15,7 +15,8 @@ buttons, footer, scripts). Each format's folder is indexed on its own (`rag inde
 the figures compare across formats. Also prints PDF reading speed (pages/s, median of 3 reads).
 
 Needs LibreOffice (Debian `libreoffice-writer-nogui`, `fonts-noto-cjk`) for the PDF format; not
-run in CI.
+run in CI. `--cache-from` seeds each format's index with the embedding cache of an index already
+built (vectors are keyed by the chunk text's hash, so only text that differs is embedded again).
 """
 
 from __future__ import annotations
@@ -121,8 +122,11 @@ def make_formats(work: Path, formats: list[str]) -> dict[str, Path]:
     return dirs
 
 
-def retrieval(folder: Path, index_dir: Path, questions: Path) -> dict:
+def retrieval(folder: Path, index_dir: Path, questions: Path, cache_from: Path | None = None) -> dict:
     env = {**os.environ, "RAG_SEEDS_DIR": str(folder), "RAG_INDEX_DIR": str(index_dir)}
+    if cache_from is not None and not (index_dir / "cache").exists():
+        index_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(cache_from / "cache", index_dir / "cache")
     subprocess.run(RAG + ["index", "--quiet"], env=env, check=True)
     out = index_dir / "retrieval.jsonl"
     done = subprocess.run(RAG + ["eval", "--retrieval-only", "--questions", str(questions), "--json",
@@ -152,6 +156,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/formats"))
     ap.add_argument("--formats", default="text,docx,pdf,html")
     ap.add_argument("--questions", type=Path, default=ROOT / "eval" / "corpus-questions.jsonl")
+    ap.add_argument("--cache-from", type=Path, help="an index folder whose embedding cache to start from")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     formats = args.formats.split(",")
@@ -159,7 +164,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     for fmt, folder in dirs.items():
         log(f"indexing and searching the {fmt} versions …")
-        m = retrieval(folder, args.work / f"index-{fmt}", args.questions)
+        m = retrieval(folder, args.work / f"index-{fmt}", args.questions, args.cache_from)
         results[fmt] = m
     speed = pdf_speed(dirs["pdf"]) if "pdf" in dirs else None
     if args.json:

@@ -573,7 +573,8 @@ def test_openapi_describes_every_endpoint_and_every_request_field(client):
     paths = spec["paths"]
     for path, method in [("/v1/ask", "post"), ("/v1/chat/completions", "post"), ("/v1/search", "post"),
                          ("/v1/models", "get"), ("/v1/documents", "get"), ("/v1/documents", "post"),
-                         ("/v1/documents/{doc_id}", "delete"), ("/healthz", "get"), ("/readyz", "get")]:
+                         ("/v1/documents/{doc_id}", "delete"), ("/v1/documents/{doc_id}/file", "get"),
+                         ("/healthz", "get"), ("/readyz", "get")]:
         assert method in paths[path], path
     schemas = spec["components"]["schemas"]
     for name in ("AskRequest", "ChatCompletionRequest", "SearchRequest", "ChatMessage", "AskResponse", "Citation",
@@ -602,7 +603,8 @@ def test_api_key_is_required_everywhere_but_health_and_compared_in_constant_time
     assert c.get("/readyz").status_code == 503  # not started, but not 401
     for method, path in [("GET", "/v1/models"), ("POST", "/v1/search"), ("POST", "/v1/ask"),
                          ("POST", "/v1/chat/completions"), ("GET", "/v1/documents"), ("POST", "/v1/documents"),
-                         ("DELETE", "/v1/documents/x"), ("GET", "/openapi.json"), ("GET", "/docs")]:
+                         ("DELETE", "/v1/documents/x"), ("GET", "/v1/documents/x/file"), ("GET", "/openapi.json"),
+                         ("GET", "/docs")]:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0LWtleQ=="},
                         {"Authorization": "Bearer s3cret-key-and-more"}):
             r = c.request(method, path, headers=headers, json={})
