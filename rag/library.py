@@ -310,7 +310,7 @@ class Library:
         summary = None
         if doc is not None:
             summary = {"id": doc.id, "title": doc.title, "place": doc.meta.place, "year": doc.meta.year,
-                       "chunks": len(doc.chunks), "chars": doc.chars}
+                       "chunks": len(doc.chunks), "chars": doc.chars, "format": doc.fmt}
         return Change(summary, len(docs), stats.chunks, stats.embedded, stats.reused,
                       round(time.perf_counter() - t0, 3))
 

@@ -331,7 +331,9 @@ def test_a_word_upload_as_a_multipart_form_is_answerable_and_served_back(client,
     r = client.post("/v1/documents", files={"file": ("阳泉.docx", data, "application/octet-stream")})
     assert r.status_code == 201, r.text
     doc = r.json()["document"]
-    assert doc["format"] == "docx" and doc["name"] == "阳泉.docx" and doc["place"] == "阳泉市"
+    assert doc["format"] == "docx" and doc["place"] == "阳泉市"
+    listed = {d["id"]: d for d in client.get("/v1/documents").json()}
+    assert listed[doc["id"]]["name"] == "阳泉.docx" and listed[doc["id"]]["format"] == "docx"
     stored = list((services.settings.index_dir / "uploads").glob(f"{doc['id']}.*"))
     assert [p.suffix for p in stored] == [".docx"]
     ans = client.post("/v1/ask", json={"question": Q_UPLOAD}).json()

@@ -53,7 +53,7 @@ class UploadJson(BaseModel):
 
 
 class ChangeResult(BaseModel):
-    document: dict | None = Field(description="The uploaded document: id, title, place, year, chunks, chars.")
+    document: dict | None = Field(description="The uploaded document: id, title, place, year, chunks, chars, format.")
     documents: int = Field(description="Documents in the library after the change.")
     chunks: int = Field(description="Indexed chunks after the change.")
     embedded: int = Field(description="Chunks that had to be embedded (the rest came from the cache).")
