@@ -21,9 +21,10 @@ def docs():
     return {d.id: d for d in ingest_paths([REPORTS], Settings(), progress=False)}
 
 
-def test_every_text_report_is_read(docs) -> None:
-    assert len(docs) == 12, sorted(docs)
+def test_every_report_is_read(docs) -> None:
+    assert len(docs) == 14, sorted(docs)
     assert {"04_national_2023", "09_province_beijing_2026", "10_province_hainan_2026"} <= set(docs)
+    assert {docs[k].fmt for k in ("07_province_guangdong_2025", "08_province_ningxia_2025")} == {"docx"}
 
 
 def test_chunks_map_back_to_the_text_as_read(docs) -> None:
