@@ -711,7 +711,28 @@ def para_text(text: str, p: Para) -> tuple[str, list[int]]:
             offs.append(ln.start - 1)
         chars.append(ln.text)
         offs.extend(range(ln.start, ln.end))
-    return "".join(chars), offs
+    return _drop_marks("".join(chars), offs, p.block.md_level > 0)
+
+
+# Markdown structure marks: a heading's leading 「## 」 and the 「**」 around a bold phrase.
+_MD_PREFIX_RE = re.compile(r"^#{1,6}[ \t]+")
+_BOLD_PAIR_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+
+
+def _drop_marks(text: str, offs: list[int], heading: bool) -> tuple[str, list[int]]:
+    """The paragraph without its markdown marks, each kept character with its own offset.
+
+    The marks are structure (the chunker has read them as heading levels and bold lead-ins); left
+    in the text they would be embedded, shown to the model and quoted (「**甲市**」「# 附件」)."""
+    drop: set[int] = set()
+    if heading and (m := _MD_PREFIX_RE.match(text)):
+        drop.update(range(m.start(), m.end()))
+    for m in _BOLD_PAIR_RE.finditer(text):
+        drop.update((m.start(), m.start() + 1, m.end() - 2, m.end() - 1))
+    if not drop:
+        return text, offs
+    keep = [i for i in range(len(text)) if i not in drop]
+    return "".join(text[i] for i in keep), [offs[i] for i in keep]
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

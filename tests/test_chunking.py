@@ -114,7 +114,10 @@ def assert_nothing_lost(doc: Document, text: str) -> None:
                 owner[i] = c.id
     markers = {i for m in doc.markers for i in range(m["start"], m["end"])}
     dups = {i for c in doc.chunks for loc in c.locations[1:] for i in range(loc["start"], loc["end"])}
-    lost = [i for i, ch in enumerate(text) if not ch.isspace() and i not in owner and i not in markers and i not in dups]
+    # markdown marks (「## 」, the 「**」 of a bold lead-in) are structure, read by the chunker, not text
+    marks = {i for m in re.finditer(r"(?m)^#{1,6}[ \t]|\*\*", text) for i in range(m.start(), m.end())}
+    lost = [i for i, ch in enumerate(text)
+            if not ch.isspace() and i not in owner and i not in markers and i not in dups and i not in marks]
     if lost:
         runs, start = [], lost[0]
         for a, b in zip(lost, lost[1:] + [None]):
@@ -469,6 +472,13 @@ def test_markdown_numbered_and_inline_headings(tmp_path: Path) -> None:
     assert path_of("加强陶瓷专业镇公共服务平台建设")[-1] == "提升高端陶瓷产业能级"
     inline = path_of("深入践行法治思想")
     assert inline == ["二、2024年重点工作", "（二）坚持依法行政"], f"inline heading opens its own section: {inline}"
+    # the marks are structure: no chunk shows them, and a lead-in chunk maps back around them
+    assert not [c.id for c in doc.chunks if "**" in c.text or c.text.startswith("#")]
+    lead = the_chunk(doc, "加快推进新型工业化和制造业振兴升级")
+    assert lead.text.startswith("发展壮大新兴产业。加快推进"), lead.text
+    assert "".join(MD_REPORT[s:e] for s, e in lead.spans) == lead.text
+    assert MD_REPORT[lead.start:lead.start + 2] == "发展" and MD_REPORT[lead.start - 2:lead.start] == "**"
+    assert [c.text for c in doc.chunks if c.kind == "heading" and "重点工作" in c.text] == ["二、2024年重点工作"]
     crumb = the_chunk(doc, P_ENERGY).breadcrumb
     assert crumb == "某某市 · 2024年政府工作报告 › 二、2024年重点工作 › (一)以能源革命综合改革为牵引，全力构建现代化产业体系", crumb
     assert_nothing_lost(doc, MD_REPORT)
