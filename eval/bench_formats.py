@@ -8,8 +8,9 @@ practice: **text** is the report as read (a dataset record's report field, a Wor
 **docx** is the corpus's own Word file where it has one, else a Word file with one paragraph per
 line made with python-docx; **pdf** is that Word file printed by LibreOffice (`soffice --headless
 --convert-to pdf`, as an office exports it: running page numbers, line breaks, pages); **html** is
-the text wrapped in a made-up government portal page (navigation, breadcrumb, sidebar, share
-buttons, footer, scripts). Each format's folder is indexed on its own (`rag index` with
+the report set in a made-up government portal page by `eval/make_html_fixtures.py` (its layouts in
+turn: paragraphs, line breaks, headings, a table layout, GBK pages; navigation, breadcrumb, sidebar,
+share buttons, footer, scripts). Each format's folder is indexed on its own (`rag index` with
 `RAG_SEEDS_DIR`/`RAG_INDEX_DIR`) and the question file is run through retrieval
 (`rag eval --retrieval-only`); a hit is a retrieved passage holding the question's evidence, so
 the figures compare across formats. Also prints PDF reading speed (pages/s, median of 3 reads).
@@ -22,7 +23,6 @@ built (vectors are keyed by the chunk text's hash, so only text that differs is 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import shutil
@@ -35,31 +35,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "eval"))
+
+import make_html_fixtures as html_fixtures  # noqa: E402
 from rag.read import read_source  # noqa: E402
 
 CORPUS = ROOT / "eval" / "corpus" / "reports"
 RAG = [str(ROOT / ".venv" / "bin" / "rag")]
-
-PORTAL_HEAD = """<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{title}_政务公开_甲市人民政府门户网站</title>
-<style>body{{font-family:sans-serif}} .nav li{{display:inline}}</style>
-<script>var _hmt = _hmt || []; (function(){{ document.write('统计代码'); }})();</script></head>
-<body><div class="top"><a href="/">甲市人民政府门户网站</a> <a href="/en">English</a> <a href="/wza">无障碍</a></div>
-<ul class="nav"><li><a href="/">首页</a></li><li><a href="/zwgk">政务公开</a></li><li><a href="/zwfw">政务服务</a></li>
-<li><a href="/hdjl">互动交流</a></li><li><a href="/zjjm">走进甲市</a></li></ul>
-<div class="crumb">当前位置：<a href="/">首页</a> &gt; <a href="/zwgk">政务公开</a> &gt; 政府工作报告</div>
-<div class="main"><div class="sidebar"><h3>相关链接</h3><ul><li><a href="/a1">甲市召开常务会议</a></li>
-<li><a href="/a2">乙县开展安全生产检查</a></li><li><a href="/a3">关于征集意见的公告</a></li></ul></div>
-<div class="article"><h1>{title}</h1><div class="info">发布时间：2025-01-20 来源：甲市人民政府办公室 浏览次数：1024
-<span class="share">分享到：微信 微博</span> 【字号：大 中 小】 <a href="javascript:window.print()">打印</a></div>
-<div class="content">
-"""
-PORTAL_TAIL = """</div></div></div>
-<div class="footer"><p>主办：甲市人民政府办公室 承办：甲市大数据中心</p><p>网站标识码：1234000001 甲ICP备12345678号</p>
-<p><a href="/about">关于我们</a> | <a href="/map">网站地图</a> | <a href="/contact">联系我们</a></p></div>
-<iframe src="https://example.invalid/ad"></iframe><script>console.log("不是内容")</script></body></html>
-"""
-
 
 def log(*a: object) -> None:
     print(*a, file=sys.stderr, flush=True)
@@ -80,11 +62,11 @@ def write_docx(text: str, target: Path) -> None:
     d.save(target)
 
 
-def write_html(text: str, target: Path) -> None:
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    title = html.escape(lines[0]) if lines else "政府工作报告"
-    body = "\n".join(f"<p>{html.escape(ln)}</p>" for ln in lines)
-    target.write_text(PORTAL_HEAD.format(title=title) + body + PORTAL_TAIL, encoding="utf-8")
+def write_html(src: Path, target: Path, i: int) -> None:
+    """The report as a portal page of the fixtures' generator, the layouts taken in turn."""
+    title, paras = html_fixtures.report(src)
+    raw, _ = html_fixtures.page(title, paras, html_fixtures.LAYOUTS[i % len(html_fixtures.LAYOUTS)], table=False)
+    target.write_bytes(raw)
 
 
 def to_pdf(docx_dir: Path, pdf_dir: Path) -> None:
@@ -102,9 +84,7 @@ def make_formats(work: Path, formats: list[str]) -> dict[str, Path]:
         d.mkdir(parents=True, exist_ok=True)
     docx_dir = dirs.get("docx") or work / "docx"
     docx_dir.mkdir(parents=True, exist_ok=True)
-    for src in sorted(CORPUS.iterdir()):
-        if src.name.startswith("."):
-            continue
+    for i, src in enumerate(sorted(p for p in CORPUS.iterdir() if not p.name.startswith("."))):
         text = report_text(src)
         stem = src.stem
         if "text" in dirs:
@@ -115,7 +95,7 @@ def make_formats(work: Path, formats: list[str]) -> dict[str, Path]:
         elif not target.exists():
             write_docx(text, target)
         if "html" in dirs:
-            write_html(text, dirs["html"] / f"{stem}.html")
+            write_html(src, dirs["html"] / f"{stem}.html", i)
     if "pdf" in dirs and not any(dirs["pdf"].glob("*.pdf")):
         log("printing the Word files to PDF with LibreOffice …")
         to_pdf(docx_dir, dirs["pdf"])

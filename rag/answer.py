@@ -46,6 +46,21 @@ _ASKED_UNIT = re.compile(r"多少\s*(万亿元|亿元|万元|亿|万人|万户|�
 _ASKED_ATTR = re.compile(r"([\u4e00-\u9fff]{2,10}?)(?:是|为|有|达到|达|完成|了)?多少")
 _QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
                           re.I)
+# A figure in a reply: digits, a counted Chinese numeral (「三个」「两成」「翻一番」), a spelled-out English one.
+_FIGURE = re.compile(r"\d|[零〇一二两三四五六七八九十百千万]+(?:个|项|家|座|所|条|件|万|亿|倍|成|番|人|户|亩|公里|吨|%|％)|百分之|"
+                     r"一半|持平|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|"
+                     r"half|double|doubled|tripled)\b", re.I)
+# What a reply can repeat of the question without giving a figure: a year, a plan's name (「十四五」).
+_NOT_FIGURE = re.compile(r"(?:19|20)\d{2}\s*年?|十[一二三四五六七八九]五|\[\d+\]")
+
+
+def gives_figure(reply: str) -> bool:
+    """Whether a reply states a quantity: 「超额完成国家任务」 answers no 「目标是多少」."""
+    return bool(_FIGURE.search(_NOT_FIGURE.sub(" ", reply)))
+
+
+def asks_quantity(question: str) -> bool:
+    return bool(_QUANTITY.search(question) or _QUANTITY_EN.search(question))
 
 
 @dataclass
@@ -310,14 +325,17 @@ class Assistant:
                 v = self._check_part(r, a, passages, topic, f, topical)
                 if v is not None or len(asks) == 1:
                     replies[i], verdicts[i] = r, v
-        for a, pa, v in zip(asks, part_q, verdicts):
+        for a, pa, v, r in zip(asks, part_q, verdicts, replies):
             # a verified figure can still answer something else: a plan for an outcome, the contrasting
-            # indicator, an average over years for one year
+            # indicator, an average over years for one year; and a verified phrase without a figure
+            # does not answer a question that asks how much
             if v is None or not v.ok:
                 continue
             asks_outcome = qm.wants_actual if len(asks) == 1 else wants_actual(a)
             one_year = asks_one_year(pa)
-            if asks_outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in v.sentences):
+            if asks_quantity(a) and not gives_figure(r):
+                notes.append("the passages give no figure for what the question asks how much of")
+            elif asks_outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in v.sentences):
                 notes.append("the passages give a planned figure; the question asks for an outcome")
             elif any(sup and all(misattributed(a, sent, c.text, one_year) for c in sup) for sent, sup in v.sentences):
                 notes.append("the passages give the figure for another indicator or for a span of years")
@@ -434,7 +452,7 @@ class Assistant:
         `ruled_out` holds the (chunk, start) of sentences found to answer something else."""
         if not topic or not fitting:
             return None
-        wants_figure = bool(_QUANTITY.search(q.text) or _QUANTITY_EN.search(question))
+        wants_figure = asks_quantity(q.text) or asks_quantity(question)
         unit = m.group(1) if (m := _ASKED_UNIT.search(q.text)) else ""
         # the attribute asked for (「总投资是多少」「金额是多少」) must be in the sentence itself
         attr = ""
