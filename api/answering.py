@@ -110,22 +110,13 @@ class AnswerQueue:
             job.state = "running"
             self._active.add(job.cancel)
         on_start()
-        llm = None
-        saved = None
         try:
-            if job.max_tokens:
-                # one job at a time runs here, so a per-request cap can be set on the shared model
-                llm = assistant.llm(job.model)
-                saved = getattr(llm, "max_tokens", None)
-            if saved is not None:
-                llm.max_tokens = max(1, min(saved, job.max_tokens))
-            ans = assistant.ask(job.standalone, k=job.k, model=job.model, on_event=on_event, cancel=job.cancel)
+            ans = assistant.ask(job.standalone, k=job.k, model=job.model, on_event=on_event, cancel=job.cancel,
+                                max_tokens=job.max_tokens)
         except Exception:
             self.stats["failed"] += 1
             raise
         finally:
-            if llm is not None and saved is not None:
-                llm.max_tokens = saved
             with self._lock:
                 self._active.discard(job.cancel)
         ans.question = job.question

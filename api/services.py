@@ -97,7 +97,9 @@ def load_catalog(settings: Settings, api_settings: ApiSettings) -> ModelCatalog:
         st = status(settings, spec)
         created = int(st.path.stat().st_mtime) if st.present and st.path else 0
         public = api_settings.model_alias if name == "default" else f"{api_settings.model_alias}-{name}"
-        out.append(ModelInfo(public, name, spec.file, st.verified, created))
+        # a server-side or mock model needs no local weights
+        available = st.verified or settings.llm_backend != "llamacpp"
+        out.append(ModelInfo(public, name, spec.file, available, created))
     return ModelCatalog(out, settings.llm)
 
 

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answer import Assistant  # noqa: E402
 from rag.evaluate import load_questions, percentile  # noqa: E402
-from rag.generate import LLM, build_messages  # noqa: E402
+from rag.generate import build_messages  # noqa: E402
+from rag.llm import SAMPLING  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 KEYS = ("retrieve_ms", "prompt_tokens", "evidence_s", "first_token_s", "decode_tok_s", "total_s", "completion_tokens")
@@ -50,13 +51,13 @@ def log(*a: object) -> None:
 def prime(llama, messages: list[dict]) -> None:
     """Leave the KV cache holding the prompt's fixed prefix but not its question."""
     dummy = [*messages[:-1], {"role": "user", "content": "资料：\n[1]（无）无。\n\n问题：无？"}]
-    llama.create_chat_completion(messages=dummy, max_tokens=1, **LLM.SAMPLING)
+    llama.create_chat_completion(messages=dummy, max_tokens=1, **SAMPLING)
 
 
 def raw_answer(llama, messages: list[dict], settings: Settings) -> tuple[float, str, int]:
     """Seconds, text and tokens of plain llama-cpp-python on the same prompt and sampling."""
     t = time.perf_counter()
-    out = llama.create_chat_completion(messages=messages, max_tokens=settings.max_answer_tokens, **LLM.SAMPLING)
+    out = llama.create_chat_completion(messages=messages, max_tokens=settings.max_answer_tokens, **SAMPLING)
     return time.perf_counter() - t, out["choices"][0]["message"]["content"], out["usage"]["completion_tokens"]
 
 

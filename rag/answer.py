@@ -19,7 +19,6 @@ from .cite import (Citation, Verdict, answer_figures, assign, check, citation_fo
 from .clean import norm, to_simplified, to_traditional
 from .errors import RagError
 from .generate import (
-    LLM,
     REFUSAL_EN,
     REFUSAL_ZH,
     Passage,
@@ -32,6 +31,7 @@ from .generate import (
     timed_stream,
 )
 from .index import tokenize
+from .llm import LLM, Capped, make_llm
 from .metadata import detect_script
 from .parts import first_value, join_replies, part_remarks
 from .query import QUESTION_WORDS, QueryAnalysis, states_plan, wants_actual
@@ -125,7 +125,7 @@ class Assistant:
             raise RagError(f"unknown model '{name}'; choose default or small")
         with self._load_lock:
             if name not in self._llms:
-                self._llms[name] = LLM(self.settings, name)
+                self._llms[name] = make_llm(self.settings, name)
             return self._llms[name]
 
     # --- refusal before generation -----------------------------------------------------------
@@ -204,8 +204,10 @@ class Assistant:
 
     # --- the main job ----------------------------------------------------------------------------
     def ask(self, question: str, *, k: int | None = None, model: str | None = None,
-            on_event: Event | None = None, cancel: threading.Event | None = None) -> Answer:
-        """Answer one standalone question with verified citations (or refuse)."""
+            on_event: Event | None = None, cancel: threading.Event | None = None,
+            max_tokens: int | None = None) -> Answer:
+        """Answer one standalone question with verified citations (or refuse); `max_tokens` caps
+        this answer's generations below the configured budget."""
         emit = on_event or (lambda kind, data: None)
         question = (question or "").strip()
         if not question:
@@ -236,6 +238,8 @@ class Assistant:
             return ans
 
         llm = self.llm(model)
+        if max_tokens:
+            llm = Capped(llm, max_tokens)
         topic_list = self.topic_terms(q, question)
         allowed = self.fitting_chunks(q, results)
         fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]

@@ -10,16 +10,14 @@ first, so llama.cpp reuses its key-value state from one question to the next.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from .clean import compact, norm
-from .errors import RagError
 from .index import tokenize
+from .llm import LLM
 from .query import is_english
-from .settings import Settings
 
 # The fixed prefix of every prompt: instructions and two worked examples (one answer, one refusal).
 # It always comes first, so llama.cpp keeps its key-value state between questions and only the
@@ -274,59 +272,14 @@ def is_refusal(answer: str) -> bool:
     return any(m in a for m in REFUSAL_MARKERS_ZH) or any(m in a for m in REFUSAL_MARKERS_EN)
 
 
-class LLM:
-    """One llama.cpp model, loaded once (memory-mapped) and used by one generation at a time."""
-
-    # greedy decoding: answers must be reproducible (the benchmarks replay prompts with these too)
-    SAMPLING = {"temperature": 0.0, "top_k": 1, "repeat_penalty": 1.05}
-
-    def __init__(self, settings: Settings, name: str | None = None):
-        from .models import require_llm
-
-        name = name or settings.llm
-        path = require_llm(settings, name)
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:  # pragma: no cover - a hard dependency
-            raise RagError("llama-cpp-python is not installed") from exc
-        self.name = name
-        self.path = path
-        self.lock = threading.Lock()
-        draft = None
-        if settings.prompt_lookup_tokens > 0:
-            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-            draft = LlamaPromptLookupDecoding(num_pred_tokens=settings.prompt_lookup_tokens)
-        self.llm = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.threads,
-                         n_threads_batch=settings.threads, n_batch=512, use_mmap=True, verbose=False,
-                         draft_model=draft)
-        self.max_tokens = settings.max_answer_tokens
-
-    def count_tokens(self, messages: list[dict]) -> int:
-        """Tokens of the question-specific part (the last message); the fixed prefix is cached."""
-        return len(self.llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False))
-
-    def stream(self, messages: list[dict], max_tokens: int | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
-        """Answer tokens as they are generated."""
-        with self.lock:
-            it = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens or self.max_tokens,
-                                                 stream=True, **self.SAMPLING)
-            for part in it:
-                if cancel is not None and cancel.is_set():
-                    break
-                delta = part["choices"][0].get("delta", {}).get("content")
-                if delta:
-                    yield delta
-
-
-def timed_stream(llm: LLM, messages: list[dict], timings: dict, cancel=None) -> Iterator[str]:
+def timed_stream(llm: LLM, messages: list[dict], timings: dict, cancel=None,
+                 max_tokens: int | None = None) -> Iterator[str]:
     """Wrap `LLM.stream`, recording the time to the first token, the token count and the
     decoding rate after the first token (prompt processing and decoding scale differently)."""
     t0 = time.perf_counter()
     n = 0
     first = last = t0
-    for tok in llm.stream(messages, cancel=cancel):
+    for tok in llm.stream(messages, max_tokens=max_tokens, cancel=cancel):
         last = time.perf_counter()
         if n == 0:
             first = last
