@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +24,10 @@ from .errors import RagError
 from .files import sha256_file
 from .ingest import Chunk, load_store
 from .settings import Settings
+from .vectors import FaissStore, MilvusStore, VectorFilter, VectorStore, choose_index_type, new_store, open_store
+
+__all__ = ["BM25Index", "FaissStore", "MilvusStore", "VectorFilter", "VectorStore", "build", "chunk_int_id",
+           "choose_index_type", "load", "new_store", "tokenize", "top_n"]
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -72,101 +75,6 @@ def tokenize(text: str) -> list[str]:
     tokens = [t.lower() for t in tokens if t not in _STOP]
     tokens += [m.group(0) for m in _NUM_UNIT.finditer(text) if not m.group(0).isdigit() or len(m.group(0)) > 1]
     return tokens
-
-
-# --- vector store interface --------------------------------------------------------------------------
-class VectorStore(Protocol):
-    """What retrieval needs from a vector engine; FAISS is the embedded default."""
-
-    def add(self, ids: list[int], vectors: np.ndarray) -> None: ...
-
-    def delete(self, ids: list[int]) -> None: ...
-
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def persist(self, path: Path) -> None: ...
-
-    def __len__(self) -> int: ...
-
-
-class FaissStore:
-    """Exact inner-product search (IndexFlatIP) or HNSW for large corpora, with 64-bit ids.
-
-    HNSW parameters come from eval/bench_retrieval.py: with M=32 and efConstruction=80, efSearch
-    512 keeps recall@10 against exact search at 0.96 at 10^6 vectors for ~4 ms a query, where
-    the exact scan takes ~150 ms."""
-
-    def __init__(self, dim: int, kind: str = "flat", index=None, *, m: int = 32, ef_construction: int = 80,
-                 ef_search: int = 512):
-        import faiss
-
-        self.dim, self.kind = dim, kind
-        if index is None:
-            if kind == "hnsw":
-                base = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-                base.hnsw.efConstruction = ef_construction
-            else:
-                base = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIDMap2(base)
-        self.index = index
-        self.set_ef_search(ef_search)
-
-    def set_ef_search(self, ef: int) -> None:
-        """Breadth of the HNSW search (a no-op for the exact index): recall against speed."""
-        import faiss
-
-        if self.kind == "hnsw":
-            faiss.downcast_index(self.index.index).hnsw.efSearch = int(ef)
-
-    def add(self, ids: list[int], vectors: np.ndarray) -> None:
-        if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-
-    def delete(self, ids: list[int]) -> None:
-        import faiss
-
-        if ids and self.kind == "hnsw":  # faiss cannot unlink HNSW nodes; `build` starts afresh instead
-            raise RagError("an HNSW index cannot remove vectors; rebuild it with `rag index`")
-        if ids:
-            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
-
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = self.index.search(q, max(1, min(k, len(self))))
-        return scores[0], ids[0]
-
-    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """A batch of queries at once (evaluation and benchmarks)."""
-        q = np.ascontiguousarray(queries, dtype=np.float32)
-        return self.index.search(q, max(1, min(k, len(self))))
-
-    def persist(self, path: Path) -> None:
-        import faiss
-
-        faiss.write_index(self.index, str(path))
-
-    @classmethod
-    def load(cls, path: Path, dim: int, kind: str, ef_search: int = 512) -> "FaissStore":
-        import faiss
-
-        return cls(dim, kind, faiss.read_index(str(path)), ef_search=ef_search)
-
-    def __len__(self) -> int:
-        return int(self.index.ntotal)
-
-
-def choose_index_type(settings: Settings, n: int) -> str:
-    """Exact search while it is fast enough, HNSW from `hnsw_threshold` vectors on (see the
-    measurements in eval/bench_retrieval.py and the README)."""
-    if settings.index_type != "auto":
-        return settings.index_type
-    return "hnsw" if n >= settings.hnsw_threshold else "flat"
-
-
-def new_store(settings: Settings, dim: int, n: int) -> FaissStore:
-    """An empty vector store of the type and parameters the settings choose for `n` vectors."""
-    return FaissStore(dim, choose_index_type(settings, n), m=settings.hnsw_m,
-                      ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search)
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -241,7 +149,7 @@ def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, e
     from .embed import EmbeddingCache, get_embedder
 
     t0 = time.perf_counter()
-    _, chunks = load_store(settings)
+    documents, chunks = load_store(settings)
     searchable = [c for c in chunks if c.searchable]
     if not searchable:
         raise RagError("the chunk store has no text to index; run `rag ingest` on some reports first")
@@ -267,44 +175,111 @@ def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, e
 
         vectors, computed = cache.embed(embedder, texts, on_progress=tick)
     embed_seconds = time.perf_counter() - te
-    store = new_store(settings, embedder.dim, len(searchable))
+    keys = [cache.key(t) for t in texts]
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    levels = {d["id"]: (d.get("meta") or {}).get("level", "") for d in documents}
+    meta = [{"doc": c.doc, "place": c.place, "level": levels.get(c.doc, ""), "year": c.year} for c in searchable]
+    store, fresh = _updated_store(settings, old if not rebuild else None, embedder, searchable, keys, vectors, meta,
+                                  stamp)
     kind = store.kind
-    store.add([chunk_int_id(c.id) for c in searchable], vectors)
     bm25 = BM25Index.build([c.search_text for c in searchable])
 
-    build_dir = settings.index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    build_dir = settings.index_dir / f"build-{stamp}"
     build_dir.mkdir(parents=True, exist_ok=False)
     try:
-        store.persist(build_dir / "vectors.faiss")
+        store_entries = store.persist(build_dir)
         bm25.persist(build_dir / "bm25")
         (build_dir / "ids.json").write_text(json.dumps([c.id for c in searchable], ensure_ascii=False), encoding="utf-8")
+        (build_dir / "keys.json").write_text(json.dumps(keys), encoding="utf-8")
         cache.save(keep={cache.key(t) for t in texts} | set(cache.vectors) if not rebuild else None)
         files = {str(p.relative_to(build_dir)): sha256_file(p) for p in sorted(build_dir.rglob("*")) if p.is_file()}
         manifest = {
             "format_version": FORMAT_VERSION, "embedder_id": embedder.model_id, "dim": embedder.dim,
             "index_type": kind, "chunk_count": len(searchable), "build_dir": build_dir.name, "files": files,
             "chunks_sha256": sha256_file(settings.index_dir / "chunks.jsonl"), "chunk_ids": [c.id for c in searchable],
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **store_entries,
         }
         tmp = settings.index_dir / f".{MANIFEST}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, settings.index_dir / MANIFEST)
     except BaseException:
         shutil.rmtree(build_dir, ignore_errors=True)
+        if fresh and isinstance(store, MilvusStore):
+            store.drop()
         raise
+    finally:
+        store.close()
     for other in settings.index_dir.glob("build-*"):
         if other != build_dir:
             shutil.rmtree(other, ignore_errors=True)
+    if fresh and old and old.get("vector_store") == "milvus" and old.get("collection") != manifest.get("collection"):
+        _drop_collection(settings, old)
     new_ids = {c.id for c in searchable}
     return BuildStats(chunks=len(searchable), embedded=computed, reused=len(searchable) - computed,
                       removed=len(old_ids - new_ids), added=len(new_ids - old_ids), index_type=kind,
                       seconds=time.perf_counter() - t0, embed_seconds=embed_seconds)
 
 
+def _updated_store(settings: Settings, old: dict | None, embedder, chunks: list[Chunk], keys: list[str],
+                   vectors: np.ndarray, meta: list[dict], stamp: str) -> tuple[VectorStore, bool]:
+    """The vector store for this build and whether it is new. An update of the previous build's
+    store (same backend and embedder, deletable index) is a diff: vectors whose chunk id left or
+    whose text changed are deleted, new and changed ones upserted; else a store is filled afresh."""
+    ids = [chunk_int_id(c.id) for c in chunks]
+    prev_keys = _previous_keys(settings, old) if old and old.get("embedder_id") == embedder.model_id else None
+    backend = settings.vector_store
+    same = old is not None and old.get("vector_store", "faiss") == backend and prev_keys is not None
+    store: VectorStore | None = None
+    if same and backend == "faiss" and old.get("index_type") == "flat" == choose_index_type(settings, len(chunks)):
+        store = FaissStore.load(settings.index_dir / old["build_dir"] / FaissStore.FILE, embedder.dim, "flat")
+        if len(store.meta) != store.count():  # a build from before the stores kept their fields
+            store = None
+    elif same and backend == "milvus":
+        try:
+            store = MilvusStore(settings, embedder.dim, old["collection"])
+        except RagError:
+            store = None
+    if store is not None and prev_keys is not None:
+        now = dict(zip(ids, keys))
+        gone = [i for i, k in prev_keys.items() if now.get(i) != k]
+        todo = [n for n, (i, k) in enumerate(zip(ids, keys)) if prev_keys.get(i) != k]
+        store.delete([i for i in gone if i not in now])
+        store.upsert([ids[n] for n in todo], vectors[todo], [meta[n] for n in todo])
+        if store.count() == len(chunks):
+            return store, False
+        store.close()  # the store disagrees with its manifest (an interrupted update): fill a new one
+    if backend == "milvus":
+        store = MilvusStore(settings, embedder.dim, f"{MilvusStore.prefix(settings)}_chunks_{stamp.replace('-', '_')}",
+                            create=True)
+    else:
+        store = new_store(settings, embedder.dim, len(chunks))
+    store.upsert(ids, vectors, meta)
+    return store, True
+
+
+def _previous_keys(settings: Settings, old: dict) -> dict[int, str] | None:
+    """Chunk int id → embedding key of the previous build (None when it did not record them)."""
+    d = settings.index_dir / old.get("build_dir", "")
+    try:
+        ids = json.loads((d / "ids.json").read_text(encoding="utf-8"))
+        keys = json.loads((d / "keys.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return dict(zip((chunk_int_id(i) for i in ids), keys)) if len(ids) == len(keys) else None
+
+
+def _drop_collection(settings: Settings, old: dict) -> None:
+    """The previous build's Milvus collection, once a new one is published (best effort)."""
+    try:
+        MilvusStore(settings, old["dim"], old["collection"]).drop()
+    except Exception:  # noqa: BLE001 - a leftover collection is harmless and dropped by the next rebuild
+        pass
+
+
 @dataclass
 class LoadedIndex:
     manifest: dict
-    store: FaissStore
+    store: VectorStore
     bm25: BM25Index
     ids: list[str]
 
@@ -323,9 +298,9 @@ def load(settings: Settings, embedder_id: str | None = None) -> LoadedIndex:
     d = settings.index_dir / manifest["build_dir"]
     if not d.exists():
         raise RagError(f"the index folder {d} is missing; run `rag index --rebuild`")
-    store = FaissStore.load(d / "vectors.faiss", manifest["dim"], manifest["index_type"], settings.hnsw_ef_search)
+    store = open_store(settings, manifest, d)
     bm25 = BM25Index.load(d / "bm25")
     ids = json.loads((d / "ids.json").read_text(encoding="utf-8"))
-    if len(ids) != len(store) or len(ids) != manifest["chunk_count"]:
+    if len(ids) != store.count() or len(ids) != manifest["chunk_count"]:
         raise RagError("the index files disagree with their manifest; run `rag index --rebuild`")
     return LoadedIndex(manifest, store, bm25, ids)

@@ -163,9 +163,9 @@ class Retriever:
         dense_rank: dict[int, int] = {}
         dense_score: dict[int, float] = {}
         for r, (s, i) in enumerate(zip(dscores, dids)):
-            if i < 0:
+            pos = self.pos_of_int.get(int(i))
+            if pos is None:  # padding (-1), or a vector this reader's manifest does not hold
                 continue
-            pos = self.pos_of_int[int(i)]
             dense_rank[pos] = r
             dense_score[pos] = float(s)
         bscores = self.index.bm25.scores(content, q.english_terms)

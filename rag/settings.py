@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     hnsw_ef_construction: int = Field(80, description="HNSW build-time search breadth.")
     hnsw_ef_search: int = Field(512, description="HNSW query-time search breadth: recall against speed.")
 
+    vector_store: Literal["faiss", "milvus"] = Field(
+        "faiss", description="faiss: files in the index folder (embedded default); milvus: a Milvus collection.")
+    milvus_uri: str = Field("", description="Milvus server or cluster, e.g. http://host:19530 (empty: Milvus Lite, "
+                                            "a file milvus.db in the index folder).")
+    milvus_token: str = Field("", description="Milvus token (user:password, or an API key).")
+    milvus_collection_prefix: str = Field("gov_report", description="Collection names begin with this (several "
+                                                                    "indexes can share one Milvus).")
+    milvus_index_type: Literal["flat", "hnsw", "autoindex"] = Field(
+        "flat", description="Milvus vector index: flat (exact) or hnsw (with the hnsw_* settings), or autoindex.")
+
     # Retrieval
     top_k: int = 5
     candidates: int = 30
@@ -61,6 +71,14 @@ class Settings(BaseSettings):
     english_via_chinese: bool = Field(True, description="Answer an English question by translating it to Chinese, "
                                                         "answering and verifying in Chinese, then translating the "
                                                         "verified answer back (measured on the corpus question set).")
+    llm_backend: Literal["llamacpp", "openai", "mock"] = Field(
+        "llamacpp", description="llamacpp: GGUF models in this process; openai: any OpenAI-compatible server at "
+                                "llm_base_url; mock: deterministic answers for tests without weights.")
+    llm_base_url: str = Field("", description="The OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
+    llm_api_key: str = Field("", description="Bearer key for the LLM server (empty: none sent).")
+    llm_model: str = Field("", description="Model name sent to the LLM server (empty: the model choice, default).")
+    llm_small_model: str = Field("", description="Model name sent for the small model choice (empty: llm_model).")
+    llm_timeout_s: float = Field(120.0, description="Longest wait for the LLM server between two stream events.")
     prompt_lookup_tokens: int = Field(0, description="Prompt-lookup decoding: draft this many tokens copied from "
                                                      "the prompt (0 = off; measured in eval/bench_answer.py).")
 

@@ -176,8 +176,8 @@ def test_hnsw_store_keeps_its_parameters_and_finds_neighbours(tmp_path):
     assert faiss.downcast_index(store.index.index).hnsw.efSearch == 100
     _, ids = store.search(x[5], 3)
     assert ids[0] == 15
-    store.persist(tmp_path / "v.faiss")
-    loaded = FaissStore.load(tmp_path / "v.faiss", 32, "hnsw", ef_search=48)
+    assert store.persist(tmp_path) == {"vector_store": "faiss"}
+    loaded = FaissStore.load(tmp_path / FaissStore.FILE, 32, "hnsw", ef_search=48)
     assert faiss.downcast_index(loaded.index.index).hnsw.efSearch == 48
     assert loaded.search(x[7], 1)[1][0] == 17
     with pytest.raises(RagError, match="rebuild"):
