@@ -74,8 +74,6 @@ class Capped:
 class LlamaCppLLM:
     """One llama.cpp model, loaded once (memory-mapped) and used by one generation at a time."""
 
-    SAMPLING = SAMPLING
-
     def __init__(self, settings: Settings, name: str):
         from .models import require_llm
 
@@ -104,7 +102,7 @@ class LlamaCppLLM:
                cancel: threading.Event | None = None) -> Iterator[str]:
         with self.lock:
             it = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens or self.max_tokens,
-                                                 stream=True, **self.SAMPLING)
+                                                 stream=True, **SAMPLING)
             for part in it:
                 if cancel is not None and cancel.is_set():
                     break

@@ -111,7 +111,7 @@ class FaissStore:
             self.meta.update(zip((int(i) for i in ids), _meta_of(meta, len(ids))))
 
     def upsert(self, ids: list[int], vectors: np.ndarray, meta: list[dict] | None = None) -> None:
-        present = [int(i) for i in ids if int(i) in self.meta] if self.kind == "hnsw" else list(ids)
+        present = [int(i) for i in ids if int(i) in self.meta]  # the fields are kept for every vector held
         if present:
             self.delete(present)
         self.add(ids, vectors, meta)

@@ -98,7 +98,7 @@ def test_the_seed_index_is_built_updated_by_diff_and_searched_through_each_store
     assert [x.id for x in top] == [x.id for x in faiss_top], "the stores rank the seeds differently"
 
     # drop one report: the next build deletes its vectors and keeps the rest (a diff, not a refill)
-    keep = [p for p in sorted(settings.seeds_dir.glob("*.txt"))][1:]
+    dropped, *keep = sorted(settings.seeds_dir.glob("*.txt"))
     write_store(ingest_paths(keep, settings, progress=False), settings)
     second = build(settings, progress=False)
     assert second.removed > 0 and second.embedded == 0
@@ -109,4 +109,4 @@ def test_the_seed_index_is_built_updated_by_diff_and_searched_through_each_store
     r2 = Retriever(settings)
     assert r2.index.store.count() == after["chunk_count"]
     hits = r2.search("忻州今年要新认定多少家高新技术企业？", 5)
-    assert all(not h.doc.startswith(sorted(settings.seeds_dir.glob("*.txt"))[0].stem) for h in hits)
+    assert all(not h.doc.startswith(dropped.stem) for h in hits)
