@@ -40,6 +40,7 @@ from rag.index import BM25Index, FaissStore, load, tokenize, top_n  # noqa: E402
 from rag.ingest import load_store  # noqa: E402
 from rag.retrieve import reciprocal_rank_fusion  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.store import chunk_int_id  # noqa: E402
 
 
 def log(*a: object) -> None:
@@ -246,15 +247,16 @@ def main() -> None:
 
     real = faiss.downcast_index(idx.store.index.index).reconstruct_n(0, len(idx.store))
     _, chunks = load_store(settings)
-    by_id = {c.id: c for c in chunks}
-    docs = [by_id[i].doc for i in idx.ids]
+    by_id = {chunk_int_id(c.id): c for c in chunks}
+    ids = [int(i) for i in idx.ids]
+    docs = [by_id[i].doc for i in ids]
     questions = load_questions(Path(__file__).with_name("questions.jsonl"))
     qtexts = [q.question for q in questions]
     t = time.perf_counter()
     qvecs = np.stack([embedder.embed_query(q) for q in qtexts]).astype(np.float32)
     embed_q = (time.perf_counter() - t) / len(qtexts)
     vmodel = VectorModel(real, docs, args.data, args.seed)
-    tmodel = TokenModel([by_id[i].search_text for i in idx.ids], args.seed)
+    tmodel = TokenModel([by_id[i].search_text for i in ids], args.seed)
     log(f"real chunks {len(real)}, within-report variance share {vmodel.within:.2f}, "
         f"{vmodel.chunks_per_doc} chunks per synthetic report; {len(qtexts)} questions, "
         f"embedding one takes {embed_q * 1000:.1f} ms; faiss threads {faiss.omp_get_max_threads()}")

@@ -284,13 +284,31 @@ def answer_metrics(rows: list[tuple[Question, dict, dict]]) -> dict:
             "failure_causes": dict(sorted(causes.items(), key=lambda kv: -kv[1]))}
 
 
+class _TextOf:
+    """chunk id → text, read from the chunk store on demand."""
+
+    def __init__(self, lookup):
+        self.lookup = lookup
+
+    def get(self, chunk_id: str, default: str = "") -> str:
+        c = self.lookup.get(chunk_id)
+        return c.text if c is not None else default
+
+
+class _TwinsOf(_TextOf):
+    """chunk id → ids of its twin paragraphs."""
+
+    def get(self, chunk_id: str, default=None) -> list[str]:
+        c = self.lookup.get(chunk_id)
+        return c.twins if c is not None else (default or [])
+
+
 def run_full(assistant, questions: list[Question], model: str, k: int | None = None, progress: bool = True,
              on_row=None) -> tuple[dict, list[dict]]:
     """Every question through the whole pipeline; returns (metrics, per-question records)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    chunk_text = {c.id: c.text for c in assistant.retriever.chunks}
-    twins = {c.id: c.twins for c in assistant.retriever.chunks}
+    chunk_text, twins = _TextOf(assistant.retriever.by_id), _TwinsOf(assistant.retriever.by_id)
     rows: list[tuple[Question, dict, dict]] = []
     records: list[dict] = []
     correct = 0

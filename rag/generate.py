@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .clean import compact, norm
-from .index import tokenize
+from .index import tokenize, top_weight
 from .llm import LLM
 from .query import is_english
 
@@ -158,7 +158,7 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
     q_tokens = set(tokenize(norm(question) + " " + " ".join(extra_terms or [])))
     q_nums = set(_NUM_RE.findall(norm(question)))
     q_compact = compact(question)
-    default_idf = max(idf.values()) if idf else 1.0
+    default_idf = top_weight(idf)
     scored: list[tuple[float, int, str, tuple[int, int]]] = []
 
     def score_of(sent: str, ri: int) -> float:

@@ -7,13 +7,14 @@ interrupted build leaves the old index usable.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 import os
 import re
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,15 +23,18 @@ import numpy as np
 
 from .errors import RagError
 from .files import sha256_file
-from .ingest import Chunk, load_store
+from .ingest import Chunk
 from .settings import Settings
+from .store import ChunkStore, chunk_int_id
 from .vectors import FaissStore, MilvusStore, VectorFilter, VectorStore, choose_index_type, new_store, open_store
 
-__all__ = ["BM25Index", "FaissStore", "MilvusStore", "VectorFilter", "VectorStore", "build", "chunk_int_id",
-           "choose_index_type", "load", "new_store", "tokenize", "top_n"]
+__all__ = ["BM25Index", "FaissStore", "Idf", "MilvusStore", "VectorFilter", "VectorStore", "build", "chunk_int_id",
+           "choose_index_type", "load", "new_store", "tokenize", "top_n", "top_weight"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+IDS = "ids.npy"  # BM25 position → chunk int id
+KEYS = "keys.npy"  # BM25 position → embedding cache key (for the next diff)
 
 
 # --- text preparation -----------------------------------------------------------------------------
@@ -41,11 +45,6 @@ def embed_text(c: Chunk) -> str:
     from .clean import norm
 
     return norm(crumb) + "：" + c.search_text
-
-
-def chunk_int_id(chunk_id: str) -> int:
-    """A stable 63-bit id for FAISS from the chunk's string id."""
-    return int.from_bytes(hashlib.sha1(chunk_id.encode("utf-8")).digest()[:8], "big") & ((1 << 63) - 1)
 
 
 # --- tokenisation for BM25 --------------------------------------------------------------------------
@@ -90,6 +89,36 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
+class Idf(Mapping):
+    """A read-only token → idf mapping over the BM25 vocabulary, computed per look-up (no second
+    copy of a vocabulary that grows with the corpus); ``top`` is the weight of a term no chunk has."""
+
+    def __init__(self, vocab: dict[str, int], df: np.ndarray, n: int):
+        self.vocab, self.df, self.n = vocab, df, max(1, n)
+        held = df[df > 0]
+        self.top = math.log((self.n + 1) / ((int(held.min()) if len(held) else 0) + 0.5))
+
+    def __getitem__(self, token: str) -> float:
+        col = self.vocab[token]
+        return math.log((self.n + 1) / (int(self.df[col]) + 0.5))
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.vocab
+
+    def __iter__(self):
+        return iter(self.vocab)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+
+def top_weight(idf: Mapping[str, float] | None) -> float:
+    """The largest weight of a token → idf mapping (the weight of an unseen term)."""
+    if not idf:
+        return 1.0
+    return float(getattr(idf, "top", None) or max(idf.values()))
+
+
 # --- BM25 ------------------------------------------------------------------------------------------
 class BM25Index:
     """bm25s over jieba tokens of the Simplified-normalised chunk text."""
@@ -111,6 +140,16 @@ class BM25Index:
         if not toks:
             return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
         return np.asarray(self.retriever.get_scores(toks), dtype=np.float32)
+
+    @property
+    def num_docs(self) -> int:
+        return int(self.retriever.scores["num_docs"])
+
+    def idf(self) -> "Idf":
+        """Token → inverse document frequency over the indexed chunks, read off the index itself
+        (a token's column in the score matrix holds one entry per chunk that has it)."""
+        df = np.diff(np.asarray(self.retriever.scores["indptr"]))
+        return Idf(self.retriever.vocab_dict, df, self.num_docs)
 
     def persist(self, path: Path) -> None:
         self.retriever.save(str(path))
@@ -143,23 +182,35 @@ def read_manifest(settings: Settings) -> dict | None:
 
 
 def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, embedder=None) -> BuildStats:
-    """Embed the chunk store (reusing cached vectors) and publish FAISS + BM25 atomically."""
+    """Embed the chunk store (reusing cached vectors), update the vector store by diff, and
+    publish it with a new BM25 index atomically (the manifest names the store generation)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .embed import EmbeddingCache, get_embedder
 
     t0 = time.perf_counter()
-    documents, chunks = load_store(settings)
-    searchable = [c for c in chunks if c.searchable]
-    if not searchable:
+    chunk_store = ChunkStore(settings.index_dir)
+    try:
+        levels = {d["id"]: (d.get("meta") or {}).get("level", "") for d in chunk_store.documents()}
+        generation = chunk_store.generation
+        ids: list[int] = []
+        texts: list[str] = []
+        search_texts: list[str] = []
+        meta: list[dict] = []
+        for c in chunk_store.iter_chunks(searchable_only=True):  # streamed: no Chunk list is kept
+            ids.append(chunk_int_id(c.id))
+            texts.append(embed_text(c))
+            search_texts.append(c.search_text)
+            meta.append({"doc": c.doc, "place": c.place, "level": levels.get(c.doc, ""), "year": c.year})
+    finally:
+        chunk_store.close()
+    if not ids:
         raise RagError("the chunk store has no text to index; run `rag ingest` on some reports first")
     embedder = embedder or get_embedder(settings)
     cache = EmbeddingCache(settings.index_dir / "cache", embedder.model_id, embedder.dim)
     if rebuild:
         cache.vectors = {}
     old = read_manifest(settings)
-    old_ids = set(old.get("chunk_ids", [])) if old and old.get("embedder_id") == embedder.model_id else set()
-    texts = [embed_text(c) for c in searchable]
     te = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[rate]}"))
@@ -176,28 +227,28 @@ def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, e
         vectors, computed = cache.embed(embedder, texts, on_progress=tick)
     embed_seconds = time.perf_counter() - te
     keys = [cache.key(t) for t in texts]
+    del texts
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    levels = {d["id"]: (d.get("meta") or {}).get("level", "") for d in documents}
-    meta = [{"doc": c.doc, "place": c.place, "level": levels.get(c.doc, ""), "year": c.year} for c in searchable]
-    store, fresh = _updated_store(settings, old if not rebuild else None, embedder, searchable, keys, vectors, meta,
-                                  stamp)
+    prev = _previous_keys(settings, old) if old and old.get("embedder_id") == embedder.model_id else None
+    store, fresh = _updated_store(settings, old if not rebuild else None, prev if not rebuild else None, embedder,
+                                  ids, keys, vectors, meta, stamp)
     kind = store.kind
-    bm25 = BM25Index.build([c.search_text for c in searchable])
+    bm25 = BM25Index.build(search_texts)
+    del search_texts
 
     build_dir = settings.index_dir / f"build-{stamp}"
     build_dir.mkdir(parents=True, exist_ok=False)
     try:
         store_entries = store.persist(build_dir)
         bm25.persist(build_dir / "bm25")
-        (build_dir / "ids.json").write_text(json.dumps([c.id for c in searchable], ensure_ascii=False), encoding="utf-8")
-        (build_dir / "keys.json").write_text(json.dumps(keys), encoding="utf-8")
-        cache.save(keep={cache.key(t) for t in texts} | set(cache.vectors) if not rebuild else None)
+        np.save(build_dir / IDS, np.asarray(ids, dtype=np.int64))
+        np.save(build_dir / KEYS, np.asarray(keys, dtype="S40"))
+        cache.save(keep=set(keys) | set(cache.vectors) if not rebuild else None)
         files = {str(p.relative_to(build_dir)): sha256_file(p) for p in sorted(build_dir.rglob("*")) if p.is_file()}
         manifest = {
             "format_version": FORMAT_VERSION, "embedder_id": embedder.model_id, "dim": embedder.dim,
-            "index_type": kind, "chunk_count": len(searchable), "build_dir": build_dir.name, "files": files,
-            "chunks_sha256": sha256_file(settings.index_dir / "chunks.jsonl"), "chunk_ids": [c.id for c in searchable],
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **store_entries,
+            "index_type": kind, "chunk_count": len(ids), "build_dir": build_dir.name, "files": files,
+            "store_generation": generation, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **store_entries,
         }
         tmp = settings.index_dir / f".{MANIFEST}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
@@ -214,23 +265,21 @@ def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, e
             shutil.rmtree(other, ignore_errors=True)
     if fresh and old and old.get("vector_store") == "milvus" and old.get("collection") != manifest.get("collection"):
         _drop_collection(settings, old)
-    new_ids = {c.id for c in searchable}
-    return BuildStats(chunks=len(searchable), embedded=computed, reused=len(searchable) - computed,
-                      removed=len(old_ids - new_ids), added=len(new_ids - old_ids), index_type=kind,
-                      seconds=time.perf_counter() - t0, embed_seconds=embed_seconds)
+    old_ids, new_ids = set(prev or ()), set(ids)
+    return BuildStats(chunks=len(ids), embedded=computed, reused=len(ids) - computed,
+                      removed=len(old_ids - new_ids), added=len(new_ids - old_ids) if prev is not None else len(ids),
+                      index_type=kind, seconds=time.perf_counter() - t0, embed_seconds=embed_seconds)
 
 
-def _updated_store(settings: Settings, old: dict | None, embedder, chunks: list[Chunk], keys: list[str],
-                   vectors: np.ndarray, meta: list[dict], stamp: str) -> tuple[VectorStore, bool]:
+def _updated_store(settings: Settings, old: dict | None, prev_keys: dict[int, str] | None, embedder, ids: list[int],
+                   keys: list[str], vectors: np.ndarray, meta: list[dict], stamp: str) -> tuple[VectorStore, bool]:
     """The vector store for this build and whether it is new. An update of the previous build's
     store (same backend and embedder, deletable index) is a diff: vectors whose chunk id left or
     whose text changed are deleted, new and changed ones upserted; else a store is filled afresh."""
-    ids = [chunk_int_id(c.id) for c in chunks]
-    prev_keys = _previous_keys(settings, old) if old and old.get("embedder_id") == embedder.model_id else None
     backend = settings.vector_store
     same = old is not None and old.get("vector_store", "faiss") == backend and prev_keys is not None
     store: VectorStore | None = None
-    if same and backend == "faiss" and old.get("index_type") == "flat" == choose_index_type(settings, len(chunks)):
+    if same and backend == "faiss" and old.get("index_type") == "flat" == choose_index_type(settings, len(ids)):
         store = FaissStore.load(settings.index_dir / old["build_dir"] / FaissStore.FILE, embedder.dim, "flat")
         if len(store.meta) != store.count():  # a build from before the stores kept their fields
             store = None
@@ -245,14 +294,14 @@ def _updated_store(settings: Settings, old: dict | None, embedder, chunks: list[
         todo = [n for n, (i, k) in enumerate(zip(ids, keys)) if prev_keys.get(i) != k]
         store.delete([i for i in gone if i not in now])
         store.upsert([ids[n] for n in todo], vectors[todo], [meta[n] for n in todo])
-        if store.count() == len(chunks):
+        if store.count() == len(ids):
             return store, False
         store.close()  # the store disagrees with its manifest (an interrupted update): fill a new one
     if backend == "milvus":
         store = MilvusStore(settings, embedder.dim, f"{MilvusStore.prefix(settings)}_chunks_{stamp.replace('-', '_')}",
                             create=True)
     else:
-        store = new_store(settings, embedder.dim, len(chunks))
+        store = new_store(settings, embedder.dim, len(ids))
     store.upsert(ids, vectors, meta)
     return store, True
 
@@ -261,11 +310,11 @@ def _previous_keys(settings: Settings, old: dict) -> dict[int, str] | None:
     """Chunk int id → embedding key of the previous build (None when it did not record them)."""
     d = settings.index_dir / old.get("build_dir", "")
     try:
-        ids = json.loads((d / "ids.json").read_text(encoding="utf-8"))
-        keys = json.loads((d / "keys.json").read_text(encoding="utf-8"))
+        ids = np.load(d / IDS, allow_pickle=False)
+        keys = np.load(d / KEYS, allow_pickle=False)
     except (OSError, ValueError):
         return None
-    return dict(zip((chunk_int_id(i) for i in ids), keys)) if len(ids) == len(keys) else None
+    return dict(zip(ids.tolist(), (k.decode("ascii") for k in keys.tolist()))) if len(ids) == len(keys) else None
 
 
 def _drop_collection(settings: Settings, old: dict) -> None:
@@ -281,7 +330,7 @@ class LoadedIndex:
     manifest: dict
     store: VectorStore
     bm25: BM25Index
-    ids: list[str]
+    ids: np.ndarray  # BM25 position → chunk int id
 
 
 def load(settings: Settings, embedder_id: str | None = None) -> LoadedIndex:
@@ -300,7 +349,7 @@ def load(settings: Settings, embedder_id: str | None = None) -> LoadedIndex:
         raise RagError(f"the index folder {d} is missing; run `rag index --rebuild`")
     store = open_store(settings, manifest, d)
     bm25 = BM25Index.load(d / "bm25")
-    ids = json.loads((d / "ids.json").read_text(encoding="utf-8"))
-    if len(ids) != store.count() or len(ids) != manifest["chunk_count"]:
+    ids = np.load(d / IDS, allow_pickle=False)
+    if len(ids) != store.count() or len(ids) != manifest["chunk_count"] or len(ids) != bm25.num_docs:
         raise RagError("the index files disagree with their manifest; run `rag index --rebuild`")
     return LoadedIndex(manifest, store, bm25, ids)

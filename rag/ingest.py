@@ -1,8 +1,8 @@
 """Ingestion: read reports, cut them into chunks, collapse duplicates, link twin reports, store.
 
-The chunk store (``index/chunks.jsonl`` + ``index/documents.json``) is the contract between
-ingestion and everything downstream (embedding, BM25, citations). It is written atomically:
-a reader sees the old store or the new one, never a mix.
+The chunk store (``index/chunks.sqlite``, see `rag.store`) is the contract between ingestion and
+everything downstream (embedding, BM25, citations). It is written in one transaction: a reader
+sees the old store or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from .annotate import assign_periods, link_leads, link_notes
 from .chunk import Article, Para, Section, cut_document, make_pieces
 from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
-from .files import atomic_write_text
 from .metadata import DocMeta, article_kind, article_year, derive
 from .read import SUFFIXES, SourceText, find_sources, read_source
 from .settings import Settings
+from .store import ChunkStore
 
 log = logging.getLogger(__name__)
 
-STORE_VERSION = 1
 _SALUTATION = re.compile(r"^\s*各位代表\s*[：:！!，,。]?\s*$")
 
 
@@ -461,23 +460,24 @@ def doc_summary(d: Document) -> dict:
     }
 
 
-def write_store(docs: list[Document], settings: Settings) -> None:
-    """Write documents.json and chunks.jsonl; the manifest goes last and names both by checksum."""
-    chunks_txt = "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for d in docs for c in d.chunks)
-    docs_txt = json.dumps({"version": STORE_VERSION, "documents": [doc_summary(d) for d in docs]},
-                          ensure_ascii=False, indent=1)
-    atomic_write_text(settings.index_dir / "chunks.jsonl", chunks_txt)
-    atomic_write_text(settings.index_dir / "documents.json", docs_txt)
+def write_store(docs: list[Document], settings: Settings) -> bool:
+    """Make the chunk store hold exactly `docs`: one SQLite transaction that rewrites only the
+    documents whose content changed (see `rag.store`). Returns whether anything changed."""
+    store = ChunkStore(settings.index_dir, create=True)
+    try:
+        changed = store.write(docs, [doc_summary(d) for d in docs])
+    finally:
+        store.close()
+    for legacy in ("chunks.jsonl", "documents.json"):  # the store's format before SQLite
+        (settings.index_dir / legacy).unlink(missing_ok=True)
+    return changed
 
 
 def load_store(settings: Settings) -> tuple[list[dict], list[Chunk]]:
-    """Documents and chunks from the store, or a clear error telling to run `rag ingest`."""
-    dpath, cpath = settings.index_dir / "documents.json", settings.index_dir / "chunks.jsonl"
-    if not dpath.exists() or not cpath.exists():
-        raise RagError(f"no chunk store in {settings.index_dir}; run `rag ingest` first")
-    data = json.loads(dpath.read_text(encoding="utf-8"))
-    if data.get("version") != STORE_VERSION:
-        raise RagError(f"the chunk store in {settings.index_dir} has format {data.get('version')}, "
-                       f"this version reads {STORE_VERSION}; run `rag ingest` again")
-    chunks = [Chunk(**json.loads(line)) for line in cpath.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return data["documents"], chunks
+    """Documents and every chunk (for tools that show them all, such as `rag chunks`); the
+    service looks chunks up in the store instead."""
+    store = ChunkStore(settings.index_dir)
+    try:
+        return store.documents(), list(store.iter_chunks())
+    finally:
+        store.close()

@@ -30,6 +30,7 @@ from .errors import RagError
 from .ingest import Document, find_reports, link_twins, load_file, read_report, write_store
 from .read import FORMAT_SUFFIX, SUFFIXES, binary_kind, read_bytes, sniff
 from .settings import Settings
+from .store import ChunkStore
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,14 @@ class Library:
 
     def in_sync(self) -> bool:
         """Whether the chunk store on disk holds exactly the corpus files, unchanged."""
-        path = self.settings.index_dir / "documents.json"
-        if not path.exists():
+        try:
+            store = ChunkStore(self.settings.index_dir)
+        except RagError:
             return False
-        stored = {d["id"]: d.get("sha256") for d in json.loads(path.read_text(encoding="utf-8")).get("documents", [])}
+        try:
+            stored = {d["id"]: d.get("sha256") for d in store.documents()}
+        finally:
+            store.close()
         wanted: dict[str, str] = {}
         for f in self.files():
             text = read_report(f)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
+
 from .errors import RagError
-from .index import LoadedIndex, load as load_index, top_n
-from .ingest import Chunk, load_store
+from .index import LoadedIndex, load as load_index, tokenize, top_n, top_weight
+from .ingest import Chunk
 from .query import Analyzer, QueryAnalysis, Report
 from .settings import Settings
+from .store import ChunkLookup, ChunkStore
 
 
 @dataclass
@@ -52,7 +55,10 @@ def reciprocal_rank_fusion(rankings: list[dict[int, int]], k: int) -> dict[int, 
 
 
 class Retriever:
-    """Loads the chunk store and the published index once; answers many queries."""
+    """Opens the published index and the chunk store once; answers many queries.
+
+    Only the index is held in memory (vectors, BM25, the position → id array); chunks are read
+    from the SQLite store for the candidates of each question."""
 
     def __init__(self, settings: Settings, embedder=None):
         from .embed import get_embedder
@@ -60,32 +66,44 @@ class Retriever:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
         self.index: LoadedIndex = load_index(settings, self.embedder.model_id)
-        self.documents, chunks = load_store(settings)
-        by_id = {c.id: c for c in chunks}
-        missing = [i for i in self.index.ids if i not in by_id]
-        if missing:
-            raise RagError("the index does not match the chunk store; run `rag index`")
-        self.chunks: list[Chunk] = [by_id[i] for i in self.index.ids]
-        self.by_id = by_id
-        from .index import chunk_int_id
-
-        self.pos_of_int = {chunk_int_id(c.id): k for k, c in enumerate(self.chunks)}
-        self.idf = self._idf()  # also loads jieba, so that the first question is not slower
-        self.max_idf = max(self.idf.values(), default=1.0)  # the weight of a term no chunk has
+        self.store = ChunkStore(settings.index_dir)
+        if self.index.manifest.get("store_generation") != self.store.generation:
+            self.store.close()
+            raise RagError("the chunk store changed since the index was built; run `rag index`")
+        self.documents = self.store.documents()
+        self.by_id = ChunkLookup(self.store)
+        ids = self.index.ids
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted_ids = ids[self._order]
+        self.idf = self.index.bm25.idf()
+        self.max_idf = top_weight(self.idf)  # the weight of a term no chunk has
+        tokenize("预热")  # loads jieba now, so that the first question is not slower
         self.analyzer = self._analyzer()
 
-    def _idf(self) -> dict[str, float]:
-        """Inverse document frequency of every token over the indexed chunks."""
-        import math
-        from collections import Counter
+    @property
+    def count(self) -> int:
+        """Indexed chunks."""
+        return len(self.index.ids)
 
-        from .index import tokenize
+    def positions(self, iids: np.ndarray) -> np.ndarray:
+        """BM25 positions of chunk int ids (-1 for an id this index does not hold)."""
+        iids = np.asarray(iids, dtype=np.int64)
+        at = np.searchsorted(self._sorted_ids, iids)
+        at = np.minimum(at, len(self._sorted_ids) - 1)
+        found = self._sorted_ids[at] == iids
+        return np.where(found, self._order[at], -1)
 
-        df: Counter[str] = Counter()
-        for c in self.chunks:
-            df.update(set(tokenize(c.search_text)))
-        n = len(self.chunks) or 1
-        return {t: math.log((n + 1) / (f + 0.5)) for t, f in df.items()}
+    def chunks_at(self, positions) -> dict[int, Chunk]:
+        """The chunks at these BM25 positions (one store query), also kept in the lookup."""
+        positions = [int(p) for p in positions]
+        got = self.store.by_int_ids(int(self.index.ids[p]) for p in positions)
+        out = {}
+        for p in positions:
+            c = got.get(int(self.index.ids[p]))
+            if c is not None:  # a chunk removed by a change that is being published: skipped
+                out[p] = c
+                self.by_id.put(c)
+        return out
 
     def _analyzer(self) -> Analyzer:
         """Query analysis over this index's reports (places, years, pinyin and English names)."""
@@ -98,6 +116,9 @@ class Retriever:
         except ImportError:  # pragma: no cover - the translator ships with the package
             translator = None
         return Analyzer(reports, translator, self.idf)
+
+    def close(self) -> None:
+        self.store.close()
 
     @property
     def place_aliases(self) -> dict[str, str]:
@@ -114,7 +135,8 @@ class Retriever:
         k = k or self.settings.top_k
         t0 = time.perf_counter()
         q = self.analyse(question)
-        fused, dense_score, bscores, dense_rank, bm25_rank = self._fused(q, question if q.english else q.text, q.content, k)
+        fused, dense_score, bscores, dense_rank, bm25_rank, chunks = self._fused(
+            q, question if q.english else q.text, q.content, k)
         order = sorted(fused, key=lambda p: -fused[p])
         if len(q.parts) > 1:
             # A question in several parts is also searched part by part, and the best passage for
@@ -125,7 +147,8 @@ class Retriever:
                 pq = self.analyse(part)
                 when = (pq.years, pq.relative) if pq.years or pq.relative else (q.years, q.relative)
                 sub = replace(q, years=when[0], relative=when[1], docs=pq.docs or q.docs)
-                f = self._fused(sub, f"{places} {content}".strip(), content, k)[0]
+                f, *_, more = self._fused(sub, f"{places} {content}".strip(), content, k)
+                chunks.update(more)
                 orders.append(sorted(f, key=lambda p: -f[p]))
                 for pos, v in f.items():
                     fused.setdefault(pos, v)
@@ -134,7 +157,7 @@ class Retriever:
         results: list[Result] = []
         taken: dict[str, Result] = {}
         for pos in order:
-            c = self.chunks[pos]
+            c = chunks[pos]  # every fused position's chunk was read by `_fused`
             twin_hit = next((taken[t] for t in c.twins if t in taken), None)
             if twin_hit is not None:
                 twin_hit.also.append({"id": c.id, "doc": c.doc, "start": c.start, "end": c.end, "text": c.text})
@@ -145,7 +168,7 @@ class Retriever:
                          text=c.text, start=c.start, end=c.end, score=round(fused[pos], 6),
                          dense=round(dense_score.get(pos, 0.0), 4), bm25=round(float(bscores[pos]), 4),
                          dense_rank=dense_rank.get(pos), bm25_rank=bm25_rank.get(pos),
-                         follows=[{"id": f, "text": self.by_id[f].text} for f in c.follows if f in self.by_id])
+                         follows=[{"id": f, "text": fc.text} for f in c.follows if (fc := self.by_id.get(f))])
             results.append(res)
             taken[c.id] = res
             if len(results) >= k:
@@ -156,15 +179,14 @@ class Retriever:
 
     def _fused(self, q: QueryAnalysis, embed_text: str, content: str, k: int):
         """Fused (dense + BM25, steered) scores of the candidate chunks for one query text."""
-        n = len(self.chunks)
+        n = self.count
         cand = min(n, max(self.settings.candidates, k * 3))
         qvec = self.embedder.embed_query(embed_text)
         dscores, dids = self.index.store.search(qvec, cand)
         dense_rank: dict[int, int] = {}
         dense_score: dict[int, float] = {}
-        for r, (s, i) in enumerate(zip(dscores, dids)):
-            pos = self.pos_of_int.get(int(i))
-            if pos is None:  # padding (-1), or a vector this reader's manifest does not hold
+        for r, (s, pos) in enumerate(zip(dscores, self.positions(dids).tolist())):
+            if pos < 0:  # padding, or a vector this reader's manifest does not hold
                 continue
             dense_rank[pos] = r
             dense_score[pos] = float(s)
@@ -176,8 +198,9 @@ class Retriever:
         elif self.settings.retrieval_mode == "bm25":
             dense_rank = {}
         rrf = reciprocal_rank_fusion([dense_rank, bm25_rank], self.settings.rrf_k)
-        fused = {pos: rrf[pos] * self._steer(self.chunks[pos], q) for pos in set(dense_rank) | set(bm25_rank)}
-        return fused, dense_score, bscores, dense_rank, bm25_rank
+        chunks = self.chunks_at(set(dense_rank) | set(bm25_rank))
+        fused = {pos: rrf[pos] * self._steer(c, q) for pos, c in chunks.items()}
+        return fused, dense_score, bscores, dense_rank, bm25_rank, chunks
 
     @staticmethod
     def _steer(c: Chunk, q: QueryAnalysis) -> float:

@@ -364,7 +364,7 @@ class Translator:
         presence = {c.term: _presence(c.term, vocabulary) for c in cands}
         if max(presence.values()) > 0:
             cands = [c for c in cands if presence[c.term] > 0]
-        top_idf = max(vocabulary.values(), default=0.0) if vocabulary else 0.0
+        top_idf = (getattr(vocabulary, "top", None) or max(vocabulary.values(), default=0.0)) if vocabulary else 0.0
 
         def score(c: Candidate) -> tuple:
             general = (math.log10(1 + c.freq) - 0.35 * min(c.senses, 8) + (0.6 if c.sense == 0 else 0.0)

@@ -10,6 +10,7 @@ from dataclasses import asdict
 import pytest
 
 from rag.library import InvalidReport, Library, display_name, validate_report
+from rag.store import ChunkStore
 
 
 def test_incremental_ingestion_matches_ingest_paths(seed_index, tmp_path):
@@ -66,6 +67,6 @@ def test_sync_rebuilds_when_the_store_misses_an_upload(seed_index, tmp_path):
     assert not lib.in_sync()
     change = lib.sync()
     assert change is not None and change.documents == 6
-    ids = [d["id"] for d in json.loads((index_dir / "documents.json").read_text(encoding="utf-8"))["documents"]]
+    ids = [d["id"] for d in ChunkStore(index_dir).documents()]
     assert "upload-0123456789ab" in ids and "notes" not in ids
     assert lib.in_sync()

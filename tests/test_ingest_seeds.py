@@ -705,7 +705,7 @@ def _json_lines(stdout: str) -> list[dict]:
 def test_cli_ingest_then_chunks_json(cli_env) -> None:
     res = _run(["ingest", str(cli_env["reports"])])
     assert res.exit_code == 0, f"rag ingest failed: {res.output}"
-    assert (cli_env["index"] / "chunks.jsonl").exists(), "the chunk store goes to RAG_INDEX_DIR"
+    assert (cli_env["index"] / "chunks.sqlite").exists(), "the chunk store goes to RAG_INDEX_DIR"
     res = _run(["chunks", "--json"])
     assert res.exit_code == 0, res.output
     records = _json_lines(res.stdout)
@@ -730,8 +730,11 @@ def test_cli_ingest_then_chunks_json(cli_env) -> None:
 def test_cli_ingest_defaults_to_the_seeds_dir_from_the_environment(cli_env) -> None:
     res = _run(["ingest"])
     assert res.exit_code == 0, res.output
-    docs = json.loads((cli_env["index"] / "documents.json").read_text(encoding="utf-8"))["documents"]
-    assert sorted(d["id"] for d in docs) == ["a", "b"]
+    from rag.store import ChunkStore
+
+    store = ChunkStore(cli_env["index"])
+    assert sorted(d["id"] for d in store.documents()) == ["a", "b"]
+    store.close()
 
 
 def test_cli_binary_file_is_a_clear_error(cli_env) -> None:
@@ -741,7 +744,7 @@ def test_cli_binary_file_is_a_clear_error(cli_env) -> None:
     assert "scan.txt" in _flat(res.output), f"the message must name the file: {res.output!r}"
     assert "Traceback" not in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
-    assert not (cli_env["index"] / "chunks.jsonl").exists(), "nothing is written when ingestion fails"
+    assert not (cli_env["index"] / "chunks.sqlite").exists(), "nothing is written when ingestion fails"
 
 
 def test_cli_empty_file_is_skipped(cli_env) -> None:
@@ -828,4 +831,4 @@ def test_cli_bad_files_of_other_formats_are_a_clear_error(cli_env, name, data, r
     assert res.exit_code == 1, f"exit code {res.exit_code}; output {res.output!r}"
     assert name in _flat(res.output) and "".join(reason.split()) in _flat(res.output), res.output
     assert "Traceback" not in res.output
-    assert not (cli_env["index"] / "chunks.jsonl").exists(), "nothing is written when ingestion fails"
+    assert not (cli_env["index"] / "chunks.sqlite").exists(), "nothing is written when ingestion fails"

@@ -86,8 +86,7 @@ def test_the_seed_index_is_built_updated_by_diff_and_searched_through_each_store
     settings = seed_index.model_copy(update={"index_dir": tmp_path / "index", "vector_store": backend})
     settings.index_dir.mkdir()
     shutil.copytree(seed_index.index_dir / "cache", settings.index_dir / "cache")
-    shutil.copy(seed_index.index_dir / "documents.json", settings.index_dir)
-    shutil.copy(seed_index.index_dir / "chunks.jsonl", settings.index_dir)
+    shutil.copy(seed_index.index_dir / "chunks.sqlite", settings.index_dir)
     first = build(settings, progress=False)
     manifest = read_manifest(settings)
     assert manifest.get("vector_store", "faiss") == backend

@@ -40,7 +40,7 @@ async def readyz(request: Request) -> JSONResponse:
     r = services.readiness
     a = services.current
     body = Ready(ready=services.ready, index=r.index, models={n: True for n in services.loaded_models()},
-                 documents=len(a.retriever.documents) if a else 0, chunks=len(a.retriever.chunks) if a else 0,
+                 documents=len(a.retriever.documents) if a else 0, chunks=a.retriever.count if a else 0,
                  queue={"admitted": services.queue.admitted, "limit": services.queue.limit,
                         **dict(services.queue.stats)},
                  error=r.error, ready_s=r.ready_s)
