@@ -130,6 +130,10 @@ def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | 
     t = time.perf_counter()
     stats = build(settings, progress=False, embedder=embedder)
     row["index_build_s"] = round(time.perf_counter() - t, 1)
+    if store == "milvus" and not settings.milvus_uri:  # Milvus Lite holds its file for one process
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(str(work / "milvus.db"))
     row["index_type"] = stats.index_type
     row["chunks"] = stats.chunks
     sizes = {"chunk_store": (work / "chunks.sqlite").stat().st_size,

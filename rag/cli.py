@@ -132,37 +132,39 @@ def _count(nodes: list[dict]) -> int:
 def chunks(doc: Optional[str] = typer.Option(None, "--doc", help="Document id or file name (default: all)."),
            json_out: bool = typer.Option(False, "--json", help="One JSON object per chunk on stdout.")) -> None:
     """Show how reports were cut: the section tree, then every chunk."""
-    from .ingest import load_store
+    from .store import ChunkStore
 
     try:
         s = _settings()
-        documents, all_chunks = load_store(s)
+        store = ChunkStore(s.index_dir)
+        documents = store.documents()
         if doc:
             key = Path(doc).stem
             documents = [d for d in documents if d["id"] == key]
             if not documents:
                 raise RagError(f"no document '{doc}' in the chunk store")
-        wanted = {d["id"] for d in documents}
     except RagError as exc:
         _fail(exc)
-    selected = [c for c in all_chunks if c.doc in wanted]
-    if json_out:
-        for c in selected:
-            rec = asdict(c)
-            rec["paragraph"] = c.paragraph
-            print(json.dumps(rec, ensure_ascii=False))
-        return
-    for d in documents:
-        tree = Tree(f"[bold]{d['title']}[/]  ({d['name']}, {d['meta']['kind']}, {d['meta']['date'] or d['meta']['year']})")
-        for art in d["sections"]:
-            info = next(a for a in d["articles"] if a["index"] == art["article"])
-            branch = tree.add(f"[cyan]article {art['article']}[/]: {info['display']} [dim]({info['kind']}, {info['year']})[/]")
-            _add(branch, art["children"])
-        out.print(tree)
-        for c in (c for c in selected if c.doc == d["id"]):
-            flags = f" [yellow]{','.join(c.flags)}[/]" if c.flags else ""
-            out.print(f"[dim]{c.id}[/] [{c.kind}] {' › '.join(c.section) or '—'}{flags}")
-            out.print(f"    {c.text[:160]}{'…' if len(c.text) > 160 else ''}", markup=False, highlight=False)
+    try:
+        for d in documents:  # one document's chunks at a time, streamed from the store
+            if not json_out:
+                tree = Tree(f"[bold]{d['title']}[/]  ({d['name']}, {d['meta']['kind']}, "
+                            f"{d['meta']['date'] or d['meta']['year']})")
+                for art in d["sections"]:
+                    info = next(a for a in d["articles"] if a["index"] == art["article"])
+                    branch = tree.add(f"[cyan]article {art['article']}[/]: {info['display']} "
+                                      f"[dim]({info['kind']}, {info['year']})[/]")
+                    _add(branch, art["children"])
+                out.print(tree)
+            for c in store.iter_chunks(doc=d["id"]):
+                if json_out:
+                    print(json.dumps(asdict(c), ensure_ascii=False))
+                    continue
+                flags = f" [yellow]{','.join(c.flags)}[/]" if c.flags else ""
+                out.print(f"[dim]{c.id}[/] [{c.kind}] {' › '.join(c.section) or '—'}{flags}")
+                out.print(f"    {c.text[:160]}{'…' if len(c.text) > 160 else ''}", markup=False, highlight=False)
+    finally:
+        store.close()
 
 
 def _add(branch: Tree, nodes: list[dict]) -> None:

@@ -283,9 +283,9 @@ def _updated_store(settings: Settings, old: dict | None, prev_keys: dict[int, st
         store = FaissStore.load(settings.index_dir / old["build_dir"] / FaissStore.FILE, embedder.dim, "flat")
         if len(store.meta) != store.count():  # a build from before the stores kept their fields
             store = None
-    elif same and backend == "milvus":
+    elif same and backend == "milvus" and old.get("index_type") == settings.milvus_index_type.lower():
         try:
-            store = MilvusStore(settings, embedder.dim, old["collection"])
+            store = MilvusStore(settings, embedder.dim, old["collection"], kind=old.get("index_type"))
         except RagError:
             store = None
     if store is not None and prev_keys is not None:

@@ -182,12 +182,15 @@ class MilvusStore:
     cluster at ``RAG_MILVUS_URI`` (with ``RAG_MILVUS_TOKEN``) otherwise. Inner product over the
     normalised embeddings, as with faiss; scalar fields doc/place/level/year for filters."""
 
-    def __init__(self, settings: Settings, dim: int, collection: str | None = None, *, create: bool = False):
+    def __init__(self, settings: Settings, dim: int, collection: str | None = None, *, create: bool = False,
+                 kind: str | None = None):
         try:
             from pymilvus import DataType, MilvusClient
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise RagError("RAG_VECTOR_STORE=milvus needs pymilvus (pip install pymilvus milvus-lite)") from exc
-        self.settings, self.dim, self.kind = settings, dim, settings.milvus_index_type.lower()
+        # an existing collection is searched as it was built (its manifest says how), not as the
+        # settings would build a new one
+        self.settings, self.dim, self.kind = settings, dim, (kind or settings.milvus_index_type).lower()
         self.uri = settings.milvus_uri or str(settings.index_dir / "milvus.db")
         prefix = self.prefix(settings)
         self.alias = f"{prefix}_chunks"
@@ -260,15 +263,19 @@ class MilvusStore:
     def persist(self, build_dir: Path) -> dict:
         """Flush, and point the alias at this collection (for other clients of the same Milvus)."""
         self.client.flush(self.collection)
-        aliases = self.client.list_aliases(self.collection)
-        names = aliases.get("aliases", []) if isinstance(aliases, dict) else list(aliases or [])
-        if self.alias not in names:
-            try:
+        mine = self._aliases(self.collection)
+        if self.alias not in mine:
+            if self.alias in self._aliases(""):  # held by the previous build's collection: moved
                 self.client.alter_alias(self.collection, self.alias)
-            except Exception:
+            else:
                 self.client.create_alias(self.collection, self.alias)
         return {"vector_store": "milvus", "milvus_uri": self.settings.milvus_uri or "milvus.db",
                 "collection": self.collection}
+
+    def _aliases(self, collection: str) -> list[str]:
+        """The aliases of one collection ("" for every alias of the database)."""
+        got = self.client.list_aliases(collection)
+        return list(got.get("aliases", []) if isinstance(got, dict) else got or [])
 
     def drop(self) -> None:
         self.client.drop_collection(self.collection)
@@ -299,6 +306,6 @@ def open_store(settings: Settings, manifest: dict, build_dir: Path) -> VectorSto
             return FaissStore.load(build_dir / FaissStore.FILE, manifest["dim"], manifest["index_type"],
                                    settings.hnsw_ef_search)
         case "milvus":
-            return MilvusStore(settings, manifest["dim"], manifest["collection"])
+            return MilvusStore(settings, manifest["dim"], manifest["collection"], kind=manifest.get("index_type"))
         case other:
             raise RagError(f"the index names an unknown vector store {other!r}; run `rag index --rebuild`")
