@@ -199,7 +199,9 @@ class MilvusStore:
             self.client = MilvusClient(uri=self.uri, token=settings.milvus_token) if settings.milvus_token \
                 else MilvusClient(uri=self.uri)
         except Exception as exc:
-            raise RagError(f"cannot open the Milvus store at {self.uri}: {exc}") from exc
+            hint = ("; Milvus Lite opens its file in one process at a time: is a service or another `rag` "
+                    "command using this index folder?") if not settings.milvus_uri else ""
+            raise RagError(f"cannot open the Milvus store at {self.uri}: {exc}{hint}") from exc
         if create and not self.client.has_collection(self.collection):
             schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.INT64, is_primary=True)

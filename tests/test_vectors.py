@@ -109,3 +109,20 @@ def test_the_seed_index_is_built_updated_by_diff_and_searched_through_each_store
     assert r2.index.store.count() == after["chunk_count"]
     hits = r2.search("忻州今年要新认定多少家高新技术企业？", 5)
     assert all(not h.doc.startswith(dropped.stem) for h in hits)
+
+
+def test_a_milvus_lite_file_held_by_another_process_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    settings = Settings(index_dir=tmp_path, vector_store="milvus")
+    store = MilvusStore(settings, DIM, "gov_report_chunks_held", create=True)
+    try:
+        code = ("from pathlib import Path\nfrom rag.errors import RagError\nfrom rag.settings import Settings\n"
+                "from rag.vectors import MilvusStore\n"
+                f"s = Settings(index_dir=Path({str(tmp_path)!r}), vector_store='milvus')\n"
+                "try:\n    MilvusStore(s, 16, 'gov_report_chunks_held')\nexcept RagError as e:\n    print(e)\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert "one process at a time" in out.stdout, out.stdout + out.stderr[-500:]
+    finally:
+        store.close()
