@@ -261,6 +261,7 @@
         if (part) p.append(part);
         return;
       }
+      if (i >= 3 && parts[i - 1] === "" && parts[i - 2] === part) return; // 「…[1][1]」 is one marker
       const n = Number(part);
       p.append(el("button", {
         type: "button", class: "ref", "aria-label": `引用 ${n}`,
