@@ -545,6 +545,7 @@ def test_the_page_works_at_390_px(mock_server, browser):
     open_citation(d, in_turn(turn, "[data-testid=citation]")[0])
     report = css(d, "[data-testid=source]")[0]
     assert report.rect["width"] <= 390 and report.rect["x"] == 0 and no_overflow(d)
+    assert d.execute_script("return document.getElementById('chat').inert"), "the covered chat takes no focus"
     assert mark_is_in_view(d)
     css(d, "#report-close")[0].click()
     css(d, "#docs-open")[0].click()

@@ -53,6 +53,8 @@
   }
 
   /* --- API calls --------------------------------------------------------------------------------- */
+  const narrow = window.matchMedia("(max-width: 860px)");
+  narrow.addEventListener("change", () => { $("chat").inert = narrow.matches && !$("report").hidden; });
   const url = (path) => new URL(path, document.baseURI).toString();
 
   function authHeaders(extra) {
@@ -457,6 +459,7 @@
     if (r.hidden) return;
     r.hidden = true;
     document.body.classList.remove("with-report");
+    $("chat").inert = false;
     const opener = state.view && state.view.opener;
     state.view = null;
     if (opener && document.contains(opener)) opener.focus();
@@ -492,6 +495,7 @@
     const docId = v.twin || (cite ? cite.doc : v.doc);
     r.hidden = false;
     document.body.classList.add("with-report");
+    $("chat").inert = narrow.matches; // on a phone the report covers the chat: keep the focus inside it
     $("report-title").textContent = "正在打开报告…";
     $("report-meta").textContent = "";
     $("report-crumb").textContent = "";
