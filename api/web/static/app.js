@@ -474,7 +474,9 @@
     showView();
   });
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && !$("report").hidden && !document.querySelector("dialog[open]")) closeReport();
+    if (e.key === "Escape" && !e.defaultPrevented && !$("report").hidden && !document.querySelector("dialog[open]")) {
+      closeReport();
+    }
   });
 
   function step(delta) {
