@@ -360,6 +360,38 @@ def test_chat_report_view_follow_up_and_refusal_with_the_mock_model(mock_server,
     assert not severe_console_errors(d)
 
 
+LATENCY_QUESTIONS = ["忻州今年要新认定多少家高新技术企业？", "代县今年全县5G基站要达到多少座？", "太原今年计划新增公共停车位多少个？",
+                     "朔州今年地区生产总值增长目标是多少？", "忻州今年城镇新增就业目标是多少？", "代县去年粮食产量是多少？",
+                     "太原今年要改造多少个老旧小区？", "朔州今年要新建多少公里农村公路？", "忻州去年地区生产总值增长多少？",
+                     "代县今年要新增多少家规上工业企业？"]
+
+
+def test_the_evidence_is_on_screen_within_half_a_second(mock_server, browser):
+    """The evidence comes before the model runs, so the mock model times it as well as a real one: from
+    Enter to the paint that shows it, against the server's own time to the evidence."""
+    import statistics
+
+    base, _ = mock_server
+    d = browser()
+    open_page(d, base)
+    for q in LATENCY_QUESTIONS:
+        ask(d, q)
+        css(d, "#new-chat")[0].click()
+    timings = d.execute_script("return window.ragTimings")
+    browser_ms = [t["evidence_ms"] for t in timings]
+    server_ms = [t["server"]["evidence_s"] * 1000 for t in timings]
+    overhead = [b - s for b, s in zip(browser_ms, server_ms)]
+    result = {"questions": len(timings), "browser_evidence_ms": [round(x) for x in browser_ms],
+              "server_evidence_ms": [round(x) for x in server_ms],
+              "median_browser_ms": round(statistics.median(browser_ms)),
+              "median_server_ms": round(statistics.median(server_ms)),
+              "median_page_overhead_ms": round(statistics.median(overhead))}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "web-evidence-latency.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    assert result["median_browser_ms"] <= 500, result
+    assert result["median_page_overhead_ms"] <= 100, result
+
+
 def test_documents_panel_upload_with_progress_then_delete_with_confirmation(mock_server, browser, tmp_path):
     base, _ = mock_server
     d = browser()
