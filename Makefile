@@ -15,12 +15,13 @@ BIN    := $(VENV)/bin
 # Written after a successful install; while it is newer than pyproject.toml the pip steps are skipped.
 STAMP  := $(VENV)/.setup-stamp
 
-.PHONY: help setup test clean-index
+.PHONY: help setup test clean-index browser
 
 help:
 	@echo "make setup        create .venv, install dependencies, fetch and verify models, build the chunk store and indexes"
 	@echo "make test         run the test suite"
 	@echo "make clean-index  remove the chunk store under index/"
+	@echo "make browser      install headless Chromium and its driver for the web page's tests (Debian, as root)"
 
 setup: $(STAMP)
 	$(BIN)/rag models fetch
@@ -53,6 +54,12 @@ $(STAMP): pyproject.toml Makefile
 test:
 	@test -x $(BIN)/python || { echo "no $(VENV); run 'make setup' first" >&2; exit 1; }
 	$(BIN)/python -m pytest -q
+
+# The web page's tests drive the system's Chromium with selenium (no browser download); a CJK font
+# makes their screenshots legible. Debian package names; needs root.
+browser:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-wqy-zenhei
 
 clean-index:
 	find index -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf -- {} +

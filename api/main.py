@@ -28,6 +28,7 @@ from .search.router import router as search_router
 from .security import BodySizeLimit, require_api_key
 from .services import Services
 from .settings import ApiSettings
+from .web.router import router as web_router
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,14 @@ citations.
 * `POST /v1/ask`: the native endpoint (the object of `rag ask --json`, or server-sent events).
 * `POST /v1/chat/completions`: OpenAI-compatible; citations in `choices[0].message.citations`
   (streaming: in the last chunk's `choices[0].delta.citations`).
-* `POST /v1/search`, `GET /v1/models`, `/v1/documents` (list, upload in any format, remove, the original file), `/healthz`, `/readyz`.
+* `POST /v1/search`, `GET /v1/models`, `/v1/documents` (list, upload in any format, remove, the original file,
+  the text as cited), `/healthz`, `/readyz`.
+* `/`: the web page (chat, citations opening the report at the quoted paragraph, documents).
 
 Errors always have the shape `{"error": {"message", "type", "param", "code"}}`. When the server has an
 API key, every endpoint except `/healthz` and `/readyz` (this page included) needs
-`Authorization: Bearer <key>`. Answers are produced one at a time; when the queue is full the answer
-endpoints return 503 with `Retry-After`.
+`Authorization: Bearer <key>`; the web page's own files load without it (they hold no data). Answers
+are produced one at a time; when the queue is full the answer endpoints return 503 with `Retry-After`.
 """
 
 
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     for router in (ask_router, chat_router, search_router, models_router, documents_router):
         app.include_router(router, dependencies=protected)
     app.include_router(health_router)
+    app.include_router(web_router)  # the page holds no data: it loads without the key, its calls carry it
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=protected)
     async def openapi() -> JSONResponse:

@@ -170,7 +170,9 @@ def test_ask_streams_evidence_tokens_citations_then_timings(client):
         assert r.headers["content-type"].startswith("text/event-stream")
         events = sse(r.read().decode("utf-8"))
     kinds = [k for k, _ in events]
-    assert kinds[0] == "evidence" and kinds[-1] == "done", kinds
+    assert kinds[:2] == ["question", "evidence"] and kinds[-1] == "done", kinds
+    first = dict(events)["question"]
+    assert first["question"] == "那太原呢？" and "太原" in first["standalone_question"]
     assert "token" in kinds and kinds.index("token") < kinds.index("answer") < kinds.index("citations")
     assert "error" not in kinds
     done = dict(events)["done"]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..answering import AnswerJob
 from ..errors import ANSWER_ERRORS, stream_error
 from ..questions import make_job
 from ..schemas import AskResponse
@@ -39,6 +40,7 @@ STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every e
 
 | event | data |
 | --- | --- |
+| `question` | `{question, standalone_question}`: what was asked and the question actually answered (a follow-up rewritten with `history`), first |
 | `evidence` | the strongest supporting sentence as a citation object, before the model runs |
 | `token` | a piece of the answer as it is generated (a string) |
 | `retry` | why the first answer was rejected (a string); `retry_token` events follow |
@@ -60,7 +62,7 @@ async def ask(body: AskRequest, request: Request, services: Services = Depends(g
         events = await services.queue.stream(request, assistant, job)
         if events is None:
             return Response(status_code=499)
-        return StreamingResponse(_sse(events), media_type="text/event-stream",
+        return StreamingResponse(_sse(events, job), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     ans = await services.queue.answer(request, assistant, job)
     if ans is None:
@@ -72,7 +74,8 @@ def _event(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def _sse(events: AsyncIterator[tuple[str, object]]) -> AsyncIterator[str]:
+async def _sse(events: AsyncIterator[tuple[str, object]], job: AnswerJob) -> AsyncIterator[str]:
+    yield _event("question", {"question": job.question, "standalone_question": job.standalone})
     async for kind, data in events:
         if kind == "result":
             d = data.to_dict()

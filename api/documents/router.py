@@ -9,17 +9,22 @@ seed report excludes it from the service's corpus; its file in the seeds folder 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
+from pathlib import Path as FilePath
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from rag.errors import RagError
 from rag.library import Change
-from rag.read import MEDIA_TYPES
+from rag.read import MEDIA_TYPES, SourceText, read_source
 
-from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
+from ..errors import CONFLICT, COMMON_ERRORS, NOT_FOUND, ApiError, ErrorResponse
 from ..services import Services, get_services
 
 router = APIRouter(tags=["documents"])
@@ -181,3 +186,100 @@ async def document_file(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0-9
     media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
     shown = services.library.uploads().get(doc_id, {}).get("name") or path.name
     return FileResponse(path, media_type=media, filename=shown, content_disposition_type="inline")
+
+
+class Paragraph(BaseModel):
+    id: str = Field(description="Chunk id, as in citations (`id`).")
+    kind: str = Field(description="body, bullet, heading, title, meta or noise (page furniture).")
+    start: int = Field(description="Offset in `text` where the chunk begins.")
+    end: int = Field(description="Offset in `text` where it ends.")
+    spans: list[list[int]] = Field(description="The exact `[start, end)` ranges of `text` its characters come from.")
+    section: list[str] = Field(description="Heading path from the top of the article.")
+    breadcrumb: str = Field(description="place · title › section › subsection.")
+    paragraph: int = Field(description="Paragraph number within its section (0 for headings, titles, meta lines).")
+    page: int | None = Field(None, description="PDF page where the chunk begins.")
+    twins: list[str] = Field(description="Ids of the matching chunks in twin reports (the other script).")
+
+
+class DocumentText(BaseModel):
+    id: str = Field(description="Document id.")
+    name: str = Field(description="File name (for an upload: the name the client gave).")
+    title: str = Field(description="place · title of the first article.")
+    place: str = Field(description="The place the report is about.")
+    year: int | None = Field(description="Year of the report.")
+    script: str = Field(description="simplified or traditional.")
+    format: str = Field(description="Format of the original: text, csv, json, pdf, docx or html.")
+    text: str = Field(description="The report's text as read (decoded, line endings unified; for PDF, Word and "
+                                  "web pages the text extracted from the file, one paragraph per line): the string "
+                                  "that citation and paragraph offsets index.")
+    paragraphs: list[Paragraph] = Field(description="Every chunk cut from the text, in order, with its offsets.")
+    twin_of: list[str] = Field(description="Ids of the same report in the other script.")
+
+
+_TEXT_CACHE: OrderedDict[tuple, list[SourceText]] = OrderedDict()
+_TEXT_CACHE_SIZE = 8
+_TEXT_LOCK = threading.Lock()
+
+
+def _sources(path: FilePath) -> list[SourceText]:
+    """What `read_source` gives for a file, kept for a few files (a PDF takes a while to read, and
+    the report view switches between twins)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _TEXT_LOCK:
+        if key in _TEXT_CACHE:
+            _TEXT_CACHE.move_to_end(key)
+            return _TEXT_CACHE[key]
+    sources = read_source(path)
+    with _TEXT_LOCK:
+        _TEXT_CACHE[key] = sources
+        while len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+            _TEXT_CACHE.popitem(last=False)
+    return sources
+
+
+def _document_text(services: Services, doc_id: str) -> DocumentText:
+    """The text the document's offsets index (read again from its file, as ingestion read it) and its chunks."""
+    retriever = services.assistant.retriever
+    summary = next((d for d in retriever.documents if d["id"] == doc_id), None)
+    if summary is None:
+        raise ApiError(404, f"no document '{doc_id}'", NOT_FOUND, code="document_not_found")
+    try:
+        path = services.library.file_of(doc_id)
+        sources = _sources(path)
+    except (RagError, OSError) as exc:
+        raise ApiError(404, f"the file of document '{doc_id}' cannot be read ({str(exc).splitlines()[0]})",
+                       NOT_FOUND, code="document_file_missing") from exc
+    src = next((s for s in sources if path.stem + (f"-{s.suffix_id}" if s.suffix_id else "") == doc_id), None)
+    if src is None:
+        raise ApiError(404, f"the file of document '{doc_id}' no longer holds it", NOT_FOUND,
+                       code="document_file_missing")
+    digest = summary.get("sha256")
+    if digest and hashlib.sha256(src.text.encode("utf-8")).hexdigest() != digest:
+        raise ApiError(409, f"the file of document '{doc_id}' changed since it was indexed; re-index it "
+                       "(`rag index`) to read it with citations", CONFLICT, code="document_changed")
+    paragraphs = [Paragraph(id=c.id, kind=c.kind, start=c.start, end=c.end, spans=c.spans, section=c.section,
+                            breadcrumb=c.breadcrumb, paragraph=c.paragraph, page=c.pages[0][1] if c.pages else None,
+                            twins=c.twins)
+                  for c in retriever.store.iter_chunks(doc=doc_id)]
+    meta = summary.get("meta") or {}
+    shown = services.library.uploads().get(doc_id, {}).get("name") or summary.get("name", "")
+    return DocumentText(id=doc_id, name=shown, title=summary.get("title", ""), place=meta.get("place") or "",
+                        year=meta.get("year"), script=meta.get("script") or "", format=summary.get("format") or "text",
+                        text=src.text, paragraphs=paragraphs, twin_of=summary.get("twin_of", []))
+
+
+@router.get("/v1/documents/{doc_id}/text", response_model=DocumentText, summary="The text of a report, as cited",
+            responses={
+                **COMMON_ERRORS,
+                404: {"model": ErrorResponse, "description": "No document with that id, or its file is gone."},
+                409: {"model": ErrorResponse, "description": "The file changed since it was indexed."},
+            })
+async def document_text(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+                                           description="Document id from GET /v1/documents or a citation's `doc`."),
+                        services: Services = Depends(get_services)) -> DocumentText:
+    """The report's text as read, the string citation offsets (`start`, `end`) index, with every chunk's
+    offsets and twin chunks, so a client can show the whole report and highlight a quote exactly; for a
+    PDF, Word file or web page this is the text read from it, not the binary original (see `/file`)."""
+    services.assistant  # noqa: B018 - 503 while loading
+    return await run_in_threadpool(_document_text, services, doc_id)

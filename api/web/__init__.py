@@ -1,0 +1,1 @@
+"""The web page: a chat over the reports with a report view for every citation (served at `/`)."""
