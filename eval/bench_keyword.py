@@ -3,7 +3,7 @@
     .venv/bin/python eval/bench_keyword.py [--questions eval/questions.jsonl] [--index index]
     .venv/bin/python eval/bench_keyword.py --questions eval/corpus-questions.jsonl --index /tmp/corpus-index-kw
         [--reports eval/corpus/reports]   # first build (or update) the index from these reports
-        [--flushes 1] [--out eval/results/<date>-bench-keyword.txt]
+        [--flushes 1] [--scale 10000,100000] [--out eval/results/<date>-bench-keyword.txt]
 
 Over the searchable chunks of an index (`ChunkStore.iter_chunks(searchable_only=True)`, their
 `search_text`) the script builds each keyword engine and searches the keyword text of every question
@@ -19,13 +19,15 @@ words):
   `_` so that the `standard` \\w+ tokenizer keeps it whole: this Milvus Lite has no `whitespace` one).
 Build time is tokenisation + index (Milvus: create, insert, flush); `--flushes N` flushes N times
 during the insert, as successive updates would (this Milvus Lite keeps BM25 statistics per segment).
+`--scale` also times bm25s and `milvus-ours` over the chunks repeated under new ids up to those sizes.
 
 Keyword alone: the engine's top 10 chunks, a hit at rank r when the r-th chunk contains an evidence
 string (`rag.evaluate.first_hit`); hit@1/3/5/10 and MRR@10 over the answerable questions
 (`rag.evaluate.retrieval_metrics`), with p50/p95 of the keyword query (text in, ranked ids out).
 Fused: the product's `Retriever` with its BM25 ranking taken from the engine, through the same
 `rag.evaluate.run_retrieval` as `rag eval --retrieval-only` (dense + keyword by reciprocal rank,
-steering, twins merged); its latency is the whole retrieval. The table is printed and written to
+steering, twins merged); its latency is the whole retrieval. Questions are taken one at a time with
+every engine in turn, so that load from other processes falls on all alike. The table is printed and written to
 `--out`, where a section per question file is kept (a rerun replaces its own section).
 """
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import shutil
 import statistics
@@ -129,16 +132,47 @@ class AsBM25:
         return out
 
 
-def keyword_alone(engine, queries: list[str], questions, text_of: dict[int, str]) -> tuple[dict, list[float]]:
-    engine.search(queries[0], K)  # warm
-    rows, lat = [], []
-    for q, text in zip(questions, queries):
-        t = time.perf_counter()
-        hits = engine.search(text, K)
-        lat.append(time.perf_counter() - t)
-        results = [{"rank": r, "text": text_of[i]} for r, (i, _) in enumerate(hits, 1)]
-        rows.append((q, first_hit(q, results)))
-    return retrieval_metrics(rows)["overall"], lat
+def one_question(q, text: str, engine, retriever, original, limit: int, text_of: dict[int, str]) -> tuple:
+    """(keyword-alone hit rank, its seconds, fused hit rank, fused retrieval ms) of one question and engine."""
+    t = time.perf_counter()
+    hits = engine.search(text, K)
+    seconds = time.perf_counter() - t
+    rank = first_hit(q, [{"rank": r, "text": text_of[i]} for r, (i, _) in enumerate(hits, 1)])
+    retriever.index.bm25 = original if isinstance(engine, Bm25s) else AsBM25(engine, retriever, limit)
+    try:  # the CLI's retrieval-only evaluation, one question at a time
+        _, (record,) = run_retrieval(retriever, [q], K, progress=False)
+    finally:
+        retriever.index.bm25 = original
+    return rank, seconds, record["hit_rank"], record["retrieve_ms"]
+
+
+def at_scale(sizes: list[int], texts: list[str], queries: list[str], client, flushes: int) -> list[str]:
+    """Keyword query latency over the chunks repeated under new ids up to each size (a latency figure
+    only: repeated texts give no quality figure). Milvus Lite scores BM25 in Python, so it grows with
+    the posting lists; the analyzer does not matter for it."""
+    lines = [f"at scale: the chunks repeated under new ids, {len(queries)} queries, top {3 * K}",
+             f"{'chunks':>9} {'engine':<12} {'build s':>8} {'1st ms':>8} {'p50 ms':>8} {'p95 ms':>8}"]
+    for n in sizes:
+        many, ids = [texts[i % len(texts)] for i in range(n)], list(range(1, n + 1))
+        for name in ("bm25s", "milvus-ours"):
+            log(f"{name}: {n:,} chunks …")
+            t = time.perf_counter()
+            engine = Bm25s(many, ids) if name == "bm25s" else \
+                MilvusBm25(client, f"scale_{n}", MILVUS[name], many, ids, flushes)
+            build_s = time.perf_counter() - t
+            t = time.perf_counter()
+            engine.search(queries[0], 3 * K)
+            first_ms = (time.perf_counter() - t) * 1000
+            lat = []
+            for text in queries:
+                t = time.perf_counter()
+                engine.search(text, 3 * K)
+                lat.append(time.perf_counter() - t)
+            p50, p95 = ms(lat)
+            lines.append(f"{n:>9,} {name:<12} {build_s:>8.1f} {first_ms:>8.1f} {p50:>8} {p95:>8}")
+            if name != "bm25s":
+                client.drop_collection(engine.name)
+    return lines
 
 
 def build_index(index_dir: Path, reports: Path) -> None:
@@ -176,51 +210,57 @@ def run(args) -> list[str]:
              f"{'engine':<15} {'mode':<8} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'hit@10':>6} {'MRR@10':>6} "
              f"{'p50 ms':>7} {'p95 ms':>7} {'build s':>7} {'1st ms':>7}"]
     notes: list[str] = []
+    from pymilvus import MilvusClient
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-keyword-"))
-    client = None
+    client = MilvusClient(uri=str(tmp / "keyword.db"))  # Milvus Lite: a server thread in this process
     original = retriever.index.bm25
+    engines: dict[str, tuple] = {}  # name → (engine, build s, first query ms)
     try:
         for name in ["bm25s", *MILVUS]:
             t = time.perf_counter()
             try:
-                if name == "bm25s":
-                    engine = Bm25s(texts, ids)
-                else:
-                    if client is None:
-                        from pymilvus import MilvusClient
-
-                        client = MilvusClient(uri=str(tmp / "keyword.db"))
-                    engine = MilvusBm25(client, name, MILVUS[name], texts, ids, args.flushes)
+                engine = Bm25s(texts, ids) if name == "bm25s" else \
+                    MilvusBm25(client, name, MILVUS[name], texts, ids, args.flushes)
             except Exception as exc:  # noqa: BLE001 - an analyzer this Milvus does not have is a result
                 notes.append(f"{name}: analyzer_params={MILVUS[name]} refused: {type(exc).__name__}: {exc}")
-                lines.append(f"{name:<15} {'-':<8} not available (see below)")
                 continue
             build_s = time.perf_counter() - t
             t = time.perf_counter()
             engine.search(queries[0], K)
-            first_ms = (time.perf_counter() - t) * 1000
-            log(f"{name}: built in {build_s:.1f} s; keyword search …")
-            m, lat = keyword_alone(engine, queries, questions, text_of)
-            p50, p95 = ms(lat)
+            engines[name] = (engine, build_s, (time.perf_counter() - t) * 1000)
+            log(f"{name}: built in {build_s:.1f} s")
+        # question by question, every engine in turn: a burst of load on the machine hits them alike
+        out: dict[str, list] = {name: [] for name in engines}
+        for n, (q, text) in enumerate(zip(questions, queries), 1):
+            for name, (engine, *_) in engines.items():
+                out[name].append(one_question(q, text, engine, retriever, original, limit, text_of))
+            if n % 20 == 0:
+                log(f"{n}/{len(questions)} questions")
+        for name in ["bm25s", *MILVUS]:
+            if name not in engines:
+                lines.append(f"{name:<15} {'-':<8} not available (see below)")
+                continue
+            _, build_s, first_ms = engines[name]
+            rows = out[name]
+            m = retrieval_metrics([(q, r[0]) for q, r in zip(questions, rows)])["overall"]
+            p50, p95 = ms([r[1] for r in rows])
             lines.append(f"{name:<15} {'keyword':<8} " + " ".join(f"{m[f'hit@{k}']:>6.3f}" for k in (1, 3, 5, 10))
                          + f" {m['mrr@10']:>6.3f} {p50:>7} {p95:>7} {build_s:>7.1f} {first_ms:>7.1f}")
-            log(f"{name}: fused retrieval …")
-            retriever.index.bm25 = original if name == "bm25s" else AsBM25(engine, retriever, limit)
-            try:
-                fm, _ = run_retrieval(retriever, questions, K, progress=False)
-            finally:
-                retriever.index.bm25 = original
-            f = fm["overall"]
+            f = retrieval_metrics([(q, r[2]) for q, r in zip(questions, rows)])["overall"]
+            p50, p95 = ms([r[3] / 1000 for r in rows])
             lines.append(f"{'':<15} {'fused':<8} " + " ".join(f"{f[f'hit@{k}']:>6.3f}" for k in (1, 3, 5, 10))
-                         + f" {f['mrr@10']:>6.3f} {fm['latency_ms']['p50']:>7} {fm['latency_ms']['p95']:>7}")
+                         + f" {f['mrr@10']:>6.3f} {p50:>7} {p95:>7}")
+        lines += ["keyword: the engine's own top 10 (latency: the keyword query alone; 1st: the first query after "
+                  "the build); fused: Retriever.search with the engine's ranking (dense + keyword by RRF, steering, "
+                  "twins merged; latency: the whole retrieval). hit@k and MRR@10 over the answerable questions. "
+                  f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end.", *notes]
+        if args.scale:
+            lines += at_scale([int(n) for n in args.scale.split(",")], texts, queries, client, args.flushes)
     finally:
-        if client is not None:
-            client.close()
+        client.close()
         retriever.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    lines += ["keyword: the engine's own top 10 (latency: the keyword query alone); fused: Retriever.search with the "
-              "engine's ranking (dense + keyword by RRF, steering, twins merged; latency: the whole retrieval). "
-              "hit@k and MRR@10 over the answerable questions.", *notes]
     return lines
 
 
@@ -244,9 +284,14 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=ROOT / "index", help="Index folder (reused as it is).")
     ap.add_argument("--reports", type=Path, help="Build (or update) --index from these reports first.")
     ap.add_argument("--flushes", type=int, default=1, help="Flushes during the Milvus inserts (segments).")
+    ap.add_argument("--scale", help="Also time keyword queries over the chunks repeated to these sizes, "
+                                    "e.g. 10000,100000.")
     ap.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / f"{time.strftime('%Y-%m-%d')}-bench-keyword.txt")
     args = ap.parse_args()
-    logging.getLogger("jieba").setLevel(logging.WARNING)
+    import jieba
+    import pymilvus  # noqa: F401 - configures its loggers on import; quieted after
+
+    jieba.setLogLevel(logging.WARNING)
     for name in ("pymilvus", "bm25s"):
         logging.getLogger(name).setLevel(logging.CRITICAL)  # a refused analyzer is reported below, once
     if args.reports:
