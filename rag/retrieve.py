@@ -185,13 +185,11 @@ class Retriever:
         dscores, dids = self.index.store.search(qvec, cand)
         dense_rank: dict[int, int] = {}
         dense_score: dict[int, float] = {}
-        # equal similarities (twin reports embed alike) are ordered by position, not by the order
-        # a vector store happens to return them in, so every store ranks the same
-        hits = sorted((-float(s), pos, float(s)) for s, pos in zip(dscores, self.positions(dids).tolist())
-                      if pos >= 0)  # padding, or a vector this reader's manifest does not hold
-        for r, (_, pos, s) in enumerate(hits):
+        for r, (s, pos) in enumerate(zip(dscores, self.positions(dids).tolist())):
+            if pos < 0:  # padding, or a vector this reader's manifest does not hold
+                continue
             dense_rank[pos] = r
-            dense_score[pos] = s
+            dense_score[pos] = float(s)
         bscores = self.index.bm25.scores(content, q.english_terms)
         border = top_n(bscores, cand)
         bm25_rank = {int(p): r for r, p in enumerate(border) if bscores[p] > 0}
