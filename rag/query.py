@@ -127,14 +127,14 @@ class Analyzer:
         self.vocabulary = vocabulary or {}
         self.aliases: dict[str, str] = {}  # alias → canonical place
         self.latin: dict[str, str] = {}  # lowercase Latin alias → canonical place
-        for r in self.reports:
-            if not r.place:
+        for place in dict.fromkeys(r.place for r in self.reports):  # each place once: many reports share one
+            if not place:
                 continue
-            for a in place_aliases(r.place):
-                self.aliases.setdefault(a, r.place)
+            for a in place_aliases(place):
+                self.aliases.setdefault(a, place)
             if translator is not None:
-                for a in translator_aliases(translator, r.place):
-                    self.latin.setdefault(a, r.place)
+                for a in translator_aliases(translator, place):
+                    self.latin.setdefault(a, place)
         if any(r.place == NATIONAL_PLACE for r in self.reports):
             for a in ("state council", "china", "national", "premier", "central government"):
                 self.latin.setdefault(a, NATIONAL_PLACE)

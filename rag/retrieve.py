@@ -70,7 +70,7 @@ class Retriever:
         if self.index.manifest.get("store_generation") != self.store.generation:
             self.store.close()
             raise RagError("the chunk store changed since the index was built; run `rag index`")
-        self.documents = self.store.documents()
+        self._documents: list[dict] | None = None
         self.by_id = ChunkLookup(self.store)
         ids = self.index.ids
         self._order = np.argsort(ids, kind="stable")
@@ -79,6 +79,14 @@ class Retriever:
         self.max_idf = top_weight(self.idf)  # the weight of a term no chunk has
         tokenize("预热")  # loads jieba now, so that the first question is not slower
         self.analyzer = self._analyzer()
+
+    @property
+    def documents(self) -> list[dict]:
+        """Every document's summary, read from the store when first asked for (the API's document
+        list); answering needs only the place, level and year columns."""
+        if self._documents is None:
+            self._documents = self.store.documents()
+        return self._documents
 
     @property
     def count(self) -> int:
@@ -107,8 +115,7 @@ class Retriever:
 
     def _analyzer(self) -> Analyzer:
         """Query analysis over this index's reports (places, years, pinyin and English names)."""
-        reports = [Report(d["id"], d["meta"].get("place") or "", d["meta"].get("level") or "", d["meta"].get("year"))
-                   for d in self.documents]
+        reports = [Report(i, place or "", level or "", year) for i, place, level, year in self.store.reports()]
         try:
             from .translate import Translator
 

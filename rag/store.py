@@ -144,6 +144,11 @@ class ChunkStore:
         with self.lock:
             return [json.loads(r[0]) for r in self.db.execute("SELECT data FROM documents ORDER BY position")]
 
+    def reports(self) -> list[tuple[str, str, str, int | None]]:
+        """(id, place, level, year) of every document, from the indexed columns (no JSON to parse)."""
+        with self.lock:
+            return [tuple(r) for r in self.db.execute("SELECT id, place, level, year FROM documents ORDER BY position")]
+
     def count(self, searchable_only: bool = False) -> int:
         sql = "SELECT count(*) FROM chunks" + (" WHERE searchable = 1" if searchable_only else "")
         with self.lock:

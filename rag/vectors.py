@@ -36,11 +36,6 @@ class VectorFilter:
     def __bool__(self) -> bool:
         return bool(self.docs or self.places or self.levels or self.years)
 
-    def admits(self, meta: dict) -> bool:
-        return ((not self.docs or meta.get("doc") in self.docs) and (not self.places or meta.get("place") in self.places)
-                and (not self.levels or meta.get("level") in self.levels)
-                and (not self.years or meta.get("year") in self.years))
-
 
 class VectorStore(Protocol):
     """What indexing and retrieval need from a vector engine."""
@@ -69,6 +64,74 @@ def _meta_of(meta: list[dict] | None, n: int) -> list[dict]:
     return [{k: m.get(k) for k in keep} for m in meta] if meta is not None else [{} for _ in range(n)]
 
 
+class Fields:
+    """The filterable fields of every vector a faiss index holds, as columns (an id array and one
+    code array per field): at 10^6 vectors ~20 MB that load in milliseconds, where a dict per
+    vector took a gigabyte and seconds."""
+
+    NAMES = ("doc", "place", "level")
+
+    def __init__(self):
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.year = np.zeros(0, dtype=np.int32)
+        self.codes = {f: np.zeros(0, dtype=np.int32) for f in self.NAMES}
+        self.values: dict[str, list[str]] = {f: [] for f in self.NAMES}
+        self._code: dict[str, dict[str, int]] = {f: {} for f in self.NAMES}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _encode(self, field: str, value: str) -> int:
+        table = self._code[field]
+        if value not in table:
+            table[value] = len(self.values[field])
+            self.values[field].append(value)
+        return table[value]
+
+    def add(self, ids: list[int], meta: list[dict]) -> None:
+        self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
+        self.year = np.concatenate([self.year, np.asarray([int(m.get("year") or 0) for m in meta], dtype=np.int32)])
+        for f in self.NAMES:
+            new = np.asarray([self._encode(f, m.get(f) or "") for m in meta], dtype=np.int32)
+            self.codes[f] = np.concatenate([self.codes[f], new])
+
+    def holds(self, ids: list[int]) -> list[int]:
+        """Those of `ids` that have fields here."""
+        arr = np.asarray(ids, dtype=np.int64)
+        return arr[np.isin(arr, self.ids)].tolist()
+
+    def delete(self, ids: list[int]) -> None:
+        keep = ~np.isin(self.ids, np.asarray(ids, dtype=np.int64))
+        self.ids, self.year = self.ids[keep], self.year[keep]
+        self.codes = {f: c[keep] for f, c in self.codes.items()}
+
+    def admitted(self, where: VectorFilter) -> np.ndarray:
+        """Ids of the vectors the filter admits."""
+        mask = np.ones(len(self.ids), dtype=bool)
+        for f, wanted in (("doc", where.docs), ("place", where.places), ("level", where.levels)):
+            if wanted:
+                codes = [self._code[f][v] for v in wanted if v in self._code[f]]
+                mask &= np.isin(self.codes[f], np.asarray(codes, dtype=np.int32))
+        if where.years:
+            mask &= np.isin(self.year, np.asarray(where.years, dtype=np.int32))
+        return self.ids[mask]
+
+    def save(self, path: Path) -> None:
+        with path.open("wb") as fh:
+            np.savez(fh, ids=self.ids, year=self.year, values=np.asarray(json.dumps(self.values, ensure_ascii=False)),
+                     **{f"code_{f}": c for f, c in self.codes.items()})
+
+    @classmethod
+    def load(cls, path: Path) -> "Fields":
+        out = cls()
+        with np.load(path, allow_pickle=False) as data:
+            out.ids, out.year = data["ids"], data["year"]
+            out.values = json.loads(str(data["values"]))
+            out.codes = {f: data[f"code_{f}"] for f in cls.NAMES}
+        out._code = {f: {v: n for n, v in enumerate(vals)} for f, vals in out.values.items()}
+        return out
+
+
 # --- faiss ------------------------------------------------------------------------------------------
 class FaissStore:
     """Exact inner-product search (IndexFlatIP) or HNSW for large corpora, with 64-bit ids.
@@ -79,10 +142,10 @@ class FaissStore:
     filtered search still returns `k` hits when the filter admits that many."""
 
     FILE = "vectors.faiss"
-    META = "vectors-meta.json"
+    FIELDS = "vectors-fields.npz"
 
     def __init__(self, dim: int, kind: str = "flat", index=None, *, m: int = 32, ef_construction: int = 80,
-                 ef_search: int = 512, meta: dict[int, dict] | None = None):
+                 ef_search: int = 512, fields: Fields | None = None):
         import faiss
 
         self.dim, self.kind = dim, kind
@@ -94,7 +157,7 @@ class FaissStore:
                 base = faiss.IndexFlatIP(dim)
             index = faiss.IndexIDMap2(base)
         self.index = index
-        self.meta: dict[int, dict] = meta or {}
+        self.fields = fields if fields is not None else Fields()
         self.set_ef_search(ef_search)
 
     def set_ef_search(self, ef: int) -> None:
@@ -108,10 +171,10 @@ class FaissStore:
     def add(self, ids: list[int], vectors: np.ndarray, meta: list[dict] | None = None) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-            self.meta.update(zip((int(i) for i in ids), _meta_of(meta, len(ids))))
+            self.fields.add([int(i) for i in ids], _meta_of(meta, len(ids)))
 
     def upsert(self, ids: list[int], vectors: np.ndarray, meta: list[dict] | None = None) -> None:
-        present = [int(i) for i in ids if int(i) in self.meta]  # the fields are kept for every vector held
+        present = self.fields.holds(ids)  # the fields are kept for every vector held
         if present:
             self.delete(present)
         self.add(ids, vectors, meta)
@@ -123,8 +186,7 @@ class FaissStore:
             raise RagError("an HNSW index cannot remove vectors; rebuild it with `rag index`")
         if ids:
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
-            for i in ids:
-                self.meta.pop(int(i), None)
+            self.fields.delete(ids)
 
     def search(self, query: np.ndarray, k: int, where: VectorFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         import faiss
@@ -132,7 +194,7 @@ class FaissStore:
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         params = None
         if where:
-            allowed = np.asarray([i for i, m in self.meta.items() if where.admits(m)], dtype=np.int64)
+            allowed = self.fields.admitted(where)
             if not len(allowed):
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
             sel = faiss.IDSelectorBatch(allowed)
@@ -157,18 +219,16 @@ class FaissStore:
         import faiss
 
         faiss.write_index(self.index, str(build_dir / self.FILE))
-        (build_dir / self.META).write_text(json.dumps({str(k): v for k, v in self.meta.items()}, ensure_ascii=False),
-                                           encoding="utf-8")
+        self.fields.save(build_dir / self.FIELDS)
         return {"vector_store": "faiss"}
 
     @classmethod
     def load(cls, path: Path, dim: int, kind: str, ef_search: int = 512) -> "FaissStore":
         import faiss
 
-        meta_path = path.with_name(cls.META)
-        meta = ({int(k): v for k, v in json.loads(meta_path.read_text(encoding="utf-8")).items()}
-                if meta_path.exists() else None)
-        return cls(dim, kind, faiss.read_index(str(path)), ef_search=ef_search, meta=meta)
+        fields_path = path.with_name(cls.FIELDS)
+        fields = Fields.load(fields_path) if fields_path.exists() else None
+        return cls(dim, kind, faiss.read_index(str(path)), ef_search=ef_search, fields=fields)
 
     def close(self) -> None:
         pass
