@@ -8,7 +8,6 @@ sees the old store or the new one, never a mix.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections import defaultdict
