@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sample_report import Q_UPLOAD, REPORT
 
 from api.main import create_app
 from api.settings import ApiSettings
@@ -45,29 +46,6 @@ PAGE_BUDGET = 200_000  # bytes: the page's own weight (HTML, JS, CSS)
 Q_XINZHOU = "忻州今年要新认定多少家高新技术企业？"
 Q_SHUOZHOU = "朔州今年地区生产总值增长目标是多少？"
 Q_UNKNOWN = "大同今年要新建多少座5G基站？"
-REPORT = """阳泉市2024年政府工作报告
-
-——2024年2月20日在阳泉市第八届人民代表大会第四次会议上
-
-各位代表：
-
-现在，我代表市人民政府，向大会报告工作，请予审议。
-
-一、2023年工作回顾
-
-过去一年，全市地区生产总值增长5.1%。
-
-二、2024年工作安排
-
-（一）加快发展智慧农业
-
-今年全市新建智慧农业示范园区37个，培育农业科技小巨人企业19家。
-
-（二）推进城市更新
-
-改造城镇老旧小区128个，新增城市绿地面积46公顷。
-"""
-Q_UPLOAD = "阳泉今年要新建多少个智慧农业示范园区？"
 # a report whose text holds markup: it must show as text and run nothing
 XSS_REPORT = """阳城县2024年政府工作报告
 
