@@ -283,12 +283,14 @@ class MilvusStore:
         return re.sub(r"\W", "_", settings.milvus_collection_prefix, flags=re.A)
 
     def upsert(self, ids: list[int], vectors: np.ndarray, meta: list[dict] | None = None) -> None:
-        rows = []
-        for i, v, m in zip(ids, np.asarray(vectors, dtype=np.float32), _meta_of(meta, len(ids))):
-            rows.append({"id": int(i), "vector": v.tolist(), "doc": m.get("doc") or "", "place": m.get("place") or "",
-                         "level": m.get("level") or "", "year": int(m.get("year") or 0)})
-        for s in range(0, len(rows), 1000):
-            self.client.upsert(self.collection, rows[s:s + 1000])
+        # rows are made a batch at a time: as Python lists, 10^6 vectors would take over 12 GB
+        vectors = np.asarray(vectors, dtype=np.float32)
+        meta = _meta_of(meta, len(ids))
+        for s in range(0, len(ids), 1000):
+            rows = [{"id": int(i), "vector": v.tolist(), "doc": m.get("doc") or "", "place": m.get("place") or "",
+                     "level": m.get("level") or "", "year": int(m.get("year") or 0)}
+                    for i, v, m in zip(ids[s:s + 1000], vectors[s:s + 1000], meta[s:s + 1000])]
+            self.client.upsert(self.collection, rows)
 
     def delete(self, ids: list[int]) -> None:
         for s in range(0, len(ids), 1000):
