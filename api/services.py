@@ -156,7 +156,7 @@ class Services:
             if self.api.preload:
                 name = self.settings.llm
                 if any(m.name == name and m.available for m in self.catalog.models):
-                    self._assistant.llm(name)
+                    self._assistant.warm(name)
                     self.readiness.models[name] = True
             self.readiness.ready_s = round(time.time() - self.readiness.started, 2)
             self._ready.set()

@@ -1,7 +1,7 @@
 """The whole product at scale: 10^6 chunks in the SQLite chunk store with faiss, and with Milvus Lite.
 
     .venv/bin/python eval/bench_scale.py [--chunks 1000000] [--stores faiss,milvus] [--repeat 3]
-        [--work /tmp/scale] [--out eval/results/<date>-bench-scale.json]
+        [--work /tmp/scale] [--reuse /tmp/scale/faiss] [--every 3] [--out eval/results/<date>-bench-scale.json]
 
 Chunks are synthesised from the real reports (eval/corpus/reports and seeds/): synthetic reports of
 invented places, each made of paragraphs drawn from one real report with every figure redrawn, so
@@ -123,7 +123,8 @@ def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | 
         cache.save()
         del cache, texts, vecs
         log(f"[{store}] generated vectors in the embedding cache in {time.perf_counter() - t:.0f} s")
-    else:  # the same chunk store and cached vectors as the first store's build
+    else:  # the same chunk store and cached vectors as the first store's (or --reuse's) build
+        row["chunks_from"] = str(shared)
         for name in ("chunks.sqlite", "cache"):
             src = shared / name
             (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
@@ -207,7 +208,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", type=Path, default=Path("/tmp/scale"))
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--every", type=int, default=1,
+                    help="Use every n-th question only (a store that takes seconds a search).")
     ap.add_argument("--keep", action="store_true", help="Reuse the work folders' builds when present.")
+    ap.add_argument("--reuse", type=Path, help="Build from this earlier build's chunk store and embedding cache "
+                    "(e.g. /tmp/scale/faiss) instead of synthesising: the 10^6 corpus takes ~20 min to make "
+                    "and several GiB to hold.")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--probe", help=argparse.SUPPRESS)
     ap.add_argument("--store", help=argparse.SUPPRESS)
@@ -234,14 +240,16 @@ def main() -> None:
     doc_of = {chunk_int_id(c.id): c.doc for c in real_chunks}
     vmodel = VectorModel(real_vecs, [doc_of[int(i)] for i in idx.ids], "mixture", args.seed)
     questions = [q.question for f in ("questions.jsonl", "corpus-questions.jsonl")
-                 for q in load_questions(ROOT / "eval" / f)]
+                 for q in load_questions(ROOT / "eval" / f)][::args.every]
     qfile = args.work / "questions.json"
     args.work.mkdir(parents=True, exist_ok=True)
     qfile.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
     qvecs = np.stack([embedder.embed_query(q) for q in questions]).astype(np.float32)
 
     docs = None
-    rows, first = [], None
+    rows, first = [], args.reuse
+    if first is not None and not (first / "chunks.sqlite").exists():
+        raise SystemExit(f"--reuse: {first} has no chunks.sqlite")
     for store in args.stores.split(","):
         work = args.work / store
         if not (args.keep and (work / "manifest.json").exists()):

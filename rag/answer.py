@@ -128,6 +128,13 @@ class Assistant:
                 self._llms[name] = make_llm(self.settings, name)
             return self._llms[name]
 
+    def warm(self, name: str | None = None) -> LLM:
+        """Load a model and bring the answer prompt's fixed prefix into its memory (from the
+        prefix file when there is one), so the first question costs what later ones do."""
+        llm = self.llm(name)
+        llm.warm(build_messages("", []))
+        return llm
+
     # --- refusal before generation -----------------------------------------------------------
     def precheck(self, q: QueryAnalysis, question: str, results: list) -> str | None:
         """Why the reports cannot answer, when that is clear without the model; else None.

@@ -1,7 +1,8 @@
 """LLM backends behind one small interface, chosen by ``RAG_LLM_BACKEND``.
 
 * ``llamacpp`` (default): a GGUF model in this process (llama-cpp-python). The fixed system prompt
-  comes first in every prompt, so llama.cpp reuses its key-value state from one question to the next.
+  comes first in every prompt, so llama.cpp reuses its key-value state from one question to the next,
+  and that state is kept on disk for the next process (`prefix_cache`).
 * ``openai``: any OpenAI-compatible chat-completions server (llama.cpp's server, vLLM, Ollama …)
   at ``RAG_LLM_BASE_URL``: the way to a GPU box or a shared model server.
 * ``mock``: deterministic and instant, for tests that are about something else (API routes): it
@@ -42,6 +43,10 @@ class LLM(Protocol):
         """Tokens of the last message (the question-specific part; the fixed prefix is cached)."""
         ...
 
+    def warm(self, messages: list[dict]) -> None:
+        """Get ready for prompts that start like `messages` (all but the last one); may do nothing."""
+        ...
+
 
 def make_llm(settings: Settings, name: str | None = None) -> LLM:
     """The backend the settings choose, serving model choice `name` (default | small)."""
@@ -70,6 +75,9 @@ class Capped:
     def count_tokens(self, messages: list[dict]) -> int:
         return self.inner.count_tokens(messages)
 
+    def warm(self, messages: list[dict]) -> None:
+        self.inner.warm(messages)
+
 
 class LlamaCppLLM:
     """One llama.cpp model, loaded once (memory-mapped) and used by one generation at a time."""
@@ -94,13 +102,29 @@ class LlamaCppLLM:
                          n_threads_batch=settings.threads, n_batch=512, use_mmap=True, verbose=False,
                          draft_model=draft)
         self.max_tokens = settings.max_answer_tokens
+        self.prefix_cache = None
+        if settings.prefix_cache:
+            from .models import get_spec
+            from .prefix_cache import PrefixCache
+
+            spec = get_spec(settings, name)
+            model_id = spec.sha256 or f"{path.name}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
+            self.prefix_cache = PrefixCache(self.llm, settings.kv_cache_dir, model_id, settings.n_ctx)
 
     def count_tokens(self, messages: list[dict]) -> int:
         return len(self.llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False))
 
+    def warm(self, messages: list[dict]) -> None:
+        """The prefix's state in memory before the first question: from disk, or evaluated and written."""
+        if self.prefix_cache is not None:
+            with self.lock:
+                self.prefix_cache.prepare(messages)
+
     def stream(self, messages: list[dict], max_tokens: int | None = None,
                cancel: threading.Event | None = None) -> Iterator[str]:
         with self.lock:
+            if self.prefix_cache is not None:
+                self.prefix_cache.prepare(messages)
             it = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens or self.max_tokens,
                                                  stream=True, **SAMPLING)
             for part in it:
@@ -184,6 +208,9 @@ class OpenAILLM:
         self._tokenize = ""
         return math.ceil(len(text) / 1.5)
 
+    def warm(self, messages: list[dict]) -> None:
+        """The server keeps its own cache."""
+
     def close(self) -> None:
         self.client.close()
 
@@ -218,6 +245,9 @@ class MockLLM:
 
     def count_tokens(self, messages: list[dict]) -> int:
         return len(messages[-1]["content"])
+
+    def warm(self, messages: list[dict]) -> None:
+        """Nothing to warm."""
 
 
 def _passages(user: str) -> list[tuple[str, str]]:

@@ -79,12 +79,19 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="Model name sent to the LLM server (empty: the model choice, default).")
     llm_small_model: str = Field("", description="Model name sent for the small model choice (empty: llm_model).")
     llm_timeout_s: float = Field(120.0, description="Longest wait for the LLM server between two stream events.")
+    prefix_cache: bool = Field(True, description="Keep the key-value state of the prompts' fixed prefix on disk "
+                                                 "so a new process skips evaluating it.")
+    prefix_cache_dir: Path | None = Field(None, description="Where (empty: models/.cache/kv).")
     prompt_lookup_tokens: int = Field(0, description="Prompt-lookup decoding: draft this many tokens copied from "
                                                      "the prompt (0 = off; measured in eval/bench_answer.py).")
 
     @property
     def weights_dir(self) -> Path:
         return self.models_dir / "weights"
+
+    @property
+    def kv_cache_dir(self) -> Path:
+        return self.prefix_cache_dir or self.models_dir / ".cache" / "kv"
 
     @property
     def wheel_cache_dir(self) -> Path:
