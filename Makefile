@@ -27,12 +27,22 @@ setup: $(STAMP)
 	$(BIN)/rag models fetch
 	$(BIN)/rag index
 
-# llama-cpp-python is published only as source. We build it once with portable x86-64 flags
-# (AVX2/FMA/F16C, no -march=native): the native build enables AMX/AVX-512 kernels that crash on
-# some virtual machines. The wheel is kept in a per-user cache named after the flags, so a fresh
-# clone on the same machine installs it in seconds and a flag change forces a rebuild.
+# llama-cpp-python is published only as source, so it is built here, for the CPU it will run on:
+# AVX-512 with VNNI/VBMI/BF16 when the CPU has all of them, else the portable AVX2/FMA/F16C set. AMX
+# stays off (its kernels crashed in a native build on a virtual machine) and so does -march=native.
+# The wheel is kept in a per-user cache named after the flags, so a fresh clone on the same machine
+# installs it in seconds, and another CPU or a flag change builds its own.
 LLAMA_VERSION    := 0.3.36
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF
+LLAMA_PORTABLE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_NO_AMX     := -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+CPUINFO          ?= /proc/cpuinfo
+LLAMA_AVX512_CPU := $(shell grep -m1 '^flags' $(CPUINFO) 2>/dev/null | tr ' ' '\n' | \
+                      grep -cxE 'avx512f|avx512bw|avx512vl|avx512dq|avx512_vnni|avx512vbmi|avx512_bf16')
+ifeq ($(LLAMA_AVX512_CPU),7)
+LLAMA_CMAKE_ARGS := $(LLAMA_PORTABLE) -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON $(LLAMA_NO_AMX)
+else
+LLAMA_CMAKE_ARGS := $(LLAMA_PORTABLE) -DGGML_AVX512=OFF $(LLAMA_NO_AMX)
+endif
 LLAMA_WHEELS     := $(HOME)/.cache/gov-report-rag/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-10)
 
 # torch goes first and pinned: the CPU wheel lies on this machine's disk (pip find-links), while an

@@ -2,7 +2,7 @@
 llama-cpp-python answering the identical prompt in the same process.
 
     .venv/bin/python eval/bench_answer.py [--models default,small] [--limit N] [--repeat R]
-        [--no-overhead] [--no-prefix-cache] [--json] [--out FILE]
+        [--cold N] [--no-overhead] [--no-prefix-cache] [--json] [--out FILE]
 
 For every question: retrieval ms, prompt tokens (the question-specific part), time to the evidence
 quote, time to the first answer token, generation tokens/s after the first token, and total.
@@ -14,6 +14,14 @@ sampling settings. Before each timed call the model's key-value cache is brought
 state — the fixed system prompt cached, the question not — by a one-token call on a dummy question
 with the same prefix, so neither side profits from the other's work. Overhead = Σ pipeline time /
 Σ raw time over those questions (and the median per-question ratio).
+
+Cold processes (`--cold N`, on the first N questions): each question is also asked by a new
+`rag ask --json` process, as a CLI user or a restarted service meets it — imports, model and index
+loading included — once with the prompt prefix's key-value state loaded from disk (the default) and
+once without it (`RAG_PREFIX_CACHE=false`, every process evaluates the fixed prefix itself). For a
+cold process "first token" counts from the process start: its wall time minus the part of the
+answer after the first token (so the exit time is charged to the first token, not hidden).
+Reported side by side with the warm figures of the same run, and the ratio cold / warm.
 
 Levers are measured by re-running with settings changed through the environment, e.g.
 `RAG_THREADS=1`, `RAG_PROMPT_LOOKUP_TOKENS=10`, or `--no-prefix-cache` (the KV cache is cleared
@@ -27,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,6 +69,41 @@ def raw_answer(llama, messages: list[dict], settings: Settings) -> tuple[float, 
     t = time.perf_counter()
     out = llama.create_chat_completion(messages=messages, max_tokens=settings.max_answer_tokens, **SAMPLING)
     return time.perf_counter() - t, out["choices"][0]["message"]["content"], out["usage"]["completion_tokens"]
+
+
+def cold_run(question: str, model: str, prefix_cache: bool) -> dict:
+    """One question in a new `rag ask --json` process: wall time, first token from the process start."""
+    env = {**os.environ, "RAG_PREFIX_CACHE": "true" if prefix_cache else "false"}
+    cmd = [str(Path(sys.executable).with_name("rag")), "ask", "--json", "--model", model, question]
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - t
+    if out.returncode != 0:
+        raise SystemExit(f"`rag ask` failed: {out.stderr.strip()[-500:]}")
+    timings = json.loads(out.stdout.strip().splitlines()[-1]).get("timings", {})
+    row = {"wall_s": round(wall, 3), "startup_s": round(wall - timings.get("total_s", 0.0), 3)}
+    if timings.get("first_token_s") is not None:
+        row["first_token_s"] = round(wall - (timings["total_s"] - timings["first_token_s"]), 3)
+    return row
+
+
+def bench_cold(model: str, questions: list, args) -> dict:
+    """Cold-process figures, with and without the prefix's state on disk, question by question."""
+    cold_run(questions[0].question, model, True)  # the prefix file exists from here on
+    out: dict = {}
+    for label, cached in (("cold", True), ("cold_no_prefix_file", False)):
+        rows = []
+        for q in questions[: args.cold]:
+            rows.append({"id": q.id, **cold_run(q.question, model, cached)})
+            log(f"{model} {label} {rows[-1]}")
+        summary = {}
+        for key in ("startup_s", "first_token_s", "wall_s"):
+            vals = [r[key] for r in rows if key in r]
+            if vals:
+                summary[key] = {"median": round(statistics.median(vals), 3),
+                                "p95": round(percentile(vals, 0.95), 3), "n": len(vals)}
+        out[label] = {**summary, "rows": rows}
+    return out
 
 
 def bench_model(assistant: Assistant, model: str, questions: list, args, settings: Settings) -> dict:
@@ -109,6 +154,10 @@ def bench_model(assistant: Assistant, model: str, questions: list, args, setting
     return summary
 
 
+def _no_rows(v):
+    return {k: x for k, x in v.items() if k != "rows"} if isinstance(v, dict) else v
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="default", help="Comma-separated: default, small.")
@@ -116,12 +165,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="Runs per question; the median is kept.")
     ap.add_argument("--questions", type=Path, default=Path(__file__).with_name("questions.jsonl"))
     ap.add_argument("--no-overhead", action="store_true", help="Skip the raw llama-cpp-python comparison.")
+    ap.add_argument("--cold", type=int, default=0,
+                    help="Also ask the first N questions in new `rag ask` processes (with and without the prefix file).")
     ap.add_argument("--no-prefix-cache", action="store_true",
-                    help="Clear the KV cache before every question (measures the system-prompt reuse).")
+                    help="Clear the KV cache before every question and keep no prefix file "
+                         "(measures the system-prompt reuse).")
     ap.add_argument("--json", action="store_true", help="Print the figures as JSON on stdout.")
     ap.add_argument("--out", type=Path, help="Also write the figures (with per-question rows) as JSON here.")
     args = ap.parse_args()
 
+    if args.no_prefix_cache:
+        os.environ["RAG_PREFIX_CACHE"] = "false"
     settings = Settings()
     assistant = Assistant(settings)
     questions = load_questions(args.questions)
@@ -130,12 +184,19 @@ def main() -> None:
     conf = {"threads": settings.threads, "prompt_lookup_tokens": settings.prompt_lookup_tokens,
             "prefix_cache": not args.no_prefix_cache, "repeat": args.repeat}
     results = [bench_model(assistant, m.strip(), questions, args, settings) for m in args.models.split(",")]
+    if args.cold:
+        del assistant  # one model process at a time: the cold processes run alone
+        import gc
+
+        gc.collect()
+        for r in results:
+            r.update(bench_cold(r["model"], questions, args))
     if args.out:
         args.out.write_text(json.dumps({"settings": conf, "models": results}, ensure_ascii=False, indent=1),
                             encoding="utf-8")
     if args.json:
-        print(json.dumps({"settings": conf, "models": [{k: v for k, v in r.items() if k != "rows"} for r in results]},
-                         ensure_ascii=False))
+        print(json.dumps({"settings": conf, "models": [{k: _no_rows(v) for k, v in r.items() if k != "rows"}
+                                                       for r in results]}, ensure_ascii=False))
         return
     print(f"settings: {conf}")
     for s in results:
@@ -146,6 +207,19 @@ def main() -> None:
                 v = s[key]
                 goal = f"   (target ≤ {TARGETS[key]})" if key in TARGETS else ""
                 print(f"  {key:18s} median {v['median']:>8}   p95 {v['p95']:>8}   n={v['n']}{goal}")
+        for label in ("cold", "cold_no_prefix_file"):
+            if label in s:
+                c = s[label]
+                print(f"  {label} (new `rag ask` processes, {c['wall_s']['n']} questions; "
+                      f"cold/warm against the warm medians of the same questions):")
+                for key in ("startup_s", "first_token_s", "wall_s"):
+                    if key in c:
+                        ids = {r["id"] for r in c["rows"] if key in r}
+                        same = [r[wk] for r in s["rows"] if r["id"] in ids
+                                and (wk := "total_s" if key == "wall_s" else key) in r]
+                        warm = statistics.median(same) if same else None
+                        ratio = f"   cold/warm ×{c[key]['median'] / warm:.2f}" if warm and key != "startup_s" else ""
+                        print(f"    {key:16s} median {c[key]['median']:>8}   p95 {c[key]['p95']:>8}{ratio}")
         if "overhead" in s:
             o = s["overhead"]
             print(f"  overhead vs raw llama-cpp-python on the identical prompt: ×{o['ratio_of_sums']} "

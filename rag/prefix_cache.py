@@ -29,6 +29,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAGIC = b"RAGKV1\n"
+KEEP = 32  # files kept in the folder (a few prompts × models); older ones (other builds, models) go
 
 
 class _Captured(Exception):
@@ -153,6 +154,16 @@ class PrefixCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._prune()
+
+    def _prune(self) -> None:
+        """Drop the least recently used files beyond KEEP (left by other models, builds or prompts)."""
+        try:
+            files = sorted(self.folder.glob("prefix-*.kv"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in files[KEEP:]:
+                old.unlink(missing_ok=True)
+        except OSError:  # another process pruning at the same time
+            pass
 
     def _load(self, path: Path, tokens: list[int]) -> bool:
         """Restore the state from `path`; False (and the model reset) for anything not exactly right."""
@@ -182,6 +193,10 @@ class PrefixCache:
             self.llm.load_state(LlamaState(
                 input_ids=ids, scores=np.zeros(rows, dtype=np.single), n_tokens=len(tokens),
                 llama_state=blob, llama_state_size=len(blob), seed=int(meta["seed"])))
+            try:
+                os.utime(path)  # the time of last use, for pruning
+            except OSError:
+                pass
             return True
         except Exception as exc:  # noqa: BLE001 - any failure means: evaluate the prefix again
             log.warning("ignoring the prompt-prefix cache %s (%s); it will be rewritten", path.name, exc)

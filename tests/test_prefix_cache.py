@@ -108,3 +108,21 @@ def test_an_unwritable_folder_costs_speed_not_answers(small_settings, reference,
     blocked.write_text("x")
     text, llm = answer(small_settings.model_copy(update={"prefix_cache_dir": blocked / "kv"}))
     assert text == reference and llm.prefix_cache.last == "computed"
+
+
+def test_old_files_are_pruned_beyond_the_limit(small_settings, tmp_path, monkeypatch):
+    import rag.prefix_cache as pc_mod
+
+    monkeypatch.setattr(pc_mod, "KEEP", 2)
+    settings = small_settings.model_copy(update={"prefix_cache_dir": tmp_path})
+    stale = []
+    for i in range(3):
+        f = tmp_path / f"prefix-old{i}.kv"
+        f.write_bytes(b"x")
+        os.utime(f, (1_000_000 + i, 1_000_000 + i))
+        stale.append(f)
+    _, llm = answer(settings)
+    assert llm.prefix_cache.last == "computed"
+    left = sorted(p.name for p in tmp_path.glob("prefix-*.kv"))
+    assert len(left) == 2 and stale[2].name in left and llm.prefix_cache.path_for(
+        llm.prefix_cache.prefix_tokens(MESSAGES[:-1])).name in left
