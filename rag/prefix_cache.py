@@ -20,11 +20,12 @@ import json
 import logging
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -142,18 +143,7 @@ class PrefixCache:
                             sort_keys=True).encode("utf-8")
         body = np.asarray(tokens, dtype=np.int32).tobytes()
         digest = hashlib.sha256(header + body + blob).digest()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".prefix-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(MAGIC + struct.pack("<I", len(header)) + header + body + digest + blob)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(path, MAGIC + struct.pack("<I", len(header)) + header + body + digest + blob)
         self._prune()
 
     def _prune(self) -> None:
