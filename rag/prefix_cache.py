@@ -69,6 +69,7 @@ class PrefixCache:
         self.llm, self.folder, self.model_id, self.n_ctx = llm, folder, model_id, n_ctx
         self._build = build_id()
         self._prefixes: dict[str, list[int]] = {}
+        self._current: list[int] = []  # the prefix the model's state was last made to begin with
         self.last: str = ""  # what the latest prepare() did: memory | disk | computed | none
 
     def prompt_tokens(self, messages: list[dict]) -> list[int]:
@@ -114,24 +115,35 @@ class PrefixCache:
         self.last = "none"
         if len(messages) < 2:
             return
+        # A follow-up in the same conversation (the next part of a question) begins with the prompt
+        # just answered, passages and reply included: the state in memory already holds all of that,
+        # and llama.cpp's own longest-common-prefix check evaluates only the new turn. Its "head"
+        # (everything but the last message) is no fixed prefix, so it is neither filed nor evaluated.
+        if self._holds(self._current) and self.prompt_tokens(messages)[:len(self._current)] == self._current:
+            self.last = "memory"
+            return
         tokens = self.prefix_tokens(messages[:-1])
         if len(tokens) < 16 or len(tokens) >= self.n_ctx // 2:
             return
-        n = self.llm.n_tokens
-        if n >= len(tokens) and self.llm.input_ids[:len(tokens)].tolist() == tokens:
-            self.last = "memory"
+        if self._holds(tokens):
+            self.last, self._current = "memory", tokens
             return
         path = self.path_for(tokens)
         if path.exists() and self._load(path, tokens):
-            self.last = "disk"
+            self.last, self._current = "disk", tokens
             return
         self.llm.reset()
         self.llm.eval(tokens)
-        self.last = "computed"
+        self.last, self._current = "computed", tokens
         try:
             self._save(path, tokens)
         except OSError as exc:  # a read-only models folder costs speed, not answers
             log.warning("could not write the prompt-prefix cache %s: %s", path, exc)
+
+    def _holds(self, tokens: list[int]) -> bool:
+        """Whether the model's state begins with `tokens`."""
+        return bool(tokens) and self.llm.n_tokens >= len(tokens) and \
+            self.llm.input_ids[:len(tokens)].tolist() == tokens
 
     def _key(self, tokens: list[int]) -> dict:
         return {"model": self.model_id, "build": self._build, "n_ctx": self.n_ctx, "n_tokens": len(tokens)}

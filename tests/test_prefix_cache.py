@@ -58,6 +58,22 @@ def test_the_next_instance_loads_the_prefix_and_answers_the_same(small_settings,
     assert llm2.prefix_cache.last == "memory"
 
 
+def test_a_follow_up_reuses_the_conversation_in_memory(small_settings, tmp_path):
+    """The next part of a question continues the conversation: nothing is evaluated from the
+    start again, no file is written for its passage-laden head, and the reply is unchanged."""
+    settings = small_settings.model_copy(update={"prefix_cache_dir": tmp_path})
+    llm = LlamaCppLLM(settings, "small")
+    first = "".join(llm.stream(MESSAGES, max_tokens=40))
+    follow = [*MESSAGES, {"role": "assistant", "content": first},
+              {"role": "user", "content": "问题：前年呢？"}]
+    files = kv_files(settings)
+    reply = "".join(llm.stream(follow, max_tokens=20))
+    assert llm.prefix_cache.last == "memory"
+    assert kv_files(settings) == files, "a conversation's head is not a prefix to file"
+    plain = LlamaCppLLM(settings.model_copy(update={"prefix_cache": False}), "small")
+    assert reply == "".join(plain.stream(follow, max_tokens=20))
+
+
 def test_the_prefix_is_the_part_every_question_shares(small_settings):
     llm = LlamaCppLLM(small_settings, "small")
     pc = llm.prefix_cache
