@@ -305,8 +305,19 @@ class _TwinsOf(_TextOf):
 
 def run_full(assistant, questions: list[Question], model: str, k: int | None = None, progress: bool = True,
              on_row=None) -> tuple[dict, list[dict]]:
-    """Every question through the whole pipeline; returns (metrics, per-question records)."""
+    """Every question through the whole pipeline; returns (metrics, per-question records).
+
+    The model is loaded and its prompt prefix brought into memory first, as the service does before
+    it reports ready, so the latencies are those of a warm service; the load is reported apart
+    (`model_load_s`; a new process's figures are eval/bench_answer.py --cold)."""
+    import time
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    t0 = time.perf_counter()
+    if questions and hasattr(assistant, "warm"):
+        assistant.warm(model)
+    load_s = round(time.perf_counter() - t0, 3)
 
     chunk_text, twins = _TextOf(assistant.retriever.by_id), _TwinsOf(assistant.retriever.by_id)
     rows: list[tuple[Question, dict, dict]] = []
@@ -329,7 +340,9 @@ def run_full(assistant, questions: list[Question], model: str, k: int | None = N
             bar.update(task, advance=1, tally=f"correct {correct}/{len(rows)}")
             if on_row:
                 on_row(records[-1])
-    return answer_metrics(rows), records
+    metrics = answer_metrics(rows)
+    metrics["model_load_s"] = load_s
+    return metrics, records
 
 
 def write_report(path_json: Path, metrics: dict, records: list[dict], model: str, command: str) -> Path:
@@ -346,6 +359,9 @@ def write_report(path_json: Path, metrics: dict, records: list[dict], model: str
     lines += ["", "| latency | median | p95 |", "| --- | --- | --- |"]
     for key, v in metrics["latency"].items():
         lines.append(f"| {key} | {v['median']} | {v['p95']} |")
+    if "model_load_s" in metrics:
+        lines += ["", f"Model load and prompt prefix before the first question: {metrics['model_load_s']} s "
+                      "(not in the latencies above)."]
     lines += ["", "## By type", "", "| type | n | answer acc. | citation prec. | citation recall | refusal acc. | false refusals |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for t, v in metrics["by_type"].items():
