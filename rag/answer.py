@@ -328,8 +328,10 @@ class Assistant:
             notes.append(f"unsupported figure(s) {', '.join(figs)}; retried with a stricter prompt")
             emit("retry", notes[-1])
             strict = build_messages(asks[0], passages, strict=True)
+            # parts already verified keep their reply (it is the context of the later parts, as shown)
+            keep = [r if v is not None and v.ok else None for r, v in zip(replies, verdicts)]
             again = self._ask_parts(llm, qm, strict, timings, t0, emit, cancel,
-                                    kind=None if via_chinese else "retry_token")
+                                    kind=None if via_chinese else "retry_token", given=keep)
             for i, (r, a, f) in enumerate(zip(again, asks, fits)):
                 if verdicts[i] is not None and verdicts[i].ok:
                     continue
@@ -491,20 +493,26 @@ class Assistant:
         return best if best_cov >= 0.6 else None
 
     def _ask_parts(self, llm: LLM, q: QueryAnalysis, messages: list[dict], timings: dict, t0: float, emit: Event,
-                   cancel: threading.Event | None, kind: str | None = "token") -> list[str]:
+                   cancel: threading.Event | None, kind: str | None = "token",
+                   given: list[str | None] | None = None) -> list[str]:
         """The model's reply to each part of the question (one reply for a question in one part).
 
         Later parts are follow-ups in the same conversation, so they share the passages (and the
-        cached prompt) and may leave out what the first part said (「今年的目标又是多少？」)."""
+        cached prompt) and may leave out what the first part said (「今年的目标又是多少？」). A part
+        with a reply in `given` is not asked again: that reply stands in the conversation."""
         replies: list[str] = []
-        for i, part in enumerate(q.parts if len(q.parts) > 1 else [q.question]):
+        parts = q.parts if len(q.parts) > 1 else [q.question]
+        for i, part in enumerate(parts):
             if i:
                 if cancel is not None and cancel.is_set():
                     break
                 messages = [*messages, {"role": "assistant", "content": replies[-1]},
                             {"role": "user", "content": f"问题：{part}"}]
-                if kind:
-                    emit(kind, "\n")
+            if given and i < len(given) and given[i] is not None:
+                replies.append(given[i])
+                continue
+            if i and kind:
+                emit(kind, "\n")
             replies.append(self._generate(llm, messages, timings, t0, emit, cancel, first=kind == "token" and i == 0,
                                           kind=kind or ""))
         return replies
