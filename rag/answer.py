@@ -8,6 +8,7 @@ and the server turn into streaming output.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -37,6 +38,8 @@ from .parts import first_value, join_replies, part_remarks
 from .query import QUESTION_WORDS, QueryAnalysis, states_plan, wants_actual
 from .retrieve import Retriever
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 Event = Callable[[str, object], None]
 # A question that asks for a quantity: a quoted answer must then hold a figure.
@@ -102,11 +105,23 @@ class Answer:
 class Assistant:
     """Retriever plus LLMs, loaded once per process; answers are produced one at a time per model."""
 
-    def __init__(self, settings: Settings, retriever: Retriever | None = None):
+    def __init__(self, settings: Settings, retriever: Retriever | None = None, preload: str | None = None):
+        """`preload`: a model choice to load and warm in a background thread while the index loads
+        (a new `rag ask` process pays for the two side by side, not one after the other)."""
         self.settings = settings
-        self.retriever = retriever or Retriever(settings)
         self._llms: dict[str, LLM] = {}
         self._load_lock = threading.Lock()
+        if preload and settings.llm_backend == "llamacpp":
+            # not a daemon: a process that exits early waits for the load rather than tearing it down
+            threading.Thread(target=self._preload, args=(preload,), name="preload-llm").start()
+        self.retriever = retriever or Retriever(settings)
+
+    def _preload(self, name: str) -> None:
+        """Load and warm a model; a failure is left for the question to meet (and report) again."""
+        try:
+            self.warm(name)
+        except Exception as exc:  # noqa: BLE001 - the asking thread raises it with its own message
+            log.debug("preloading model %s failed: %s", name, exc)
 
     def with_retriever(self, retriever: Retriever) -> "Assistant":
         """A new assistant over another index that shares this one's loaded models (no reload)."""

@@ -334,10 +334,11 @@ def _print_retrieval(m: dict) -> None:
 
 
 # --- answering --------------------------------------------------------------------------------------
-def _assistant(s: Settings):
+def _assistant(s: Settings, preload: str | None = None):
+    """`preload`: the model to load while the index loads (for commands that will answer)."""
     from .answer import Assistant
 
-    return Assistant(s)
+    return Assistant(s, preload=preload)
 
 
 def _print_citations(citations: list[dict]) -> None:
@@ -357,7 +358,7 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
         s = _settings()
         if k is not None and k < 1:
             raise RagError("-k must be at least 1")
-        assistant = _assistant(s)
+        assistant = _assistant(s, preload=model or s.llm)
         if json_out:
             ans = assistant.ask(question, k=k, model=model)
             print(json.dumps(ans.to_dict(), ensure_ascii=False))
@@ -416,7 +417,7 @@ def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or smal
 
     try:
         s = _settings()
-        assistant = _assistant(s)
+        assistant = _assistant(s, preload=model or s.llm)
     except RagError as exc:
         _fail(exc)
     state = ChatState()

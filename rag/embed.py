@@ -73,7 +73,7 @@ class SentenceTransformerEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            self._m = SentenceTransformer(str(path), device="cpu")
+            self._m = SentenceTransformer(str(path), device=settings.st_device)
         except Exception as exc:
             raise RagError(f"sentence-transformers could not load {path}: {exc}") from exc
         getdim = getattr(self._m, "get_embedding_dimension", None) or self._m.get_sentence_embedding_dimension

