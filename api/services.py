@@ -149,9 +149,7 @@ class Services:
                 self.library.rebuild(self.embedder)
                 retriever = Retriever(self.settings, embedder=self.embedder)
             self._assistant = Assistant(self.settings, retriever)
-            # one search before reporting ready, so the first question does not pay for warming up
-            # (the part-of-speech tagger's dictionary, the embedder's first run: about 2 s on 2 cores)
-            retriever.search("今年的主要预期目标是什么？", 1)
+            retriever.warm()  # before reporting ready, so the first question does not pay for it
             self.readiness.index = True
             if self.api.preload:
                 name = self.settings.llm

@@ -135,6 +135,11 @@ class Retriever:
     def analyse(self, question: str) -> QueryAnalysis:
         return self.analyzer.analyse(question)
 
+    def warm(self) -> None:
+        """One search, so that the first question does not pay for warming up (the tokenizer's and
+        tagger's dictionaries, the embedder's first run: about 1–2 s on 2 cores)."""
+        self.search("今年的主要预期目标是什么？", 1)
+
     def search(self, question: str, k: int | None = None, timings: dict | None = None) -> list[Result]:
         """Top-k fused results for a question (any script, or English)."""
         if not question or not question.strip():
