@@ -114,9 +114,8 @@ class Assistant:
         if preload and settings.llm_backend == "llamacpp":
             # not a daemon: a process that exits early waits for the load rather than tearing it down
             threading.Thread(target=self._preload, args=(preload,), name="preload-llm").start()
+        # (warming the retriever meanwhile was measured: it slowed the model's load as much as it saved)
         self.retriever = retriever or Retriever(settings)
-        if preload:  # the retrieval side warms meanwhile (the model loads mostly outside the GIL)
-            self.retriever.warm()
 
     def _preload(self, name: str) -> None:
         """Load and warm a model; a failure is left for the question to meet (and report) again."""
