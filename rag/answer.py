@@ -111,9 +111,11 @@ class Assistant:
         self.settings = settings
         self._llms: dict[str, LLM] = {}
         self._load_lock = threading.Lock()
+        self._preloading: threading.Thread | None = None
         if preload and settings.llm_backend == "llamacpp":
             # not a daemon: a process that exits early waits for the load rather than tearing it down
-            threading.Thread(target=self._preload, args=(preload,), name="preload-llm").start()
+            self._preloading = threading.Thread(target=self._preload, args=(preload,), name="preload-llm")
+            self._preloading.start()
         # (warming the retriever meanwhile was measured: it slowed the model's load as much as it saved)
         self.retriever = retriever or Retriever(settings)
 
@@ -123,6 +125,19 @@ class Assistant:
             self.warm(name)
         except Exception as exc:  # noqa: BLE001 - the asking thread raises it with its own message
             log.debug("preloading model %s failed: %s", name, exc)
+
+    def _after_preload(self, emit: Event) -> Event:
+        """`emit`, holding its first event until a background load has finished: llama-cpp-python
+        points the process's stdout and stderr at /dev/null while it loads a model, so whatever
+        a caller printed meanwhile (the evidence line of `rag ask`) would be lost."""
+        loading = self._preloading
+        if loading is None or not loading.is_alive():
+            return emit
+
+        def held(kind: str, data) -> None:
+            loading.join()
+            emit(kind, data)
+        return held
 
     def with_retriever(self, retriever: Retriever) -> "Assistant":
         """A new assistant over another index that shares this one's loaded models (no reload)."""
@@ -231,7 +246,7 @@ class Assistant:
             max_tokens: int | None = None) -> Answer:
         """Answer one standalone question with verified citations (or refuse); `max_tokens` caps
         this answer's generations below the configured budget."""
-        emit = on_event or (lambda kind, data: None)
+        emit = self._after_preload(on_event) if on_event else (lambda kind, data: None)
         question = (question or "").strip()
         if not question:
             raise RagError("the question is empty")

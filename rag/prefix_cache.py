@@ -190,10 +190,11 @@ class PrefixCache:
                 raise ValueError("truncated or corrupt")
             ids = np.zeros_like(self.llm.input_ids)
             ids[:len(tokens)] = tokens
-            # the logits are not kept: llama-cpp-python evaluates a token again after a restored state
-            rows = self.llm.scores[:len(tokens)].shape
+            # the logits are not kept: llama-cpp-python evaluates a token again after a restored state;
+            # one row of zeros broadcasts over the restored rows (a full array costs ~0.1 s to copy)
             self.llm.load_state(LlamaState(
-                input_ids=ids, scores=np.zeros(rows, dtype=np.single), n_tokens=len(tokens),
+                input_ids=ids, scores=np.zeros((1, self.llm.scores.shape[1]), dtype=np.single),
+                n_tokens=len(tokens),
                 llama_state=blob, llama_state_size=len(blob), seed=int(meta["seed"])))
             try:
                 os.utime(path)  # the time of last use, for pruning

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -107,6 +108,28 @@ def test_ask_json_shape(seed_index, monkeypatch):
         assert key in data["timings"]
     bad = CliRunner().invoke(app, ["ask", "x", "--model", "huge"])
     assert bad.exit_code == 1 and "unknown model" in bad.output
+
+
+def test_a_new_ask_process_prints_its_evidence_while_the_model_loads(seed_index):
+    """The model loads in the background of a new `rag ask`, and llama-cpp-python silences the
+    process's stdout and stderr while it loads: the evidence line printed meanwhile must survive.
+    The default model, because it loads for longer than the evidence takes to find."""
+    import os
+    import subprocess
+    import sys
+
+    from rag.models import get_spec, status
+
+    if not status(seed_index, get_spec(seed_index, "default")).verified:
+        pytest.skip("the default model is not fetched (run `make setup`)")
+    env = {**os.environ, "RAG_INDEX_DIR": str(seed_index.index_dir), "RAG_SEEDS_DIR": str(seed_index.seeds_dir)}
+    run = subprocess.run([str(Path(sys.executable).with_name("rag")), "ask", "--model", "default",
+                          "忻州今年要新认定多少家高新技术企业？"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert lines and lines[0].startswith("evidence:"), run.stdout
+    assert any(line.startswith("answer:") and "53" in line for line in lines), run.stdout
+    assert "first token" in run.stderr and "Traceback" not in run.stderr
 
 
 
