@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -120,11 +121,20 @@ class Assistant:
         self.retriever = retriever or Retriever(settings)
 
     def _preload(self, name: str) -> None:
-        """Load and warm a model; a failure is left for the question to meet (and report) again."""
+        """Load and warm a model; a failure is left for the question to meet (and report) again.
+
+        While loading, llama.cpp calls back into Python (its log hook) for every line it logs, and
+        each call waits for the interpreter lock, which the thread loading the index holds for the
+        whole switch interval (5 ms by default): measured, the load took ~4 s beside the index
+        instead of ~1 s alone. A short interval for the duration of the load lets the calls through."""
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, 0.0002))
         try:
             self.warm(name)
         except Exception as exc:  # noqa: BLE001 - the asking thread raises it with its own message
             log.debug("preloading model %s failed: %s", name, exc)
+        finally:
+            sys.setswitchinterval(interval)
 
     def _after_preload(self, emit: Event) -> Event:
         """`emit`, holding its first event until a background load has finished: llama-cpp-python
