@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Callable, Protocol
@@ -17,7 +18,10 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .errors import RagError
+from .files import atomic_writer
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -122,22 +126,46 @@ def get_embedder(settings: Settings) -> Embedder:
 
 
 class EmbeddingCache:
-    """Vectors keyed by (model id, sha1 of the text): re-indexing unchanged chunks is free."""
+    """Vectors keyed by (model id, sha1 of the text): re-indexing unchanged chunks is free.
+
+    The file carries a sha256 over its model id, keys and vectors. A file that cannot be read or
+    does not match it (a disk error, a copy cut short) is not trusted: the cache starts empty, the
+    chunks are embedded again and the next save replaces the file (`damaged` says why)."""
 
     def __init__(self, directory: Path, model_id: str, dim: int):
         safe = hashlib.sha1(model_id.encode()).hexdigest()[:16]
         self.path = directory / f"embeddings-{safe}.npz"
         self.model_id, self.dim = model_id, dim
         self.vectors: dict[str, np.ndarray] = {}
+        self.damaged: str | None = None
         if self.path.exists():
             try:
-                data = np.load(self.path, allow_pickle=False)
-                if str(data["model_id"]) == model_id:
-                    keys = json.loads(str(data["keys"]))
-                    for k, v in zip(keys, data["vectors"]):
-                        self.vectors[k] = v
-            except (OSError, ValueError, KeyError):
-                self.vectors = {}  # a damaged cache is only a lost speed-up
+                self.vectors = self._read()
+            except Exception as exc:  # noqa: BLE001 - zipfile, numpy and json each raise their own
+                self.vectors = {}
+                self.damaged = f"{type(exc).__name__}: {exc}"[:200]
+                log.warning("the embedding cache %s is damaged (%s); it is rebuilt: the chunks are embedded again",
+                            self.path, self.damaged)
+
+    def _read(self) -> dict[str, np.ndarray]:
+        with np.load(self.path, allow_pickle=False) as data:
+            if str(data["model_id"]) != self.model_id:
+                return {}
+            keys_json = str(data["keys"])
+            vectors = np.asarray(data["vectors"], dtype=np.float32)
+            stored = str(data["sha256"]) if "sha256" in data.files else None
+        keys = json.loads(keys_json)
+        if len(keys) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
+            raise ValueError(f"{len(keys)} keys for {vectors.shape} vectors")
+        if stored is not None and stored != self._checksum(keys_json, vectors):
+            raise ValueError("checksum mismatch")
+        return dict(zip(keys, vectors))
+
+    def _checksum(self, keys_json: str, vectors: np.ndarray) -> str:
+        h = hashlib.sha256(self.model_id.encode("utf-8"))
+        h.update(keys_json.encode("utf-8"))
+        h.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        return h.hexdigest()
 
     @staticmethod
     def key(text: str) -> str:
@@ -160,10 +188,13 @@ class EmbeddingCache:
         return np.stack([self.vectors[k] for k in keys]).astype(np.float32), len(todo)
 
     def save(self, keep: set[str] | None = None) -> None:
+        """Write the cache atomically (`files.atomic_writer`): a process killed while saving
+        leaves the previous file, and a temporary file that the next build removes."""
         items = [(k, v) for k, v in self.vectors.items() if keep is None or k in keep]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npz")
-        vectors = np.stack([v for _, v in items]) if items else np.zeros((0, self.dim), dtype=np.float32)
-        np.savez(tmp, model_id=np.array(self.model_id), keys=np.array(json.dumps([k for k, _ in items])),
-                 vectors=vectors)
-        os.replace(tmp, self.path)
+        vectors = (np.stack([v for _, v in items]).astype(np.float32) if items
+                   else np.zeros((0, self.dim), dtype=np.float32))
+        keys_json = json.dumps([k for k, _ in items])
+        with atomic_writer(self.path) as fh:
+            np.savez(fh, model_id=np.array(self.model_id), keys=np.array(keys_json), vectors=vectors,
+                     sha256=np.array(self._checksum(keys_json, vectors)))
+        self.damaged = None
