@@ -35,8 +35,19 @@ def _settings() -> Settings:
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)  # one line, however long
     raise typer.Exit(1)
+
+
+def _write_error(exc: OSError, s: Settings | None) -> RagError:
+    """An operating-system error while writing the store or the index, as one line: a full disk
+    says how much room is left; anything else names the file and the reason."""
+    from .files import is_no_space, no_space_error
+
+    if is_no_space(exc) and s is not None:
+        return no_space_error(s.index_dir, "the index")
+    where = f" {exc.filename}" if exc.filename else ""
+    return RagError(f"cannot write{where}: {exc.strerror or exc}")
 
 
 @app.callback()
@@ -101,14 +112,20 @@ def models_fetch(names: Optional[list[str]] = typer.Argument(None, help="Model n
 def ingest(paths: Optional[list[Path]] = typer.Argument(None, help="Report files or folders (default: seeds/)."),
            json_out: bool = typer.Option(False, "--json", help="Per-document summary as JSON lines on stdout.")) -> None:
     """Clean and cut reports into cited chunks; write the chunk store under index/."""
+    from .index import build_lock, clean_leftovers
     from .ingest import doc_summary, ingest_paths, write_store
 
+    s = None
     try:
         s = _settings()
         docs = ingest_paths(paths or [s.seeds_dir], s, progress=not json_out)
-        write_store(docs, s)
+        with build_lock(s):  # not while a build holds its store change open
+            clean_leftovers(s)
+            write_store(docs, s)
     except RagError as exc:
         _fail(exc)
+    except OSError as exc:
+        _fail(_write_error(exc, s))
     if json_out:
         for d in docs:
             summary = doc_summary(d)
@@ -184,17 +201,20 @@ def run() -> None:  # pragma: no cover - console entry point
 def index(paths: Optional[list[Path]] = typer.Argument(None, help="Report files or folders (default: seeds/)."),
           rebuild: bool = typer.Option(False, "--rebuild", help="Ignore cached embeddings and rebuild everything."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars.")) -> None:
-    """Ingest the reports and build (or update) the FAISS and BM25 indexes."""
-    from .index import build
-    from .ingest import ingest_paths, write_store
+    """Ingest the reports and build (or update) the FAISS and BM25 indexes. The chunk store and the
+    index are published together: an interrupted run leaves the previous pair in use."""
+    from .index import update
+    from .ingest import ingest_paths
 
+    s = None
     try:
         s = _settings()
         docs = ingest_paths(paths or [s.seeds_dir], s, progress=not quiet)
-        write_store(docs, s)
-        stats = build(s, rebuild=rebuild, progress=not quiet)
+        stats = update(s, docs, rebuild=rebuild, progress=not quiet)
     except RagError as exc:
         _fail(exc)
+    except OSError as exc:
+        _fail(_write_error(exc, s))
     err.print(f"indexed {stats.chunks} chunks from {len(docs)} documents ({stats.index_type}): "
               f"{stats.embedded} embedded, {stats.reused} from cache, +{stats.added}/-{stats.removed} vs previous build, "
               f"{stats.seconds:.1f}s")
