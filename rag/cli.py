@@ -203,14 +203,14 @@ def index(paths: Optional[list[Path]] = typer.Argument(None, help="Report files 
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars.")) -> None:
     """Ingest the reports and build (or update) the FAISS and BM25 indexes. The chunk store and the
     index are published together: an interrupted run leaves the previous pair in use."""
-    from .index import update
+    from .index import build
     from .ingest import ingest_paths
 
     s = None
     try:
         s = _settings()
         docs = ingest_paths(paths or [s.seeds_dir], s, progress=not quiet)
-        stats = update(s, docs, rebuild=rebuild, progress=not quiet)
+        stats = build(s, docs=docs, rebuild=rebuild, progress=not quiet)
     except RagError as exc:
         _fail(exc)
     except OSError as exc:

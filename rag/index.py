@@ -34,7 +34,7 @@ from .vectors import FaissStore, MilvusStore, VectorFilter, VectorStore, choose_
 
 __all__ = ["BM25Index", "FaissStore", "Idf", "MilvusStore", "VectorFilter", "VectorStore", "build", "chunk_int_id",
            "choose_index_type", "clean_leftovers", "load", "new_store", "recover", "tokenize", "top_n", "top_weight",
-           "update", "verify_files"]
+           "verify_files"]
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -299,6 +299,10 @@ def recover(settings: Settings) -> str | None:
         except (RagError, OSError, KeyError):
             pass
         path.unlink(missing_ok=True)
+    if published:  # as the build would have done after its rename
+        for other in settings.index_dir.glob("build-*"):
+            if other.name != published:
+                shutil.rmtree(other, ignore_errors=True)
     return published
 
 
@@ -325,16 +329,19 @@ def clean_leftovers(settings: Settings) -> list[str]:
     return removed
 
 
-def update(settings: Settings, docs: list[Chunk] | list, *, rebuild: bool = False, progress: bool = True,
-           embedder=None) -> BuildStats:
-    """Write `docs` to the chunk store and build the index, published together: the store's
-    change stays uncommitted until the new manifest is complete, so a process killed at any point
-    leaves the previous store with its index (or, after the commit, the new pair; see `recover`).
-    With `rebuild`, a damaged chunk store is replaced and no cached vector is reused."""
+def build(settings: Settings, *, docs: list | None = None, rebuild: bool = False, progress: bool = True,
+          embedder=None) -> BuildStats:
+    """Build the index; with `docs`, write them to the chunk store first, published together: the
+    store's change stays uncommitted until the new manifest is complete, so a process killed at any
+    point leaves the previous store with its index (or, after the commit, the new pair; see
+    `recover`). Without `docs` the store is indexed as it is (after `rag ingest`). With `rebuild`, a
+    damaged chunk store is replaced and no cached vector is reused."""
     from .ingest import doc_summary
 
     with build_lock(settings):
         clean_leftovers(settings)
+        if docs is None:
+            return _build(settings, rebuild=rebuild, progress=progress, embedder=embedder)
         store = ChunkStore(settings.index_dir, create=True, replace_damaged=rebuild)
         try:
             store.write(docs, [doc_summary(d) for d in docs], commit=False)
@@ -342,13 +349,6 @@ def update(settings: Settings, docs: list[Chunk] | list, *, rebuild: bool = Fals
         finally:
             store.rollback()
             store.close()
-
-
-def build(settings: Settings, *, rebuild: bool = False, progress: bool = True, embedder=None) -> BuildStats:
-    """Index the chunk store as it is (after `rag ingest`); see `_build`."""
-    with build_lock(settings):
-        clean_leftovers(settings)
-        return _build(settings, rebuild=rebuild, progress=progress, embedder=embedder)
 
 
 def _build(settings: Settings, *, rebuild: bool, progress: bool, embedder, chunk_store: ChunkStore | None = None

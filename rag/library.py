@@ -9,6 +9,12 @@ Every change re-ingests incrementally (a report whose file has not changed is no
 linking runs over the whole corpus, as in `ingest_paths`), rewrites the chunk store, and rebuilds the
 indexes, where cached vectors mean only new chunks are embedded. The caller gets a new `Retriever`
 to swap in: what is being served is never touched while the new index is built.
+
+A change is recorded in ``<index_dir>/.change.json`` before any file is touched. The chunk store and
+the index are published together (`rag.index.build`), so after a crash the store says whether the
+change took effect: the next change, or the service's start (`sync`), finishes it (a committed
+removal deletes the hidden file) or undoes it (an upload that was not published is deleted and the
+upload list restored), and the index last published is served as it was.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import RagError
-from .ingest import Document, find_reports, link_twins, load_file, read_report, write_store
+from .files import atomic_write_bytes, atomic_write_text, pid_alive
+from .ingest import Document, find_reports, link_twins, load_file, read_report
 from .read import FORMAT_SUFFIX, SUFFIXES, binary_kind, read_bytes, sniff
 from .settings import Settings
 from .store import ChunkStore
@@ -37,6 +44,7 @@ log = logging.getLogger(__name__)
 UPLOADS = "uploads"
 UPLOADS_META = "uploads.json"
 EXCLUDED = "excluded.json"
+JOURNAL = ".change.json"  # the change in progress, to finish or undo it after a crash
 _UPLOAD_ID = re.compile(r"^upload-[0-9a-f]{12}$")
 # control characters other than tab, newline, carriage return and form feed: a text report has none
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -190,35 +198,36 @@ class Library:
         fmt, text = validate_upload(data, max_bytes, name or "")
         digest = hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")).hexdigest()
         with self._write_lock:
+            self.recover()
             if digest in self._corpus_hashes():
                 raise DuplicateReport("this report is already in the library")
             doc_id = f"upload-{uuid.uuid4().hex[:12]}"
-            self.uploads_dir.mkdir(parents=True, exist_ok=True)
             target = self.uploads_dir / f"{doc_id}{FORMAT_SUFFIX.get(fmt, '.txt')}"
-            tmp = self.uploads_dir / f".{doc_id}.{os.getpid()}.tmp"
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
             before = self.uploads()
             meta = dict(before)
             meta[doc_id] = {"name": display_name(name), "bytes": len(data),
                             "uploaded": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            self._begin({"op": "add", "id": doc_id, "file": target.name, "uploads": before})
             try:
-                return self._rebuild(embedder, must_index=doc_id, publish=publish, write_meta=meta)
+                atomic_write_bytes(target, data)
+                change = self._rebuild(embedder, must_index=doc_id, publish=publish, write_meta=meta)
             except InvalidReport:  # found before anything was written
                 target.unlink(missing_ok=True)
+                self._end()
                 raise
             except BaseException:
                 target.unlink(missing_ok=True)
                 self._write_json(self.uploads_dir / UPLOADS_META, before)
                 self._restore(embedder)
+                self._end()
                 raise
+            self._end()
+            return change
 
     def remove(self, doc_id: str, *, embedder=None, publish: Callable[[], None] | None = None) -> Change:
         """Remove an upload, or exclude a seed report (its file stays), then rebuild."""
         with self._write_lock:
+            self.recover()
             present = {p.stem for p in self.files()}
             if doc_id not in present:
                 raise DocumentNotFound(f"no document '{doc_id}'")
@@ -229,6 +238,8 @@ class Library:
                 meta = {k: v for k, v in before.items() if k != doc_id}
                 path = self.file_of(doc_id)
                 hidden = path.with_name(f".{doc_id}.removed")
+                self._begin({"op": "remove", "id": doc_id, "file": path.name, "hidden": hidden.name,
+                             "uploads": before})
                 os.replace(path, hidden)  # kept until the rebuild succeeds
                 try:
                     change = self._rebuild(embedder, publish=publish, write_meta=meta)
@@ -236,21 +247,28 @@ class Library:
                     os.replace(hidden, path)
                     self._write_json(self.uploads_dir / UPLOADS_META, before)
                     self._restore(embedder)
+                    self._end()
                     raise
                 hidden.unlink(missing_ok=True)
+                self._end()
                 return change
             excluded = self.excluded()
+            self._begin({"op": "exclude", "id": doc_id, "excluded": sorted(excluded)})
             self._write_json(self.settings.index_dir / EXCLUDED, sorted(excluded | {doc_id}))
             try:
-                return self._rebuild(embedder, publish=publish)
+                change = self._rebuild(embedder, publish=publish)
             except BaseException:
                 self._write_json(self.settings.index_dir / EXCLUDED, sorted(excluded))
                 self._restore(embedder)
+                self._end()
                 raise
+            self._end()
+            return change
 
     def sync(self, embedder=None) -> Change | None:
         """Rebuild when the stored corpus differs from the files (e.g. after `rag index` on seeds only)."""
         with self._write_lock:
+            self.recover()
             if self.in_sync() and (self.settings.index_dir / "manifest.json").exists():
                 return None
             return self._rebuild(embedder)
@@ -258,7 +276,63 @@ class Library:
     def rebuild(self, embedder=None, publish: Callable[[], None] | None = None) -> Change:
         """Ingest and index the corpus as it is (e.g. when the store and the index disagree)."""
         with self._write_lock:
+            self.recover()
             return self._rebuild(embedder, publish=publish)
+
+    # --- crash recovery -----------------------------------------------------------------------------
+    def _begin(self, record: dict) -> None:
+        """Record the change about to be made (see the module's docstring)."""
+        self._write_json(self.settings.index_dir / JOURNAL, {"pid": os.getpid(), **record})
+
+    def _end(self) -> None:
+        (self.settings.index_dir / JOURNAL).unlink(missing_ok=True)
+
+    def recover(self) -> str | None:
+        """Finish or undo a change that a killed process left (its record names a process that no
+        longer runs). Returns "finished" or "undone", or None when there was nothing to do."""
+        from .index import build_lock, recover as recover_index
+
+        path = self.settings.index_dir / JOURNAL
+        if not path.exists():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            pid = int(record.get("pid", 0))
+        except (OSError, ValueError, AttributeError):  # a record cut short: written before any change
+            path.unlink(missing_ok=True)
+            return None
+        if pid != os.getpid() and pid_alive(pid):
+            return None  # a change in progress in another process
+        with build_lock(self.settings):
+            recover_index(self.settings)  # a publish cut between the store's commit and the manifest
+        try:
+            store = ChunkStore(self.settings.index_dir)
+            try:
+                stored = {r[0] for r in store.reports()}
+            finally:
+                store.close()
+        except RagError:
+            stored = set()
+        op, doc_id = record.get("op"), record.get("id")
+        done = (doc_id in stored) if op == "add" else (doc_id not in stored)
+        if op == "add" and not done:
+            (self.uploads_dir / record["file"]).unlink(missing_ok=True)
+            self._write_json(self.uploads_dir / UPLOADS_META, record.get("uploads") or {})
+        elif op == "remove":
+            hidden = self.uploads_dir / record["hidden"]
+            if done:
+                hidden.unlink(missing_ok=True)
+            else:
+                if hidden.exists():
+                    os.replace(hidden, self.uploads_dir / record["file"])
+                self._write_json(self.uploads_dir / UPLOADS_META, record.get("uploads") or {})
+        elif op == "exclude" and not done:
+            self._write_json(self.settings.index_dir / EXCLUDED, record.get("excluded") or [])
+        path.unlink(missing_ok=True)
+        self._cut.clear()
+        outcome = "finished" if done else "undone"
+        log.warning("a %s of %s interrupted by a crash was %s", op, doc_id, outcome)
+        return outcome
 
     # --- internals ----------------------------------------------------------------------------------
     def _corpus_hashes(self) -> set[str]:
@@ -306,10 +380,9 @@ class Library:
         doc = next((d for d in docs if d.id == must_index), None) if must_index else None
         if must_index and (doc is None or not any(c.searchable for c in doc.chunks)):
             raise InvalidReport("the report has no paragraphs to index")
-        write_store(docs, self.settings)
         if write_meta is not None:
             self._write_json(self.uploads_dir / UPLOADS_META, write_meta)
-        stats = build(self.settings, progress=False, embedder=embedder)
+        stats = build(self.settings, docs=docs, progress=False, embedder=embedder)
         if publish is not None:
             publish()
         summary = None
@@ -328,7 +401,4 @@ class Library:
 
     @staticmethod
     def _write_json(path: Path, data) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))

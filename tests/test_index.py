@@ -273,12 +273,12 @@ def damage_a_chunk_row(settings, needle: str = "高新技术企业") -> None:
 @pytest.fixture(scope="module")
 def small_index(embedder, extra, tmp_path_factory):
     """An index of the invented county's report alone (a rebuild embeds a dozen chunks, not the seeds)."""
-    from rag.index import update
+    from rag.index import build
     from rag.ingest import ingest_paths
     from rag.settings import Settings
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("small") / "index", seeds_dir=extra)
-    update(settings, ingest_paths([extra], settings, progress=False), progress=False, embedder=embedder)
+    build(settings, docs=ingest_paths([extra], settings, progress=False), progress=False, embedder=embedder)
     return settings
 
 
@@ -317,20 +317,20 @@ def test_a_damaged_row_is_never_cited(seed_index, embedder, tmp_path):
 
 def test_a_damaged_embedding_cache_is_detected_and_rebuilt(embedder, extra, tmp_path):
     from rag.embed import EmbeddingCache
-    from rag.index import update
+    from rag.index import build
     from rag.ingest import ingest_paths
     from rag.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=extra)
     docs = ingest_paths([extra], settings, progress=False)
-    first = update(settings, docs, progress=False, embedder=embedder)
+    first = build(settings, docs=docs, progress=False, embedder=embedder)
     assert first.embedded == first.chunks > 5
     cache = EmbeddingCache(settings.index_dir / "cache", embedder.model_id, embedder.dim)
     assert cache.damaged is None and len(cache.vectors) == first.chunks
     flip(cache.path, at=cache.path.stat().st_size - 200)  # inside the vectors (the zip's CRC also notices)
     cache = EmbeddingCache(settings.index_dir / "cache", embedder.model_id, embedder.dim)
     assert cache.damaged and cache.vectors == {}
-    again = update(settings, docs, progress=False, embedder=embedder)
+    again = build(settings, docs=docs, progress=False, embedder=embedder)
     assert again.embedded == again.chunks  # embedded again instead of trusting the damaged vectors
     cache = EmbeddingCache(settings.index_dir / "cache", embedder.model_id, embedder.dim)
     assert cache.damaged is None and len(cache.vectors) == again.chunks
