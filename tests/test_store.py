@@ -1,6 +1,7 @@
 """The SQLite chunk store: diff writes in one transaction, look-ups by id and by filters, a reader
-that keeps its snapshot while a writer commits, clear errors for a damaged or foreign file, and a
-service that reads chunks on demand instead of holding them."""
+that keeps its snapshot while a writer commits, a write left uncommitted until its index is published,
+a checksum on every row, clear errors for a damaged, foreign or full file, and a service that reads
+chunks on demand instead of holding them."""
 
 from __future__ import annotations
 
@@ -173,3 +174,62 @@ def test_the_service_reads_chunks_from_the_store_and_notices_a_stale_index(seed_
     write_store(ingest_paths(keep, settings, progress=False), settings)
     with pytest.raises(RagError, match="run `rag index`"):
         Retriever(settings)
+
+
+def test_an_uncommitted_write_is_seen_only_by_its_writer_and_dropped_when_it_closes(folder):
+    settings, reports = folder
+    _write(settings, reports)
+    docs = ingest_paths([reports], settings, progress=False)
+    docs[0].chunks[-1].text += "（新）"
+    writer = ChunkStore(settings.index_dir, create=True)
+    reader = ChunkStore(settings.index_dir)
+    generation = reader.generation
+    assert writer.write(docs, [{"id": d.id} for d in docs], commit=False) and writer.pending
+    assert writer.generation != generation and any("（新）" in c.text for c in writer.iter_chunks())
+    assert reader.generation == generation and not any("（新）" in c.text for c in reader.iter_chunks())
+    writer.close()  # a process that dies here leaves the store as it was
+    assert reader.generation == generation and not any("（新）" in c.text for c in reader.iter_chunks())
+    writer = ChunkStore(settings.index_dir, create=True)
+    writer.write(docs, [{"id": d.id} for d in docs], commit=False)
+    writer.commit()
+    assert reader.generation == writer.generation != generation
+    writer.close()
+    reader.close()
+
+
+def _damage(settings, old: str, new: str) -> None:
+    store = ChunkStore(settings.index_dir)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    path = settings.index_dir / FILE
+    data = path.read_bytes()
+    assert len(old.encode()) == len(new.encode()) and data.count(old.encode()) >= 1
+    path.write_bytes(data.replace(old.encode(), new.encode(), 1))
+
+
+def test_a_changed_byte_inside_a_row_is_caught_by_its_checksum(folder):
+    settings, reports = folder
+    _write(settings, reports)
+    _damage(settings, "新建学校5所", "新建学校6所")  # SQLite's own integrity check still passes
+    store = ChunkStore(settings.index_dir)
+    assert store.db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    for read in (lambda: list(store.iter_chunks()), lambda: store.by_int_ids(
+            [chunk_int_id(i) for i in store.ids_where(docs=["a"])]), store.verify):
+        with pytest.raises(RagError, match=r"chunk store .* is damaged .*; run `rag index --rebuild`"):
+            read()
+    assert [c.doc for c in store.iter_chunks(doc="b")]  # the rest of the store still reads
+    store.close()
+    # `rag index --rebuild` opens it with replace_damaged: a fresh store, written again from the files
+    fresh = ChunkStore(settings.index_dir, create=True, replace_damaged=True)
+    assert fresh.count() == 0
+    fresh.close()
+    _write(settings, reports)
+    assert ChunkStore(settings.index_dir).verify() == 2
+
+
+def test_a_rebuild_keeps_an_intact_store(folder):
+    settings, reports = folder
+    _write(settings, reports)
+    store = ChunkStore(settings.index_dir, create=True, replace_damaged=True)  # an intact store is kept
+    assert store.count() > 0
+    store.close()
