@@ -15,8 +15,8 @@ def _type(s: dict) -> str:
     if "$ref" in s:
         name = s["$ref"].rsplit("/", 1)[-1]
         return f'<a href="#schema-{escape(name)}">{escape(name)}</a>'
-    if "anyOf" in s:
-        return " | ".join(_type(x) for x in s["anyOf"])
+    if "anyOf" in s or "oneOf" in s:
+        return " | ".join(_type(x) for x in s.get("anyOf") or s["oneOf"])
     if "const" in s:
         return f"<code>{escape(repr(s['const']))}</code>"
     if "enum" in s:

@@ -13,8 +13,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.errors import RagError
 from rag.library import DocumentNotFound, DuplicateReport, InvalidReport, LastDocument
@@ -95,6 +97,17 @@ ANSWER_ERRORS = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):  # included routers hold the routes
+        route = context.original_route  # the routers are included without a prefix
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Exception handlers that turn every failure into the error shape above."""
 
@@ -130,12 +143,14 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}"
-        elif exc.status_code == 405:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
             detail = f"method {request.method} is not allowed on {request.url.path}"
+            headers["Allow"] = ", ".join(allowed_methods(request))
         code = None
         if exc.status_code == 400 and "parsing the body" in detail:
-            detail, code = "the request body is not valid JSON (not UTF-8 text)", "invalid_json"
-        return error_response(exc.status_code, detail, kind, code=code, headers=getattr(exc, "headers", None))
+            detail, code = "the request body is not valid JSON (not UTF-8 text, or nested too deeply)", "invalid_json"
+        return error_response(exc.status_code, detail, kind, code=code, headers=headers or None)
 
     @app.exception_handler(RagError)
     async def _rag(request: Request, exc: RagError) -> JSONResponse:

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from rag.settings import Settings, get_settings
 
 from . import errors
+from . import openapi as document_builder
 from .ask.router import router as ask_router
 from .docs import render as render_docs
 from .chat.router import router as chat_router
@@ -77,6 +78,20 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     app.include_router(health_router)
     app.include_router(web_router)  # the page holds no data: it loads without the key, its calls carry it
 
+    cached: dict[tuple, dict] = {}
+
+    def document() -> dict:
+        """The OpenAPI document under this configuration (`api.openapi`), built once the model ids are known."""
+        services = app.state.services
+        catalog = services.catalog if services is not None and services.ready else None
+        ids = catalog.accepted_ids() if catalog is not None else None
+        key = tuple(ids) if ids is not None else ()
+        if key not in cached:
+            cached[key] = document_builder.build(app, api_settings, ids)
+        return cached[key]
+
+    app.openapi = document  # type: ignore[method-assign]
+
     @app.get("/openapi.json", include_in_schema=False, dependencies=protected)
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
@@ -86,7 +101,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         return HTMLResponse(render_docs(app.openapi()))
 
     app.add_middleware(BodySizeLimit, max_body_bytes=api_settings.max_body_bytes,
-                       max_upload_bytes=api_settings.max_upload_bytes)
+                       max_upload_bytes=api_settings.max_upload_bytes, max_header_bytes=api_settings.max_header_bytes)
     if api_settings.cors_origins:  # outermost, so that errors carry the CORS headers too
         app.add_middleware(CORSMiddleware, allow_origins=api_settings.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])

@@ -3,6 +3,8 @@ OpenAI-compatible endpoint), with the same follow-up rewriting as `rag chat`."""
 
 from __future__ import annotations
 
+import re
+
 from rag.answer import Assistant
 from rag.chat import rewrite
 
@@ -12,14 +14,15 @@ from .services import Services
 
 
 def check_question(services: Services, question: str, param: str) -> str:
-    q = question.strip()
-    if not q:
+    """The question stripped, or 400. The limit counts the characters as sent (the OpenAPI
+    `maxLength`), and blank means no `\\S` character (its `pattern`), so both agree with the document."""
+    if not re.search(r"\S", question):
         raise ApiError(400, "the question is empty", param=param, code="empty_question")
     limit = services.api.max_question_chars
-    if len(q) > limit:
-        raise ApiError(400, f"the question is too long ({len(q)} characters; at most {limit})", param=param,
+    if len(question) > limit:
+        raise ApiError(400, f"the question is too long ({len(question)} characters; at most {limit})", param=param,
                        code="question_too_long")
-    return q
+    return question.strip()
 
 
 def standalone(assistant: Assistant, question: str, history: list[str], limit: int) -> str:
@@ -46,7 +49,6 @@ def make_job(services: Services, assistant: Assistant, question: str, history: l
     history = history[-services.api.max_history:] if services.api.max_history else []
     limit = services.api.max_question_chars
     s = standalone(assistant, q, history, limit)
-    if len(s) > limit:  # a rewritten follow-up can grow past the limit
-        raise ApiError(400, f"the rewritten question is too long ({len(s)} characters; at most {limit})",
-                       param=question_param, code="question_too_long")
+    if len(s) > limit:  # a rewritten follow-up can grow past the limit: answer the question as asked
+        s = q
     return AnswerJob(question=q, standalone=s, model=info.name, k=k, max_tokens=max_tokens), info.id

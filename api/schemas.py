@@ -4,7 +4,22 @@ dictionaries, so a field added there is not lost here)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema counts 1.0 as an integer; so does the API (2.5, "5" and true are still refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def json_int(ge: int, le: int) -> Any:
+    """An integer field as JSON Schema means it: strict (no strings, no booleans), a whole float
+    allowed, within [ge, le] (the bounds inside the type, so that they reach the schema of an Optional)."""
+    return Annotated[int, Field(ge=ge, le=le), Strict(), BeforeValidator(_whole_number)]
 
 
 class Citation(BaseModel):

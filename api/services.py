@@ -64,11 +64,16 @@ class ModelCatalog:
     models: list[ModelInfo]
     default: str  # pipeline name used when a request names no model
 
+    def accepted_ids(self) -> list[str]:
+        """Every `model` value a request may send (public ids and pipeline names of the models fetched on
+        this server), for the OpenAPI enum; the others are a 404 or, when not fetched, a 503."""
+        return [v for m in self.models if m.available for v in (m.id, m.name)]
+
     def resolve(self, requested: str | None) -> ModelInfo:
-        wanted = (requested or "").strip()
-        name = self.default if not wanted else None
+        """Exactly one of `accepted_ids` (no trimming, as the OpenAPI enum says), or None for the default."""
+        name = self.default if requested is None else None
         for m in self.models:
-            if wanted in (m.id, m.name):
+            if requested in (m.id, m.name):
                 name = m.name
         if name is None:
             known = ", ".join(m.id for m in self.models)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..answering import AnswerJob
 from ..errors import ANSWER_ERRORS, stream_error
 from ..questions import make_job
-from ..schemas import AskResponse
+from ..schemas import AskResponse, json_int
 from ..services import Services, get_services
 
 router = APIRouter(tags=["answers"])
@@ -29,12 +29,18 @@ class AskRequest(BaseModel):
                                description="Earlier questions of the conversation, oldest first. A follow-up such "
                                            "as 「那乙市呢？」 is rewritten into a standalone question with them, as "
                                            "in `rag chat`; the rewrite is returned as `standalone_question`.")
-    k: int | None = Field(None, strict=True, ge=1, le=50, description="Passages to retrieve (default: the "
+    k: json_int(1, 50) | None = Field(None, description="Passages to retrieve (default: the "
                                                                       "server's RAG_TOP_K).")
     model: str | None = Field(None, strict=True, description="Model id from /v1/models, or `default` / `small` "
                                                              "(default: the server's RAG_LLM).")
     stream: bool = Field(False, strict=True, description="Send server-sent events instead of one JSON object.")
 
+
+# One server-sent event as a client parses it (OpenAPI 3.1: the schema of a stream describes each event).
+SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"type": "string", "enum": ["question", "evidence", "token", "retry", "retry_token", "answer",
+                                         "citations", "done", "error"]},
+    "data": {"type": "string", "description": "JSON (see the table)."}}}
 
 STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every event's `data` is JSON:
 
@@ -53,7 +59,7 @@ STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every e
 
 @router.post("/v1/ask", response_model=AskResponse, responses={
     **ANSWER_ERRORS, 200: {"description": "The answer (JSON), or a stream of events with `stream: true`.",
-                           "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+                           "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
     summary="Answer a question with verified citations", description=STREAM_DOC)
 async def ask(body: AskRequest, request: Request, services: Services = Depends(get_services)) -> Response:
     assistant = services.assistant  # kept to the end: an upload meanwhile does not change it

@@ -25,39 +25,55 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from rag.answer import Answer
 
 from ..errors import ANSWER_ERRORS, ApiError, stream_error
-from ..questions import make_job
+from ..questions import check_question, make_job
 from ..services import Services, get_services
 from .schemas import ChatCompletion, ChatCompletionRequest, ChatMessage
 
 router = APIRouter(tags=["openai"])
 
 SEPARATOR = "\n\n---\n"
+# One server-sent event (OpenAPI 3.1: the schema of a stream describes each event): `data` is a
+# `chat.completion.chunk` as JSON, an `{"error": ...}` object, or `[DONE]`.
+SSE_CHUNK = {"type": "object", "required": ["data"], "properties": {
+    "data": {"type": "string", "description": "A chat.completion.chunk (JSON), an error object, or [DONE]."}}}
 
 
-def _text(m: ChatMessage) -> str:
-    if m.content is None:
-        return ""
-    if isinstance(m.content, str):
-        return m.content
-    return "".join(p.text or "" for p in m.content if p.type == "text")
+def _user_text(services: Services, m: ChatMessage, index: int) -> str:
+    """The question a user message holds: a string, or a list of exactly one text part (the OpenAPI
+    `UserMessage`); 400 otherwise, so that the document and the server agree."""
+    param = f"messages.{index}.content"
+    content = m.content
+    if isinstance(content, list):
+        texts = [p.text for p in content if p.type == "text" and p.text is not None]
+        if not texts:
+            raise ApiError(400, "the user message has no text part (the question)", param=param,
+                           code="empty_question")
+        if len(content) != 1:
+            raise ApiError(400, "a user message's content is a string or a list of one text part "
+                           "(other parts are not read)", param=param, code="unsupported_content")
+        content = texts[0]
+    if content is None:
+        raise ApiError(400, "a user message needs content (the question)", param=param, code="empty_question")
+    return check_question(services, content, param)
 
 
 def _conversation(services: Services, messages: list[ChatMessage]) -> tuple[str, list[str]]:
-    """The question (last user message) and the history (earlier user messages)."""
+    """The question (the last message, which must be the user's) and the history (the earlier user
+    messages). Every user message must hold a question (the OpenAPI `UserMessage`); JSON Schema cannot
+    say that the last message must be one, the description does."""
     if len(messages) > services.api.max_messages:
         raise ApiError(400, f"too many messages ({len(messages)}; at most {services.api.max_messages})",
                        param="messages", code="too_many_messages")
     if messages[-1].role != "user":
         raise ApiError(400, "the last message must be the user's question", param=f"messages.{len(messages) - 1}.role",
                        code="last_message_not_user")
-    question = _text(messages[-1])
-    history = [_text(m) for m in messages[:-1] if m.role == "user"]
-    return question, history
+    texts = [_user_text(services, m, i) for i, m in enumerate(messages) if m.role == "user"]
+    return texts[-1], texts[:-1]
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses={
     **ANSWER_ERRORS, 200: {"description": "A chat completion, or `chat.completion.chunk` server-sent events.",
-                           "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+                           "content": {"text/event-stream": {"schema": SSE_CHUNK}}}},
     summary="OpenAI-compatible chat completion with citations", description=__doc__)
 async def chat_completions(body: ChatCompletionRequest, request: Request,
                            services: Services = Depends(get_services)) -> Response:

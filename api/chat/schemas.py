@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..schemas import Citation
+from ..schemas import Citation, json_int
 
 
 class ContentPart(BaseModel):
@@ -34,7 +34,7 @@ class ChatMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = Field(False, description="Send a last chunk with token usage before `[DONE]`.")
+    include_usage: bool = Field(False, strict=True, description="Send a last chunk with token usage before `[DONE]`.")
 
 
 class ChatCompletionRequest(BaseModel):
@@ -49,16 +49,16 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, description="The conversation, oldest first.")
     stream: bool = Field(False, strict=True, description="Stream `chat.completion.chunk` objects as server-sent "
                                                          "events, ending with `data: [DONE]`.")
-    max_tokens: int | None = Field(None, strict=True, ge=1, le=4096,
+    max_tokens: json_int(1, 4096) | None = Field(None,
                                    description="Upper bound on generated tokens; the server's RAG_MAX_ANSWER_TOKENS "
                                                "caps it. An answer cut short fails verification and is replaced "
                                                "by a quoted sentence.")
-    max_completion_tokens: int | None = Field(None, strict=True, ge=1, le=4096,
+    max_completion_tokens: json_int(1, 4096) | None = Field(None,
                                               description="Same as max_tokens (newer clients send this one).")
-    temperature: float | None = Field(None, ge=0, le=2, description="Accepted for compatibility; decoding is "
+    temperature: float | None = Field(None, strict=True, ge=0, le=2, description="Accepted for compatibility; decoding is "
                                                                      "greedy so that answers are reproducible.")
-    top_p: float | None = Field(None, ge=0, le=1, description="Accepted and ignored (greedy decoding).")
-    n: int | None = Field(None, strict=True, ge=1, le=1, description="Only 1 choice is produced.")
+    top_p: float | None = Field(None, strict=True, ge=0, le=1, description="Accepted and ignored (greedy decoding).")
+    n: json_int(1, 1) | None = Field(None, description="Only 1 choice is produced.")
     stream_options: StreamOptions | None = Field(None, description="`include_usage` is honoured.")
 
 

@@ -29,6 +29,12 @@ from ..services import Services, get_services
 
 router = APIRouter(tags=["documents"])
 
+# A document id: a file stem the server made or found in the seeds folder; never `.`/`..`, never a path.
+DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+REPORT_TEXT = {"type": "string", "format": "report"}
+# Raw bodies documented with a schema of their own (the text ones are `REPORT_TEXT`).
+BINARY_TYPES = ("application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "text/html", "application/octet-stream")
 RAW_TYPES = ("text/plain", "text/markdown", "application/octet-stream", "application/pdf",
              "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/html",
              "text/csv", "application/jsonl", "application/x-ndjson")
@@ -54,7 +60,8 @@ class DocumentInfo(BaseModel):
 
 class UploadJson(BaseModel):
     name: str | None = Field(None, max_length=200, description="A file name to show in listings (never a path).")
-    text: str = Field(description="The report's text.")
+    text: str = Field(description="The report's text (format `report`: see the request body).",
+                      json_schema_extra={"format": "report"})
 
 
 class ChangeResult(BaseModel):
@@ -98,15 +105,19 @@ async def list_documents(services: Services = Depends(get_services)) -> list[Doc
     422: {"model": ErrorResponse, "description": "Not a report (not UTF-8 text, a PDF without a text layer, "
                                                   "another binary file), empty, or nothing to index."},
 }, openapi_extra={"requestBody": {"required": True, "description": (
-    "The report as a file's bytes: UTF-8 text, a PDF, a Word .docx or a web page, sniffed from the bytes "
-    "(`text/plain`, `application/pdf`, `application/octet-stream` …; give a display name with `?name=`, "
-    "whose suffix also tells a CSV or JSON Lines dataset), or JSON `{\"name\": ..., \"text\": ...}`."), "content": {
-    "text/plain": {"schema": {"type": "string"}},
-    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The report file."}}}},
-    "application/json": {"schema": UploadJson.model_json_schema()}}}})
+    "The report as a file's bytes: UTF-8 text, a PDF with a text layer, a Word .docx or a web page, sniffed from "
+    "the bytes (give a display name with `?name=`, whose suffix also tells a CSV or JSON Lines dataset; "
+    "`text/csv`, `text/markdown`, `application/jsonl` are accepted too), a multipart form with the file in "
+    "`file`, or JSON `{\"name\": ..., \"text\": ...}`. String format `report`: the text of a report, with "
+    "at least one paragraph of Chinese (or English) text to index; anything else is a 422 `invalid_report`."),
+    "content": {
+        "text/plain": {"schema": REPORT_TEXT},
+        **{t: {"schema": {"type": "string", "format": "binary"}} for t in BINARY_TYPES},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "additionalProperties": False,
+                                           "properties": {"file": {"type": "string", "format": "binary",
+                                                                   "description": "The report file."}}},
+            "encoding": {"file": {"contentType": ", ".join(["text/plain", *BINARY_TYPES])}}},
+        "application/json": {"schema": UploadJson.model_json_schema()}}}})
 async def upload_document(request: Request, name: str | None = Query(None, max_length=200, description=(
         "Display name for a raw upload (for listings only; never used as a path).")),
         services: Services = Depends(get_services)) -> JSONResponse:
@@ -118,6 +129,8 @@ async def upload_document(request: Request, name: str | None = Query(None, max_l
             raw = json.loads(data)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             raise ApiError(400, f"the request body is not valid JSON ({exc})", code="invalid_json")
+        except RecursionError:
+            raise ApiError(400, "the request body is not valid JSON (nested too deeply)", code="invalid_json")
         try:
             payload = UploadJson.model_validate(raw)
         except ValidationError as exc:
@@ -146,9 +159,15 @@ async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | N
         raise ApiError(400, f"the multipart body cannot be read ({str(exc).splitlines()[0] if str(exc) else 'malformed'})",
                        code="invalid_multipart")
     upload = form.get("file")
-    if upload is None or isinstance(upload, str):
+    if upload is None:
         raise ApiError(422, "the multipart form has no `file` field holding the report file", param="file",
                        code="missing_file")
+    other = sorted({k for k in form.keys() if k != "file"})
+    if other:
+        raise ApiError(422, f"unexpected form field '{other[0][:50]}': the form holds one field, `file`",
+                       param=other[0][:50], code="unexpected_field")
+    if isinstance(upload, str):  # a form field holding the text itself (sent without a file name)
+        return upload.encode("utf-8"), name
     try:
         data = await upload.read()
     finally:
@@ -161,7 +180,7 @@ async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | N
     404: {"model": ErrorResponse, "description": "No document with that id."},
     409: {"model": ErrorResponse, "description": "It is the last document."},
 })
-async def delete_document(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+async def delete_document(doc_id: str = Path(max_length=100, pattern=DOC_ID,
                                              description="Document id from GET /v1/documents."),
                           services: Services = Depends(get_services)) -> JSONResponse:
     services.assistant  # noqa: B018
@@ -175,7 +194,7 @@ async def delete_document(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0
           "content": {t: {} for t in sorted(set(MEDIA_TYPES.values()))}},
     404: {"model": ErrorResponse, "description": "No document with that id."},
 }, response_class=FileResponse)
-async def document_file(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+async def document_file(doc_id: str = Path(max_length=100, pattern=DOC_ID,
                                            description="Document id from GET /v1/documents."),
                         services: Services = Depends(get_services)) -> FileResponse:
     services.assistant  # noqa: B018
@@ -275,7 +294,7 @@ def _document_text(services: Services, doc_id: str) -> DocumentText:
                 404: {"model": ErrorResponse, "description": "No document with that id, or its file is gone."},
                 409: {"model": ErrorResponse, "description": "The file changed since it was indexed."},
             })
-async def document_text(doc_id: str = Path(max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+async def document_text(doc_id: str = Path(max_length=100, pattern=DOC_ID,
                                            description="Document id from GET /v1/documents or a citation's `doc`."),
                         services: Services = Depends(get_services)) -> DocumentText:
     """The report's text as read, the string citation offsets (`start`, `end`) index, with every chunk's

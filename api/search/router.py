@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
 from ..questions import check_question
-from ..schemas import SearchResult
+from ..schemas import SearchResult, json_int
 from ..services import Services, get_services
 
 router = APIRouter(tags=["search"])
@@ -24,13 +24,15 @@ class SearchRequest(BaseModel):
 
     question: str = Field(strict=True, description="The question or search words, in Chinese (either script) or "
                                                    "English; 1 to 500 characters.")
-    k: int = Field(10, strict=True, ge=1, le=50, description="How many results (like `rag search -k`).")
+    k: json_int(1, 50) = Field(10, description="How many results (like `rag search -k`).")
 
 
 @router.post("/v1/search", response_model=list[SearchResult], summary="Ranked passages for a question",
              responses={**COMMON_ERRORS, 400: {"model": ErrorResponse, "description": "Empty or over-long question."}})
 async def search(body: SearchRequest, services: Services = Depends(get_services)) -> JSONResponse:
     question = check_question(services, body.question, "question")
+    if "k" not in body.model_fields_set:  # the default, as the document gives it, is within the server's max_k
+        body.k = min(body.k, services.api.max_k)
     if body.k > services.api.max_k:
         raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
     retriever = services.assistant.retriever
