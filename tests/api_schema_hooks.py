@@ -1,0 +1,114 @@
+"""What the contract tests need to know that JSON Schema cannot say, for the API's OpenAPI document.
+
+Loaded by tests/test_api_schema.py, and by the command-line run over a live server:
+
+    SCHEMATHESIS_HOOKS=api_schema_hooks PYTHONPATH=tests schemathesis run http://127.0.0.1:8000/openapi.json ...
+
+* String format `report` and the binary upload media types: an upload is a report only if it has
+  paragraphs to index (a PDF with a text layer, a Word file, a web page, text in Chinese); random
+  strings and bytes are not, and the server rightly answers 422. These strategies make real reports
+  (invented places, varied figures), so uploads are created, listed, read back and deleted during
+  the run.
+* The body-size limit (413, documented on every operation with a body) is on the bytes of the whole
+  request, which JSON Schema cannot bound either: positive cases whose JSON body is over 16 KiB (a
+  quarter of the default limit, RAG_API_MAX_BODY_BYTES) are dropped. Negative ones are kept.
+* The chat request's last message must be the user's question: an array's last item cannot be
+  named in JSON Schema (the document says it in words), so positive chat cases whose last message is
+  not the user's are dropped. Negative cases and every check stay as they are.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import schemathesis
+from hypothesis import strategies as st
+
+PDF_DIR = Path(__file__).parent / "data" / "pdf"
+# PDFs with a text layer that are reports (each has the text it should read as beside it).
+PDFS = sorted(p.read_bytes() for p in PDF_DIR.glob("*.pdf") if p.with_suffix(".txt").exists())
+
+PLACES = ["甲市", "乙县", "丙市", "丁县", "戊市"]
+THINGS = [("新建公园", "个"), ("新增就业岗位", "个"), ("改造老旧小区", "个"), ("新建学校", "所"),
+          ("新建充电桩", "座"), ("新认定高新技术企业", "家"), ("植树造林", "万亩")]
+
+
+@st.composite
+def report_text(draw: st.DrawFn, paragraphs: tuple[int, int] = (1, 4), sentences: tuple[int, int] = (1, 3)) -> str:
+    """A short work report: a title line and a few body paragraphs with figures."""
+    place = draw(st.sampled_from(PLACES))
+    year = draw(st.integers(2015, 2030))
+    lines = [f"{place}{year}年政府工作报告", ""]
+    for _ in range(draw(st.integers(*paragraphs))):
+        said = []
+        for _ in range(draw(st.integers(*sentences))):
+            thing, unit = draw(st.sampled_from(THINGS))
+            said.append(f"{place}今年计划{thing}{draw(st.integers(1, 99999))}{unit}。")
+        lines.append("".join(said))
+    return "\n".join(lines) + "\n"
+
+
+def docx_bytes(text: str) -> bytes:
+    from docx import Document
+
+    doc = Document()
+    for line in text.splitlines():
+        if line.strip():
+            doc.add_paragraph(line)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def html_bytes(text: str) -> bytes:
+    lines = [line for line in text.splitlines() if line.strip()]
+    body = "".join(f"<p>{line}</p>" for line in lines[1:])
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{lines[0]}</title></head>"
+            f"<body><h1>{lines[0]}</h1>{body}</body></html>").encode()
+
+
+REPORT = report_text()
+TEXT = REPORT.map(lambda t: t.encode())
+PDF = st.sampled_from(PDFS)
+DOCX = REPORT.map(docx_bytes)
+HTML = report_text(paragraphs=(4, 6), sentences=(3, 4)).map(html_bytes)  # a page needs 100 letters of text
+
+schemathesis.openapi.format("report", REPORT)
+schemathesis.openapi.media_type("text/plain", TEXT)
+schemathesis.openapi.media_type("application/pdf", PDF)
+schemathesis.openapi.media_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document", DOCX)
+schemathesis.openapi.media_type("text/html", HTML)
+schemathesis.openapi.media_type("application/octet-stream", st.one_of(PDF, DOCX, TEXT))
+
+
+@schemathesis.hook("filter_case").apply_to(path="/v1/chat/completions", method="POST")
+def last_message_is_the_question(context, case) -> bool:
+    """Keep positive chat cases only when the last message is the user's (see the module's docstring)."""
+    meta = getattr(case, "meta", None)
+    if meta is None or not meta.generation.mode.is_positive:
+        return True
+    body = case.body
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+        return True
+    last = body["messages"][-1]
+    return isinstance(last, dict) and last.get("role") == "user"
+
+
+MAX_POSITIVE_BODY = 16 * 1024
+
+
+@schemathesis.hook("filter_case")
+def body_within_the_size_limit(context, case) -> bool:
+    """Keep positive cases whose JSON body fits the server's body limit (see the module's docstring)."""
+    meta = getattr(case, "meta", None)
+    if meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, (dict, list)):
+        return True
+    size = len(json.dumps(case.body, ensure_ascii=False, default=_size_stand_in).encode("utf-8", "surrogatepass"))
+    return size <= MAX_POSITIVE_BODY
+
+
+def _size_stand_in(value: object) -> str:
+    """A string as long as a form's file bytes (or any other value json cannot write)."""
+    return "x" * len(value) if isinstance(value, (bytes, bytearray)) else str(value)
