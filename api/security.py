@@ -1,4 +1,4 @@
-"""API key check and request size limits.
+"""API key check and request size limits (body and header block).
 
 The key is compared with `hmac.compare_digest`, so the time taken does not reveal how much of a
 guess was right. Size limits are enforced before a handler reads anything: a declared
@@ -42,10 +42,11 @@ class BodySizeLimit:
     """Pure ASGI middleware (it must not buffer or wrap streaming responses): 413 for bodies over the
     limit; uploads to /v1/documents have their own, larger limit."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int, max_header_bytes: int = 16 * 1024):
         self.app = app
         self.max_body = max_body_bytes
         self.max_upload = max_upload_bytes
+        self.max_headers = max_header_bytes
 
     def _limit(self, scope: Scope) -> int:
         if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/v1/documents":
@@ -55,6 +56,12 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers", [])
+        size = sum(len(k) + len(v) + 4 for k, v in headers)
+        if size > self.max_headers:  # the HTTP server's own limit can let a block that arrives at once through
+            await _reject(send, 431, f"the request headers are {size} bytes; at most {self.max_headers} are "
+                          "accepted", TOO_LARGE, code="headers_too_large")
             return
         limit = self._limit(scope)
         length = None
@@ -96,8 +103,8 @@ class BodySizeLimit:
         await self.app(scope, counted_receive, guarded_send)
 
 
-async def _reject(send: Send, status: int, message: str, kind: str) -> None:
-    body = json.dumps(error_body(message, kind, code="body_too_large" if status == 413 else None)).encode()
+async def _reject(send: Send, status: int, message: str, kind: str, code: str | None = None) -> None:
+    body = json.dumps(error_body(message, kind, code=code or ("body_too_large" if status == 413 else None))).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body, "more_body": False})

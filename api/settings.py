@@ -22,6 +22,8 @@ class ApiSettings(BaseSettings):
                                                     "gets 503 with Retry-After instead of waiting on.")
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with a 503.")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest JSON request body.")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest header block (names and values "
+                                                                   "together); larger requests get 431.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest uploaded report.")
     max_question_chars: int = Field(500, ge=1, le=500, description="Longest question (the pipeline's own limit is 500).")
     max_history: int = Field(20, ge=0, description="Earlier questions considered for a follow-up.")
