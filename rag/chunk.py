@@ -21,6 +21,7 @@ General rules only (the chunker meets reports it has never seen):
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import statistics
@@ -771,7 +772,59 @@ def split_paragraph(text: str, target: int) -> list[tuple[int, int]]:
     if len(parts) > 1 and size(parts[-1][0], parts[-1][1]) < target * 0.4:
         parts[-2][1] = parts[-1][1]
         parts.pop()
-    return [(s, e) for s, e in parts]
+    return [cut for s, e in parts for cut in cap_length(text, s, e, target, weight)]
+
+
+HARD_MAX = 3  # no chunk is longer than this many times the target, whatever its text
+_CLAUSE_BREAK = re.compile(r"[，,；;、：:）)」”]")
+_SPACE_BREAK = re.compile(r"\s")
+
+
+def cap_length(text: str, s: int, e: int, target: int, weight: list[int] | None = None) -> list[tuple[int, int]]:
+    """[s, e) as it is when it holds at most `HARD_MAX` × `target` non-space characters, else cut
+    into parts of about `target`: after the last clause mark (，；、：) in the second half of each
+    part, else after a space, else at the length itself (never between two digits or letters when
+    a boundary is near). A sentence of thousands of characters (a dump without stops, a table
+    flattened to one line) would otherwise be one chunk: too long to embed, to show or to quote."""
+    if weight is None:
+        weight = [0]
+        for ch in text:
+            weight.append(weight[-1] + (0 if ch.isspace() else 1))
+    if weight[e] - weight[s] <= HARD_MAX * target:
+        return [(s, e)]
+    out: list[tuple[int, int]] = []
+    step = int(target * 1.2)
+    pos = s
+    while weight[e] - weight[pos] > step:
+        # the end of a part of `step` non-space characters (spaces do not count, as above)
+        end = bisect.bisect_right(weight, weight[pos] + step, pos, e + 1) - 1
+        low = pos + (end - pos) // 2
+        cut = _last_break(text, low, end)
+        if cut is None:
+            cut = end
+            for k in range(end, max(low, end - 20), -1):  # not inside a figure (4.6万) or a Latin word
+                if not (_in_figure(text[k - 1]) or _in_figure(text[k])):
+                    cut = k
+                    break
+        out.append((pos, cut))
+        pos = cut
+    out.append((pos, e))
+    return out
+
+
+def _in_figure(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in ".,%")
+
+
+def _last_break(text: str, low: int, end: int) -> int | None:
+    """The offset just after the last clause mark, else the last space, in text[low:end]."""
+    for pattern in (_CLAUSE_BREAK, _SPACE_BREAK):
+        last = None
+        for m in pattern.finditer(text, low, end):
+            last = m.end()
+        if last is not None and last > low:
+            return last
+    return None
 
 
 def _line_units(text: str) -> list[tuple[int, int]]:
@@ -806,7 +859,7 @@ def make_pieces(text: str, paras: list[Para], target: int) -> list[Piece]:
             cuts = split_paragraph(ptext, target)
         else:
             number = 0
-            cuts = [(0, len(ptext))]
+            cuts = cap_length(ptext, 0, len(ptext), target)
         for k, (s, e) in enumerate(cuts, 1):
             seg, seg_offs = ptext[s:e], offs[s:e]
             # trim whitespace at the cut

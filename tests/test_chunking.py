@@ -666,3 +666,44 @@ def test_nothing_lost_nothing_invented_small_texts(tmp_path: Path, name: str) ->
     for c in doc.chunks:
         assert c.search_text == normalize(c.text).text, f"{c.id}: search text is not derived from the chunk text"
         assert "\n" not in c.search_text, f"{c.id}: search text keeps a line break"
+
+
+# --- hostile layouts (tests/hostile_docs.py) --------------------------------------------------------------------
+@pytest.mark.parametrize("punctuated", [True, False])
+def test_a_report_on_one_line_gives_bounded_chunks(tmp_path, punctuated):
+    import time
+
+    import hostile_docs as h
+
+    raw = h.single_line(1 << 20, punctuated=punctuated)
+    t = time.monotonic()
+    doc = build(tmp_path, raw.decode("utf-8"))
+    assert time.monotonic() - t < 30
+    text = raw.decode("utf-8")
+    lengths = [len(c.text) for c in doc.chunks]
+    assert max(lengths) <= 3 * 300 and len(doc.chunks) > 100
+    for c in doc.chunks:  # every chunk is its own stretch of the original
+        assert text[c.start:c.end] == c.text
+    if not punctuated:  # cut between figures, never inside one
+        assert all(not re.search(r"\d$", c.text) or not re.match(r"[\d.]", n.text)
+                   for c, n in zip(doc.chunks, doc.chunks[1:]))
+
+
+def test_a_hundred_thousand_tiny_lines_give_bounded_chunks(tmp_path):
+    import hostile_docs as h
+
+    doc = build(tmp_path, h.tiny_lines(100_000).decode("utf-8"))
+    assert max(len(c.text) for c in doc.chunks) <= 3 * 300
+
+
+def test_duplicates_among_thousands_of_paragraphs_are_found_in_bounded_time(tmp_path):
+    import time
+
+    paras = [f"第{i}段：甲市全年新建改造城镇老旧小区{i % 997}个，完成投资{i % 89}.{i % 7}亿元。" for i in range(6000)]
+    repeated = "甲市全年新建改造城镇老旧小区5个，完成投资5.5亿元，惠及居民三万户。"
+    text = "甲市2024年政府工作报告\n\n" + "\n\n".join(paras[:3000] + [repeated] + paras[3000:] + [repeated]) + "\n"
+    t = time.monotonic()
+    doc = build(tmp_path, text)
+    assert time.monotonic() - t < 60
+    assert doc.duplicates_collapsed >= 1
+    assert sum(1 for c in doc.chunks if repeated in c.text) == 1
