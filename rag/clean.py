@@ -139,11 +139,28 @@ def _keeps_space(prev: str, nxt: str) -> bool:
     return prev.isascii() and nxt.isascii() and prev.isalnum() and nxt.isalnum() and (prev.isalpha() or nxt.isalpha())
 
 
+# Characters that are not seen: format characters (zero-width space and joiners U+200B–U+200D,
+# word joiner U+2060, BOM U+FEFF, soft hyphen U+00AD, the direction marks and overrides
+# U+200E/F, U+202A–E, U+2066–9) and control characters other than line breaks and tabs. Inside a
+# figure or a word (「5\u200b.2%」「增\u200d长」) they would keep a reader's query, the index
+# and the figure check from seeing what the page shows, so the search text leaves them out.
+def invisible(ch: str) -> bool:
+    """Whether `ch` is a format character (Unicode Cf) or a control character other than a line
+    break or tab (Cc): nothing a reader sees."""
+    if "\u4e00" <= ch <= "\u9fff" or " " <= ch <= "~":  # the common case, decided without a lookup
+        return False
+    cat = unicodedata.category(ch)
+    return cat == "Cf" or (cat == "Cc" and not ch.isspace())
+
+
 def normalize(text: str) -> Normalized:
-    """NFKC + script folding (Traditional→Simplified) + markup/space removal, keeping a map to source offsets."""
+    """NFKC + script folding (Traditional→Simplified) + markup/space removal + invisible characters
+    left out (`invisible`), keeping a map to source offsets."""
     chars: list[str] = []
     offs: list[int] = []
     for i, ch in enumerate(text):
+        if invisible(ch):
+            continue
         n = unicodedata.normalize("NFKC", ch)
         for c in n:
             chars.append(c)

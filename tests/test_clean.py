@@ -307,3 +307,20 @@ def test_garbled_runs_found_in_seed_001() -> None:
         assert any(damaged in r or r in damaged for r in found), f"{damaged!r} should be inside a garbled run; runs: {sorted(found)}"
     for r in runs:
         assert text[r.start:r.end] == r.text
+
+
+def test_invisible_characters_inside_figures_and_words_leave_the_search_text():
+    """Zero-width characters, a BOM, a soft hyphen, direction overrides and control characters
+    inside numbers and words (tests/hostile_docs.py); full-width digits mixed with ASCII."""
+    import hostile_docs as h
+
+    text = h.invisible_report()
+    n = normalize(text)
+    for figure in ("增长5.2%", "86.4亿元", "2023年工作回顾", "城镇老旧小区128个"):
+        assert figure in n.text, figure
+        s, e = n.source_span(n.text.index(figure), n.text.index(figure) + len(figure))
+        # the span maps back to the original, invisible characters and all
+        assert normalize(text[s:e]).text == figure
+        assert len(text[s:e]) > len(figure) or figure == "2023年工作回顾"
+    assert not any(unicodedata.category(c) in ("Cf", "Cc") and c != "\n" for c in n.text)
+    assert normalize("乙县\u200b\u200b").text == "乙县" and normalize("\u202e").text == ""
