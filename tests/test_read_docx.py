@@ -322,3 +322,44 @@ def test_bad_files_give_one_line_errors(tmp_path, monkeypatch):
     empty = io.BytesIO()
     d.save(empty)
     assert "has no text" in _one_line_error(empty.getvalue())
+
+
+# --- hostile packages (built at test time: tests/hostile_docs.py) --------------------------------------------
+def test_zip_bombs_are_refused_without_inflating_them():
+    import time
+    import tracemalloc
+
+    import hostile_docs as h
+
+    honest = h.docx_zip_bomb(2 << 30)  # the directory says 2 GB
+    lying = h.docx_zip_bomb(2 << 30, lie=True)  # the directory says 1 MB, the data inflates to 2 GB
+    assert len(honest) < 4 << 20 and len(lying) < 4 << 20
+    tracemalloc.start()
+    try:
+        t = time.monotonic()
+        assert "not a normal .docx" in _one_line_error(honest)
+        msg = _one_line_error(lying)
+        took = time.monotonic() - t
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "decompression bomb" in msg and "word/document.xml" in msg
+    assert peak < 64 << 20, f"peak {peak >> 20} MB while refusing"
+    assert took < 10
+
+
+def test_entity_bombs_external_entities_and_deep_nesting_are_harmless():
+    import hostile_docs as h
+
+    assert "damaged" in _one_line_error(h.docx_billion_laughs())
+    assert "damaged" in _one_line_error(h.docx_deep_nesting(100_000))
+    st = read_docx(h.docx_external_entity(), "外部实体.docx")[0]  # the entity is never resolved
+    assert "86.4亿元" in st.text and "root:" not in st.text and "/etc/passwd" not in st.text
+
+
+def test_document_xml_over_the_limit_is_refused_before_parsing(monkeypatch):
+    import hostile_docs as h
+
+    raw = h.docx_bytes(["甲市全年地区生产总值增长5.2%。"] * 400)
+    monkeypatch.setattr("rag.docx_package.MAX_XML", 20_000)
+    assert "of document XML, over the limit" in _one_line_error(raw)
