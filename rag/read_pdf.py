@@ -30,15 +30,74 @@ _LATIN = re.compile(r"[A-Za-z0-9]")
 
 def read_pdf(raw: bytes, name: str) -> list[SourceText]:
     """The report in a PDF's bytes. Raises `RagError` (one line) for a file that is not a PDF, is
-    truncated or damaged, is locked by a password, has no text layer, or is too long."""
-    import pypdfium2 as pdfium
-
+    truncated or damaged, is locked by a password, has no text layer, is too long, or needs more
+    memory or time to read than any report does (PDFium runs in a child process: `_isolated`)."""
     label = name or "the PDF"
     head = raw[:1024]
     if b"%PDF-" not in head:
         raise RagError(f"{label} is not a PDF file (no %PDF header); check the file or its name")
     if b"%%EOF" not in raw[-2048:]:
         raise RagError(f"{label} is a truncated PDF (it does not end with %%EOF): download or export it again")
+    pages, heights, widths = _isolated(raw, label)
+    return [_assemble(pages, heights, widths, label)]
+
+
+MAX_MEMORY = 1 << 30  # address space of the child reading one PDF (a 400-page report needs ~300 MB)
+MAX_SECONDS = 300  # a 2,000-page PDF reads in well under a minute
+
+
+def _isolated(raw: bytes, label: str) -> tuple[list[list[Line]], list[float], list[float]]:
+    """`_extract` in a child process limited to `MAX_MEMORY` of address space and `MAX_SECONDS`.
+
+    PDFium is C code reading whatever the file says: a content stream that inflates to 1 GB of
+    text operators made it allocate 20 GB, and a malformed file can crash it. In the reading
+    process that takes the command or the whole service down; in a child it is one refused file."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.Popen([sys.executable, "-m", "rag.read_pdf", label, str(MAX_MEMORY)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(raw, timeout=MAX_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise RagError(f"{label} takes over {MAX_SECONDS} s to read, longer than any report; "
+                       f"it is not a normal PDF: export it again") from None
+    if proc.returncode == 0:
+        kind, value = pickle.loads(out)
+        if kind == "error":
+            raise RagError(value)
+        return value
+    log.debug("PDF reader exited with %s: %s", proc.returncode, err.decode("utf-8", "replace")[-2000:])
+    raise RagError(f"{label} needs more than {MAX_MEMORY >> 20} MB of memory to read (a decompression bomb, "
+                   f"or a file that crashes the PDF engine); it is not a normal PDF: export it again")
+
+
+def _child(label: str, limit: int) -> None:
+    """The child's side of `_isolated`: the PDF's bytes on stdin, ("ok", pages) or ("error", message) pickled on stdout."""
+    import pickle
+    import resource
+    import sys
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    raw = sys.stdin.buffer.read()
+    try:
+        result: tuple = ("ok", _extract(raw, label))
+    except RagError as exc:
+        result = ("error", str(exc))
+    sys.stdout.buffer.write(pickle.dumps(result))
+
+
+def _extract(raw: bytes, label: str) -> tuple[list[list[Line]], list[float], list[float]]:
+    """Every page's lines, heights and widths, read with PDFium."""
+    import pypdfium2 as pdfium
+
     try:
         doc = pdfium.PdfDocument(raw)
     except pdfium.PdfiumError as exc:
@@ -65,7 +124,7 @@ def read_pdf(raw: bytes, name: str) -> list[SourceText]:
         raise RagError(f"{label} is damaged ({_why(exc)}): export it again") from None
     finally:
         doc.close()
-    return [_assemble(pages, heights, widths, label)]
+    return pages, heights, widths
 
 
 def _why(exc: Exception) -> str:
@@ -208,3 +267,8 @@ def _ranges(nums: list[int]) -> str:
             start = b
     return ", ".join(out)
 
+
+if __name__ == "__main__":
+    import sys as _sys
+
+    _child(_sys.argv[1], int(_sys.argv[2]))

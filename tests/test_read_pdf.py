@@ -162,3 +162,43 @@ def test_a_300_page_pdf_is_read_whole() -> None:
     (st,) = read_pdf(buf.getvalue(), "丙.pdf")
     assert max(s.page for s in st.source_map) == 300
     assert all(ln.strip() for ln in st.text.split("\n"))  # no empty paragraphs
+
+
+# --- hostile files (built at test time: tests/hostile_docs.py) -------------------------------------------------
+def test_javascript_is_never_run_and_the_text_is_read():
+    import hostile_docs as h
+
+    st = read_pdf(h.pdf_with_javascript(), "脚本.pdf")[0]
+    assert st.text.split("\n") == h.PDF_LINES
+    assert "alert" not in st.text and "HACKED" not in st.text
+    added = read_pdf(h.pdf_add_javascript((DATA / "upload_report.pdf").read_bytes()), "脚本.pdf")[0]
+    assert added.text == read_pdf((DATA / "upload_report.pdf").read_bytes(), "原.pdf")[0].text
+    # the reader never sets up a form environment, without which PDFium runs no document script
+    import inspect
+
+    import rag.read_pdf
+
+    assert "init_forms" not in inspect.getsource(rag.read_pdf)
+
+
+def test_a_huge_page_count_is_refused_at_once():
+    import time
+
+    import hostile_docs as h
+
+    t = time.monotonic()
+    with pytest.raises(RagError, match="100000 pages; at most 2000"):
+        read_pdf(h.pdf_many_pages(100_000), "页数.pdf")
+    assert time.monotonic() - t < 10
+
+
+def test_a_decompression_bomb_stream_stops_at_the_memory_limit(monkeypatch):
+    import time
+
+    import hostile_docs as h
+
+    monkeypatch.setattr("rag.read_pdf.MAX_MEMORY", 512 << 20)
+    t = time.monotonic()
+    with pytest.raises(RagError, match=r"流炸弹.pdf needs more than 512 MB of memory to read"):
+        read_pdf(h.pdf_stream_bomb(256 << 20), "流炸弹.pdf")  # PDFium wanted ~20× the stream: 5 GB
+    assert time.monotonic() - t < 60
