@@ -38,6 +38,10 @@ _DROP = ("script", "style", "iframe", "frame", "frameset", "noscript", "noframes
          "audio", "video", "link", "meta", "base")
 # a <form> loses its controls but keeps its content: ASP.NET portals wrap the whole page in one
 _UNWRAP = ("form",)
+# a javascript: or vbscript: URL, as a browser reads it (leading blanks and control characters, and tabs and
+# line breaks anywhere in the scheme, are ignored)
+_SCRIPT_URL = re.compile(r"^[\x00-\x20]*(?:j[\t\n\r]*a[\t\n\r]*v[\t\n\r]*a|v[\t\n\r]*b)[\t\n\r]*s[\t\n\r]*c"
+                         r"[\t\n\r]*r[\t\n\r]*i[\t\n\r]*p[\t\n\r]*t[\t\n\r]*:", re.I)
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_\-.:]{1,40})""", re.I)
 _GB = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "ms936", "windows-936", "euc-cn", "csgb2312", "hz-gb-2312"}
 _WS = re.compile(r"[ \t\r\n\f\v\u00a0\u2002\u2003\u2009\u200b\u3000]+")
@@ -132,6 +136,9 @@ def _parse(text: str, name: str):
     for el in list(root.iter(*_DROP)):
         if el.getparent() is not None:
             _remove(el)
+    for el in list(root.iter("a")):
+        if el.getparent() is not None and _SCRIPT_URL.match(el.get("href") or ""):
+            _remove(el)  # a link that runs script is a control of the page (打印本页, 关闭窗口), not report text
     for el in list(root.iter(*_UNWRAP)):
         if el.getparent() is not None:
             el.drop_tag()

@@ -254,3 +254,22 @@ def test_a_leading_h2_that_extraction_takes_for_the_title_is_kept():
     lines = src.text.split("\n")
     assert lines[0] == "## 一、工作回顾" and "### （一）产业" in lines
     assert [lvl for _, lvl in src.headings] == [2, 3]
+
+
+def test_a_hostile_page_gives_only_its_report_text():
+    """Scripts, styles, frames, event handlers and javascript: links (built in tests/hostile_docs.py)."""
+    import hostile_docs as h
+
+    src = read(h.html_hostile())
+    assert [leak for leak in h.LEAKS if leak in src.text] == []
+    assert all(fact in src.text for fact in h.FACTS)
+
+
+def test_a_link_that_runs_script_is_a_control_not_text():
+    body = "".join(f"<p>甲市第{i}批项目新建改造城镇老旧小区128个，惠及居民4.6万户，完成投资23.5亿元。</p>" for i in range(6))
+    page = ("<html><body><h1>甲市2024年政府工作报告</h1>" + body +
+            "<p>详见附表<a href=' java\tscript:openWin(1)'>点此展开</a>。<a href='javascript:window.print()'>打印本页</a>"
+            "<a href='VBScript:x'>关闭窗口</a><a href='/files/a.pdf'>附表一</a></p></body></html>")
+    src = read(page.encode("utf-8"))
+    assert "点此展开" not in src.text and "打印本页" not in src.text and "关闭窗口" not in src.text
+    assert "详见附表。附表一" in src.text.replace(" ", "")
