@@ -4,15 +4,23 @@
     .venv/bin/python eval/load_test.py --clients 20 --seconds 60 --pid $(pgrep -f "rag serve" | head -1)
 
 Each client loops until the time is up, picking an endpoint by weight (`--mix`): `/v1/search`,
-`/v1/ask` and `/v1/chat/completions`, each answer endpoint with and without streaming. A 503 (the
-answer queue is full) is expected under load: the client waits for Retry-After, as a well-behaved
-client would (`--no-backoff` retries at once). Requests still running when the time is up may
-finish within `--timeout`; then the test stops regardless.
+`/v1/ask` and `/v1/chat/completions`, each answer endpoint with and without streaming, and, for a soak,
+`upload` (a small made-up report through `POST /v1/documents`), `delete` (removes one of the run's own
+uploads) and `list`. A 503 (the answer queue is full) is expected under load: the client waits for
+Retry-After, as a well-behaved client would (`--no-backoff` retries at once). Requests still running when
+the time is up may finish within `--timeout`; then the test stops regardless, and the run's uploads that
+are left are deleted.
 
 Prints, per endpoint: requests, throughput, status counts, latency percentiles of successful requests
-(p50/p95/p99; for streams also the time to the first answer token), and the server's resident memory
-before and after (and the peak seen) when `--pid` is given. Exits 1 when any request failed other
-than with a 503. Only loopback URLs are accepted: this is not a tool to point at someone else's server.
+(p50/p95/p99; for streams also the time to the first answer token), and with `--pid` the server's
+resident memory and open file descriptors, sampled every second: before, after, peak, and the slope
+over the second half of the run (after warm-up), so a leak shows as a steady climb. A request fails
+when it gets a 5xx, a 503 without Retry-After, no response, a broken stream or a 2xx without the
+expected body; 4xx answers are counted, not failures. Exits 1 on any failure. Only loopback URLs are
+accepted: this is not a tool to point at someone else's server.
+
+    # the soak: 50 clients for 10 minutes, every kind of request
+    .venv/bin/python eval/load_test.py --clients 50 --seconds 600 --mix soak --pid $(pgrep -f "rag serve" | head -1)
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import random
 import statistics
 import sys
@@ -44,8 +53,27 @@ QUESTIONS = [
     "太原今年要改造多少个老旧小区？",
     "朔州今年粮食产量目标是多少？",
 ]
-ENDPOINTS = ("search", "ask", "ask-stream", "chat", "chat-stream")
+ENDPOINTS = ("search", "ask", "ask-stream", "chat", "chat-stream", "upload", "delete", "list")
 DEFAULT_MIX = "search=4,ask=1,ask-stream=1,chat=1,chat-stream=1"
+MIXES = {"soak": "search=4,ask=1,ask-stream=1,chat=1,chat-stream=1,upload=0.3,delete=0.3,list=1"}
+# A made-up report to upload (invented place, figures no real report has); each upload varies a figure so
+# that no two uploads are the same document.
+UPLOAD_TEMPLATE = """丙市2024年政府工作报告
+
+——2024年2月20日在丙市第八届人民代表大会第四次会议上
+
+各位代表：
+
+现在，我代表市人民政府，向大会报告工作，请予审议。
+
+一、2023年工作回顾
+
+过去一年，全市地区生产总值增长5.1%，新建城市书房{n}个。
+
+二、2024年工作安排
+
+今年全市新建智慧农业示范园区37个，改造城镇老旧小区128个，新增城市绿地面积46公顷。
+"""
 
 
 @dataclass
@@ -55,12 +83,17 @@ class Record:
     latency_s: float
     first_token_s: float | None = None
     ok: bool = False
+    retry_missing: bool = False  # a 503 that did not say when to come back
 
 
 @dataclass
 class Run:
     records: list[Record] = field(default_factory=list)
-    rss: list[int] = field(default_factory=list)
+    rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, KiB)
+    fds: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, open descriptors)
+    uploads: list[str] = field(default_factory=list)  # ids of this run's uploads not yet deleted
+    upload_count: int = 0
+    salt: int = field(default_factory=lambda: random.randrange(100, 1000))
 
 
 def loopback_only(url: str) -> str:
@@ -78,6 +111,7 @@ def loopback_only(url: str) -> str:
 
 
 def parse_mix(text: str) -> dict[str, float]:
+    text = MIXES.get(text, text)
     mix = {}
     for part in text.split(","):
         name, _, weight = part.partition("=")
@@ -99,6 +133,26 @@ def rss_kib(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def open_fds(pid: int) -> int | None:
+    """Open file descriptors of a process (Linux /proc)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def slope_per_min(samples: list[tuple[float, int]]) -> float | None:
+    """Least-squares slope (units per minute) over the second half of the samples: the first half is
+    warm-up (the model's buffers, caches filling), the second shows whether anything keeps growing."""
+    half = samples[len(samples) // 2:]
+    if len(half) < 3:
+        return None
+    ts, vs = [t for t, _ in half], [v for _, v in half]
+    mt, mv = statistics.fmean(ts), statistics.fmean(vs)
+    den = sum((t - mt) ** 2 for t in ts)
+    return round(60 * sum((t - mt) * (v - mv) for t, v in zip(ts, vs)) / den, 3) if den else None
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -123,8 +177,46 @@ def request_for(endpoint: str, question: str, model: str | None) -> tuple[str, d
     return "/v1/chat/completions", body
 
 
-async def one(http: httpx.AsyncClient, endpoint: str, question: str, model: str | None) -> tuple[Record, float]:
+def _record(endpoint: str, r: httpx.Response, t0: float, ok: bool, first: float | None = None) -> Record:
+    """The record of one response; a 503 must say when to come back (Retry-After)."""
+    missing = r.status_code == 503 and not r.headers.get("retry-after")
+    return Record(endpoint, r.status_code, time.perf_counter() - t0, first, ok=ok, retry_missing=missing)
+
+
+async def document_op(http: httpx.AsyncClient, endpoint: str, run: Run) -> tuple[Record, float]:
+    """Upload, delete or list documents; deletes only this run's own uploads."""
+    t0 = time.perf_counter()
+    try:
+        if endpoint == "list":
+            r = await http.get("/v1/documents")
+            ok = r.status_code == 200 and isinstance(r.json(), list)
+        elif endpoint == "upload":
+            run.upload_count += 1
+            n = run.salt * 1000 + run.upload_count  # unique across runs too: a repeated upload is a 409
+            r = await http.post("/v1/documents", json={"name": f"丙市-{n}.txt", "text": UPLOAD_TEMPLATE.format(n=n)})
+            ok = r.status_code == 201 and bool(r.json().get("document"))
+            if ok:
+                run.uploads.append(r.json()["document"]["id"])
+        else:
+            if not run.uploads:
+                r = await http.get("/v1/documents")
+                ok = r.status_code == 200
+            else:
+                doc = run.uploads.pop(random.randrange(len(run.uploads)))
+                r = await http.delete(f"/v1/documents/{doc}")
+                ok = r.status_code == 200
+                if r.status_code >= 500 or r.status_code == 503:
+                    run.uploads.append(doc)  # not removed: try again later
+        return _record(endpoint, r, t0, ok), _retry_after(r)
+    except httpx.HTTPError as exc:
+        return Record(endpoint, type(exc).__name__, time.perf_counter() - t0), 0.0
+
+
+async def one(http: httpx.AsyncClient, endpoint: str, question: str, model: str | None,
+              run: Run | None = None) -> tuple[Record, float]:
     """One request; returns its record and how long the server asked us to wait (Retry-After)."""
+    if endpoint in ("upload", "delete", "list"):
+        return await document_op(http, endpoint, run or Run())
     path, body = request_for(endpoint, question, model)
     t0 = time.perf_counter()
     first = None
@@ -137,11 +229,11 @@ async def one(http: httpx.AsyncClient, endpoint: str, question: str, model: str 
             elif ok:
                 data = r.json()
                 ok = bool(data.get("answer") or data.get("choices"))
-            return Record(endpoint, r.status_code, time.perf_counter() - t0, ok=ok), _retry_after(r)
+            return _record(endpoint, r, t0, ok), _retry_after(r)
         async with http.stream("POST", path, json=body) as r:
             if r.status_code != 200:
                 await r.aread()
-                return Record(endpoint, r.status_code, time.perf_counter() - t0), _retry_after(r)
+                return _record(endpoint, r, t0, False), _retry_after(r)
             complete = errored = False
             async for line in r.aiter_lines():
                 if first is None and _is_first_text(line):
@@ -169,6 +261,11 @@ def _is_first_text(line: str) -> bool:
     return False
 
 
+def _counted_503_ok(r: Record) -> bool:
+    """A 503 record is a failure only when it came without Retry-After (marked by `retry_missing`)."""
+    return not r.retry_missing
+
+
 def _retry_after(r: httpx.Response) -> float:
     if r.status_code != 503:
         return 0.0
@@ -184,17 +281,20 @@ async def client_loop(n: int, http: httpx.AsyncClient, deadline: float, mix: dic
     names, weights = zip(*mix.items())
     while time.monotonic() < deadline:  # bounded: the deadline is fixed
         endpoint = rnd.choices(names, weights)[0]
-        rec, wait = await one(http, endpoint, rnd.choice(QUESTIONS), model)
+        rec, wait = await one(http, endpoint, rnd.choice(QUESTIONS), model, run)
         run.records.append(rec)
         if wait:
             await asyncio.sleep(min(wait, max(0.0, deadline - time.monotonic())) if backoff else 0.05)
 
 
 async def sample_rss(pid: int, run: Run, stop: asyncio.Event) -> None:
+    t0 = time.monotonic()
     while not stop.is_set():
-        v = rss_kib(pid)
+        v, f = rss_kib(pid), open_fds(pid)
         if v:
-            run.rss.append(v)
+            run.rss.append((time.monotonic() - t0, v))
+        if f is not None:
+            run.fds.append((time.monotonic() - t0, f))
         try:
             await asyncio.wait_for(stop.wait(), 1.0)
         except asyncio.TimeoutError:
@@ -213,6 +313,7 @@ async def main_async(args) -> dict:
             raise SystemExit(f"the server is not ready: {ready.text}")
         before_queue = ready.json().get("queue", {})
         rss_before = rss_kib(args.pid) if args.pid else None
+        fds_before = open_fds(args.pid) if args.pid else None
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(args.pid, run, stop)) if args.pid else None
         t0 = time.monotonic()
@@ -226,10 +327,22 @@ async def main_async(args) -> dict:
         stop.set()
         if sampler:
             await sampler
-        await asyncio.sleep(1.0)
-        rss_after = rss_kib(args.pid) if args.pid else None
+        for doc in list(run.uploads):  # leave the server's documents as they were
+            r = await http.delete(f"/v1/documents/{doc}")
+            if r.status_code == 200:
+                run.uploads.remove(doc)
         after_queue = (await http.get("/readyz")).json().get("queue", {})
-    return summarise(run, elapsed, args, rss_before, rss_after, before_queue, after_queue)
+    await asyncio.sleep(1.0)  # the clients' connections are closed: what is left open is the server's own
+    rss_after = rss_kib(args.pid) if args.pid else None
+    fds_after = open_fds(args.pid) if args.pid else None
+    out = summarise(run, elapsed, args, rss_before, rss_after, before_queue, after_queue)
+    if args.pid:
+        out["fds"] = {"before": fds_before, "after": fds_after, "peak": max((f for _, f in run.fds), default=None),
+                      "slope_per_min": slope_per_min(run.fds)}
+        out["rss_mib"]["slope_mib_per_min"] = (round(s / 1024, 3) if (s := slope_per_min(run.rss)) is not None
+                                               else None)
+    out["uploads_left"] = len(run.uploads)
+    return out
 
 
 def summarise(run: Run, elapsed: float, args, rss_before, rss_after, qb: dict, qa: dict) -> dict:
@@ -251,8 +364,9 @@ def summarise(run: Run, elapsed: float, args, rss_before, rss_after, qb: dict, q
             "first_token_p50_s": pct(first, 0.5), "first_token_p95_s": pct(first, 0.95),
         }
     status = Counter(str(r.status) for r in run.records)
-    failures = sum(n for s, n in status.items() if s not in ("200", "503"))
-    failures += sum(1 for r in run.records if r.status == 200 and not r.ok)
+    # failures: 5xx (a 503 only without Retry-After), no response, a broken stream, a 2xx without its body
+    failures = sum(1 for r in run.records if not r.ok and not (isinstance(r.status, int) and 400 <= r.status < 500)
+                   and not (r.status == 503 and _counted_503_ok(r)))
     out = {
         "url": args.url, "clients": args.clients, "seconds": round(elapsed, 1), "mix": args.mix,
         "requests": len(run.records), "throughput_per_s": round(len(run.records) / elapsed, 2),
@@ -263,7 +377,7 @@ def summarise(run: Run, elapsed: float, args, rss_before, rss_after, qb: dict, q
     if args.pid:
         out["rss_mib"] = {"before": round(rss_before / 1024, 1) if rss_before else None,
                           "after": round(rss_after / 1024, 1) if rss_after else None,
-                          "peak": round(max(run.rss) / 1024, 1) if run.rss else None}
+                          "peak": round(max(v for _, v in run.rss) / 1024, 1) if run.rss else None}
     return out
 
 
@@ -281,7 +395,13 @@ def print_report(s: dict) -> None:
     print(f"server queue during the run: {s['server_queue']}")
     if "rss_mib" in s:
         r = s["rss_mib"]
-        print(f"server RSS: before {r['before']} MiB, after {r['after']} MiB, peak {r['peak']} MiB")
+        print(f"server RSS: before {r['before']} MiB, after {r['after']} MiB, peak {r['peak']} MiB, "
+              f"slope over the second half {r.get('slope_mib_per_min')} MiB/min")
+    if "fds" in s:
+        f = s["fds"]
+        print(f"server open files: before {f['before']}, after {f['after']}, peak {f['peak']}, "
+              f"slope over the second half {f['slope_per_min']}/min")
+    print(f"uploads of this run left on the server: {s['uploads_left']}")
 
 
 def main(argv: list[str] | None = None) -> int:
