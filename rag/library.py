@@ -35,7 +35,7 @@ from typing import Callable
 from .errors import RagError
 from .files import atomic_write_bytes, atomic_write_text, pid_alive
 from .ingest import Document, find_reports, link_twins, load_file, read_report
-from .read import FORMAT_SUFFIX, SUFFIXES, binary_kind, read_bytes, sniff
+from .read import FORMAT_SUFFIX, SUFFIXES, binary_kind, read_bytes, sniff, too_many_controls
 from .settings import Settings
 from .store import ChunkStore
 
@@ -46,8 +46,6 @@ UPLOADS_META = "uploads.json"
 EXCLUDED = "excluded.json"
 JOURNAL = ".change.json"  # the change in progress, to finish or undo it after a crash
 _UPLOAD_ID = re.compile(r"^upload-[0-9a-f]{12}$")
-# control characters other than tab, newline, carriage return and form feed: a text report has none
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 class DocumentNotFound(RagError):
@@ -109,8 +107,7 @@ def validate_report(data: bytes, max_bytes: int) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidReport(f"the report is not UTF-8 text (invalid byte at offset {exc.start})") from exc
-    controls = len(_CONTROL.findall(text))
-    if controls > max(2, len(text) // 1000):
+    if controls := too_many_controls(text):  # the readers' rule: a report the CLI reads is not refused here
         raise InvalidReport(f"the report looks binary ({controls} control characters)")
     if not re.search(r"[\u4e00-\u9fff]|[A-Za-z]{3}", text):
         raise InvalidReport("the report has no Chinese or English text")

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import RagError
-from .read import SourceSpan, SourceText, decode
+from .read import SourceSpan, SourceText, decode, too_many_controls
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,8 @@ def decode_page(raw: bytes, name: str) -> tuple[str, str]:
     return decode(raw, name)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-
-
 def _check_text(text: str, name: str, encoding: str) -> None:
-    controls = len(_CONTROL.findall(text))
-    if controls > max(2, len(text) // 1000):
+    if controls := too_many_controls(text):
         raise RagError(f"{name} is not a web page: it is binary data ({controls} control characters "
                        f"when read as {encoding}); give the report as .html, .txt, .docx or .pdf")
 

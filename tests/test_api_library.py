@@ -44,6 +44,21 @@ def test_a_valid_report_passes_with_a_bom_and_crlf():
     assert validate_report("\ufeff忻州市\r\n报告".encode(), 1000) == "忻州市\r\n报告"
 
 
+def test_an_upload_is_held_to_the_readers_rule_for_control_characters(tmp_path):
+    """Word's line breaks (vertical tabs) are text to the readers; an upload with them is not refused
+    while the CLI reads the same file, and a binary-looking text is refused by both."""
+    from rag.errors import RagError
+    from rag.read import decode
+
+    word_breaks = "甲市2024年政府工作报告\v各位代表：\v现在，我代表市人民政府报告工作。\v新建公园3个。\n".encode()
+    assert decode(word_breaks)[0] == validate_report(word_breaks, 10_000)
+    binary = "甲市报告\x01\x02\x03\x04".encode()
+    with pytest.raises(RagError, match="control characters"):
+        decode(binary)
+    with pytest.raises(InvalidReport, match="control characters"):
+        validate_report(binary, 10_000)
+
+
 def test_client_file_names_are_only_for_display():
     assert display_name("../../etc/passwd") == "passwd"
     assert display_name("C:\\Users\\x\\报告.txt") == "报告.txt"
