@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, remove_stale_tmp
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,10 @@ class PrefixCache:
         self._prune()
 
     def _prune(self) -> None:
-        """Drop the least recently used files beyond KEEP (left by other models, builds or prompts)."""
+        """Drop the least recently used files beyond KEEP (left by other models, builds or prompts), and
+        the half-written files of processes killed while writing one."""
         try:
+            remove_stale_tmp(self.folder)
             files = sorted(self.folder.glob("prefix-*.kv"), key=lambda p: p.stat().st_mtime, reverse=True)
             for old in files[KEEP:]:
                 old.unlink(missing_ok=True)

@@ -137,8 +137,13 @@ def test_old_files_are_pruned_beyond_the_limit(small_settings, tmp_path, monkeyp
         f.write_bytes(b"x")
         os.utime(f, (1_000_000 + i, 1_000_000 + i))
         stale.append(f)
+    dead = tmp_path / f".prefix-cut.kv.{2 ** 22 + 7}.tmp"  # above any pid: its writer was killed
+    live = tmp_path / f".prefix-busy.kv.{os.getpid()}.tmp"  # a writer still running
+    dead.write_bytes(b"half")
+    live.write_bytes(b"half")
     _, llm = answer(settings)
     assert llm.prefix_cache.last == "computed"
+    assert not dead.exists() and live.exists()
     left = sorted(p.name for p in tmp_path.glob("prefix-*.kv"))
     assert len(left) == 2 and stale[2].name in left and llm.prefix_cache.path_for(
         llm.prefix_cache.prefix_tokens(MESSAGES[:-1])).name in left
