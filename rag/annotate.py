@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .chunk import NOTE_MARK_RE, cn_to_int
 from .clean import to_simplified
+from .numbering import NOTE_MARK_RE, cn_to_int
 
 if TYPE_CHECKING:
     from .ingest import Chunk

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Iterable
 
 from .annotate import assign_periods, link_leads, link_notes
-from .chunk import Article, Para, Section, cut_document, make_pieces
+from .chunk import cut_document
 from .clean import compact, normalize, to_simplified, to_traditional
 from .errors import RagError
 from .metadata import DocMeta, article_kind, article_year, derive
+from .pieces import make_pieces
 from .read import SUFFIXES, SourceText, find_sources, read_source
+from .sections import Article, Para, Section
 from .settings import Settings
 from .store import ChunkStore
 
@@ -161,7 +163,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
     `fields` are a dataset record's other columns (title, year, …): labels, trusted least.
     `source`: what the reader gave (format, the map back to a PDF's pages)."""
     doc_id = doc_id or path.stem
-    articles, paras, markers, narrow = cut_document(text, settings.chunk_target_chars)
+    articles, paras, markers, narrow = cut_document(text)
     content = "\n".join(p.block.text for p in paras if p.kind in ("body", "bullet", "heading"))
     head = [p.block.text for p in paras if p.kind in ("title", "meta") and p.article is articles[0]] if articles else []
     header = [p.block.text for p in paras if p.kind == "noise" and p.block.title == "header"]
@@ -184,7 +186,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         group = dups["groups"].get(id(p))
         if group:
             p.section = max([p] + group, key=lambda q: _depth(q.section)).section
-    pieces = make_pieces(text, [p for p in paras if id(p) not in dups["dropped"]], settings.chunk_target_chars)
+    pieces = make_pieces([p for p in paras if id(p) not in dups["dropped"]], settings.chunk_target_chars)
     chunks: list[Chunk] = []
     meta_counter: dict[tuple[int, str], int] = defaultdict(int)
     for pc in pieces:
@@ -220,7 +222,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         info = art_info[art.index]
         chunks.append(Chunk(
             id=cid, doc=doc_id, article=art.index, kind=p.kind, title=info["display"], place=meta.place,
-            year=info["year"], section=[s.display for s in section.path()], section_path=sec_ids,
+            year=info["year"], section=[s.title for s in section.path()], section_path=sec_ids,
             paragraph=pc.number, part=pc.part, text=pc.text, search_text=normalize(pc.text).text,
             start=spans[0][0], end=spans[-1][1], spans=spans, locations=locations, flags=flags, garbled=garbled,
             pages=chunk_pages(spans, source),
@@ -258,7 +260,7 @@ def _walk(sec: Section) -> Iterable[Section]:
 
 def _section_tree(art: Article) -> dict:
     def node(s: Section) -> dict:
-        return {"title": s.display, "path": _section_ids(s), "style": s.style, "number": s.number,
+        return {"title": s.title, "path": _section_ids(s), "style": s.style, "number": s.number,
                 "garbled": s.garbled, "children": [node(c) for c in s.children]}
     return {"article": art.index, "title": art.title, "subtitle": art.subtitle, "children": [node(c) for c in art.root.children]}
 

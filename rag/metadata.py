@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .clean import to_simplified
+from .numbering import cn_to_int
 
 # Provincial-level units, so that 「北京市」 is a province-level report and 「北京」 names a province.
 MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
@@ -86,8 +87,6 @@ def cn_year(s: str) -> int:
 def _cn_small(s: str) -> int:
     if s.isdigit():
         return int(s)
-    from .chunk import cn_to_int
-
     return cn_to_int(s)
 
 

@@ -34,11 +34,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .chunk import CN_ENUM_RE, PAREN_ENUM_RE
 from .clean import ends_sentence, is_cjk
 from .docx_package import open_docx
 from .docx_style import Numbering, Styles, on
 from .errors import RagError
+from .numbering import CN_ENUM_RE, PAREN_ENUM_RE
 from .read import SourceSpan, SourceText
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
