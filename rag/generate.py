@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .clean import compact, norm
-from .index import tokenize, top_weight
+from .index import top_weight
+from .text import tokenize
 from .llm import LLM
 from .query import is_english
 
@@ -107,7 +108,9 @@ def _offset_map(spans: list[list[int]], text: str) -> list[int]:
     return out[: len(text)]
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
+def split_clauses(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each sentence or ；-separated clause, blank stretches left out (the units a
+    prompt is built from; chunking splits at full sentences only, see `pieces.split_full_sentences`)."""
     out = []
     for m in _SENT_RE.finditer(text):
         if m.group(0).strip():
@@ -172,7 +175,7 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
     for ri, r in enumerate(results):
         chunk = chunks_by_id[r.id]
         lead = 0.0
-        for s, e in split_sentences(chunk.text):
+        for s, e in split_clauses(chunk.text):
             score = score_of(norm(chunk.text[s:e]), ri)
             lead = max(lead, score)
             if score > 0:
@@ -180,7 +183,7 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
         # a lead-in (「要把握好以下三点。」) hands its score to the first sentence of each item it announces
         for fid in getattr(chunk, "follows", []) if lead > 0 else []:
             item = chunks_by_id.get(fid)
-            spans = split_sentences(item.text) if item is not None else []
+            spans = split_clauses(item.text) if item is not None else []
             if spans:
                 s, e = spans[0]
                 scored.append((max(0.9 * lead, score_of(norm(item.text[s:e]), ri)), ri, fid, (s, e)))
@@ -188,7 +191,7 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
         for nid in getattr(chunk, "notes", []):
             note = chunks_by_id.get(nid)
             if note is not None and note.term and compact(note.term) and compact(note.term) in q_compact:
-                for s, e in split_sentences(note.text)[:2]:
+                for s, e in split_clauses(note.text)[:2]:
                     scored.append((max(lead, 1.0) * 1.1, ri, nid, (s, e)))
     if not scored:
         return []
