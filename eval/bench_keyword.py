@@ -9,7 +9,7 @@ Over the searchable chunks of an index (`ChunkStore.iter_chunks(searchable_only=
 `search_text`) the script builds each keyword engine and searches the keyword text of every question
 as the product does (`Retriever.analyse`: the question's content plus the Chinese terms of its English
 words):
-- `bm25s`: the product's `BM25Index` (bm25s over `rag.index.tokenize`, jieba with the report vocabulary);
+- `bm25s`: the product's `BM25Index` (bm25s over `rag.text.tokenize`, jieba with the report vocabulary);
 - `milvus-chinese`: a Milvus Lite collection whose VARCHAR field has `analyzer_params={"type": "chinese"}`
   and a BM25 `Function` into a SPARSE_FLOAT_VECTOR field (SPARSE_INVERTED_INDEX, metric BM25); when this
   Milvus Lite refuses the analyzer, the error is printed and the variant skipped;
@@ -50,9 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.evaluate import first_hit, load_questions, percentile, retrieval_metrics, run_retrieval  # noqa: E402
-from rag.index import BM25Index, tokenize, top_n  # noqa: E402
+from rag.index import BM25Index, top_n  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import ChunkStore, chunk_int_id  # noqa: E402
+from rag.text import tokenize  # noqa: E402
 
 K = 10
 MILVUS = {"milvus-chinese": {"type": "chinese"}, "milvus-jieba": {"tokenizer": "jieba"},

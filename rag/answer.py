@@ -32,7 +32,7 @@ from .generate import (
     select_context,
     timed_stream,
 )
-from .index import tokenize
+from .text import tokenize
 from .llm import LLM, Capped, make_llm
 from .metadata import detect_script
 from .parts import first_value, join_replies, part_remarks

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 from .clean import norm
 from .generate import ContextSentence, Passage
-from .index import tokenize
 from .query import NEGATION_RE, asks_yes_no
+from .text import tokenize
 
 _NUM = r"\d+(?:[.,]\d+)*"
 _ZH_FIG = re.compile(rf"({_NUM})\s*(万亿|亿|万|千)?")

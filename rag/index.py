@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +29,11 @@ from .files import fsync_dir, is_no_space, no_space_error, pid_alive, remove_sta
 from .ingest import Chunk
 from .settings import Settings
 from .store import ChunkStore, chunk_int_id
+from .text import tokenize
 from .vectors import FaissStore, MilvusStore, VectorFilter, VectorStore, choose_index_type, new_store, open_store
 
 __all__ = ["BM25Index", "FaissStore", "Idf", "MilvusStore", "VectorFilter", "VectorStore", "build", "chunk_int_id",
-           "choose_index_type", "clean_leftovers", "load", "new_store", "recover", "tokenize", "top_n", "top_weight",
+           "choose_index_type", "clean_leftovers", "load", "new_store", "recover", "top_n", "top_weight",
            "verify_files"]
 
 FORMAT_VERSION = 2
@@ -53,38 +53,6 @@ def embed_text(c: Chunk) -> str:
     from .clean import norm
 
     return norm(crumb) + "：" + c.search_text
-
-
-# --- tokenisation for BM25 --------------------------------------------------------------------------
-_NUM_UNIT = re.compile(r"\d+(?:\.\d+)?(?:%|[万亿千百]?[元个家所座项人户亩吨件辆公里千瓦时次场名条块万亿%]*)")
-_STOP = set("的 了 和 与 及 等 是 在 为 对 把 将 以 于 中 上 下 我 我们 要 有 个 也 并 或 之 其 这 那 年 今年 多少 哪些 什么 如何 怎么 是否 吗 呢".split())
-
-
-@lru_cache(maxsize=1)
-def _tokenizer():
-    """A private jieba tokenizer with the report vocabulary added (no words added to the global
-    tokenizer). It starts from a copy of the global tokenizer's dictionary, which part-of-speech
-    tagging of questions loads anyway: a second load from disk would cost ~0.6 s per process."""
-    import jieba
-
-    jieba.dt.initialize()
-    tok = jieba.Tokenizer()
-    tok.FREQ, tok.total, tok.initialized = dict(jieba.dt.FREQ), jieba.dt.total, True
-    vocab = Path(__file__).with_name("data") / "vocab.txt"
-    if vocab.exists():
-        for line in vocab.read_text(encoding="utf-8").splitlines():
-            word = line.strip()
-            if word and not word.startswith("#"):
-                tok.add_word(word, freq=20000)
-    return tok
-
-
-def tokenize(text: str) -> list[str]:
-    """jieba search-mode words of normalised text, with figures kept together with their units."""
-    tokens = [t for t in _tokenizer().cut_for_search(text) if t.strip() and (t.isalnum() or len(t) > 1)]
-    tokens = [t.lower() for t in tokens if t not in _STOP]
-    tokens += [m.group(0) for m in _NUM_UNIT.finditer(text) if not m.group(0).isdigit() or len(m.group(0)) > 1]
-    return tokens
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .errors import RagError
-from .index import LoadedIndex, load as load_index, tokenize, top_n, top_weight
+from .index import LoadedIndex, load as load_index, top_n, top_weight
 from .ingest import Chunk
 from .query import Analyzer, QueryAnalysis, Report
 from .settings import Settings
 from .store import ChunkLookup, ChunkStore
+from .text import tokenize
 
 
 @dataclass
