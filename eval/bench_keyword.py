@@ -49,8 +49,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.bm25 import BM25Index, top_n  # noqa: E402
 from rag.evaluate import first_hit, load_questions, percentile, retrieval_metrics, run_retrieval  # noqa: E402
-from rag.index import BM25Index, top_n  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import ChunkStore, chunk_int_id  # noqa: E402
 from rag.text import tokenize  # noqa: E402

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .clean import compact, norm
-from .index import top_weight
+from .bm25 import top_weight
 from .text import tokenize
 from .llm import LLM
 from .query import is_english

@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from .bm25 import top_n, top_weight
 from .errors import RagError
-from .index import LoadedIndex, load as load_index, top_n, top_weight
+from .index import LoadedIndex, load as load_index
 from .ingest import Chunk
 from .query import Analyzer, QueryAnalysis, Report
 from .settings import Settings

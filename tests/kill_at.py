@@ -76,14 +76,14 @@ def arm(point: str, n: int) -> None:
             return out
         rag.vectors.FaissStore.persist = persist
     elif point == "bm25":
-        import rag.index
+        import rag.bm25
 
-        real_bm25 = rag.index.BM25Index.persist
+        real_bm25 = rag.bm25.BM25Index.persist
 
         def persist_bm25(self, path):
             real_bm25(self, path)
             countdown()
-        rag.index.BM25Index.persist = persist_bm25
+        rag.bm25.BM25Index.persist = persist_bm25
     elif point == "cache":
         import numpy as np
 

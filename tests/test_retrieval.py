@@ -161,22 +161,10 @@ def test_search_cli_json_shape(seed_index, monkeypatch):
     assert bad.exit_code == 1 and "empty" in bad.output
 
 
-def test_top_n_agrees_with_a_full_sort():
-    from rag.index import top_n
-
-    rng = np.random.default_rng(3)
-    scores = rng.integers(0, 50, 5000).astype(np.float32)  # many ties
-    got = top_n(scores, 30)
-    assert len(got) == 30 and len(set(got.tolist())) == 30
-    assert np.array_equal(scores[got], np.sort(scores)[::-1][:30])
-    assert list(top_n(np.array([0.1, 0.3, 0.2]), 10)) == [1, 2, 0]
-    assert len(top_n(np.array([], dtype=np.float32), 5)) == 0
-
-
 def test_hnsw_store_keeps_its_parameters_and_finds_neighbours(tmp_path):
     import faiss
 
-    from rag.index import FaissStore
+    from rag.vectors import FaissStore
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2000, 32)).astype(np.float32)
