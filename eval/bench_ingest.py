@@ -46,8 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.clean import to_traditional  # noqa: E402
 from rag.embed import get_embedder  # noqa: E402
 from rag.index import build, embed_text  # noqa: E402
-from rag.ingest import Document, ingest_paths, write_store  # noqa: E402
+from rag.ingest import Document, ingest_paths  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.store import write_store  # noqa: E402
 from rag.text import tokenize  # noqa: E402
 
 POOL = "安宁平和清远新华丰东临永嘉兴泰昌德隆云阳川江河湖明光盛庆福寿长乐春秋金玉松柏桃梅兰竹青白丹"

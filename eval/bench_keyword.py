@@ -178,7 +178,8 @@ def at_scale(sizes: list[int], texts: list[str], queries: list[str], client, flu
 
 def build_index(index_dir: Path, reports: Path) -> None:
     from rag.index import build
-    from rag.ingest import ingest_paths, write_store
+    from rag.ingest import ingest_paths
+    from rag.store import write_store
 
     s = Settings(index_dir=index_dir, seeds_dir=reports)
     t = time.perf_counter()

@@ -38,10 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.bm25 import BM25Index, top_n  # noqa: E402
 from rag.evaluate import load_questions, percentile  # noqa: E402
 from rag.index import load  # noqa: E402
-from rag.ingest import load_store  # noqa: E402
 from rag.retrieve import reciprocal_rank_fusion  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.store import chunk_int_id  # noqa: E402
+from rag.store import chunk_int_id, load_store  # noqa: E402
 from rag.text import tokenize  # noqa: E402
 from rag.vectors import FaissStore  # noqa: E402
 

@@ -105,7 +105,7 @@ def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | 
     """Chunk store + embedding cache filled with generated vectors + the product's index build."""
     from rag.embed import EmbeddingCache, get_embedder
     from rag.index import build, embed_text
-    from rag.ingest import write_store
+    from rag.store import write_store
 
     settings = Settings(index_dir=work, vector_store=store, milvus_index_type="hnsw")
     work.mkdir(parents=True, exist_ok=True)
@@ -227,8 +227,7 @@ def main() -> None:
 
     from rag.embed import get_embedder
     from rag.index import load
-    from rag.ingest import load_store
-    from rag.store import chunk_int_id
+    from rag.store import chunk_int_id, load_store
 
     settings = Settings()
     embedder = get_embedder(settings)

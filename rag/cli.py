@@ -113,7 +113,8 @@ def ingest(paths: Optional[list[Path]] = typer.Argument(None, help="Report files
            json_out: bool = typer.Option(False, "--json", help="Per-document summary as JSON lines on stdout.")) -> None:
     """Clean and cut reports into cited chunks; write the chunk store under index/."""
     from .index import build_lock, clean_leftovers
-    from .ingest import doc_summary, ingest_paths, write_store
+    from .ingest import doc_summary, ingest_paths
+    from .store import write_store
 
     s = None
     try:

@@ -1,17 +1,16 @@
-"""Ingestion: read reports, cut them into chunks, collapse duplicates, link twin reports, store.
+"""Ingestion: read reports, cut them into chunks, collapse duplicates, link twin reports.
 
-The chunk store (``index/chunks.sqlite``, see `rag.store`) is the contract between ingestion and
-everything downstream (embedding, BM25, citations). It is written in one transaction: a reader
-sees the old store or the new one, never a mix.
+The documents and chunks made here are what the chunk store (``index/chunks.sqlite``, see
+`rag.store`) keeps: the contract between ingestion and everything downstream (embedding, BM25,
+citations). `rag.store.write_store` writes them in one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -19,13 +18,13 @@ from typing import Iterable
 from .annotate import assign_periods, link_leads, link_notes
 from .chunk import cut_document
 from .clean import compact, normalize, to_simplified, to_traditional
+from .duplicates import find_duplicates
 from .errors import RagError
 from .metadata import DocMeta, article_kind, article_year, derive
 from .pieces import make_pieces
 from .read import SUFFIXES, SourceText, find_sources, read_source
-from .sections import Article, Para, Section
+from .sections import Article, Section
 from .settings import Settings
-from .store import ChunkStore
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,7 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
     if not meta.kind and articles:
         meta.kind = art_info[articles[0].index]["kind"]
 
-    dups, n_collapsed = _find_duplicates(paras, settings.near_duplicate_threshold)
+    dups, n_collapsed = find_duplicates(paras, settings.near_duplicate_threshold)
     for p in paras:  # a collapsed group is cited under the location with the richest heading context
         group = dups["groups"].get(id(p))
         if group:
@@ -273,97 +272,6 @@ def _dedupe_ids(chunks: list[Chunk]) -> None:
             c.id = f"{c.id}~{seen[c.id]}"
         else:
             seen[c.id] = 0
-
-
-# --- duplicates inside one file -------------------------------------------------------------------
-def _bigram_set(s: str) -> set[str]:
-    return {s[i:i + 2] for i in range(len(s) - 1)}
-
-
-ALL_PAIRS_UP_TO = 2000  # body paragraphs (a provincial report has ~300): up to this, every pair is compared
-MAX_CANDIDATES = 32  # beyond it, each paragraph is compared with at most this many (the nearest before it)
-
-
-def _pairs(keys: list[str], grams: list[set[str]], threshold: float) -> Iterable[tuple[int, int]]:
-    """The pairs (i < j) of paragraphs of 10 characters or more worth comparing.
-
-    Every pair for a report of up to `ALL_PAIRS_UP_TO` paragraphs. Comparing every pair is
-    quadratic: 4,000 paragraphs took 29 s and a 2 MB upload of short paragraphs would have held
-    ingestion for hours. Beyond that, identical paragraphs are grouped by their text and the rest
-    compared only with paragraphs sharing one of their rarest bigrams (prefix filtering: two sets
-    with Jaccard ≥ t share one of the |A| − ⌈t·|A|⌉ + 1 rarest elements of each), at most
-    `MAX_CANDIDATES` each; a short paragraph contained in a longer one may then go undetected."""
-    idx = [i for i in range(len(keys)) if len(keys[i]) >= 10]
-    if len(idx) <= ALL_PAIRS_UP_TO:
-        yield from ((i, j) for n, i in enumerate(idx) for j in idx[n + 1:])
-        return
-    first: dict[str, int] = {}
-    distinct: list[int] = []
-    for i in idx:
-        if keys[i] in first:
-            yield first[keys[i]], i
-        else:
-            first[keys[i]] = i
-            distinct.append(i)
-    df: Counter[str] = Counter(g for i in distinct for g in grams[i])
-    postings: dict[str, list[int]] = defaultdict(list)
-    for i in distinct:
-        ranked = sorted(grams[i], key=lambda g: (df[g], g))
-        prefix = ranked[:len(ranked) - math.ceil(threshold * len(ranked)) + 1]
-        seen: set[int] = set()
-        for g in prefix:
-            for j in reversed(postings[g]):
-                if len(seen) >= MAX_CANDIDATES:
-                    break
-                seen.add(j)
-            postings[g].append(i)
-        yield from ((j, i) for j in sorted(seen))
-
-
-def _find_duplicates(paras: list[Para], threshold: float) -> tuple[dict, int]:
-    """Identical, near-identical (bigram Jaccard ≥ threshold) or contained paragraphs.
-
-    Returns {"groups": {id(canonical): [duplicates]}, "dropped": {id(dup)}}; the canonical is
-    the longest member (text is never lost: a contained paragraph's text is inside it).
-    """
-    body = [p for p in paras if p.kind == "body"]
-    keys = [compact(p.block.text) for p in body]
-    grams = [_bigram_set(k) for k in keys]
-    parent = list(range(len(body)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in _pairs(keys, grams, threshold):
-        a, b = keys[i], keys[j]
-        same = a == b
-        if not same:
-            short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-            same = len(short) >= 20 and short in long_
-        if not same:
-            inter = len(grams[i] & grams[j])
-            union = len(grams[i] | grams[j]) or 1
-            same = inter / union >= threshold
-        if same:
-            parent[find(j)] = find(i)
-    members: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(body)):
-        members[find(i)].append(i)
-    groups: dict[int, list[Para]] = {}
-    dropped: set[int] = set()
-    collapsed = 0
-    for idxs in members.values():
-        if len(idxs) < 2:
-            continue
-        canon = max(idxs, key=lambda k: (len(keys[k]), -k))
-        others = [body[k] for k in idxs if k != canon]
-        groups[id(body[canon])] = others
-        dropped.update(id(p) for p in others)
-        collapsed += len(others)
-    return {"groups": groups, "dropped": dropped}, collapsed
 
 
 # --- twin reports ---------------------------------------------------------------------------------
@@ -487,34 +395,12 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = Tru
     return docs
 
 
-# --- the chunk store ------------------------------------------------------------------------------
+# --- what the chunk store keeps of a document -----------------------------------------------------
 def doc_summary(d: Document) -> dict:
+    """The document without its chunks: its row in the chunk store and its line of `rag ingest --json`."""
     return {
         "id": d.id, "name": d.name, "path": d.path, "sha256": d.sha256, "chars": d.chars, "title": d.title,
         "meta": asdict(d.meta), "articles": d.articles, "sections": d.sections, "markers": d.markers,
         "narrow": d.narrow, "duplicates_collapsed": d.duplicates_collapsed, "garbled_runs": d.garbled_runs,
         "twin_of": d.twin_of, "chunks": len(d.chunks), "format": d.fmt,
     }
-
-
-def write_store(docs: list[Document], settings: Settings) -> bool:
-    """Make the chunk store hold exactly `docs`: one SQLite transaction that rewrites only the
-    documents whose content changed (see `rag.store`). Returns whether anything changed."""
-    store = ChunkStore(settings.index_dir, create=True)
-    try:
-        changed = store.write(docs, [doc_summary(d) for d in docs])
-    finally:
-        store.close()
-    for legacy in ("chunks.jsonl", "documents.json"):  # the store's format before SQLite
-        (settings.index_dir / legacy).unlink(missing_ok=True)
-    return changed
-
-
-def load_store(settings: Settings) -> tuple[list[dict], list[Chunk]]:
-    """Documents and every chunk (for tools that show them all, such as `rag chunks`); the
-    service looks chunks up in the store instead."""
-    store = ChunkStore(settings.index_dir)
-    try:
-        return store.documents(), list(store.iter_chunks())
-    finally:
-        store.close()

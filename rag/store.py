@@ -24,13 +24,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator, TypeVar
 
 from .errors import RagError
 from .files import is_no_space, no_space_error
-
-if TYPE_CHECKING:  # the dataclasses live with ingestion; imported lazily to avoid a cycle
-    from .ingest import Chunk, Document
+from .ingest import Chunk, Document, doc_summary
+from .settings import Settings
 
 STORE_VERSION = 2
 FILE = "chunks.sqlite"
@@ -118,8 +117,6 @@ def _json(data: str):
 
 
 def _chunk(data: str) -> "Chunk":
-    from .ingest import Chunk
-
     try:
         return Chunk(**json.loads(data))
     except (ValueError, TypeError) as exc:  # a damaged row: reported like SQLite's own damage
@@ -425,3 +422,27 @@ class ChunkLookup:
 
     def __contains__(self, chunk_id: object) -> bool:
         return isinstance(chunk_id, str) and self.get(chunk_id) is not None
+
+
+# --- the whole corpus -----------------------------------------------------------------------------
+def write_store(docs: list[Document], settings: Settings) -> bool:
+    """Make the chunk store hold exactly `docs`: one SQLite transaction that rewrites only the
+    documents whose content changed (see `rag.store`). Returns whether anything changed."""
+    store = ChunkStore(settings.index_dir, create=True)
+    try:
+        changed = store.write(docs, [doc_summary(d) for d in docs])
+    finally:
+        store.close()
+    for legacy in ("chunks.jsonl", "documents.json"):  # the store's format before SQLite
+        (settings.index_dir / legacy).unlink(missing_ok=True)
+    return changed
+
+
+def load_store(settings: Settings) -> tuple[list[dict], list[Chunk]]:
+    """Documents and every chunk (for tools that show them all, such as `rag chunks`); the
+    service looks chunks up in the store instead."""
+    store = ChunkStore(settings.index_dir)
+    try:
+        return store.documents(), list(store.iter_chunks())
+    finally:
+        store.close()

@@ -23,7 +23,8 @@ def repo_root() -> Path:
 def seed_index(tmp_path_factory):
     """Settings pointing at a fresh index of the five seed reports (ingested and indexed)."""
     from rag.index import build
-    from rag.ingest import ingest_paths, write_store
+    from rag.ingest import ingest_paths
+    from rag.store import write_store
     from rag.settings import Settings
 
     index_dir = tmp_path_factory.mktemp("index")
@@ -41,7 +42,8 @@ def corpus_index(tmp_path_factory):
     """Settings pointing at a fresh index of the development corpus (eval/corpus/reports). Its
     embeddings are kept in index/corpus-cache, so only the first session on a machine embeds them."""
     from rag.index import build
-    from rag.ingest import ingest_paths, write_store
+    from rag.ingest import ingest_paths
+    from rag.store import write_store
     from rag.settings import Settings
 
     index_dir = tmp_path_factory.mktemp("corpus-index")

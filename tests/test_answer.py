@@ -187,7 +187,8 @@ def injected(seed_index, tmp_path_factory):
     import hostile_docs as h
     from rag.answer import Assistant
     from rag.index import build
-    from rag.ingest import ingest_paths, write_store
+    from rag.ingest import ingest_paths
+    from rag.store import write_store
     from rag.models import get_spec, status
     from rag.retrieve import Retriever
 

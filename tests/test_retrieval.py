@@ -100,7 +100,8 @@ def test_index_rejects_another_embedder(seed_index):
 def test_incremental_update_and_removal(tmp_path, seed_index):
     """Adding a report embeds only its chunks; removing one drops it from both indexes."""
     from rag.index import build
-    from rag.ingest import ingest_paths, write_store
+    from rag.ingest import ingest_paths
+    from rag.store import write_store
     from rag.retrieve import Retriever
 
     reports = tmp_path / "reports"

@@ -12,9 +12,9 @@ import threading
 import pytest
 
 from rag.errors import RagError
-from rag.ingest import ingest_paths, write_store
+from rag.ingest import ingest_paths
 from rag.settings import Settings
-from rag.store import FILE, ChunkLookup, ChunkStore, chunk_int_id
+from rag.store import FILE, ChunkLookup, ChunkStore, chunk_int_id, load_store, write_store
 
 REPORT_A = "甲市2024年政府工作报告\n\n一、2023年工作回顾\n\n全年新建公园12个，新增绿地面积30公顷。\n\n二、2024年重点工作\n\n今年计划新建学校5所。\n"
 REPORT_B = "乙县2023年政府工作报告\n\n一、2022年工作回顾\n\n全县新修农村公路80公里。\n\n二、2023年重点工作\n\n今年新增就业岗位2000个。\n"
@@ -49,6 +49,21 @@ def test_write_then_read_documents_and_chunks(folder):
     searchable = list(store.iter_chunks(searchable_only=True))
     assert store.count(searchable_only=True) == len(searchable) < len(chunks), "headings are not searchable"
     store.close()
+
+
+def test_write_store_rewrites_only_on_change_and_load_store_reads_everything(folder):
+    settings, reports = folder
+    settings.index_dir.mkdir(parents=True)
+    (settings.index_dir / "chunks.jsonl").write_text("{}\n", encoding="utf-8")  # the format before SQLite
+    docs = ingest_paths([reports], settings, progress=False)
+    assert write_store(docs, settings) is True
+    assert not (settings.index_dir / "chunks.jsonl").exists()
+    assert write_store(docs, settings) is False  # same content: nothing rewritten
+    summaries, chunks = load_store(settings)
+    assert [d["id"] for d in summaries] == ["a", "b"] and summaries[0]["chunks"] == len(docs[0].chunks)
+    assert [c.id for c in chunks] == [c.id for d in docs for c in d.chunks]
+    assert write_store(docs[:1], settings) is True  # b removed
+    assert [d["id"] for d in load_store(settings)[0]] == ["a"]
 
 
 def test_filters_by_document_place_level_and_year(folder):

@@ -80,7 +80,8 @@ def test_milvus_filter_values_are_quoted():
 @pytest.mark.parametrize("backend", ["faiss", "milvus"])
 def test_the_seed_index_is_built_updated_by_diff_and_searched_through_each_store(backend, seed_index, tmp_path):
     from rag.index import build, read_manifest
-    from rag.ingest import ingest_paths, write_store
+    from rag.ingest import ingest_paths
+    from rag.store import write_store
     from rag.retrieve import Retriever
 
     settings = seed_index.model_copy(update={"index_dir": tmp_path / "index", "vector_store": backend})
