@@ -101,7 +101,7 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
     methods: set[str] = set()
     for context in iter_route_contexts(request.app.routes):  # included routers hold the routes
-        route = context.original_route  # the routers are included without a prefix
+        route = context.original_route  # its path holds its router's prefix (the app adds none)
         match, _ = route.matches({**request.scope, "method": "GET"})
         if match != Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())

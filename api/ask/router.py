@@ -15,7 +15,7 @@ from ..questions import make_job
 from ..schemas import AskResponse, json_int
 from ..services import Services, get_services
 
-router = APIRouter(tags=["answers"])
+router = APIRouter(prefix="/v1", tags=["answers"])
 
 
 class AskRequest(BaseModel):
@@ -57,7 +57,7 @@ STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every e
 """
 
 
-@router.post("/v1/ask", response_model=AskResponse, responses={
+@router.post("/ask", response_model=AskResponse, responses={
     **ANSWER_ERRORS, 200: {"description": "The answer (JSON), or a stream of events with `stream: true`.",
                            "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
     summary="Answer a question with verified citations", description=STREAM_DOC)

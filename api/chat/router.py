@@ -29,7 +29,7 @@ from ..questions import check_question, make_job
 from ..services import Services, get_services
 from .schemas import ChatCompletion, ChatCompletionRequest, ChatMessage
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"])
 
 SEPARATOR = "\n\n---\n"
 # One server-sent event (OpenAPI 3.1: the schema of a stream describes each event): `data` is a
@@ -71,7 +71,7 @@ def _conversation(services: Services, messages: list[ChatMessage]) -> tuple[str,
     return texts[-1], texts[:-1]
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion, responses={
+@router.post("/chat/completions", response_model=ChatCompletion, responses={
     **ANSWER_ERRORS, 200: {"description": "A chat completion, or `chat.completion.chunk` server-sent events.",
                            "content": {"text/event-stream": {"schema": SSE_CHUNK}}}},
     summary="OpenAI-compatible chat completion with citations", description=__doc__)

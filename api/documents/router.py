@@ -27,7 +27,7 @@ from rag.read import MEDIA_TYPES, SourceText, read_source
 from ..errors import CONFLICT, COMMON_ERRORS, NOT_FOUND, ApiError, ErrorResponse
 from ..services import Services, get_services
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(prefix="/v1", tags=["documents"])
 
 # A document id: a file stem the server made or found in the seeds folder; never `.`/`..`, never a path.
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -89,7 +89,7 @@ def _result(change: Change) -> dict:
             "embedded": change.embedded, "reused": change.reused, "seconds": change.seconds}
 
 
-@router.get("/v1/documents", response_model=list[DocumentInfo], responses=COMMON_ERRORS,
+@router.get("/documents", response_model=list[DocumentInfo], responses=COMMON_ERRORS,
             summary="The documents being served")
 async def list_documents(services: Services = Depends(get_services)) -> list[DocumentInfo]:
     documents = services.assistant.retriever.documents
@@ -97,7 +97,7 @@ async def list_documents(services: Services = Depends(get_services)) -> list[Doc
     return [_info(d, services, uploads) for d in documents]
 
 
-@router.post("/v1/documents", status_code=201, response_model=ChangeResult, summary="Upload a report", responses={
+@router.post("/documents", status_code=201, response_model=ChangeResult, summary="Upload a report", responses={
     **COMMON_ERRORS,
     400: {"model": ErrorResponse, "description": "Malformed JSON body."},
     409: {"model": ErrorResponse, "description": "The same text is already in the library."},
@@ -175,7 +175,7 @@ async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | N
     return data, name or upload.filename
 
 
-@router.delete("/v1/documents/{doc_id}", response_model=ChangeResult, summary="Remove a report", responses={
+@router.delete("/documents/{doc_id}", response_model=ChangeResult, summary="Remove a report", responses={
     **COMMON_ERRORS,
     404: {"model": ErrorResponse, "description": "No document with that id."},
     409: {"model": ErrorResponse, "description": "It is the last document."},
@@ -188,7 +188,7 @@ async def delete_document(doc_id: str = Path(max_length=100, pattern=DOC_ID,
     return JSONResponse(_result(change))
 
 
-@router.get("/v1/documents/{doc_id}/file", summary="The original file of a report", responses={
+@router.get("/documents/{doc_id}/file", summary="The original file of a report", responses={
     **COMMON_ERRORS,
     200: {"description": "The file as it was given, with its content type (a PDF opens at `#page=N`).",
           "content": {t: {} for t in sorted(set(MEDIA_TYPES.values()))}},
@@ -288,7 +288,7 @@ def _document_text(services: Services, doc_id: str) -> DocumentText:
                         text=src.text, paragraphs=paragraphs, twin_of=summary.get("twin_of", []))
 
 
-@router.get("/v1/documents/{doc_id}/text", response_model=DocumentText, summary="The text of a report, as cited",
+@router.get("/documents/{doc_id}/text", response_model=DocumentText, summary="The text of a report, as cited",
             responses={
                 **COMMON_ERRORS,
                 404: {"model": ErrorResponse, "description": "No document with that id, or its file is gone."},

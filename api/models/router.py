@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ..errors import COMMON_ERRORS
 from ..services import Services, get_services
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 class ModelCard(BaseModel):
@@ -31,7 +31,7 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
-@router.get("/v1/models", response_model=ModelList, responses=COMMON_ERRORS, summary="The configured models")
+@router.get("/models", response_model=ModelList, responses=COMMON_ERRORS, summary="The configured models")
 async def list_models(services: Services = Depends(get_services)) -> ModelList:
     catalog = services.models()
     loaded = set(services.loaded_models())

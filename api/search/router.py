@@ -15,7 +15,7 @@ from ..questions import check_question
 from ..schemas import SearchResult, json_int
 from ..services import Services, get_services
 
-router = APIRouter(tags=["search"])
+router = APIRouter(prefix="/v1", tags=["search"])
 
 
 class SearchRequest(BaseModel):
@@ -27,7 +27,7 @@ class SearchRequest(BaseModel):
     k: json_int(1, 50) = Field(10, description="How many results (like `rag search -k`).")
 
 
-@router.post("/v1/search", response_model=list[SearchResult], summary="Ranked passages for a question",
+@router.post("/search", response_model=list[SearchResult], summary="Ranked passages for a question",
              responses={**COMMON_ERRORS, 400: {"model": ErrorResponse, "description": "Empty or over-long question."}})
 async def search(body: SearchRequest, services: Services = Depends(get_services)) -> JSONResponse:
     question = check_question(services, body.question, "question")
