@@ -121,6 +121,8 @@ def _reassign_by_content(articles: list[Article], paras: list[Para], margin: flo
             if len(grams) < 12:
                 continue
             scores = model.scores(grams, own=p.article.index)
+            if p.article.index not in scores or len(scores) < 2:
+                continue  # its own article (or every other) is too short to compare with
             best = max(scores, key=scores.get)
             if best != p.article.index and (scores[best] - scores[p.article.index]) / len(grams) > margin:
                 target = next(a for a in articles if a.index == best)

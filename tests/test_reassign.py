@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.blocks import build_blocks, group_lists
 from rag.layout import detect_narrow, split_lines
 from rag.reassign import reassign_interleaved
@@ -55,3 +57,17 @@ def test_paragraphs_already_in_their_article_stay() -> None:
     out = reassign_interleaved(articles, paras)
     assert [(p.block.text, p.article.index, id(p.section)) for p in out] == placed
     assert not any(p.reassigned for p in out)
+
+
+@pytest.mark.parametrize("farming, industry", [(1, 1), (4, 1)], ids=["both-short", "one-short"])
+def test_articles_too_short_to_learn_from_are_left_as_they_are(farming: int, industry: int) -> None:
+    """Below ~200 bigrams an article has no vocabulary to compare with: its paragraphs stay, nothing fails."""
+    f = [_para("甲县", FARMING, k) for k in range(2 * farming)]
+    i = [_para("乙市", INDUSTRY, k) for k in range(2 * industry)]
+    text = "\n".join(["# 甲县农业", "## 一、甲县种植", *f[:farming], "# 乙市工业", "### （一）乙市制造", *i[:industry],
+                      "## 二、甲县灌溉", *f[farming:], "### （二）乙市芯片", *i[industry:]]) + "\n"
+    articles, paras, interleaved = sections_of(text)
+    assert interleaved
+    placed = [(p.block.text, p.article.index) for p in paras]
+    out = reassign_interleaved(articles, paras)
+    assert [(p.block.text, p.article.index) for p in out] == placed and not any(p.reassigned for p in out)
