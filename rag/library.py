@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .decode import binary_kind, too_many_controls
 from .errors import RagError
 from .files import atomic_write_bytes, atomic_write_text, pid_alive
 from .ingest import Document, find_reports, link_twins, load_file, read_report
-from .read import FORMAT_SUFFIX, SUFFIXES, binary_kind, read_bytes, sniff, too_many_controls
+from .read import FORMAT_SUFFIX, SUFFIXES, read_bytes, sniff
 from .settings import Settings
 from .store import ChunkStore
 

@@ -23,8 +23,9 @@ import logging
 import re
 from dataclasses import dataclass
 
+from .decode import decode, too_many_controls
 from .errors import RagError
-from .read import SourceSpan, SourceText, decode, too_many_controls
+from .read import SourceSpan, SourceText
 
 log = logging.getLogger(__name__)
 

@@ -47,8 +47,8 @@ def test_a_valid_report_passes_with_a_bom_and_crlf():
 def test_an_upload_is_held_to_the_readers_rule_for_control_characters(tmp_path):
     """Word's line breaks (vertical tabs) are text to the readers; an upload with them is not refused
     while the CLI reads the same file, and a binary-looking text is refused by both."""
+    from rag.decode import decode
     from rag.errors import RagError
-    from rag.read import decode
 
     word_breaks = "甲市2024年政府工作报告\v各位代表：\v现在，我代表市人民政府报告工作。\v新建公园3个。\n".encode()
     assert decode(word_breaks)[0] == validate_report(word_breaks, 10_000)

@@ -19,17 +19,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import RagError
-from rag.read import (
-    SUFFIXES,
-    SourceText,
-    decode,
-    find_sources,
-    read_bytes,
-    read_source,
-    resolve_artefacts,
-    sniff,
-    unify_newlines,
-)
+from rag.decode import unify_newlines
+from rag.read import SUFFIXES, SourceText, find_sources, read_bytes, read_source, sniff
 
 CORPUS = Path(__file__).resolve().parent.parent / "eval" / "corpus" / "reports"
 TEXT_FILES = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".txt", ".csv", ".jsonl"))
@@ -228,11 +219,6 @@ def test_csv_and_jsonl_in_other_encodings(tmp_path, encoding):
         assert got.encoding == encoding
 
 
-def test_short_gbk_text_is_not_taken_for_korean():
-    """charset-normalizer alone calls these bytes cp949; GB18030 is tried first."""
-    assert decode("甲市人民政府工作报告".encode("gbk")) == ("甲市人民政府工作报告", "gb18030")
-
-
 @pytest.mark.parametrize("encoding, cut", [("utf-8", 2), ("gb18030", 1)])
 def test_text_cut_mid_character_is_read_with_the_damage_marked(tmp_path, encoding, cut):
     """A download cut inside the last character ("）", 3 bytes in UTF-8, 2 in GBK) loses that
@@ -255,19 +241,6 @@ def test_a_stray_byte_in_gbk_text_is_one_replacement_character(tmp_path):
     before = unify_newlines(raw[:at].decode("gbk"))
     assert src.encoding == "gb18030"
     assert src.text == before + "\ufffd" + only(CORPUS / name).text[len(before):]
-
-
-# --- the two repairs ----------------------------------------------------------------------------
-def test_unify_newlines():
-    assert unify_newlines("甲市\r\r\n乙县\r\n丙镇\r丁村\n\n戊乡\r\r") == "甲市\n乙县\n丙镇\n丁村\n\n戊乡\n\n"
-    assert unify_newlines("\u3000\u3000甲市 \r\n") == "\u3000\u3000甲市 \n"  # indent, trailing space kept
-
-
-def test_resolve_artefacts_only_for_space_and_format_characters():
-    assert resolve_artefacts("甲市<U+00A0>乙县<U+200D>") == "甲市\u00a0乙县\u200d"
-    assert resolve_artefacts("<U+3000><U+3000>丙镇<u+feff><U+2002>") == "\u3000\u3000丙镇\ufeff\u2002"
-    kept = "<U+4E2D> <U+0041> <U+110000> <U+00A> U+00A0"
-    assert resolve_artefacts(kept) == kept
 
 
 # --- records: CSV dialects, JSON forms ----------------------------------------------------------
