@@ -1,4 +1,5 @@
-"""The `rag` command line: models, ingestion and inspection of chunks.
+"""The `rag` command line: models, ingestion, inspection of chunks, search, answers and the service
+(`rag eval` is defined in `rag.cli_eval`, the consoles and the one way to fail in `rag.console`).
 
 Logs and progress go to stderr; `--json` output goes to stdout, one object per line where the
 command lists things. A `RagError` becomes a one-line message and exit code 1, never a traceback.
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from .cli_eval import eval_cmd
+from .console import err, fail, out
 from .errors import RagError
 from .settings import Settings, get_settings
 
@@ -26,17 +28,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 models_app = typer.Typer(no_args_is_help=True, help="List, fetch and verify the offline models.")
 app.add_typer(models_app, name="models")
 
-err = Console(stderr=True)
-out = Console()
-
 
 def _settings() -> Settings:
     return get_settings()
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)  # one line, however long
-    raise typer.Exit(1)
 
 
 def _write_error(exc: OSError, s: Settings | None) -> RagError:
@@ -76,7 +70,7 @@ def models_list(json_out: bool = typer.Option(False, "--json", help="One JSON ob
         s = _settings()
         rows = [models.status(s, spec, full_check=verify) for spec in models.load_manifest(s).values()]
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
     if json_out:
         for r in rows:
             print(json.dumps({"name": r.spec.name, "role": r.spec.role, "file": r.spec.file, "present": r.present,
@@ -104,7 +98,7 @@ def models_fetch(names: Optional[list[str]] = typer.Argument(None, help="Model n
             st = models.fetch(s, name, progress=not quiet)
             err.print(f"{name}: verified {st.path} ({st.size / 2**20:,.1f} MiB)")
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 # --- ingestion ------------------------------------------------------------------------------------
@@ -124,9 +118,9 @@ def ingest(paths: Optional[list[Path]] = typer.Argument(None, help="Report files
             clean_leftovers(s)
             write_store(docs, s)
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
     except OSError as exc:
-        _fail(_write_error(exc, s))
+        fail(_write_error(exc, s))
     if json_out:
         for d in docs:
             summary = doc_summary(d)
@@ -162,7 +156,7 @@ def chunks(doc: Optional[str] = typer.Option(None, "--doc", help="Document id or
             if not documents:
                 raise RagError(f"no document '{doc}' in the chunk store")
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
     try:
         for d in documents:  # one document's chunks at a time, streamed from the store
             if not json_out:
@@ -213,9 +207,9 @@ def index(paths: Optional[list[Path]] = typer.Argument(None, help="Report files 
         docs = ingest_paths(paths or [s.seeds_dir], s, progress=not quiet)
         stats = build(s, docs=docs, rebuild=rebuild, progress=not quiet)
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
     except OSError as exc:
-        _fail(_write_error(exc, s))
+        fail(_write_error(exc, s))
     err.print(f"indexed {stats.chunks} chunks from {len(docs)} documents ({stats.index_type}): "
               f"{stats.embedded} embedded, {stats.reused} from cache, +{stats.added}/-{stats.removed} vs previous build, "
               f"{stats.seconds:.1f}s")
@@ -239,7 +233,7 @@ def search(question: str = typer.Argument(..., help="The question, in Chinese (e
         timings: dict = {}
         results = _retriever(s).search(question, k, timings)
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
     if json_out:
         print(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
         return
@@ -252,106 +246,8 @@ def search(question: str = typer.Argument(..., help="The question, in Chinese (e
     err.print(f"retrieval {timings.get('retrieve_ms')} ms")
 
 
-# --- evaluation -------------------------------------------------------------------------------------
-@app.command("eval")
-def eval_cmd(questions: Path = typer.Option(None, "--questions", help="Question file (default: eval/questions.jsonl)."),
-             retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Evaluate retrieval only (no LLM)."),
-             model: str = typer.Option("default", "--model", help="default or small (full evaluation)."),
-             limit: int = typer.Option(0, "--limit", help="Only the first N questions (0 = all)."),
-             out_path: Optional[Path] = typer.Option(None, "--out", help="Results file (default: eval/results/<date>-<model>.json; "
-                                                     "with --retrieval-only: JSON lines, one per question)."),
-             compare_to: Optional[Path] = typer.Option(None, "--compare", help="A previous results JSON to compare with."),
-             k: int = typer.Option(None, "-k", help="Passages per question."),
-             min_hit5: Optional[float] = typer.Option(None, "--min-hit5", help="Retrieval-only: exit 1 below this hit@5."),
-             min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Exit 1 below this answer accuracy."),
-             json_out: bool = typer.Option(False, "--json", help="Metrics as JSON on stdout.")) -> None:
-    """Run a question file through the pipeline: retrieval, answers, citations, refusals, latency."""
-    from .evaluate import compare, load_questions, run_full, run_retrieval, write_report
-
-    try:
-        s = _settings()
-        qs = load_questions(questions or (s.root / "eval" / "questions.jsonl"))
-        if limit:
-            qs = qs[:limit]
-        if retrieval_only:
-            metrics, records = run_retrieval(_retriever(s), qs, k or 10, progress=not json_out)
-        else:
-            if model not in ("default", "small"):
-                raise RagError(f"unknown model '{model}'; choose default or small")
-            previous = json.loads(compare_to.read_text(encoding="utf-8")) if compare_to else None
-            tty = sys.stderr.isatty()
-
-            def tally(rec: dict) -> None:  # the progress bar's running tally, as log lines when not on a terminal
-                if not tty:
-                    j = rec["judgement"]
-                    err.print(f"{rec['id']} {'ok ' if j['correct'] else 'FAIL'} {j.get('cause') or ''} "
-                              f"{rec['timings'].get('total_s')} s", highlight=False)
-
-            metrics, records = run_full(_assistant(s), qs, model, k, progress=not json_out and tty, on_row=tally)
-    except (RagError, OSError, ValueError) as exc:
-        _fail(exc)
-    if retrieval_only:
-        if out_path:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        if json_out:
-            print(json.dumps(metrics, ensure_ascii=False))
-        else:
-            _print_retrieval(metrics)
-        if min_hit5 is not None and metrics["overall"].get("hit@5", 0) < min_hit5:
-            err.print(f"[bold red]hit@5 {metrics['overall'].get('hit@5')} is below the gate {min_hit5}[/]")
-            raise typer.Exit(1)
-        return
-    import datetime
-
-    out_path = out_path or (s.root / "eval" / "results" / f"{datetime.date.today().isoformat()}-{model}.json")
-    command = "rag eval --model " + model + (f" --limit {limit}" if limit else "") + (f" --questions {questions}" if questions else "")
-    md = write_report(out_path, metrics, records, model, command)
-    if json_out:
-        print(json.dumps(metrics, ensure_ascii=False))
-    else:
-        _print_full(metrics)
-        err.print(f"results: {out_path}\nreport:  {md}")
-    if previous is not None:
-        diff = compare(previous, records)
-        out.print(f"compared with {compare_to}: correct {diff['before_correct']} → {diff['now_correct']}; "
-                  f"improved {len(diff['improved'])}: {', '.join(diff['improved']) or '-'}; "
-                  f"regressed {len(diff['regressed'])}: {', '.join(diff['regressed']) or '-'}", highlight=False)
-    if min_accuracy is not None and metrics["overall"].get("answer_accuracy", 0) < min_accuracy:
-        err.print(f"[bold red]answer accuracy {metrics['overall'].get('answer_accuracy')} is below {min_accuracy}[/]")
-        raise typer.Exit(1)
-
-
-def _print_full(m: dict) -> None:
-    cols = ["n", "answer_accuracy", "concise", "citation_precision", "citation_recall", "refusal_accuracy",
-            "false_refusal_rate", "retrieval_hit@k"]
-    table = Table("slice", *[c.replace("_", " ") for c in cols])
-    table.add_row("[bold]overall[/]", *[str(m["overall"].get(c, "")) for c in cols])
-    for name, group in (("type", m["by_type"]), ("doc", m["by_doc"])):
-        for key, v in group.items():
-            table.add_row(f"{name}: {key}", *[str(v.get(c, "")) for c in cols])
-    out.print(table)
-    lat = m["latency"]
-    out.print("latency: " + ", ".join(f"{k} median {v['median']} / p95 {v['p95']}" for k, v in lat.items()), highlight=False)
-    if m["failure_causes"]:
-        out.print("failure causes: " + ", ".join(f"{c} {n}" for c, n in m["failure_causes"].items()), highlight=False)
-
-
-def _print_retrieval(m: dict) -> None:
-    cols = ["n", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10"]
-    table = Table("slice", *cols)
-    table.add_row("[bold]overall[/]", *[str(m["overall"].get(c, "")) for c in cols])
-    for name, group in (("type", m["by_type"]), ("doc", m["by_doc"])):
-        for key, v in group.items():
-            table.add_row(f"{name}: {key}", *[str(v.get(c, "")) for c in cols])
-    table.add_row("unanswerable (nearby text)", *[str(m["unanswerable_nearby"].get(c, "")) for c in cols])
-    out.print(table)
-    if "latency_ms" in m:
-        out.print(f"retrieval latency p50 {m['latency_ms']['p50']} ms, p95 {m['latency_ms']['p95']} ms")
-    if m["misses"]:
-        out.print(f"[bold]misses (not in top 5):[/] {len(m['misses'])}")
-        for miss in m["misses"]:
-            out.print(f"  {miss['id']} rank={miss['rank']} {miss['question']}", markup=False, highlight=False)
+# --- evaluation: rag/cli_eval.py ------------------------------------------------------------------
+app.command("eval")(eval_cmd)
 
 
 # --- answering --------------------------------------------------------------------------------------
@@ -386,7 +282,7 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
             return
         ans = assistant.ask(question, k=k, model=model, on_event=_terminal_events())
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
     _finish_answer(ans)
     t = ans.timings
     err.print(f"retrieval {t.get('retrieve_ms')} ms · evidence {t.get('evidence_s')} s · first token "
@@ -440,7 +336,7 @@ def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or smal
         s = _settings()
         assistant = _assistant(s, preload=model or s.llm)
     except RagError as exc:
-        _fail(exc)
+        fail(exc)
     state = ChatState()
     err.print("Ask about the reports. /sources shows the last citations, /quit leaves, Ctrl-C stops an answer.")
     while True:
@@ -497,7 +393,7 @@ def serve(host: Optional[str] = typer.Option(None, "--host", help="Interface to 
             given["preload"] = False
         api_settings = ApiSettings(**given)  # the options win over RAG_API_* (and are validated)
     except (RagError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     try:
         loopback = api_settings.host == "localhost" or ipaddress.ip_address(api_settings.host).is_loopback
     except ValueError:

@@ -24,8 +24,8 @@ def seed_index(tmp_path_factory):
     """Settings pointing at a fresh index of the five seed reports (ingested and indexed)."""
     from rag.index import build
     from rag.ingest import ingest_paths
-    from rag.store import write_store
     from rag.settings import Settings
+    from rag.store import write_store
 
     index_dir = tmp_path_factory.mktemp("index")
     cache = REPO / "index" / "cache"
@@ -43,8 +43,8 @@ def corpus_index(tmp_path_factory):
     embeddings are kept in index/corpus-cache, so only the first session on a machine embeds them."""
     from rag.index import build
     from rag.ingest import ingest_paths
-    from rag.store import write_store
     from rag.settings import Settings
+    from rag.store import write_store
 
     index_dir = tmp_path_factory.mktemp("corpus-index")
     keep = REPO / "index" / "corpus-cache"
