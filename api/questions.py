@@ -4,9 +4,10 @@ OpenAI-compatible endpoint), with the same follow-up rewriting as `rag chat`."""
 from __future__ import annotations
 
 import re
+from typing import Callable
 
-from rag.answer import Assistant
 from rag.chat import rewrite
+from rag.retrieve import Retriever
 
 from .answering import AnswerJob
 from .errors import ApiError
@@ -25,30 +26,30 @@ def check_question(services: Services, question: str, param: str) -> str:
     return question.strip()
 
 
-def standalone(assistant: Assistant, question: str, history: list[str], limit: int) -> str:
+def standalone(question: str, history: list[str], limit: int, place_aliases: dict[str, str],
+               unknown_places: Callable[[str], list[str]] | None = None) -> str:
     """Replay the conversation as `rag chat` does: each earlier question is rewritten against the
-    ones before it, then the new one against them all. Entries too long to have been asked are
-    skipped."""
+    ones before it, then the new one against them all (`rag.chat.rewrite`, with the places of the
+    index being served). Entries too long to have been asked are skipped."""
     done: list[str] = []
-    aliases = assistant.retriever.place_aliases
-    unknown = getattr(getattr(assistant.retriever, "analyzer", None), "unknown_places", None)
     for h in history:
         h = (h or "").strip()
         if h and len(h) <= limit:
-            done.append(rewrite(h, done, aliases, unknown))
-    return rewrite(question, done, aliases, unknown)
+            done.append(rewrite(h, done, place_aliases, unknown_places))
+    return rewrite(question, done, place_aliases, unknown_places)
 
 
-def make_job(services: Services, assistant: Assistant, question: str, history: list[str], *, k: int | None,
+def make_job(services: Services, retriever: Retriever, question: str, history: list[str], *, k: int | None,
              model: str | None, max_tokens: int | None = None, question_param: str = "question") -> tuple[AnswerJob, str]:
-    """The job to queue and the public id of the model that will answer."""
+    """The job to queue and the public id of the model that will answer; `retriever` is the index of
+    the assistant that will answer (its places rewrite a follow-up)."""
     q = check_question(services, question, question_param)
     if k is not None and not 1 <= k <= services.api.max_k:
         raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
     info = services.models().resolve(model)
     history = history[-services.api.max_history:] if services.api.max_history else []
     limit = services.api.max_question_chars
-    s = standalone(assistant, q, history, limit)
+    s = standalone(q, history, limit, retriever.place_aliases, retriever.analyzer.unknown_places)
     if len(s) > limit:  # a rewritten follow-up can grow past the limit: answer the question as asked
         s = q
     return AnswerJob(question=q, standalone=s, model=info.name, k=k, max_tokens=max_tokens), info.id

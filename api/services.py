@@ -16,8 +16,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from fastapi import Request
-
 from rag.answer import Assistant
 from rag.errors import RagError
 from rag.library import Change, Library
@@ -118,7 +116,7 @@ class Readiness:
 
 
 class Services:
-    """Everything the routers use; one per app, passed down with `Depends(get_services)`."""
+    """Everything the routers use; one per app, passed down by the dependencies of `api.dependencies`."""
 
     def __init__(self, settings: Settings, api_settings: ApiSettings):
         self.settings = settings
@@ -167,6 +165,15 @@ class Services:
             log.exception("the service could not load")
             self.readiness.error = str(exc) or type(exc).__name__
 
+    def install(self, assistant: Assistant, catalog: ModelCatalog | None = None) -> None:
+        """Serve with this assistant from now on and report ready, without loading anything: for
+        tests and embedding applications that bring their own (a stand-in that fails, a mock).
+        `catalog`: the models requests may name (default: those of the configuration)."""
+        self.catalog = catalog or self.catalog or load_catalog(self.settings, self.api)
+        self._assistant = assistant
+        self.readiness.index = True
+        self._ready.set()
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
@@ -178,15 +185,22 @@ class Services:
         self.queue.close()
 
     # --- what requests use ---------------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        """503 unless the index and the default model are in memory: with Retry-After while loading,
+        with the reason when loading failed (`api.dependencies.require_ready` calls it for every route
+        that needs the service)."""
+        if self._ready.is_set() and self._assistant is not None:
+            return
+        if self.readiness.error:
+            raise ApiError(503, f"the service could not load: {self.readiness.error}", UNAVAILABLE, code="not_ready")
+        raise ApiError(503, "the service is still loading the index and models", UNAVAILABLE, code="not_ready",
+                       headers={"Retry-After": str(self.api.retry_after_s)})
+
     @property
     def assistant(self) -> Assistant:
-        """The current assistant; a request takes it once and keeps it until it has answered."""
-        if not self._ready.is_set() or self._assistant is None:
-            if self.readiness.error:
-                raise ApiError(503, f"the service could not load: {self.readiness.error}", UNAVAILABLE,
-                               code="not_ready")
-            raise ApiError(503, "the service is still loading the index and models", UNAVAILABLE, code="not_ready",
-                           headers={"Retry-After": str(self.api.retry_after_s)})
+        """The current assistant (503 while loading); a request takes it once and keeps it until it has answered."""
+        self.ensure_ready()
+        assert self._assistant is not None
         return self._assistant
 
     @property
@@ -195,7 +209,8 @@ class Services:
         return self._assistant
 
     def models(self) -> ModelCatalog:
-        self.assistant  # noqa: B018 - raises 503 while loading
+        """The model catalogue (503 while loading)."""
+        self.ensure_ready()
         assert self.catalog is not None
         return self.catalog
 
@@ -205,12 +220,12 @@ class Services:
     # --- changes to the library ----------------------------------------------------------------------
     def add_document(self, data: bytes, name: str | None) -> Change:
         """Blocking (run it in a worker thread): ingest, index, then swap in the new retriever."""
-        self.assistant  # noqa: B018
+        self.ensure_ready()  # the embedder and the first index are loaded
         return self.library.add(data, name, max_bytes=self.api.max_upload_bytes, embedder=self.embedder,
                                 publish=self._publish)
 
     def remove_document(self, doc_id: str) -> Change:
-        self.assistant  # noqa: B018
+        self.ensure_ready()
         return self.library.remove(doc_id, embedder=self.embedder, publish=self._publish)
 
     def _publish(self) -> None:
@@ -223,10 +238,3 @@ class Services:
         # the loaded LLMs are shared, not loaded again
         self._assistant = old.with_retriever(retriever) if old is not None else Assistant(self.settings, retriever)
 
-
-def get_services(request: Request) -> Services:
-    """Dependency: the app's service container (override it in tests with `app.dependency_overrides`)."""
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        raise ApiError(503, "the service is not started", UNAVAILABLE, code="not_ready")
-    return services

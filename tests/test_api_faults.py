@@ -1,16 +1,21 @@
 """Failures inside the service, with the service container replaced through `dependency_overrides`:
 an unexpected exception is a 500 in the error shape (never a traceback), in a stream an `error`
-event; a service that is still loading is a 503 with Retry-After."""
+event; a service that is still loading is a 503 with Retry-After. The dependencies of `api.dependencies`
+(readiness, the assistant, the API key) can each be replaced the same way."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
+from api.dependencies import get_readiness, get_services, require_api_key, require_ready
+from api.errors import AUTH, UNAVAILABLE, ApiError
+from api.health.schemas import Ready
 from api.main import create_app
-from api.services import Services, get_services, load_catalog
+from api.services import Services, load_catalog
 from api.settings import ApiSettings
 
 
@@ -20,6 +25,7 @@ class BrokenAssistant:
     def __init__(self, retriever):
         self.retriever = retriever
         self._llms = {}
+        self.loaded_models = []
 
     def ask(self, question, **kwargs):
         raise RuntimeError("secret internal detail at /srv/app.py line 42")
@@ -34,9 +40,7 @@ def app_with(seed_index, retriever):
         api_settings = ApiSettings(retry_after_s=7)
         services = Services(seed_index, api_settings)
         if ready:
-            services.catalog = load_catalog(seed_index, api_settings)
-            services._assistant = BrokenAssistant(retriever)
-            services._ready.set()
+            services.install(BrokenAssistant(retriever), load_catalog(seed_index, api_settings))
         app = create_app(seed_index, api_settings)
         app.dependency_overrides[get_services] = lambda: services
         return TestClient(app, raise_server_exceptions=False), services
@@ -76,6 +80,54 @@ def test_a_service_still_loading_is_a_503_with_retry_after(app_with):
         assert r.status_code == 503 and r.headers["retry-after"] == "7", (path, r.text)
         assert r.json()["error"]["code"] == "not_ready"
     assert client.get("/healthz").status_code == 200
+
+
+def test_readiness_and_the_key_are_replaceable_dependencies(app_with, seed_index):
+    """`/readyz`, the readiness guard of the data routes and the key check, each replaced through
+    `app.dependency_overrides` (as a test or an embedding application would)."""
+    client, _ = app_with(ready=True)
+    app = client.app
+    assert client.get("/readyz").json()["error"] == "not started"  # the probe reports the app's own lifespan
+    up = Ready(ready=True, index=True, models={"small": True}, documents=5, chunks=300, queue={})
+    app.dependency_overrides[get_readiness] = lambda: up
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json() == up.model_dump()
+    draining = up.model_copy(update={"ready": False, "error": "draining"})
+    app.dependency_overrides[get_readiness] = lambda: draining
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json() == draining.model_dump()
+
+    assert client.post("/v1/search", json={"question": "忻州", "k": 1}).status_code == 200
+
+    def closed():
+        raise ApiError(503, "closed for maintenance", UNAVAILABLE, code="maintenance")
+    app.dependency_overrides[require_ready] = closed
+    for method, path, body in [("POST", "/v1/search", {"question": "忻州"}), ("GET", "/v1/documents", None),
+                               ("GET", "/v1/models", None), ("POST", "/v1/ask", {"question": "忻州？"})]:
+        r = client.request(method, path, json=body)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "maintenance", (path, r.text)
+    assert client.get("/healthz").status_code == 200
+
+    keyed = create_app(seed_index, ApiSettings(api_key="k"))
+    services = app.dependency_overrides[get_services]()
+    keyed.dependency_overrides[get_services] = lambda: services
+    keyed_client = TestClient(keyed, raise_server_exceptions=False)
+    assert keyed_client.get("/v1/models").status_code == 401
+    assert keyed_client.get("/openapi.json").status_code == 401
+    keyed.dependency_overrides[require_api_key] = lambda: None  # e.g. a gateway in front checks the caller
+    assert keyed_client.get("/v1/models").status_code == 200
+    assert keyed_client.get("/openapi.json").status_code == 200
+    open_app = create_app(seed_index, ApiSettings())
+    open_app.dependency_overrides[get_services] = lambda: services
+
+    def only_tokens(request: Request):
+        if request.headers.get("x-token") != "t":
+            raise ApiError(401, "no token", AUTH, code="invalid_api_key")
+    open_app.dependency_overrides[require_api_key] = only_tokens
+    open_client = TestClient(open_app, raise_server_exceptions=False)
+    assert open_client.get("/v1/models").status_code == 401
+    assert open_client.get("/v1/models", headers={"X-Token": "t"}).status_code == 200
+    assert open_client.get("/healthz").status_code == 200  # the probes never ask for it
 
 
 # --- a server killed (SIGKILL) in the middle of a write or of an answer -------------------------------------------

@@ -9,13 +9,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.answer import Assistant
+from rag.retrieve import Retriever
+
 from ..answering import AnswerJob
+from ..dependencies import get_assistant, get_retriever, get_services, require_ready
 from ..errors import ANSWER_ERRORS, stream_error
 from ..questions import make_job
 from ..schemas import AskResponse, json_int
-from ..services import Services, get_services
+from ..services import Services
 
-router = APIRouter(prefix="/v1", tags=["answers"])
+router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_ready)])
 
 
 class AskRequest(BaseModel):
@@ -61,9 +65,9 @@ STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every e
     **ANSWER_ERRORS, 200: {"description": "The answer (JSON), or a stream of events with `stream: true`.",
                            "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
     summary="Answer a question with verified citations", description=STREAM_DOC)
-async def ask(body: AskRequest, request: Request, services: Services = Depends(get_services)) -> Response:
-    assistant = services.assistant  # kept to the end: an upload meanwhile does not change it
-    job, _ = make_job(services, assistant, body.question, body.history, k=body.k, model=body.model)
+async def ask(body: AskRequest, request: Request, services: Services = Depends(get_services),
+              assistant: Assistant = Depends(get_assistant), retriever: Retriever = Depends(get_retriever)) -> Response:
+    job, _ = make_job(services, retriever, body.question, body.history, k=body.k, model=body.model)
     if body.stream:
         events = await services.queue.stream(request, assistant, job)
         if events is None:

@@ -22,14 +22,16 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from rag.answer import Answer
+from rag.answer import Answer, Assistant
+from rag.retrieve import Retriever
 
+from ..dependencies import get_assistant, get_retriever, get_services, require_ready
 from ..errors import ANSWER_ERRORS, ApiError, stream_error
 from ..questions import check_question, make_job
-from ..services import Services, get_services
+from ..services import Services
 from .schemas import ChatCompletion, ChatCompletionRequest, ChatMessage
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])
 
 SEPARATOR = "\n\n---\n"
 # One server-sent event (OpenAPI 3.1: the schema of a stream describes each event): `data` is a
@@ -75,12 +77,12 @@ def _conversation(services: Services, messages: list[ChatMessage]) -> tuple[str,
     **ANSWER_ERRORS, 200: {"description": "A chat completion, or `chat.completion.chunk` server-sent events.",
                            "content": {"text/event-stream": {"schema": SSE_CHUNK}}}},
     summary="OpenAI-compatible chat completion with citations", description=__doc__)
-async def chat_completions(body: ChatCompletionRequest, request: Request,
-                           services: Services = Depends(get_services)) -> Response:
-    assistant = services.assistant
+async def chat_completions(body: ChatCompletionRequest, request: Request, services: Services = Depends(get_services),
+                           assistant: Assistant = Depends(get_assistant),
+                           retriever: Retriever = Depends(get_retriever)) -> Response:
     question, history = _conversation(services, body.messages)
     max_tokens = body.max_completion_tokens or body.max_tokens
-    job, model_id = make_job(services, assistant, question, history, k=None, model=body.model,
+    job, model_id = make_job(services, retriever, question, history, k=None, model=body.model,
                              max_tokens=max_tokens, question_param=f"messages.{len(body.messages) - 1}.content")
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())

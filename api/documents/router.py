@@ -23,11 +23,13 @@ from pydantic import BaseModel, Field, ValidationError
 from rag.errors import RagError
 from rag.library import Change
 from rag.read import MEDIA_TYPES, SourceText, read_source
+from rag.retrieve import Retriever
 
+from ..dependencies import get_retriever, get_services, require_ready
 from ..errors import CONFLICT, COMMON_ERRORS, NOT_FOUND, ApiError, ErrorResponse
-from ..services import Services, get_services
+from ..services import Services
 
-router = APIRouter(prefix="/v1", tags=["documents"])
+router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[Depends(require_ready)])
 
 # A document id: a file stem the server made or found in the seeds folder; never `.`/`..`, never a path.
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -91,10 +93,10 @@ def _result(change: Change) -> dict:
 
 @router.get("/documents", response_model=list[DocumentInfo], responses=COMMON_ERRORS,
             summary="The documents being served")
-async def list_documents(services: Services = Depends(get_services)) -> list[DocumentInfo]:
-    documents = services.assistant.retriever.documents
+async def list_documents(services: Services = Depends(get_services),
+                         retriever: Retriever = Depends(get_retriever)) -> list[DocumentInfo]:
     uploads = services.library.uploads()
-    return [_info(d, services, uploads) for d in documents]
+    return [_info(d, services, uploads) for d in retriever.documents]
 
 
 @router.post("/documents", status_code=201, response_model=ChangeResult, summary="Upload a report", responses={
@@ -121,7 +123,6 @@ async def list_documents(services: Services = Depends(get_services)) -> list[Doc
 async def upload_document(request: Request, name: str | None = Query(None, max_length=200, description=(
         "Display name for a raw upload (for listings only; never used as a path).")),
         services: Services = Depends(get_services)) -> JSONResponse:
-    services.assistant  # noqa: B018 - 503 while loading
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     data = await request.body()
     if ctype == "application/json":
@@ -183,7 +184,6 @@ async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | N
 async def delete_document(doc_id: str = Path(max_length=100, pattern=DOC_ID,
                                              description="Document id from GET /v1/documents."),
                           services: Services = Depends(get_services)) -> JSONResponse:
-    services.assistant  # noqa: B018
     change = await run_in_threadpool(services.remove_document, doc_id)
     return JSONResponse(_result(change))
 
@@ -196,9 +196,9 @@ async def delete_document(doc_id: str = Path(max_length=100, pattern=DOC_ID,
 }, response_class=FileResponse)
 async def document_file(doc_id: str = Path(max_length=100, pattern=DOC_ID,
                                            description="Document id from GET /v1/documents."),
-                        services: Services = Depends(get_services)) -> FileResponse:
-    services.assistant  # noqa: B018
-    served = {d["id"] for d in services.assistant.retriever.documents}
+                        services: Services = Depends(get_services),
+                        retriever: Retriever = Depends(get_retriever)) -> FileResponse:
+    served = {d["id"] for d in retriever.documents}
     if doc_id not in served:
         raise ApiError(404, f"no document '{doc_id}'", code="not_found")
     path = services.library.file_of(doc_id)
@@ -257,9 +257,8 @@ def _sources(path: FilePath) -> list[SourceText]:
     return sources
 
 
-def _document_text(services: Services, doc_id: str) -> DocumentText:
+def _document_text(services: Services, retriever: Retriever, doc_id: str) -> DocumentText:
     """The text the document's offsets index (read again from its file, as ingestion read it) and its chunks."""
-    retriever = services.assistant.retriever
     summary = next((d for d in retriever.documents if d["id"] == doc_id), None)
     if summary is None:
         raise ApiError(404, f"no document '{doc_id}'", NOT_FOUND, code="document_not_found")
@@ -296,9 +295,9 @@ def _document_text(services: Services, doc_id: str) -> DocumentText:
             })
 async def document_text(doc_id: str = Path(max_length=100, pattern=DOC_ID,
                                            description="Document id from GET /v1/documents or a citation's `doc`."),
-                        services: Services = Depends(get_services)) -> DocumentText:
+                        services: Services = Depends(get_services),
+                        retriever: Retriever = Depends(get_retriever)) -> DocumentText:
     """The report's text as read, the string citation offsets (`start`, `end`) index, with every chunk's
     offsets and twin chunks, so a client can show the whole report and highlight a quote exactly; for a
     PDF, Word file or web page this is the text read from it, not the binary original (see `/file`)."""
-    services.assistant  # noqa: B018 - 503 while loading
-    return await run_in_threadpool(_document_text, services, doc_id)
+    return await run_in_threadpool(_document_text, services, retriever, doc_id)

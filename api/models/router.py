@@ -7,10 +7,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from ..dependencies import get_services, require_ready
 from ..errors import COMMON_ERRORS
-from ..services import Services, get_services
+from ..services import Services
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])
 
 
 class ModelCard(BaseModel):

@@ -10,12 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.retrieve import Retriever
+
+from ..dependencies import get_retriever, get_services, require_ready
 from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
 from ..questions import check_question
 from ..schemas import SearchResult, json_int
-from ..services import Services, get_services
+from ..services import Services
 
-router = APIRouter(prefix="/v1", tags=["search"])
+router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_ready)])
 
 
 class SearchRequest(BaseModel):
@@ -29,12 +32,12 @@ class SearchRequest(BaseModel):
 
 @router.post("/search", response_model=list[SearchResult], summary="Ranked passages for a question",
              responses={**COMMON_ERRORS, 400: {"model": ErrorResponse, "description": "Empty or over-long question."}})
-async def search(body: SearchRequest, services: Services = Depends(get_services)) -> JSONResponse:
+async def search(body: SearchRequest, services: Services = Depends(get_services),
+                 retriever: Retriever = Depends(get_retriever)) -> JSONResponse:
     question = check_question(services, body.question, "question")
     if "k" not in body.model_fields_set:  # the default, as the document gives it, is within the server's max_k
         body.k = min(body.k, services.api.max_k)
     if body.k > services.api.max_k:
         raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
-    retriever = services.assistant.retriever
     results = await run_in_threadpool(retriever.search, question, body.k)
     return JSONResponse([r.to_dict() for r in results])
