@@ -25,7 +25,7 @@ import numpy as np
 
 from .bm25 import BM25Index
 from .errors import RagError
-from .files import fsync_dir, is_no_space, no_space_error, pid_alive, remove_stale_tmp, sha256_file
+from .files import fsync_dir, is_no_space, no_space_error, pid_alive, remove_stale_tmp, sha256_file, tmp_name
 from .ingest import Chunk
 from .settings import Settings
 from .store import ChunkStore, chunk_int_id
@@ -289,7 +289,9 @@ def _build(settings: Settings, *, rebuild: bool, progress: bool, embedder, chunk
     del search_texts
 
     build_dir = settings.index_dir / f"build-{stamp}"
-    tmp = settings.index_dir / f".{MANIFEST}.{os.getpid()}.tmp"
+    # Written by hand, not with `files.atomic_writer`: the chunk store commits between the manifest's
+    # fsync and its rename (see `recover`), a step that helper has no place for.
+    tmp = tmp_name(settings.index_dir / MANIFEST)
     try:
         build_dir.mkdir(parents=True, exist_ok=False)
         store_entries = store.persist(build_dir)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import pickle
 import re
-import tempfile
 import time
 from array import array
 from collections.abc import Iterable, Mapping
@@ -24,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .english import english_words, phrase_key
+from .files import atomic_writer
 
 CACHE_NAME = "translate.pkl"
 REPORT_TERMS = Path(__file__).with_name("data") / "report_terms_en.tsv"
@@ -181,9 +180,9 @@ class Lexicon:
 
     @classmethod
     def load(cls, cache_dir: Path | None = None) -> "Lexicon":
-        """The translator, from `cache_dir/translate.pkl` when that file was written from the same
+        """The lexicon, from `cache_dir/translate.pkl` when that file was written from the same
         dictionary, curated terms and rules; otherwise built and, if a folder is given, saved
-        there atomically (temp file + os.replace), since loading is several times faster than
+        there atomically (`files.atomic_writer`), since loading is several times faster than
         building."""
         if cache_dir is None:
             return cls.build()
@@ -200,16 +199,8 @@ class Lexicon:
         data = {"heads": tr.heads, "freq": tr.freq, "index": tr.index, "names": tr.names,
                 "build_seconds": tr.build_seconds}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".translate-", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    pickle.dump({"stamp": stamp, "data": data}, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_writer(path) as f:
+                pickle.dump({"stamp": stamp, "data": data}, f, protocol=pickle.HIGHEST_PROTOCOL)
         except OSError:
             pass  # a read-only index folder only costs a rebuild in the next process
         return tr

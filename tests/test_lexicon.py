@@ -89,3 +89,11 @@ def test_corrupt_or_stale_cache_is_rebuilt(tmp_path):
     assert "国务院" in [c.term for c in Lexicon.load(tmp_path).candidates("state council")]
     with (tmp_path / CACHE_NAME).open("rb") as f:
         assert pickle.load(f)["stamp"] != "old"
+
+
+def test_a_folder_that_cannot_be_written_only_costs_a_rebuild(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("甲市", encoding="utf-8")  # the cache folder is a file: nothing can be saved in it
+    lex = Lexicon.load(blocked)
+    assert "国务院" in [c.term for c in lex.candidates("state council")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
