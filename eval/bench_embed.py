@@ -3,7 +3,7 @@ size and thread count, and whether batching changes the vectors.
 
     .venv/bin/python eval/bench_embed.py [--chunks 96] [--batches 1,4,16,32,64] [--threads 1,2] [--repeat 3]
 
-Texts are the seeds' indexed chunks as the index embeds them (`index.embed_text`), from the chunk
+Texts are the seeds' indexed chunks as the index embeds them (`embed.embed_text`), from the chunk
 store of `RAG_INDEX_DIR`. Each thread count runs in its own process (the engine reads OMP_NUM_THREADS
 when it loads). Per setting: chunks/s and tokens/s (median of `--repeat`), the achieved GFLOP/s
 (≈ 2 × 21.3 M weights per token + attention, from the model's shape), and the largest difference of
@@ -35,7 +35,7 @@ def flops(tokens: int) -> float:
 
 
 def texts(n: int) -> list[str]:
-    from rag.index import embed_text
+    from rag.embed import embed_text
     from rag.settings import Settings
     from rag.store import ChunkStore
 

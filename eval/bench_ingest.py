@@ -44,8 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.clean import to_traditional  # noqa: E402
-from rag.embed import get_embedder  # noqa: E402
-from rag.index import build, embed_text  # noqa: E402
+from rag.embed import embed_text, get_embedder  # noqa: E402
+from rag.index import build  # noqa: E402
 from rag.ingest import Document, ingest_paths  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import write_store  # noqa: E402

@@ -103,8 +103,8 @@ def synthesise(real, n_chunks: int, seed: int):
 
 def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | None) -> dict:
     """Chunk store + embedding cache filled with generated vectors + the product's index build."""
-    from rag.embed import EmbeddingCache, get_embedder
-    from rag.index import build, embed_text
+    from rag.embed import EmbeddingCache, embed_text, get_embedder
+    from rag.index import build
     from rag.store import write_store
 
     settings = Settings(index_dir=work, vector_store=store, milvus_index_type="hnsw")
@@ -176,8 +176,8 @@ def probe(args) -> None:
 
 def exact_top(work: Path, qvecs: np.ndarray, k: int = 10) -> list[list[int]]:
     """The exact top-k ids of the published vectors (a full inner-product scan)."""
-    from rag.embed import EmbeddingCache
-    from rag.index import embed_text, read_manifest
+    from rag.embed import EmbeddingCache, embed_text
+    from rag.index import read_manifest
     from rag.store import ChunkStore, chunk_int_id
 
     settings = Settings(index_dir=work)

@@ -13,13 +13,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
 from .errors import RagError
 from .files import atomic_writer
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .ingest import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,16 @@ def _packaged_minilm() -> Path | None:
         for cfg in Path(root).rglob("config_sentence_transformers.json"):
             return cfg.parent
     return None
+
+
+def embed_text(c: Chunk) -> str:
+    """What the embedder sees of a chunk: breadcrumb + normalised text, which ties 「今年」「全市」 in a
+    paragraph to a place and a year."""
+    crumb = " ".join(x for x in [c.place, f"{c.period or c.year or ''}年" if (c.period or c.year) else "", c.title,
+                                 " ".join(c.section)] if x)
+    from .clean import norm
+
+    return norm(crumb) + "：" + c.search_text
 
 
 BACKENDS: dict[str, Callable[[Settings], Embedder]] = {

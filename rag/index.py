@@ -26,12 +26,11 @@ import numpy as np
 from .bm25 import BM25Index
 from .errors import RagError
 from .files import fsync_dir, is_no_space, no_space_error, pid_alive, remove_stale_tmp, sha256_file, tmp_name
-from .ingest import Chunk
 from .settings import Settings
 from .store import ChunkStore, chunk_int_id
 from .vectors import FaissStore, MilvusStore, VectorStore, choose_index_type, new_store, open_store
 
-__all__ = ["BuildStats", "LoadedIndex", "build", "build_lock", "clean_leftovers", "embed_text", "load", "read_manifest",
+__all__ = ["BuildStats", "LoadedIndex", "build", "build_lock", "clean_leftovers", "load", "read_manifest",
            "recover", "verify_files"]
 
 FORMAT_VERSION = 2
@@ -41,16 +40,6 @@ KEYS = "keys.npy"  # BM25 position → embedding cache key (for the next diff)
 LOCK = ".build.lock"  # held by the one build running on an index folder
 
 log = logging.getLogger(__name__)
-
-
-# --- text preparation -----------------------------------------------------------------------------
-def embed_text(c: Chunk) -> str:
-    """Breadcrumb + normalised text: ties 「今年」「全市」 in a paragraph to a place and a year."""
-    crumb = " ".join(x for x in [c.place, f"{c.period or c.year or ''}年" if (c.period or c.year) else "", c.title,
-                                 " ".join(c.section)] if x)
-    from .clean import norm
-
-    return norm(crumb) + "：" + c.search_text
 
 
 # --- build and load --------------------------------------------------------------------------------
@@ -237,7 +226,7 @@ def _build(settings: Settings, *, rebuild: bool, progress: bool, embedder, chunk
     A pending write of `chunk_store` is committed just before the manifest is renamed into place."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .embed import EmbeddingCache, get_embedder
+    from .embed import EmbeddingCache, embed_text, get_embedder
 
     t0 = time.perf_counter()
     own = chunk_store is None
