@@ -1,6 +1,8 @@
 """Response shapes shared by several routes. They mirror the objects of `rag ask --json` and
-`rag search --json` field by field; they document the API (the routes return the pipeline's own
-dictionaries, so a field added there is not lost here)."""
+`rag search --json` field by field. The routes return the pipeline's own dictionaries and FastAPI
+validates them against these models (`response_model`): a missing or mistyped field is a 500 and a
+line in the log, never a response that breaks the document; `extra="allow"` passes a field added
+there through, and `response_model_exclude_unset` sends exactly the fields the pipeline set."""
 
 from __future__ import annotations
 

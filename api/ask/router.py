@@ -6,7 +6,7 @@ import json
 from typing import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer import Assistant
@@ -64,9 +64,11 @@ STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every e
 @router.post("/ask", response_model=AskResponse, responses={
     **ANSWER_ERRORS, 200: {"description": "The answer (JSON), or a stream of events with `stream: true`.",
                            "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
-    summary="Answer a question with verified citations", description=STREAM_DOC)
+    summary="Answer a question with verified citations", description=STREAM_DOC,
+    response_model_exclude_unset=True)  # the pipeline's object, validated, with exactly the fields it set
 async def ask(body: AskRequest, request: Request, services: Services = Depends(get_services),
-              assistant: Assistant = Depends(get_assistant), retriever: Retriever = Depends(get_retriever)) -> Response:
+              assistant: Assistant = Depends(get_assistant),
+              retriever: Retriever = Depends(get_retriever)) -> dict | Response:
     job, _ = make_job(services, retriever, body.question, body.history, k=body.k, model=body.model)
     if body.stream:
         events = await services.queue.stream(request, assistant, job)
@@ -77,7 +79,7 @@ async def ask(body: AskRequest, request: Request, services: Services = Depends(g
     ans = await services.queue.answer(request, assistant, job)
     if ans is None:
         return Response(status_code=499)
-    return JSONResponse(ans.to_dict())
+    return ans.to_dict()
 
 
 def _event(kind: str, data: object) -> str:

@@ -20,7 +20,7 @@ import uuid
 from typing import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from rag.answer import Answer, Assistant
 from rag.retrieve import Retriever
@@ -29,7 +29,7 @@ from ..dependencies import get_assistant, get_retriever, get_services, require_r
 from ..errors import ANSWER_ERRORS, ApiError, stream_error
 from ..questions import check_question, make_job
 from ..services import Services
-from .schemas import ChatCompletion, ChatCompletionRequest, ChatMessage
+from .schemas import AssistantMessage, ChatCompletion, ChatCompletionRequest, ChatMessage, Choice, Usage
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])
 
@@ -79,7 +79,7 @@ def _conversation(services: Services, messages: list[ChatMessage]) -> tuple[str,
     summary="OpenAI-compatible chat completion with citations", description=__doc__)
 async def chat_completions(body: ChatCompletionRequest, request: Request, services: Services = Depends(get_services),
                            assistant: Assistant = Depends(get_assistant),
-                           retriever: Retriever = Depends(get_retriever)) -> Response:
+                           retriever: Retriever = Depends(get_retriever)) -> ChatCompletion | Response:
     question, history = _conversation(services, body.messages)
     max_tokens = body.max_completion_tokens or body.max_tokens
     job, model_id = make_job(services, retriever, question, history, k=None, model=body.model,
@@ -97,12 +97,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, servic
     ans = await services.queue.answer(request, assistant, job)
     if ans is None:
         return Response(status_code=499)
-    return JSONResponse({
-        "id": cid, "object": "chat.completion", "created": created, "model": model_id,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": ans.answer, **_extension(ans)},
-                     "finish_reason": "stop", "logprobs": None}],
-        "usage": _usage(ans), "system_fingerprint": None,
-    })
+    return ChatCompletion(id=cid, created=created, model=model_id, usage=Usage(**_usage(ans)),
+                          choices=[Choice(message=AssistantMessage(content=ans.answer, **_extension(ans)))])
 
 
 def _extension(ans: Answer) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path as FilePath
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from rag.errors import RagError
@@ -86,9 +86,9 @@ def _info(d: dict, services: Services, uploads: dict) -> DocumentInfo:
                         format=d.get("format") or "text")
 
 
-def _result(change: Change) -> dict:
-    return {"document": change.document, "documents": change.documents, "chunks": change.chunks,
-            "embedded": change.embedded, "reused": change.reused, "seconds": change.seconds}
+def _result(change: Change) -> ChangeResult:
+    return ChangeResult(document=change.document, documents=change.documents, chunks=change.chunks,
+                        embedded=change.embedded, reused=change.reused, seconds=change.seconds)
 
 
 @router.get("/documents", response_model=list[DocumentInfo], responses=COMMON_ERRORS,
@@ -122,7 +122,7 @@ async def list_documents(services: Services = Depends(get_services),
         "application/json": {"schema": UploadJson.model_json_schema()}}}})
 async def upload_document(request: Request, name: str | None = Query(None, max_length=200, description=(
         "Display name for a raw upload (for listings only; never used as a path).")),
-        services: Services = Depends(get_services)) -> JSONResponse:
+        services: Services = Depends(get_services)) -> ChangeResult:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     data = await request.body()
     if ctype == "application/json":
@@ -148,7 +148,7 @@ async def upload_document(request: Request, name: str | None = Query(None, max_l
                        "or application/json",
                        code="unsupported_media_type")
     change = await run_in_threadpool(services.add_document, data, name)
-    return JSONResponse(_result(change), status_code=201)
+    return _result(change)  # 201, the route's status
 
 
 async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | None]:
@@ -183,9 +183,9 @@ async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | N
 })
 async def delete_document(doc_id: str = Path(max_length=100, pattern=DOC_ID,
                                              description="Document id from GET /v1/documents."),
-                          services: Services = Depends(get_services)) -> JSONResponse:
+                          services: Services = Depends(get_services)) -> ChangeResult:
     change = await run_in_threadpool(services.remove_document, doc_id)
-    return JSONResponse(_result(change))
+    return _result(change)
 
 
 @router.get("/documents/{doc_id}/file", summary="The original file of a report", responses={

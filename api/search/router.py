@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.retrieve import Retriever
@@ -31,13 +30,14 @@ class SearchRequest(BaseModel):
 
 
 @router.post("/search", response_model=list[SearchResult], summary="Ranked passages for a question",
+             response_model_exclude_unset=True,  # the pipeline's objects, validated, with exactly their fields
              responses={**COMMON_ERRORS, 400: {"model": ErrorResponse, "description": "Empty or over-long question."}})
 async def search(body: SearchRequest, services: Services = Depends(get_services),
-                 retriever: Retriever = Depends(get_retriever)) -> JSONResponse:
+                 retriever: Retriever = Depends(get_retriever)) -> list[dict]:
     question = check_question(services, body.question, "question")
     if "k" not in body.model_fields_set:  # the default, as the document gives it, is within the server's max_k
         body.k = min(body.k, services.api.max_k)
     if body.k > services.api.max_k:
         raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
     results = await run_in_threadpool(retriever.search, question, body.k)
-    return JSONResponse([r.to_dict() for r in results])
+    return [r.to_dict() for r in results]
