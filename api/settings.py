@@ -5,6 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The longest question the pipeline answers (rag/answer.py refuses longer ones). The API reads it only
+# here: as the bound of `max_question_chars` and in the request descriptions (api/ask, api/search).
+# Once the pipeline's settings carry the limit, this becomes a read of them.
+PIPELINE_MAX_QUESTION_CHARS = 500
+
 
 class ApiSettings(BaseSettings):
     """Where the service listens, who may call it and how much work it accepts at once."""
@@ -25,7 +30,9 @@ class ApiSettings(BaseSettings):
     max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest header block (names and values "
                                                                    "together); larger requests get 431.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest uploaded report.")
-    max_question_chars: int = Field(500, ge=1, le=500, description="Longest question (the pipeline's own limit is 500).")
+    max_question_chars: int = Field(PIPELINE_MAX_QUESTION_CHARS, ge=1, le=PIPELINE_MAX_QUESTION_CHARS,
+                                    description="Longest question (the pipeline's own limit is "
+                                                f"{PIPELINE_MAX_QUESTION_CHARS}).")
     max_history: int = Field(20, ge=0, description="Earlier questions considered for a follow-up.")
     max_messages: int = Field(64, ge=1, description="Messages accepted in one chat-completions request.")
     max_k: int = Field(50, ge=1, description="Largest number of passages a request may ask for.")

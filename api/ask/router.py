@@ -18,6 +18,7 @@ from ..errors import ANSWER_ERRORS, stream_error
 from ..questions import make_job
 from ..schemas import AskResponse, json_int
 from ..services import Services
+from ..settings import PIPELINE_MAX_QUESTION_CHARS
 
 router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_ready)])
 
@@ -28,7 +29,8 @@ class AskRequest(BaseModel):
                      {"question": "那乙市呢？", "history": ["甲市今年要新认定多少家高新技术企业？"], "stream": True}]})
 
     question: str = Field(strict=True, description="The question, in Chinese (either script) or English; "
-                                                   "1 to 500 characters (the server may set a lower limit).")
+                                                   f"1 to {PIPELINE_MAX_QUESTION_CHARS} characters (the server "
+                                                   "may set a lower limit).")
     history: list[str] = Field(default_factory=list, strict=True, max_length=100,
                                description="Earlier questions of the conversation, oldest first. A follow-up such "
                                            "as 「那乙市呢？」 is rewritten into a standalone question with them, as "

@@ -16,6 +16,7 @@ from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
 from ..questions import check_question
 from ..schemas import SearchResult, json_int
 from ..services import Services
+from ..settings import PIPELINE_MAX_QUESTION_CHARS
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_ready)])
 
@@ -25,7 +26,7 @@ class SearchRequest(BaseModel):
         "examples": [{"question": "甲市今年要新认定多少家高新技术企业？", "k": 3}]})
 
     question: str = Field(strict=True, description="The question or search words, in Chinese (either script) or "
-                                                   "English; 1 to 500 characters.")
+                                                   f"English; 1 to {PIPELINE_MAX_QUESTION_CHARS} characters.")
     k: json_int(1, 50) = Field(10, description="How many results (like `rag search -k`).")
 
 
