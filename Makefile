@@ -12,8 +12,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Written after a successful install; while it is newer than pyproject.toml the pip steps are skipped.
-STAMP  := $(VENV)/.setup-stamp
 
 .PHONY: help setup test clean-index browser
 
@@ -23,13 +21,10 @@ help:
 	@echo "make clean-index  remove the chunk store under index/"
 	@echo "make browser      install headless Chromium and its driver for the web page's tests (Debian, as root)"
 
-setup: $(STAMP)
-	$(BIN)/rag models fetch
-	$(BIN)/rag index
-
 # llama-cpp-python is published only as source, so it is built here, for the CPU it will run on:
-# AVX-512 with VNNI/VBMI/BF16 when the CPU has all of them, else the portable AVX2/FMA/F16C set. AMX
-# stays off (its kernels crashed in a native build on a virtual machine) and so does -march=native.
+# AVX-512 with VNNI/VBMI/BF16 when the CPU has all of them, else the portable AVX2/FMA/F16C set; AVX-VNNI
+# only where the CPU lists it. AMX stays off (its kernels crashed in a native build on a virtual
+# machine) and so does -march=native.
 # The wheel is kept in a per-user cache named after the flags, so a fresh clone on the same machine
 # installs it in seconds, and another CPU or a flag change builds its own.
 LLAMA_VERSION    := 0.3.36
@@ -38,12 +33,23 @@ LLAMA_NO_AMX     := -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 CPUINFO          ?= /proc/cpuinfo
 LLAMA_AVX512_CPU := $(shell grep -m1 '^flags' $(CPUINFO) 2>/dev/null | tr ' ' '\n' | \
                       grep -cxE 'avx512f|avx512bw|avx512vl|avx512dq|avx512_vnni|avx512vbmi|avx512_bf16')
+# AVX-VNNI (the VEX-encoded form) is a separate extension: Intel's recent cores have it, AMD's Zen 4
+# has AVX512-VNNI without it, and a build that assumes it dies there with an illegal instruction.
+LLAMA_AVX_VNNI   := $(shell grep -m1 '^flags' $(CPUINFO) 2>/dev/null | tr ' ' '\n' | grep -cx 'avx_vnni')
 ifeq ($(LLAMA_AVX512_CPU),7)
-LLAMA_CMAKE_ARGS := $(LLAMA_PORTABLE) -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON $(LLAMA_NO_AMX)
+LLAMA_CMAKE_ARGS := $(LLAMA_PORTABLE) -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON $(if $(filter 1,$(LLAMA_AVX_VNNI)),-DGGML_AVX_VNNI=ON,-DGGML_AVX_VNNI=OFF) $(LLAMA_NO_AMX)
 else
 LLAMA_CMAKE_ARGS := $(LLAMA_PORTABLE) -DGGML_AVX512=OFF $(LLAMA_NO_AMX)
 endif
 LLAMA_WHEELS     := $(HOME)/.cache/gov-report-rag/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-10)
+# Written after a successful install; while it is newer than pyproject.toml and this file the pip
+# steps are skipped. It is named after the llama.cpp build, so a virtual machine that wakes up on
+# another CPU gets the build for that CPU at the next `make setup` instead of an illegal instruction.
+STAMP            := $(VENV)/.setup-stamp-$(notdir $(LLAMA_WHEELS))
+
+setup: $(STAMP)
+	$(BIN)/rag models fetch
+	$(BIN)/rag index
 
 # torch goes first and pinned: the CPU wheel lies on this machine's disk (pip find-links), while an
 # unpinned install through sentence-transformers would pull a multi-GB CUDA build.
