@@ -82,9 +82,9 @@ def test_a_service_still_loading_is_a_503_with_retry_after(app_with):
     assert client.get("/healthz").status_code == 200
 
 
-def test_readiness_and_the_key_are_replaceable_dependencies(app_with, seed_index):
-    """`/readyz`, the readiness guard of the data routes and the key check, each replaced through
-    `app.dependency_overrides` (as a test or an embedding application would)."""
+def test_readiness_is_a_replaceable_dependency(app_with):
+    """What `/readyz` reports (`get_readiness`) and the readiness guard of the data routes
+    (`require_ready`), each replaced through `app.dependency_overrides`."""
     client, _ = app_with(ready=True)
     app = client.app
     assert client.get("/readyz").json()["error"] == "not started"  # the probe reports the app's own lifespan
@@ -103,31 +103,34 @@ def test_readiness_and_the_key_are_replaceable_dependencies(app_with, seed_index
         raise ApiError(503, "closed for maintenance", UNAVAILABLE, code="maintenance")
     app.dependency_overrides[require_ready] = closed
     for method, path, body in [("POST", "/v1/search", {"question": "忻州"}), ("GET", "/v1/documents", None),
-                               ("GET", "/v1/models", None), ("POST", "/v1/ask", {"question": "忻州？"})]:
+                               ("GET", "/v1/models", None), ("POST", "/v1/ask", {"question": "忻州？"}),
+                               ("DELETE", "/v1/documents/x", None)]:
         r = client.request(method, path, json=body)
         assert r.status_code == 503 and r.json()["error"]["code"] == "maintenance", (path, r.text)
     assert client.get("/healthz").status_code == 200
 
-    keyed = create_app(seed_index, ApiSettings(api_key="k"))
-    services = app.dependency_overrides[get_services]()
-    keyed.dependency_overrides[get_services] = lambda: services
-    keyed_client = TestClient(keyed, raise_server_exceptions=False)
-    assert keyed_client.get("/v1/models").status_code == 401
-    assert keyed_client.get("/openapi.json").status_code == 401
-    keyed.dependency_overrides[require_api_key] = lambda: None  # e.g. a gateway in front checks the caller
-    assert keyed_client.get("/v1/models").status_code == 200
-    assert keyed_client.get("/openapi.json").status_code == 200
-    open_app = create_app(seed_index, ApiSettings())
-    open_app.dependency_overrides[get_services] = lambda: services
 
-    def only_tokens(request: Request):
+def test_the_key_check_is_a_replaceable_dependency(app_with, seed_index):
+    """`require_api_key` replaced through `app.dependency_overrides`: by nothing (a gateway in front
+    checks callers) on a server with a key, by another check on a server without one."""
+    _, services = app_with(ready=True)
+    keyed = create_app(seed_index, ApiSettings(api_key="k"))
+    keyed.dependency_overrides[get_services] = lambda: services
+    client = TestClient(keyed, raise_server_exceptions=False)
+    assert client.get("/v1/models").status_code == 401 and client.get("/openapi.json").status_code == 401
+    keyed.dependency_overrides[require_api_key] = lambda: None
+    assert client.get("/v1/models").status_code == 200 and client.get("/openapi.json").status_code == 200
+
+    def only_tokens(request: Request) -> None:
         if request.headers.get("x-token") != "t":
             raise ApiError(401, "no token", AUTH, code="invalid_api_key")
+    open_app = create_app(seed_index, ApiSettings())
+    open_app.dependency_overrides[get_services] = lambda: services
     open_app.dependency_overrides[require_api_key] = only_tokens
-    open_client = TestClient(open_app, raise_server_exceptions=False)
-    assert open_client.get("/v1/models").status_code == 401
-    assert open_client.get("/v1/models", headers={"X-Token": "t"}).status_code == 200
-    assert open_client.get("/healthz").status_code == 200  # the probes never ask for it
+    client = TestClient(open_app, raise_server_exceptions=False)
+    assert client.get("/v1/models").status_code == 401
+    assert client.get("/v1/models", headers={"X-Token": "t"}).status_code == 200
+    assert client.get("/healthz").status_code == 200  # the probes never ask for it
 
 
 # --- a server killed (SIGKILL) in the middle of a write or of an answer -------------------------------------------
