@@ -79,7 +79,7 @@ def _declared_charset(raw: bytes) -> str | None:
 
 def decode_page(raw: bytes, name: str) -> tuple[str, str]:
     """The page's text and the charset used: a byte-order mark first, then the declared charset
-    (GBK/GB2312 read as GB18030, their superset, as browsers do), else `rag.read.decode`'s guess.
+    (GBK/GB2312 read as GB18030, their superset, as browsers do), else `rag.decode.decode`'s guess.
     A declaration that the bytes contradict (a UTF-8 label on GBK bytes, common after a site
     migration) is logged and the guess is used instead."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
