@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answer import Assistant  # noqa: E402
 from rag.evaluate import load_questions, percentile  # noqa: E402
-from rag.generate import build_messages  # noqa: E402
+from rag.prompts import build_messages  # noqa: E402
 from rag.llm import SAMPLING  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 

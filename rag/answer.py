@@ -1,4 +1,8 @@
-"""Answering: retrieval → refusal check → context selection → generation → verified citations.
+"""Answering: retrieval → gate → context selection → generation → verified citations.
+
+This module is the orchestration only: the checks that decide whether the reports answer live in
+`gate`, the words said to the model and to the user in `prompts`, passage selection in `generate`,
+figure checks and citations in `cite`. Every way out of `ask` goes through `Assistant._finish`.
 
 `Assistant` is the one service object the CLI, the chat loop and the HTTP API share: it holds the
 retriever and the loaded LLM(s) for the life of the process. `ask()` reports progress through an
@@ -13,60 +17,24 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
-from .cite import (Citation, Verdict, answer_figures, assign, check, citation_for, misattributed, said_of, supported_value,
-                   values)
-from .clean import norm, to_simplified, to_traditional
+from .cite import Citation, Verdict, answer_figures, assign, check, citation_for, misattributed, supported_value, values
 from .errors import RagError
-from .generate import (
-    REFUSAL_EN,
-    REFUSAL_ZH,
-    Passage,
-    answer_to_english,
-    best_sentence,
-    build_messages,
-    is_refusal,
-    question_to_chinese,
-    select_context,
-    timed_stream,
-)
-from .text import tokenize
+from .gate import Gate, asks_one_year, asks_quantity, gives_figure
+from .generate import Passage, best_sentence, select_context, timed_stream
 from .llm import LLM, Capped, make_llm
-from .metadata import detect_script
 from .parts import first_value, join_replies, part_remarks
-from .query import QUESTION_WORDS, QueryAnalysis, states_plan, wants_actual
+from .prompts import (REFUSAL_ZH, answer_to_english, build_messages, is_refusal, match_script, question_to_chinese,
+                      quoted_answer, refusal_text)
+from .query import QueryAnalysis, states_plan, wants_actual
 from .retrieve import Retriever
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 Event = Callable[[str, object], None]
-# A question that asks for a quantity: a quoted answer must then hold a figure.
-_QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]|多大|多高|多长|多快|比例|比重|增速|增幅|降幅")
-# The unit a question asks its figure in (「多少亿元」「多少万人」): a quoted answer must use it.
-_ASKED_UNIT = re.compile(r"多少\s*(万亿元|亿元|万元|亿|万人|万户|万亩|人次|人|个|家|亩|公里|千米|吨|千瓦|倍|所|座|项|户|件|天)")
-_ASKED_ATTR = re.compile(r"([\u4e00-\u9fff]{2,10}?)(?:是|为|有|达到|达|完成|了)?多少")
-_QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
-                          re.I)
-# A figure in a reply: digits, a counted Chinese numeral (「三个」「两成」「翻一番」), a spelled-out English one.
-_FIGURE = re.compile(r"\d|[零〇一二两三四五六七八九十百千万]+(?:个|项|家|座|所|条|件|万|亿|倍|成|番|人|户|亩|公里|吨|%|％)|百分之|"
-                     r"一半|持平|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|"
-                     r"half|double|doubled|tripled)\b", re.I)
-# What a reply can repeat of the question without giving a figure: a year, a plan's name (「十四五」).
-_NOT_FIGURE = re.compile(r"(?:19|20)\d{2}\s*年?|十[一二三四五六七八九]五|\[\d+\]")
-
-
-def gives_figure(reply: str) -> bool:
-    """Whether a reply states a quantity: 「超额完成国家任务」 answers no 「目标是多少」."""
-    return bool(_FIGURE.search(_NOT_FIGURE.sub(" ", reply)))
-
-
-def asks_quantity(question: str) -> bool:
-    return bool(_QUANTITY.search(question) or _QUANTITY_EN.search(question))
-
-
 @dataclass
 class _Attempt:
     """What one try at an answer gave: a verified text with its citations, or why not."""
@@ -119,6 +87,7 @@ class Assistant:
             self._preloading.start()
         # (warming the retriever meanwhile was measured: it slowed the model's load as much as it saved)
         self.retriever = retriever or Retriever(settings)
+        self.gate = Gate(self.retriever)
 
     def _preload(self, name: str) -> None:
         """Load and warm a model; a failure is left for the question to meet (and report) again.
@@ -176,80 +145,6 @@ class Assistant:
         llm.warm(build_messages("", []))
         return llm
 
-    # --- refusal before generation -----------------------------------------------------------
-    def precheck(self, q: QueryAnalysis, question: str, results: list) -> str | None:
-        """Why the reports cannot answer, when that is clear without the model; else None.
-
-        Cheap, general checks: a place the question names that no report covers; no passage on
-        the question's topic for the report and year it names; none of its key terms present."""
-        if not results:
-            return "no passage was retrieved"
-        texts = [norm(r.text) for r in results]
-        for place in q.unknown_places:
-            if not any(place in t for t in texts):
-                return f"the reports say nothing about {place}"
-        topic = self.topic_terms(q, question)
-
-        def coverage(t: str) -> float:
-            return self.topic_coverage(topic, t)
-
-        on_topic = [r for r, t in zip(results, texts) if coverage(t) >= 0.5] if topic else list(results)
-        if topic and not q.english and not q.asks_meta and not any(coverage(t) > 0 for t in texts):
-            # (an English question's terms are translations, too uncertain to refuse on)
-            return "none of the question's key terms occurs in the retrieved passages"
-        if q.docs and on_topic:
-            on_topic = [r for r in on_topic if r.doc in q.docs]
-            if not on_topic:
-                return "no passage on this topic in the report the question names"
-        if on_topic and any(q.targets(r.year) for r in on_topic):
-            if not any(q.fits_year(r.period, r.year, norm(r.text)) for r in on_topic):
-                years = sorted({y for r in on_topic for y in q.targets(r.year)})
-                return f"no passage on this topic for {'、'.join(map(str, years))}"
-        return None
-
-    def topic_terms(self, q: QueryAnalysis, question: str) -> list[str]:
-        """The question's key terms: no question words, figures, places, years or report words."""
-        # an English question's own Chinese words (a quoted term such as 「甲乙」) count as well
-        chinese = " ".join(re.findall(r"[\u4e00-\u9fff]+", q.text))
-        source = (" ".join(q.english_terms) + " " + chinese) if q.english else q.content + " " + " ".join(q.english_terms)
-        aliases = self.retriever.place_aliases
-        return [t for t in dict.fromkeys(tokenize(source))
-                if t not in QUESTION_WORDS and not t.isdigit() and len(t) > 1
-                and not any(a in t for a in aliases)]
-
-    def fitting_chunks(self, q: QueryAnalysis, results: list) -> set[str]:
-        """Chunks whose report and year fit the question (all of them when it names neither).
-
-        A question can name several years (「2023年建成多少座？今年计划多少座？」): any of them fits.
-        Notes and glossary sections (注释, 名词解释) explain terms and belong to no year."""
-        out = set()
-        for r in results:
-            if q.docs and r.doc not in q.docs:
-                continue
-            timeless = any(w in s for s in r.section for w in ("注释", "註釋", "注解", "名词解释", "名詞解釋"))
-            if not timeless and not q.fits_year(r.period, r.year, norm(r.text)):
-                continue
-            out.add(r.id)
-            c = self.retriever.by_id.get(r.id)
-            if c is not None:  # the items a lead-in announces and the notes it points to fit with it
-                out.update(c.follows)
-                out.update(c.notes)
-        return out
-
-    def topical_chunks(self, q: QueryAnalysis, topic: list[str], passages: list[Passage]) -> set[str]:
-        """Passages whose paragraph is about the question's topic (at least half of its key terms by
-        weight): a figure in a paragraph about something else does not answer it. English
-        questions are not filtered (their key terms are translations)."""
-        if not topic or q.english:
-            return {p.chunk_id for p in passages}
-        out: set[str] = set()
-        for p in passages:
-            c = self.retriever.by_id[p.chunk_id]
-            # a paragraph's topic includes its headings (「“十三五”时期回顾」 › 「城镇新增就业50.2万人」)
-            if self.topic_coverage(topic, norm(" ".join(c.section) + " " + c.text)) >= 0.4:
-                out.update([c.id, *c.follows, *c.notes])
-        return out
-
     # --- the main job ----------------------------------------------------------------------------
     def ask(self, question: str, *, k: int | None = None, model: str | None = None,
             on_event: Event | None = None, cancel: threading.Event | None = None,
@@ -260,8 +155,8 @@ class Assistant:
         question = (question or "").strip()
         if not question:
             raise RagError("the question is empty")
-        if len(question) > 500:
-            raise RagError("the question is too long (at most 500 characters)")
+        if len(question) > self.settings.max_question_chars:
+            raise RagError(f"the question is too long (at most {self.settings.max_question_chars} characters)")
         t0 = time.perf_counter()
         timings: dict = {}
         k = k or self.settings.top_k
@@ -276,20 +171,16 @@ class Assistant:
             emit("evidence", citation_for(best_sentence(passages), 1, chunks).to_dict())
         timings["evidence_s"] = round(time.perf_counter() - t0, 3)
 
-        reason = self.precheck(q, question, results)
+        reason = self.gate.precheck(q, question, results)
         if reason is not None or not passages:
-            ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0,
-                                reason or "no relevant sentence")
-            emit("answer", ans.answer)
-            emit("citations", [c.to_dict() for c in ans.citations])
-            emit("done", ans.timings)
-            return ans
+            return self._finish(self._refusal(question, english, passages, retrieved, timings,
+                                              reason or "no relevant sentence"), emit, t0)
 
         llm = self.llm(model)
         if max_tokens:
             llm = Capped(llm, max_tokens)
-        topic_list = self.topic_terms(q, question)
-        allowed = self.fitting_chunks(q, results)
+        topic_list = self.gate.topic_terms(q, question)
+        allowed = self.gate.fitting_chunks(q, results)
         fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in passages if p.chunk_id in allowed]
         notes: list[str] = []
         first_messages: list[dict] = []
@@ -313,32 +204,27 @@ class Assistant:
             att = self._attempt(llm, q, qm, mq, context, topic_list, allowed, results, timings, t0, emit, cancel,
                                 notes, ruled_out, via_chinese=route == "chinese")
             first_messages = first_messages or att.messages
-            if att.cancelled:
-                timings["total_s"] = round(time.perf_counter() - t0, 3)
-                return Answer(question, att.text, False, [], retrieved, timings, verified=False, model=llm.name,
-                              notes=["cancelled"], messages=first_messages)
+            if att.cancelled:  # the client has gone: nothing more is reported
+                return self._finish(Answer(question, att.text, False, [], retrieved, timings, verified=False,
+                                           model=llm.name, notes=["cancelled"], messages=first_messages),
+                                    emit, t0, report=False)
             if att.citations:
-                answer_text = self._match_script(question, att.text, english)
-                timings["total_s"] = round(time.perf_counter() - t0, 3)
-                ans = Answer(question, answer_text, False, att.citations, retrieved, timings, model=llm.name,
-                             notes=notes, messages=first_messages)
-                return self._emit_answer(ans, emit)
+                return self._finish(Answer(question, match_script(question, att.text, english), False, att.citations,
+                                           retrieved, timings, model=llm.name, notes=notes, messages=first_messages),
+                                    emit, t0)
             reason = att.reason
 
         # No verified answer: quote the one sentence that plainly answers, or refuse.
-        best = self.plain_answer(q, question, topic_list, fitting, ruled_out)
+        best = self.gate.plain_answer(q, question, topic_list, fitting, ruled_out)
         if best is None:
-            ans = self._refusal(question, english, passages, chunks, retrieved, timings, t0, reason)
+            ans = self._refusal(question, english, passages, retrieved, timings, reason)
             ans.notes = notes + ans.notes
         else:
             notes.append(f"{reason}; showing the sentence of the reports that answers it")
-            text = f"The reports say: 「{best.text}」[1]" if english else f"据报告：「{best.text}」[1]"
-            timings["total_s"] = round(time.perf_counter() - t0, 3)
-            ans = Answer(question, self._match_script(question, text, english), False,
-                         [citation_for(best, 1, chunks)], retrieved, timings, extractive=True, verified=False,
-                         notes=notes)
+            ans = Answer(question, quoted_answer(question, english, best), False, [citation_for(best, 1, chunks)],
+                         retrieved, timings, extractive=True, verified=False, notes=notes)
         ans.model, ans.messages = llm.name, first_messages
-        return self._emit_answer(ans, emit)
+        return self._finish(ans, emit, t0)
 
     def _attempt(self, llm: LLM, q: QueryAnalysis, qm: QueryAnalysis, mq: str, passages: list[Passage],
                  topic_list: list[str], allowed: set[str], results: list, timings: dict, t0: float, emit: Event,
@@ -358,10 +244,10 @@ class Assistant:
             return _Attempt(join_replies(replies), [], messages, cancelled=True)
         if all(is_refusal(r) for r in replies):
             return _Attempt("", [], messages, reason="the model found no answer")
-        topic = set(topic_list) | (set(self.topic_terms(qm, mq)) if via_chinese else set())
-        topical = self.topical_chunks(q, topic_list, passages)
+        topic = set(topic_list) | (set(self.gate.topic_terms(qm, mq)) if via_chinese else set())
+        topical = self.gate.topical_chunks(q, topic_list, passages)
         part_q = [self.retriever.analyse(a) for a in asks] if len(asks) > 1 else [qm]
-        fits = self.part_fitting(q, part_q, allowed, results)
+        fits = self.gate.part_fitting(q, part_q, allowed, results)
         verdicts = [self._check_part(r, a, passages, topic, f, topical) for r, a, f in zip(replies, asks, fits)]
         failed = [v for v in verdicts if v is not None and not v.ok]
         if failed:
@@ -421,23 +307,6 @@ class Assistant:
             answer_text = self._in_english(llm, answer_text, timings, t0, emit, cancel, notes, stream_kind)
         return _Attempt(answer_text, citations, messages)
 
-    def part_fitting(self, q: QueryAnalysis, part_q: list[QueryAnalysis], allowed: set[str],
-                     results: list) -> list[set[str]]:
-        """The chunks that fit each part of the question (`part_q`: each part analysed on its own): a
-        part that names its own year (「2014年新增就业多少？2015年的目标又是多少？」) or its own place
-        is answered from passages about that year or that place only."""
-        if len(part_q) == 1:
-            return [allowed]
-        out = []
-        for pa in part_q:
-            if pa.years or pa.relative or pa.docs and pa.docs != q.docs:
-                when = (pa.years, pa.relative) if pa.years or pa.relative else (q.years, q.relative)
-                out.append(self.fitting_chunks(replace(q, years=when[0], relative=when[1], docs=pa.docs or q.docs),
-                                               results))
-            else:
-                out.append(allowed)
-        return out
-
     @staticmethod
     def _check_part(reply: str, ask: str, passages: list[Passage], topic: set[str], fitting: set[str],
                     topical: set[str]) -> Verdict | None:
@@ -485,53 +354,15 @@ class Assistant:
         return f"{english} {marks}".strip()
 
     @staticmethod
-    def _emit_answer(ans: Answer, emit: Event) -> Answer:
-        emit("answer", ans.answer)
-        emit("citations", [c.to_dict() for c in ans.citations])
-        emit("done", ans.timings)
+    def _finish(ans: Answer, emit: Event, t0: float, report: bool = True) -> Answer:
+        """The one way out of `ask`: the total time, then (unless the client has gone) the answer,
+        its citations and the timings, reported in that order."""
+        ans.timings["total_s"] = round(time.perf_counter() - t0, 3)
+        if report:
+            emit("answer", ans.answer)
+            emit("citations", [c.to_dict() for c in ans.citations])
+            emit("done", ans.timings)
         return ans
-
-    def topic_coverage(self, topic: list[str], text: str) -> float:
-        """IDF-weighted share of the question's key terms that `text` contains."""
-        idf, top = self.retriever.idf, self.retriever.max_idf
-        weight = {w: idf.get(w, top) for w in topic}
-        total = sum(weight.values())
-        return sum(v for w, v in weight.items() if w in text) / total if total else 0.0
-
-    def plain_answer(self, q: QueryAnalysis, question: str, topic: list[str], fitting: list[Passage],
-                     ruled_out: set | None = None):
-        """The sentence of a passage that fits the question's report and year and plainly answers
-        it: nearly all its key terms (in the sentence or its paragraph), and a figure when the
-        question asks how much. None when no sentence does: then the honest answer is a refusal.
-        `ruled_out` holds the (chunk, start) of sentences found to answer something else."""
-        if not topic or not fitting:
-            return None
-        wants_figure = asks_quantity(q.text) or asks_quantity(question)
-        unit = m.group(1) if (m := _ASKED_UNIT.search(q.text)) else ""
-        # the attribute asked for (「总投资是多少」「金额是多少」) must be in the sentence itself
-        attr = ""
-        if m := _ASKED_ATTR.search(q.content):
-            words = [w for w in tokenize(m.group(1)) if len(w) > 1 and w not in QUESTION_WORDS]
-            attr = words[-1] if words else ""
-        # what the attribute is asked of, named before it (「生产总值增长了多少」: the growth of the output)
-        before = q.content[: q.content.rfind(attr, 0, m.end())] if attr and m else ""
-        subject = {t for t in topic if t in before and attr not in t and t not in attr}
-        best, best_cov = None, 0.0
-        for p in fitting:
-            c = self.retriever.by_id[p.chunk_id]
-            para = norm(" ".join(c.section) + " " + c.text)
-            for s in p.sentences:
-                sent = norm(s.text)
-                if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):
-                    continue
-                if (attr and (attr not in sent or subject and not said_of(sent, attr, subject))
-                        or q.wants_actual and states_plan(sent)
-                        or (s.chunk_id, s.start) in (ruled_out or ())):
-                    continue
-                cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))
-                if cov > best_cov:
-                    best, best_cov = s, cov
-        return best if best_cov >= 0.6 else None
 
     def _ask_parts(self, llm: LLM, q: QueryAnalysis, messages: list[dict], timings: dict, t0: float, emit: Event,
                    cancel: threading.Event | None, kind: str | None = "token",
@@ -577,35 +408,11 @@ class Assistant:
                 timings["decode_tok_s"] = sub["decode_tok_s"]
         return "".join(parts).strip()
 
-    @staticmethod
-    def _match_script(question: str, answer: str, english: bool) -> str:
-        """Answer in the script of the question; quotes inside 「」 stay as the source wrote them."""
-        if english:
-            return answer
-        convert = to_traditional if detect_script(question) == "traditional" else to_simplified
-        pieces = re.split(r"(「[^」]*」)", answer)
-        return "".join(p if p.startswith("「") else convert(p) for p in pieces)
-
-    def _refusal(self, question: str, english: bool, passages: list[Passage], chunks: dict, retrieved: list[dict],
-                 timings: dict, t0: float, reason: str) -> Answer:
+    def _refusal(self, question: str, english: bool, passages: list[Passage], retrieved: list[dict],
+                 timings: dict, reason: str) -> Answer:
         """「资料中未提及」 plus what the reports do say nearby, cited."""
-        citations: list[Citation] = []
-        if passages:
-            best = best_sentence(passages)
-            citations = [citation_for(best, 1, chunks)]
-            c = chunks[best.chunk_id]
-            where = "·".join(x for x in (c.place, f"{c.period or c.year}年" if (c.period or c.year) else "") if x)
-            if english:
-                text = f"{REFUSAL_EN} Nearby, the reports say ({where}): 「{best.text}」[1]"
-            else:
-                text = f"{REFUSAL_ZH}。报告中相关的内容（{where}）：「{best.text}」[1]"
-        else:
-            text = REFUSAL_EN if english else REFUSAL_ZH + "。"
-        text = self._match_script(question, text, english)
-        timings["total_s"] = round(time.perf_counter() - t0, 3)
+        chunks = self.retriever.by_id
+        best = best_sentence(passages) if passages else None
+        text = refusal_text(question, english, best, chunks[best.chunk_id] if best else None)
+        citations = [citation_for(best, 1, chunks)] if best else []
         return Answer(question, text, True, citations, retrieved, timings, notes=[f"refused: {reason}"])
-
-
-def asks_one_year(q: QueryAnalysis) -> bool:
-    """Whether a (Chinese) question asks about a single year (「2020年」「去年」), not a span of years."""
-    return not q.english and (len(q.years) == 1 or not q.years and len(q.relative) == 1)

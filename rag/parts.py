@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from .cite import answer_figures
-from .generate import REFUSAL_ZH, is_refusal
+from .prompts import REFUSAL_ZH, is_refusal
 from .query import QueryAnalysis, is_english
 
 

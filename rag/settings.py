@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Fuse both rankings (default) or use one alone (for measurements).")
 
+    # Questions
+    max_question_chars: int = Field(500, ge=1, description="Longest question (longer ones are refused with a "
+                                                           "clear error: a report's paragraph is not a question, and "
+                                                           "it would crowd the passages out of the prompt).")
+
     # Generation
     llm: Literal["default", "small"] = "default"
     threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))

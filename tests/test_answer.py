@@ -133,28 +133,6 @@ def test_a_new_ask_process_prints_its_evidence_while_the_model_loads(seed_index)
 
 
 
-@pytest.mark.parametrize("reply, figure", [
-    ("甲市2025年粮食产量的目标是超额完成国家任务。[1]", False),   # a target without a figure
-    ("乙县“十四五”期间的目标是进一步提高。[1]", False),           # a year and a plan's name are not figures
-    ("甲市今年城镇新增就业2800人。[1]", True),
-    ("乙县计划新建三个产业园区。[1]", True),
-    ("甲市的目标是实现翻一番。[1]", True),
-    ("The target is about five percent. [1]", True),
-])
-def test_a_reply_gives_a_figure_only_when_it_states_a_quantity(reply, figure):
-    from rag.answer import gives_figure
-
-    assert gives_figure(reply) is figure
-
-
-def test_quantity_questions_are_recognised_in_both_languages():
-    from rag.answer import asks_quantity
-
-    assert asks_quantity("甲市今年粮食产量的目标是多少？")
-    assert asks_quantity("How many jobs will 乙县 add this year?")
-    assert not asks_quantity("甲市今年的重点工作有哪些？")
-
-
 def test_a_preloaded_model_is_ready_when_the_index_is(seed_index, retriever):
     """`rag ask` loads the model in the background while the index loads: by the first question the
     model is loaded and its prompt prefix in memory, so answering evaluates only the question."""

@@ -12,7 +12,7 @@ from rag.evaluate import (
     judge,
     polarity,
 )
-from rag.generate import is_refusal
+from rag.prompts import is_refusal
 
 
 def q(type_: str = "number", answer: str = "53家以上", evidence=("新认定高新技术企业53家以上",)) -> Question:

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from rag.generate import EXAMPLES, SYSTEM_PROMPT_ZH, build_messages
+from rag.prompts import EXAMPLES, SYSTEM_PROMPT_ZH, build_messages
 from rag.llm import LlamaCppLLM
 
 pytestmark = pytest.mark.llm
