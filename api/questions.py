@@ -49,7 +49,7 @@ def make_job(services: Services, retriever: Retriever, question: str, history: l
     info = services.models().resolve(model)
     history = history[-services.api.max_history:] if services.api.max_history else []
     limit = services.api.max_question_chars
-    s = standalone(q, history, limit, retriever.place_aliases, retriever.analyzer.unknown_places)
+    s = standalone(q, history, limit, retriever.place_aliases, retriever.unknown_places)
     if len(s) > limit:  # a rewritten follow-up can grow past the limit: answer the question as asked
         s = q
     return AnswerJob(question=q, standalone=s, model=info.name, k=k, max_tokens=max_tokens), info.id

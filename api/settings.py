@@ -5,10 +5,12 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The longest question the pipeline answers (rag/answer.py refuses longer ones). The API reads it only
-# here: as the bound of `max_question_chars` and in the request descriptions (api/ask, api/search).
-# Once the pipeline's settings carry the limit, this becomes a read of them.
-PIPELINE_MAX_QUESTION_CHARS = 500
+from rag.settings import Settings
+
+# The longest question the pipeline answers by default (`Settings.max_question_chars`; longer ones are
+# refused there). The API reads it only here: as the bound of `max_question_chars` and in the request
+# descriptions (api/ask, api/search).
+PIPELINE_MAX_QUESTION_CHARS: int = Settings.model_fields["max_question_chars"].default
 
 
 class ApiSettings(BaseSettings):

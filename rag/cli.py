@@ -356,7 +356,7 @@ def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or smal
                 err.print("no citations yet")
             continue
         standalone = rewrite(line, state.history, assistant.retriever.place_aliases,
-                             assistant.retriever.analyzer.unknown_places)
+                             assistant.retriever.unknown_places)
         if standalone != line:
             out.print(f"[dim]→ {standalone}[/]", highlight=False)
         try:

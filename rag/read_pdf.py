@@ -144,7 +144,6 @@ def _page_lines(page, number: int, height: float, label: str) -> list[Line]:
         import ctypes
 
         l, r, b, t, ox, oy = (ctypes.c_double() for _ in range(6))
-        lines: list[Line] = []
         chars: list[tuple[str, float, float, float, float, float, bool, bool]] = []
         space = False  # the file has a space character before the next one
         for i in range(count):

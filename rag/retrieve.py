@@ -134,6 +134,10 @@ class Retriever:
         """Every way a question may write an indexed place (alias → place)."""
         return self.analyzer.aliases
 
+    def unknown_places(self, text: str) -> list[str]:
+        """Place names in `text` that no indexed report covers (「那丙市呢？」 asks about 丙市)."""
+        return self.analyzer.unknown_places(text)
+
     def analyse(self, question: str) -> QueryAnalysis:
         return self.analyzer.analyse(question)
 

@@ -5,7 +5,6 @@ numbering definitions, footnotes and endnotes, text boxes, fields), and every ki
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 import xml.etree.ElementTree as ET
 from pathlib import Path

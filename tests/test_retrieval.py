@@ -207,3 +207,10 @@ def test_each_part_of_a_question_in_two_parts_keeps_its_best_passage(corpus_retr
     texts = [r.text for r in corpus_retriever.search(question, 5)]
     assert any("1322万人" in t for t in texts), "the 2014 outcome"
     assert any("1000万人以上" in t for t in texts), "the 2015 target"
+
+
+def test_place_names_no_report_covers_are_told_apart(retriever):
+    """What follow-up rewriting needs from the index: a place in a question that no report covers."""
+    assert retriever.unknown_places("丁县今年新建多少所学校？") == ["丁县"]
+    known = next(iter(retriever.place_aliases))
+    assert retriever.unknown_places(f"{known}今年新建多少所学校？") == []
