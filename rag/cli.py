@@ -280,49 +280,48 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
             ans = assistant.ask(question, k=k, model=model)
             print(json.dumps(ans.to_dict(), ensure_ascii=False))
             return
-        ans = assistant.ask(question, k=k, model=model, on_event=_terminal_events())
+        terminal = _Terminal()
+        ans = assistant.ask(question, k=k, model=model, on_event=terminal)
     except RagError as exc:
         fail(exc)
-    _finish_answer(ans)
+    terminal.finish(ans)
     t = ans.timings
     err.print(f"retrieval {t.get('retrieve_ms')} ms · evidence {t.get('evidence_s')} s · first token "
               f"{t.get('first_token_s', '-')} s · total {t.get('total_s')} s · prompt {t.get('prompt_tokens', 0)} tokens")
 
 
-_streamed: list[str] = []
+class _Terminal:
+    """One answer on the terminal: the strongest evidence at once, then the answer as it is
+    generated, then the citations (the streamed text belongs to this answer, not to the module)."""
 
+    def __init__(self) -> None:
+        self.streamed: list[str] = []
 
-def _finish_answer(ans) -> None:
-    """After streaming: the citation markers when the checked answer is the streamed text, the whole
-    checked answer when checking changed it (refusal, retry, extractive fallback, script)."""
-    import re
-
-    streamed = "".join(_streamed).strip()
-    final = ans.answer.strip()
-    if streamed and re.sub(r"\[\d+\]", "", final) == streamed:
-        out.print("".join(re.findall(r"\[\d+\]", final)), highlight=False)
-    else:
-        out.print()
-        out.print(f"[bold]answer:[/] {final}", highlight=False)
-    _print_citations([c.to_dict() for c in ans.citations])
-
-
-def _terminal_events():
-    """Show the strongest evidence at once, then stream the answer as it is generated."""
-    _streamed.clear()
-
-    def on_event(kind: str, data) -> None:
+    def __call__(self, kind: str, data) -> None:
         if kind == "evidence":
             out.print(f"[dim]evidence: {data['breadcrumb']}[/]")
             out.print(f"[dim]  「{data['quote']}」[/]", highlight=False)
         elif kind == "token":
-            if not _streamed:
+            if not self.streamed:
                 out.print("[bold]answer:[/] ", end="")
-            _streamed.append(data)
+            self.streamed.append(data)
             out.print(data, end="", markup=False, highlight=False)
         elif kind == "retry":
             out.print(f"\n[yellow]{data}[/]")
-    return on_event
+
+    def finish(self, ans) -> None:
+        """The citation markers when the checked answer is the streamed text, the whole checked
+        answer when checking changed it (refusal, retry, extractive fallback, script)."""
+        import re
+
+        streamed = "".join(self.streamed).strip()
+        final = ans.answer.strip()
+        if streamed and re.sub(r"\[\d+\]", "", final) == streamed:
+            out.print("".join(re.findall(r"\[\d+\]", final)), highlight=False)
+        else:
+            out.print()
+            out.print(f"[bold]answer:[/] {final}", highlight=False)
+        _print_citations([c.to_dict() for c in ans.citations])
 
 
 @app.command()
@@ -359,15 +358,16 @@ def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or smal
                              assistant.retriever.unknown_places)
         if standalone != line:
             out.print(f"[dim]→ {standalone}[/]", highlight=False)
+        terminal = _Terminal()
         try:
-            ans = assistant.ask(standalone, k=k, model=model, on_event=_terminal_events())
+            ans = assistant.ask(standalone, k=k, model=model, on_event=terminal)
         except KeyboardInterrupt:
             out.print("\n[yellow](answer interrupted)[/]")
             continue
         except RagError as exc:
             err.print(f"[bold red]error:[/] {exc}")
             continue
-        _finish_answer(ans)
+        terminal.finish(ans)
         state.history.append(standalone)
         state.last_citations = [c.to_dict() for c in ans.citations]
 

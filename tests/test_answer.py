@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from rag.cite import check
 from rag.generate import ContextSentence, Passage
+from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -18,10 +19,8 @@ pytestmark = pytest.mark.llm
 @pytest.fixture(scope="module")
 def assistant(seed_index, retriever):
     from rag.answer import Assistant
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     return Assistant(seed_index, retriever)
 
 
@@ -118,10 +117,8 @@ def test_a_new_ask_process_prints_its_evidence_while_the_model_loads(seed_index)
     import subprocess
     import sys
 
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "default")).verified:
-        pytest.skip("the default model is not fetched (run `make setup`)")
+    require_model(seed_index, "default")
     env = {**os.environ, "RAG_INDEX_DIR": str(seed_index.index_dir), "RAG_SEEDS_DIR": str(seed_index.seeds_dir)}
     run = subprocess.run([str(Path(sys.executable).with_name("rag")), "ask", "--model", "default",
                           "忻州今年要新认定多少家高新技术企业？"], capture_output=True, text=True, env=env, timeout=300)
@@ -139,10 +136,8 @@ def test_a_preloaded_model_is_ready_when_the_index_is(seed_index, retriever):
     import threading
 
     from rag.answer import Assistant
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     a = Assistant(seed_index, retriever, preload="small")
     for t in threading.enumerate():
         if t.name == "preload-llm":
@@ -167,11 +162,9 @@ def injected(seed_index, tmp_path_factory):
     from rag.index import build
     from rag.ingest import ingest_paths
     from rag.store import write_store
-    from rag.models import get_spec, status
     from rag.retrieve import Retriever
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     folder = tmp_path_factory.mktemp("injected")
     (folder / "reports").mkdir()
     (folder / "reports" / "甲市_2024.txt").write_text(h.injection_report(), encoding="utf-8")

@@ -18,6 +18,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 
 from sample_report import Q_UPLOAD, REPORT
+from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -70,10 +71,8 @@ def chunks(text: str) -> list[dict | str]:
 
 @pytest.fixture(scope="module")
 def env(seed_index, tmp_path_factory):
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     settings = copy_index(seed_index, tmp_path_factory.mktemp("api") / "index")
     api_settings = ApiSettings(max_queue=2, retry_after_s=3, max_body_bytes=16 * 1024, max_upload_bytes=64 * 1024,
                                api_key=None, cors_origins=[])

@@ -17,6 +17,7 @@ from api.health.schemas import Ready
 from api.main import create_app
 from api.services import Services, load_catalog
 from api.settings import ApiSettings
+from need_model import require_model
 
 
 class BrokenAssistant:
@@ -271,10 +272,8 @@ def test_an_upload_killed_mid_write_is_undone_or_finished_at_the_restart(seed_in
 def test_a_server_killed_while_streaming_an_answer_answers_the_same_after_a_restart(seed_index, tmp_path):
     """Killed after a few tokens of a streamed answer; restarted, the same question streams the same
     tokens, and the prompt-prefix file written before the kill is loaded, not rewritten."""
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     settings = _copy(seed_index, tmp_path / "index")
     kv = tmp_path / "kv"
     env = {"RAG_LLM": "small", "RAG_PREFIX_CACHE_DIR": str(kv)}

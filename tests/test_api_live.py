@@ -16,6 +16,7 @@ import pytest
 
 from api.main import create_app
 from api.settings import ApiSettings
+from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -28,10 +29,8 @@ Q_TAIYUAN = "太原今年计划新增公共停车位多少个？"
 def server(seed_index, tmp_path_factory):
     import uvicorn
 
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     index_dir = tmp_path_factory.mktemp("live") / "index"
     shutil.copytree(seed_index.index_dir, index_dir)
     settings = seed_index.model_copy(update={"index_dir": index_dir, "llm": "small"})

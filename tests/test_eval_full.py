@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.evaluate import load_questions, run_full, write_report
+from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -16,10 +17,8 @@ THRESHOLDS = {"answer_accuracy": 0.5, "refusal_accuracy": 0.5, "citation_precisi
 
 def test_small_full_run_meets_thresholds(seed_index, retriever, repo_root, tmp_path):
     from rag.answer import Assistant
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     questions = [q for q in load_questions(repo_root / "eval" / "questions.jsonl") if q.id in IDS]
     assert len(questions) == len(IDS)
     metrics, records = run_full(Assistant(seed_index, retriever), questions, "small", progress=False)

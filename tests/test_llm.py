@@ -17,6 +17,7 @@ import pytest
 
 from rag.errors import RagError
 from rag.llm import Capped, MockLLM, make_llm
+from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -33,10 +34,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def small_gguf(seed_index):
-    from rag.models import get_spec, require_llm, status
+    from rag.models import require_llm
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     return require_llm(seed_index, "small")
 
 

@@ -294,3 +294,17 @@ def test_cli_fetch_unknown_model_fails_cleanly():
     assert "error:" in text and "unknown model 'nosuchmodel'" in text
     assert "embedder" in text and "small" in text
     assert "Traceback" not in result.output
+
+
+def test_a_missing_model_skips_a_test_here_and_fails_it_under_ci(tmp_path, monkeypatch):
+    """CI fetches the models: a test that needs one and finds it missing must fail there, not skip."""
+    from need_model import require_model
+    from rag.settings import Settings
+
+    empty = Settings(models_dir=tmp_path / "models", manifest_path=Settings().manifest_path, index_dir=tmp_path / "i")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        require_model(empty, "small")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI runs every test"):
+        require_model(empty, "small")

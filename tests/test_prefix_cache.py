@@ -10,6 +10,7 @@ import pytest
 
 from rag.prompts import EXAMPLES, SYSTEM_PROMPT_ZH, build_messages
 from rag.llm import LlamaCppLLM
+from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -20,10 +21,8 @@ MESSAGES = [{"role": "system", "content": SYSTEM_PROMPT_ZH}, *EXAMPLES, QUESTION
 
 @pytest.fixture(scope="module")
 def small_settings(seed_index, tmp_path_factory):
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     return seed_index.model_copy(update={"llm": "small", "prefix_cache_dir": tmp_path_factory.mktemp("kv")})
 
 

@@ -34,6 +34,7 @@ from sample_report import Q_UPLOAD, REPORT
 from api.main import create_app
 from api.settings import ApiSettings
 from api.web.router import STATIC, files
+from need_model import require_model
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -600,10 +601,8 @@ def test_the_api_key_is_asked_once_and_kept_for_the_browser_session(key_server, 
 # --- the small model, end to end, timed ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def llm_server(seed_index, tmp_path_factory):
-    from rag.models import get_spec, status
 
-    if not status(seed_index, get_spec(seed_index, "small")).verified:
-        pytest.skip("the small model is not fetched (run `make setup`)")
+    require_model(seed_index, "small")
     settings = private_index(seed_index, tmp_path_factory, "web-llm", llm_backend="llamacpp", llm="small")
     with serve(settings, ApiSettings(max_upload_bytes=512 * 1024)) as served:
         yield served
