@@ -53,6 +53,8 @@ are produced one at a time; when the queue is full the answer endpoints return 5
 def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     api_settings = api_settings or ApiSettings()
+    if api_settings.max_question_chars > settings.max_question_chars:  # the pipeline would refuse the rest
+        api_settings = api_settings.model_copy(update={"max_question_chars": settings.max_question_chars})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -117,6 +117,14 @@ def test_the_document_carries_the_configured_limits(seed_index):
     assert "securitySchemes" not in spec.get("components", {})
 
 
+def test_the_question_limit_never_exceeds_the_pipelines(seed_index):
+    """The pipeline's own limit (`RAG_MAX_QUESTION_CHARS`) bounds what the API admits and documents."""
+    app = create_app(seed_index.model_copy(update={"max_question_chars": 80}), ApiSettings(max_question_chars=120))
+    spec = TestClient(app).get("/openapi.json").json()
+    assert spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["maxLength"] == 80
+    assert app.state.api_settings.max_question_chars == 80
+
+
 def test_the_model_enum_is_what_the_server_accepts(served):
     app, key, headers, _ = served
     client = TestClient(app)
