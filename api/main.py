@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from rag import resident
 from rag.settings import Settings, get_settings
 
 from . import errors
@@ -50,7 +51,10 @@ are produced one at a time; when the queue is full the answer endpoints return 5
 """
 
 
-def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None,
+               announce: bool = False) -> FastAPI:
+    """`announce`: once ready, tell new `rag ask` processes of this index where to send their
+    questions (`rag.resident`; `rag serve` does, an application embedding the API may not)."""
     settings = settings or get_settings()
     api_settings = api_settings or ApiSettings()
     if api_settings.max_question_chars > settings.max_question_chars:  # the pipeline would refuse the rest
@@ -61,9 +65,14 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         services = Services(settings, api_settings)
         app.state.services = services
         services.start()
+        if announce:
+            url = resident.local_url(api_settings.host, api_settings.port)
+            services.when_ready(lambda: resident.announce(settings, url))
         try:
             yield
         finally:
+            if announce:
+                resident.withdraw(settings)
             services.close()
             app.state.services = None
 

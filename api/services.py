@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.answer import Assistant
@@ -129,6 +130,7 @@ class Services:
         self._assistant: Assistant | None = None
         self._ready = threading.Event()
         self._loader: threading.Thread | None = None
+        self._on_ready: list[Callable[[], None]] = []
 
     # --- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -161,6 +163,8 @@ class Services:
                     self.readiness.models[name] = True
             self.readiness.ready_s = round(time.time() - self.readiness.started, 2)
             self._ready.set()
+            for callback in self._on_ready:
+                callback()
         except Exception as exc:  # reported by /readyz; the process stays up for /healthz
             log.exception("the service could not load")
             self.readiness.error = str(exc) or type(exc).__name__
@@ -173,6 +177,13 @@ class Services:
         self._assistant = assistant
         self.readiness.index = True
         self._ready.set()
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the service has loaded (now, if it has)."""
+        if self._ready.is_set():
+            callback()
+        else:
+            self._on_ready.append(callback)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)

@@ -17,8 +17,10 @@ with the same prefix, so neither side profits from the other's work. Overhead = 
 
 Cold processes (`--cold N`, on the first N questions): each question is also asked by a new
 `rag ask --json` process, as a CLI user or a restarted service meets it — imports, model and index
-loading included — once with the prompt prefix's key-value state loaded from disk (the default) and
-once without it (`RAG_PREFIX_CACHE=false`, every process evaluates the fixed prefix itself). For a
+loading included — once with the prompt prefix's key-value state loaded from disk (the default), once
+without it (`RAG_PREFIX_CACHE=false`, every process evaluates the fixed prefix itself), and once with a
+resident `rag serve` of the same index running, to which each process hands its question (the
+service's answer, the client's imports and the HTTP round trip: `rag.resident`). For a
 cold process "first token" counts from the process start: its wall time minus the part of the
 answer after the first token (so the exit time is charged to the first token, not hidden).
 Reported side by side with the warm figures of the same run, and the ratio cold / warm.
@@ -37,9 +39,11 @@ import argparse
 import json
 import os
 import statistics
+import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,9 +75,11 @@ def raw_answer(llama, messages: list[dict], settings: Settings) -> tuple[float, 
     return time.perf_counter() - t, out["choices"][0]["message"]["content"], out["usage"]["completion_tokens"]
 
 
-def cold_run(question: str, model: str, prefix_cache: bool) -> dict:
-    """One question in a new `rag ask --json` process: wall time, first token from the process start."""
-    env = {**os.environ, "RAG_PREFIX_CACHE": "true" if prefix_cache else "false"}
+def cold_run(question: str, model: str, prefix_cache: bool, forward: bool = False) -> dict:
+    """One question in a new `rag ask --json` process: wall time, first token from the process start.
+    `forward`: the process may hand the question to a running `rag serve` (else it answers itself)."""
+    env = {**os.environ, "RAG_PREFIX_CACHE": "true" if prefix_cache else "false",
+           "RAG_FORWARD_TO_SERVER": "true" if forward else "false"}
     cmd = [str(Path(sys.executable).with_name("rag")), "ask", "--json", "--model", model, question]
     t = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -87,15 +93,44 @@ def cold_run(question: str, model: str, prefix_cache: bool) -> dict:
     return row
 
 
-def bench_cold(model: str, questions: list, args) -> dict:
-    """Cold-process figures, with and without the prefix's state on disk, question by question."""
+@contextmanager
+def resident_server(settings: Settings):
+    """A `rag serve` of this index on a free loopback port, ready and announced (`rag.resident`)."""
+    from rag import resident
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "RAG_PREFIX_CACHE": "true"}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("rag")), "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while resident.find(settings.model_copy(update={"prefix_cache": True})) is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("`rag serve` did not become ready")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def bench_cold(model: str, questions: list, args, settings: Settings) -> dict:
+    """Cold-process figures — answering in the process with and without the prefix's state on disk,
+    and handing the question to a resident `rag serve` — question by question."""
     cold_run(questions[0].question, model, True)  # the prefix file exists from here on
     out: dict = {}
-    for label, cached in (("cold", True), ("cold_no_prefix_file", False)):
+    for label, cached, forward in (("cold", True, False), ("cold_no_prefix_file", False, False),
+                                   ("cold_via_server", True, True)):
         rows = []
-        for q in questions[: args.cold]:
-            rows.append({"id": q.id, **cold_run(q.question, model, cached)})
-            log(f"{model} {label} {rows[-1]}")
+        with resident_server(settings) if forward else nullcontext():
+            if forward:
+                cold_run(questions[0].question, model, True, forward)  # the server's first question
+            for q in questions[: args.cold]:
+                rows.append({"id": q.id, **cold_run(q.question, model, cached, forward)})
+                log(f"{model} {label} {rows[-1]}")
         summary = {}
         for key in ("startup_s", "first_token_s", "wall_s"):
             vals = [r[key] for r in rows if key in r]
@@ -190,7 +225,7 @@ def main() -> None:
 
         gc.collect()
         for r in results:
-            r.update(bench_cold(r["model"], questions, args))
+            r.update(bench_cold(r["model"], questions, args, settings))
     if args.out:
         args.out.write_text(json.dumps({"settings": conf, "models": results}, ensure_ascii=False, indent=1),
                             encoding="utf-8")
@@ -207,10 +242,11 @@ def main() -> None:
                 v = s[key]
                 goal = f"   (target ≤ {TARGETS[key]})" if key in TARGETS else ""
                 print(f"  {key:18s} median {v['median']:>8}   p95 {v['p95']:>8}   n={v['n']}{goal}")
-        for label in ("cold", "cold_no_prefix_file"):
+        for label in ("cold", "cold_no_prefix_file", "cold_via_server"):
             if label in s:
                 c = s[label]
-                print(f"  {label} (new `rag ask` processes, {c['wall_s']['n']} questions; "
+                how = " handing the question to a resident `rag serve`" if label == "cold_via_server" else ""
+                print(f"  {label} (new `rag ask` processes{how}, {c['wall_s']['n']} questions; "
                       f"cold/warm against the warm medians of the same questions):")
                 for key in ("startup_s", "first_token_s", "wall_s"):
                     if key in c:

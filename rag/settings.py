@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     prefix_cache: bool = Field(True, description="Keep the key-value state of the prompts' fixed prefix on disk "
                                                  "so a new process skips evaluating it.")
     prefix_cache_dir: Path | None = Field(None, description="Where (empty: models/.cache/kv).")
+    forward_to_server: bool = Field(True, description="`rag ask` hands its question to a running `rag serve` of "
+                                                      "the same index and settings on this machine (its model is "
+                                                      "loaded: the first token comes seconds sooner).")
     prompt_lookup_tokens: int = Field(0, description="Prompt-lookup decoding: draft this many tokens copied from "
                                                      "the prompt (0 = off; measured in eval/bench_answer.py).")
 
