@@ -166,7 +166,7 @@ class Assistant:
         english = q.english
         chunks = self.retriever.by_id
         passages = select_context(question if q.english else q.content, results, chunks, self.retriever.idf,
-                                  extra_terms=q.english_terms, parts=q.part_contents)
+                                  extra_terms=q.english_terms, budget=self.settings.context, parts=q.part_contents)
         if passages:
             emit("evidence", citation_for(best_sentence(passages), 1, chunks).to_dict())
         timings["evidence_s"] = round(time.perf_counter() - t0, 3)
@@ -198,7 +198,7 @@ class Assistant:
                     break
                 qm, mq = self.retriever.analyse(zh), zh
                 context = select_context(qm.content, results, chunks, self.retriever.idf, extra_terms=q.english_terms,
-                                         parts=qm.part_contents) or passages
+                                         budget=self.settings.context, parts=qm.part_contents) or passages
                 notes.append(f"{reason}; answering in Chinese as 「{zh}」, then translating")
                 emit("retry", notes[-1])
             att = self._attempt(llm, q, qm, mq, context, topic_list, allowed, results, timings, t0, emit, cancel,

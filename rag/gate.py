@@ -53,6 +53,7 @@ class Gate:
 
     def __init__(self, retriever: Retriever):
         self.retriever = retriever
+        self.margins = retriever.settings.gate
 
     # --- refusal before generation -----------------------------------------------------------
     def precheck(self, q: QueryAnalysis, question: str, results: list) -> str | None:
@@ -71,7 +72,7 @@ class Gate:
         def coverage(t: str) -> float:
             return self.topic_coverage(topic, t)
 
-        on_topic = [r for r, t in zip(results, texts) if coverage(t) >= 0.5] if topic else list(results)
+        on_topic = [r for r, t in zip(results, texts) if coverage(t) >= self.margins.on_topic] if topic else list(results)
         if topic and not q.english and not q.asks_meta and not any(coverage(t) > 0 for t in texts):
             # (an English question's terms are translations, too uncertain to refuse on)
             return "none of the question's key terms occurs in the retrieved passages"
@@ -124,7 +125,7 @@ class Gate:
         for p in passages:
             c = self.retriever.by_id[p.chunk_id]
             # a paragraph's topic includes its headings (「“十三五”时期回顾」 › 「城镇新增就业50.2万人」)
-            if self.topic_coverage(topic, norm(" ".join(c.section) + " " + c.text)) >= 0.4:
+            if self.topic_coverage(topic, norm(" ".join(c.section) + " " + c.text)) >= self.margins.topical_paragraph:
                 out.update([c.id, *c.follows, *c.notes])
         return out
 
@@ -171,6 +172,7 @@ class Gate:
         before = q.content[: q.content.rfind(attr, 0, m.end())] if attr and m else ""
         subject = {t for t in topic if t in before and attr not in t and t not in attr}
         best, best_cov = None, 0.0
+        own, around = self.margins.quote_sentence_weight, self.margins.quote_paragraph_weight
         for p in fitting:
             c = self.retriever.by_id[p.chunk_id]
             para = norm(" ".join(c.section) + " " + c.text)
@@ -182,7 +184,7 @@ class Gate:
                         or q.wants_actual and states_plan(sent)
                         or (s.chunk_id, s.start) in (ruled_out or ())):
                     continue
-                cov = min(1.0, 0.7 * self.topic_coverage(topic, sent) + 0.3 * self.topic_coverage(topic, para))
+                cov = min(1.0, own * self.topic_coverage(topic, sent) + around * self.topic_coverage(topic, para))
                 if cov > best_cov:
                     best, best_cov = s, cov
-        return best if best_cov >= 0.6 else None
+        return best if best_cov >= self.margins.quote else None

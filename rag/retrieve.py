@@ -121,7 +121,7 @@ class Retriever:
         try:
             from .translate import Translator
 
-            translator = Translator.load(self.settings.index_dir)
+            translator = Translator.load(self.settings.lexicon_dir, self.settings.lexicon.report_terms)
         except ImportError:  # pragma: no cover - the translator ships with the package
             translator = None
         return Analyzer(reports, translator, self.idf)
@@ -220,15 +220,16 @@ class Retriever:
         fused = {pos: rrf[pos] * self._steer(c, q) for pos, c in chunks.items()}
         return fused, dense_score, bscores, dense_rank, bm25_rank, chunks
 
-    @staticmethod
-    def _steer(c: Chunk, q: QueryAnalysis) -> float:
-        """Favour the report and the year the question names, without hiding other documents."""
+    def _steer(self, c: Chunk, q: QueryAnalysis) -> float:
+        """Favour the report and the year the question names, without hiding other documents
+        (`Settings.steer`)."""
+        weights = self.settings.steer
         w = 1.0
         if c.kind in ("title", "meta") and not q.asks_meta:
-            w *= 0.3
-        if q.docs:
-            w *= 1.0 if c.doc in q.docs else 0.25
+            w *= weights.meta
+        if q.docs and c.doc not in q.docs:
+            w *= weights.other_report
         targets = q.targets(c.year)
         if targets and c.period is not None:
-            w *= 1.25 if c.period in targets else 0.8
+            w *= weights.asked_year if c.period in targets else weights.other_year
         return w

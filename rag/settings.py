@@ -11,16 +11,78 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class SteerWeights(BaseModel):
+    """How retrieval favours the report and the year a question names: multipliers on a passage's
+    fused score, so other passages stay findable (the named report may be silent) but rank lower."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    meta: float = Field(0.3, ge=0, description="Title and metadata passages, unless the question asks about the "
+                                                "report itself: they name every topic and answer none.")
+    other_report: float = Field(0.25, ge=0, description="Passages of a report other than the one the question names.")
+    asked_year: float = Field(1.25, ge=0, description="Passages about a year the question asks of.")
+    other_year: float = Field(0.8, ge=0, description="Passages about another year of the same report (last year's "
+                                                     "result when this year's target is asked).")
+
+
+class ContextBudget(BaseModel):
+    """How much evidence the model reads: a short prompt answers sooner and strays less, and the
+    answer usually sits in one or two sentences."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chars: int = Field(240, ge=1, description="Characters of evidence sentences per question.")
+    part_extra_chars: int = Field(60, ge=0, description="Added to each part's even share of `chars` when a question "
+                                                        "has several parts, so a short part is not starved.")
+    sentences: int = Field(5, ge=1, description="Most evidence sentences per question.")
+    keep_ratio: float = Field(0.45, gt=0, le=1, description="A sentence is kept when it scores at least this share "
+                                                            "of the best one (weaker ones are noise).")
+    shared_figure: float = Field(0.5, ge=0, description="Score added per figure the sentence shares with the "
+                                                        "question (「2023年」, 「5%」).")
+    any_figure: float = Field(0.3, ge=0, description="Score added when the sentence holds a figure: most questions "
+                                                     "ask for one.")
+    rank: float = Field(0.5, ge=0, description="Score added for the retrieval rank of the sentence's passage "
+                                               "(divided by 1 + rank), to break ties in retrieval's favour.")
+
+
+class GateMargins(BaseModel):
+    """Shares of a question's key terms (weighted by IDF) a text must contain to count as on the
+    question's topic; they decide refusals and what the model may answer from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on_topic: float = Field(0.5, ge=0, le=1, description="A retrieved passage on the topic: without one in the "
+                                                         "report and year the question names, it is refused.")
+    topical_paragraph: float = Field(0.4, ge=0, le=1, description="A selected passage's paragraph (with its "
+                                                                  "headings) that the model may answer from.")
+    quote: float = Field(0.6, ge=0, le=1, description="A sentence quoted as the answer when the model gives none "
+                                                      "(a lower bar quotes sentences about something else).")
+    quote_sentence_weight: float = Field(0.7, ge=0, le=1, description="In that bar, the weight of the sentence's "
+                                                                      "own terms...")
+    quote_paragraph_weight: float = Field(0.3, ge=0, le=1, description="...and of its paragraph's (with headings).")
+
+
+class LexiconSettings(BaseModel):
+    """The English→Chinese lexicon that finds Chinese search terms for English questions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report_terms: Path = Field(REPO_ROOT / "rag" / "data" / "report_terms_en.tsv",
+                               description="Curated indicator phrases CC-CEDICT lacks (English, tab, Chinese).")
+    cache_dir: Path | None = Field(None, description="Where the built lexicon is kept, rebuilt when its sources "
+                                                     "change (empty: the index folder).")
+
+
 class Settings(BaseSettings):
     """All tunables of the assistant, overridable with ``RAG_<NAME>`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     # Layout
     root: Path = REPO_ROOT
@@ -64,6 +126,12 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Fuse both rankings (default) or use one alone (for measurements).")
+    steer: SteerWeights = Field(default_factory=SteerWeights, description="RAG_STEER__<NAME>")
+    lexicon: LexiconSettings = Field(default_factory=LexiconSettings, description="RAG_LEXICON__<NAME>")
+
+    # Gate and context
+    gate: GateMargins = Field(default_factory=GateMargins, description="RAG_GATE__<NAME>")
+    context: ContextBudget = Field(default_factory=ContextBudget, description="RAG_CONTEXT__<NAME>")
 
     # Questions
     max_question_chars: int = Field(500, ge=1, description="Longest question (longer ones are refused with a "
@@ -94,6 +162,10 @@ class Settings(BaseSettings):
                                                       "loaded: the first token comes seconds sooner).")
     prompt_lookup_tokens: int = Field(0, description="Prompt-lookup decoding: draft this many tokens copied from "
                                                      "the prompt (0 = off; measured in eval/bench_answer.py).")
+
+    @property
+    def lexicon_dir(self) -> Path:
+        return self.lexicon.cache_dir or self.index_dir
 
     @property
     def weights_dir(self) -> Path:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .english import FUNCTION_WORDS, STOP_WORDS, english_words, fold
-from .lexicon import Candidate, Lexicon
+from .lexicon import REPORT_TERMS, Candidate, Lexicon
 
 _MAX_WORDS = 5  # longest phrase tried: 4 content words and a linking word ('retail sales of consumer goods')
 # Words that carry meaning only inside a phrase (per capita, State Council, unemployment rate,
@@ -287,9 +287,9 @@ def _presence(term: str, vocabulary: Mapping[str, float] | None) -> int:
 
 
 @lru_cache(maxsize=4)
-def get_translator(cache_dir: Path | None = None) -> Translator:
-    """The process-wide translator (built or loaded once per cache folder)."""
-    return Translator.load(cache_dir)
+def get_translator(cache_dir: Path | None = None, report_terms: Path = REPORT_TERMS) -> Translator:
+    """The process-wide translator (built or loaded once per cache folder and curated terms)."""
+    return Translator.load(cache_dir, report_terms)
 
 
 def terms(question: str, vocabulary: Mapping[str, float] | None = None, limit: int = 12,

@@ -1,5 +1,5 @@
 """Embedding (rag/embed.py): the text a chunk is embedded as, and the vector cache keyed by it.
-The real embedders are exercised in tests/test_retrieval.py and tests/test_index.py."""
+The real embedders are exercised in tests/test_retrieve.py and tests/test_index.py."""
 
 from __future__ import annotations
 

@@ -83,3 +83,24 @@ def test_the_quoted_fallback_needs_a_figure_when_the_question_asks_how_much(gate
     assert best is not None and any(ch.isdigit() for ch in best.text) and "就业" in best.text
     # the same sentence is not offered once it was found to answer something else
     assert gate.plain_answer(q, question, topic, passages, ruled_out={(best.chunk_id, best.start)}) != best
+
+
+
+def test_the_margins_come_from_the_settings(retriever):
+    """`Settings.gate` decides: a quoting bar no sentence reaches leaves no quoted fallback; an
+    on-topic bar no passage reaches refuses a question the reports answer."""
+    from rag.generate import select_context
+
+    assert Gate(retriever).margins == retriever.settings.gate
+    question = "城镇新增就业多少人？"
+    for quote, found in ((retriever.settings.gate.quote, True), (1.01, False)):
+        g = Gate(retriever)
+        g.margins = g.margins.model_copy(update={"quote": quote})
+        q, results = ask(g, question)
+        passages = select_context(q.content, results, g.retriever.by_id, g.retriever.idf)
+        assert (g.plain_answer(q, question, g.topic_terms(q, question), passages) is not None) is found
+    g = Gate(retriever)
+    q, results = ask(g, "1990年城镇新增就业多少人？")  # a year no report covers
+    assert g.precheck(q, q.question, results) == "no passage on this topic for 1990"
+    g.margins = g.margins.model_copy(update={"on_topic": 1.01})
+    assert g.precheck(q, q.question, results) is None  # no passage counts as on the topic: no year to check

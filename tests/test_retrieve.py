@@ -214,3 +214,26 @@ def test_place_names_no_report_covers_are_told_apart(retriever):
     assert retriever.unknown_places("丁县今年新建多少所学校？") == ["丁县"]
     known = next(iter(retriever.place_aliases))
     assert retriever.unknown_places(f"{known}今年新建多少所学校？") == []
+
+
+def test_the_steering_weights_come_from_the_settings(retriever):
+    """`Settings.steer`: another report's passage is multiplied by `other_report`; neutral weights
+    leave every fused score as it is."""
+    from dataclasses import replace
+
+    from rag.settings import SteerWeights
+
+    q = retriever.analyse("朔州高新技术企业总数要达到多少家？")
+    assert q.docs, "the question names a report"
+    near = [retriever.by_id[r.id] for r in retriever.search("忻州新认定高新技术企业目标", 10)]
+    other = next(c for c in near if c.doc not in q.docs and c.kind not in ("title", "meta"))
+    other = replace(other, period=None)  # no year in play: only the report weighs
+    assert retriever._steer(other, q) == retriever.settings.steer.other_report
+    saved = retriever.settings
+    try:
+        retriever.settings = saved.model_copy(update={"steer": SteerWeights(meta=1, other_report=1, asked_year=1,
+                                                                           other_year=1)})
+        assert retriever._steer(other, q) == 1.0
+        assert all(retriever._steer(c, q) == 1.0 for c in near)
+    finally:
+        retriever.settings = saved

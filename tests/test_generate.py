@@ -1,0 +1,76 @@
+"""Generation's helpers without the model: clause splitting, context selection within the
+budget of `Settings.context`, and the sentence that best supports a reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from rag.generate import best_sentence, select_context, split_clauses
+from rag.settings import ContextBudget
+
+
+@dataclass
+class _Chunk:
+    id: str
+    text: str
+    follows: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    term: str = ""
+
+
+@dataclass
+class _Hit:
+    id: str
+
+
+CHUNKS = {c.id: c for c in (
+    _Chunk("a", "甲市今年城镇新增就业1.2万人。城镇调查失业率控制在5.5%以内。全年粮食产量稳定在50万吨。"),
+    _Chunk("b", "乙县城镇新增就业3000人，农村劳动力转移就业8000人。新建公园两座。"),
+    _Chunk("c", "甲市要办好十件民生实事。"),
+)}
+HITS = [_Hit("a"), _Hit("b"), _Hit("c")]
+
+
+def _sentences(passages) -> list[str]:
+    return [s.text for p in passages for s in p.sentences]
+
+
+def test_clauses_end_at_full_stops_and_semicolons():
+    text = "一是稳增长；二是促改革。三是惠民生！"
+    assert [text[s:e] for s, e in split_clauses(text)] == ["一是稳增长；", "二是促改革。", "三是惠民生！"]
+
+
+def test_the_sentences_that_share_the_question_words_are_chosen_best_first():
+    passages = select_context("城镇新增就业多少人", HITS, CHUNKS)
+    sents = _sentences(passages)
+    assert sents[0].startswith("甲市今年城镇新增就业")
+    assert all("就业" in s for s in sents) and not any("公园" in s for s in sents)
+    assert [p.chunk_id for p in passages] == ["a", "b"]
+
+
+@pytest.mark.parametrize("budget, most", [(ContextBudget(sentences=1), 1), (ContextBudget(chars=1), 1),
+                                          (ContextBudget(), 3)])
+def test_the_budget_bounds_sentences_and_characters(budget, most):
+    sents = _sentences(select_context("城镇新增就业和调查失业率", HITS, CHUNKS, budget=budget))
+    assert 1 <= len(sents) <= most
+    if budget.chars == 1:  # the best sentence is always kept, then nothing that would exceed the budget
+        assert len(sents) == 1
+
+
+def test_a_keep_ratio_of_one_keeps_only_the_best_scoring_sentences():
+    everything = _sentences(select_context("城镇新增就业", HITS, CHUNKS, budget=ContextBudget(keep_ratio=0.01)))
+    best_only = _sentences(select_context("城镇新增就业", HITS, CHUNKS, budget=ContextBudget(keep_ratio=1.0)))
+    assert len(best_only) < len(everything)
+
+
+def test_each_part_of_a_two_part_question_gets_its_own_sentences():
+    passages = select_context("城镇新增就业多少人？粮食产量多少？", HITS, CHUNKS, budget=ContextBudget(sentences=2))
+    sents = _sentences(passages)
+    assert any("粮食产量" in s for s in sents) and any("新增就业" in s for s in sents)
+
+
+def test_the_best_sentence_is_the_first_chosen():
+    passages = select_context("粮食产量", HITS, CHUNKS)
+    assert "粮食产量" in best_sentence(passages).text
