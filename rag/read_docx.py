@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 
 from .clean import ends_sentence, is_cjk
+from .docx_lines import Line, attachments, render, with_notes
 from .docx_package import open_docx
 from .docx_style import Numbering, Styles, on
 from .errors import RagError
@@ -49,7 +50,6 @@ _RT_NOTES = {"footnote": "http://schemas.openxmlformats.org/officeDocument/2006/
 _SKIP_FIELDS = {"PAGE", "NUMPAGES", "SECTIONPAGES", "PAGEREF", "TOC", "NUMWORDS", "NUMCHARS"}
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _PHRASE_END = "。：:！？!?；;"
-ATTACH_RE = re.compile(r"^(?:附件|附表|附录|附錄)\s*[0-9０-９一二三四五六七八九十]{0,3}\s*[：:]?\s*(.{0,30})$")
 
 
 def _in_fallback(el) -> bool:
@@ -70,22 +70,6 @@ def _outer_boxes(el) -> list:
 
 def _below(a, el) -> bool:
     return any(x is el for x in a.iterancestors())
-
-
-# --- lines ------------------------------------------------------------------------------------
-@dataclass
-class _Line:
-    pieces: list[tuple[str, int | None]]  # (text, para); more than one only for a joined attachment line
-    level: int | None = None  # markdown heading level
-    lead: int = 0  # length of the bold lead-in of pieces[0]
-    row: bool = False  # a table row
-    bold: bool = False  # the paragraph is bold throughout
-    notes: list[int] = field(default_factory=list)
-    md: bool = True  # a heading written as markdown (the notes heading is written plain: NOTES_HEADING_RE)
-
-    @property
-    def text(self) -> str:
-        return " ".join(t for t, _ in self.pieces)
 
 
 @dataclass
@@ -134,7 +118,7 @@ class _Reader:
         self.styles = Styles(part.styles.element if _has(part, "styles") else None)
         self.numbering = Numbering(part.numbering_part.element if _has(part, "numbering_part") else None)
         self.fields: list[dict] = []
-        self.lines: list[_Line] = []
+        self.lines: list[Line] = []
         self.note_xml: dict[tuple[str, str], object] = {}
         self.note_no: dict[tuple[str, str], int] = {}
         self.note_para: dict[int, int | None] = {}
@@ -194,14 +178,14 @@ class _Reader:
     def emit(self, text: str, bold: list[bool], idx: int | None, level: int | None, notes: list[int]) -> None:
         first = not self.lines
         if level is not None and level <= 4:
-            self.lines.append(_Line([(text, idx)], 1 if level == 0 else min(level + 1, 4), notes=notes))
+            self.lines.append(Line([(text, idx)], 1 if level == 0 else min(level + 1, 4), notes=notes))
             return
         lead = next((k for k, (c, b) in enumerate(zip(text, bold)) if not b and not c.isspace()), len(text))
         if lead == len(text):  # bold throughout: a heading when it is short and not a sentence
             heading = (len(text) <= 40 and not ends_sentence(text, "：:；;，,、")
                        and not any(c in "。！？!?" for c in text))
             lv = 1 if first else _enum_level(text) or 3
-            self.lines.append(_Line([(text, idx)], lv if heading else None, bold=True, notes=notes))
+            self.lines.append(Line([(text, idx)], lv if heading else None, bold=True, notes=notes))
             return
         head, rest = text[:lead].rstrip(), text[lead:].lstrip()
         if head and rest[:1] in _PHRASE_END:
@@ -209,14 +193,14 @@ class _Reader:
         if not (head and rest and len(head) <= 60 and ends_sentence(head, "：:；;")):
             head, rest = _numbered_sentence(text)  # not bold: a numbered first sentence may still be a heading
             if not head:
-                self.lines.append(_Line([(text, idx)], notes=notes))
+                self.lines.append(Line([(text, idx)], notes=notes))
                 return
         if lv := _enum_level(head):
             if lv < 4:
-                self.lines.append(_Line([(head.rstrip(_PHRASE_END), idx)], lv))
-                self.lines.append(_Line([(rest, idx)], notes=notes))
+                self.lines.append(Line([(head.rstrip(_PHRASE_END), idx)], lv))
+                self.lines.append(Line([(rest, idx)], notes=notes))
                 return
-        self.lines.append(_Line([(head + rest, idx)], lead=len(head), notes=notes))
+        self.lines.append(Line([(head + rest, idx)], lead=len(head), notes=notes))
 
     def table(self, tbl) -> None:
         rows = tbl.findall(f"{_W}tr")
@@ -241,7 +225,7 @@ class _Reader:
                 continued = merge is not None and merge.get(f"{_W}val") in (None, "continue")
                 cells.append("" if continued else " ".join(parts))
             if any(cells):
-                self.lines.append(_Line([(" | ".join(cells), first)], row=True, notes=notes))
+                self.lines.append(Line([(" | ".join(cells), first)], row=True, notes=notes))
 
     # run level
     def hidden(self) -> bool:
@@ -353,81 +337,6 @@ def _numbered_sentence(text: str) -> tuple[str, str]:
     return m.group(1), text[m.end():].lstrip()
 
 
-# --- from lines to the text -------------------------------------------------------------------
-def _attachments(lines: list[_Line]) -> list[_Line]:
-    """An attachment line after the body (「附件1」, 「附件2 名词解释」) opens an article; a bare
-    label takes the short title on the next line with it (「附件1」「甲市十件民生实事」)."""
-    out: list[_Line] = []
-    seen_body = False
-    k = 0
-    while k < len(lines):
-        ln = lines[k]
-        k += 1
-        m = ATTACH_RE.match(ln.text) if not ln.row and len(ln.pieces) == 1 else None
-        if m and seen_body and not ends_sentence(ln.text):
-            ln.level, ln.lead = 1, 0
-            nxt = lines[k] if k < len(lines) else None
-            if (not m.group(1).strip() and nxt is not None and not nxt.row and len(nxt.text) <= 40
-                    and not ends_sentence(nxt.text) and not ATTACH_RE.match(nxt.text)):
-                ln.pieces += nxt.pieces
-                ln.notes += nxt.notes
-                k += 1
-        elif ln.level is None:
-            seen_body = True
-        out.append(ln)
-    return out
-
-
-def _note_term(before: str) -> str:
-    """The phrase a note explains: the quoted words just before its mark, else the last phrase."""
-    before = re.sub(r"［\d+］$", "", before.rstrip())
-    if m := re.search(r"[“「《‘]([^“”「」《》‘’]{1,30})[”」》’]$", before):
-        return m.group(0)
-    tail = re.split(r"[，,。；;：:、！？!?\s（）()]", before)[-1]
-    return tail[-12:] or "注"
-
-
-def _with_notes(reader: _Reader, lines: list[_Line]) -> list[_Line]:
-    """Notes under 「注释」 at the end of the article that cites them (links are per article)."""
-    out: list[_Line] = []
-    pending: list[tuple[int, str, int | None]] = []
-    done: set[int] = set()
-
-    def flush() -> None:
-        if pending:
-            out.append(_Line([("注释", None)], level=2, md=False))
-            for n, before, para in pending:
-                body = reader.note_text.get(n, "")
-                if not re.match(r"^[^：:。\n]{1,40}[：:]", body):
-                    body = f"{_note_term(before)}：{body}"
-                out.append(_Line([(f"［{n}］{body}", para)]))
-            pending.clear()
-
-    for i, ln in enumerate(lines):
-        if ln.level == 1 and i:
-            flush()
-        out.append(ln)
-        for n in ln.notes:
-            if n not in done:
-                done.add(n)
-                text = ln.text
-                pos = text.find(f"［{n}］")
-                pending.append((n, text[:pos] if pos >= 0 else text, ln.pieces[0][1]))
-    flush()
-    return out
-
-
-def _render(ln: _Line) -> str:
-    text = ln.text
-    if ln.level and ln.md:
-        return "#" * ln.level + " " + text
-    if ln.row:
-        return "- " + text
-    if ln.lead:
-        return f"**{text[:ln.lead]}**{text[ln.lead:]}"
-    return text
-
-
 def read_docx(raw: bytes, name: str) -> list[SourceText]:
     """The report in a .docx file's bytes as one `SourceText` (see the module docstring).
     Raises `RagError` (one line) for a file that is not a readable, text-bearing .docx."""
@@ -437,7 +346,7 @@ def read_docx(raw: bytes, name: str) -> list[SourceText]:
         reader.block(reader.body)
     except RecursionError:
         raise RagError(f"{name} nests tables or boxes too deeply to read; re-save it in Word") from None
-    lines = _with_notes(reader, _attachments(reader.lines))
+    lines = with_notes(reader.note_text, attachments(reader.lines))
     if not lines:
         raise RagError(f"{name} has no text (a scanned document or only images?); save a .docx with the report's text")
     parts: list[str] = []
@@ -445,7 +354,7 @@ def read_docx(raw: bytes, name: str) -> list[SourceText]:
     headings: list[tuple[int, int]] = []
     pos = 0
     for ln in lines:
-        line = _render(ln)
+        line = render(ln)
         if ln.level:
             headings.append((pos, ln.level))
         if len(ln.pieces) == 1:
