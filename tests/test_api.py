@@ -1,6 +1,9 @@
 """HTTP API routes with the real app, the real index of the seeds (a private copy: uploads change it)
-and the small model: answers, streaming, the OpenAI-compatible endpoint, search, documents, limits,
-the answer queue, the API key, CORS and a bad-input matrix over every endpoint."""
+and the mock model (`RAG_LLM_BACKEND=mock`: it quotes the passage sentence nearest the question, so
+no weights are needed and nothing skips): answers, streaming, the OpenAI-compatible endpoint, search,
+documents, limits, the answer queue, the API key, CORS and a bad-input matrix over every endpoint.
+What the real model says through the API is tested in tests/test_api_answers.py and
+tests/test_api_live.py."""
 
 from __future__ import annotations
 
@@ -18,9 +21,6 @@ from api.main import create_app
 from api.settings import ApiSettings
 
 from sample_report import Q_UPLOAD, REPORT
-from need_model import require_model
-
-pytestmark = pytest.mark.llm
 
 Q_XINZHOU = "忻州今年要新认定多少家高新技术企业？"
 Q_DAIXIAN = "代县今年全县5G基站要达到多少座？"
@@ -28,9 +28,9 @@ PDF_DATA = Path(__file__).parent / "data" / "pdf"
 
 
 def copy_index(seed_index, dest):
-    """Settings on a private copy of the seed index, answering with the small model."""
+    """Settings on a private copy of the seed index, answering with the mock model (as "small")."""
     shutil.copytree(seed_index.index_dir, dest)
-    return seed_index.model_copy(update={"index_dir": dest, "llm": "small"})
+    return seed_index.model_copy(update={"index_dir": dest, "llm": "small", "llm_backend": "mock"})
 
 
 def wait_ready(client: TestClient, timeout: float = 180) -> dict:
@@ -71,8 +71,6 @@ def chunks(text: str) -> list[dict | str]:
 
 @pytest.fixture(scope="module")
 def env(seed_index, tmp_path_factory):
-
-    require_model(seed_index, "small")
     settings = copy_index(seed_index, tmp_path_factory.mktemp("api") / "index")
     api_settings = ApiSettings(max_queue=2, retry_after_s=3, max_body_bytes=16 * 1024, max_upload_bytes=64 * 1024,
                                api_key=None, cors_origins=[])
