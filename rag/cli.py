@@ -187,10 +187,6 @@ def _add(branch: Tree, nodes: list[dict]) -> None:
         _add(branch.add(label), n["children"])
 
 
-def run() -> None:  # pragma: no cover - console entry point
-    app()
-
-
 # --- index and search -------------------------------------------------------------------------------
 @app.command()
 def index(paths: Optional[list[Path]] = typer.Argument(None, help="Report files or folders (default: seeds/)."),
