@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sys
-import threading
 import time
 
 import httpx
@@ -16,6 +14,7 @@ import pytest
 
 from api.main import create_app
 from api.settings import ApiSettings
+from live_server import live_server
 from need_model import require_model
 
 pytestmark = pytest.mark.llm
@@ -27,36 +26,13 @@ Q_TAIYUAN = "太原今年计划新增公共停车位多少个？"
 
 @pytest.fixture(scope="module")
 def server(seed_index, tmp_path_factory):
-    import uvicorn
-
-
     require_model(seed_index, "small")
     index_dir = tmp_path_factory.mktemp("live") / "index"
     shutil.copytree(seed_index.index_dir, index_dir)
     settings = seed_index.model_copy(update={"index_dir": index_dir, "llm": "small"})
-    app = create_app(settings, ApiSettings(api_key=KEY, max_queue=2, retry_after_s=2))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with other processes
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    else:
-        srv.should_exit = True
-        pytest.fail("the server did not become ready")
-    yield base, app.state.services
-    srv.should_exit = True
-    thread.join(30)
-    sock.close()
+    make = lambda port: create_app(settings, ApiSettings(api_key=KEY, max_queue=2, retry_after_s=2))  # noqa: E731
+    with live_server(make, timeout=180) as (base, app):
+        yield base, app.state.services
 
 
 @pytest.fixture

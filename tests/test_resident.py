@@ -8,8 +8,8 @@ import json
 import os
 import shutil
 import socket
-import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from api.settings import ApiSettings
+from live_server import live_server
 from need_model import require_model
 from rag import resident
 from rag.cli import app as cli
@@ -98,39 +99,14 @@ def test_nothing_listening_means_answering_here(private, monkeypatch):
 
 
 # --- a real server --------------------------------------------------------------------------------------
+@contextmanager
 def _serve(settings: Settings, api: ApiSettings):
-    import uvicorn
+    """`rag serve`'s app (announcing itself) on a free loopback port; yields (base URL, app)."""
+    def make(port: int):
+        return create_app(settings, api.model_copy(update={"port": port}), announce=True)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    api = api.model_copy(update={"port": sock.getsockname()[1]})
-    app = create_app(settings, api, announce=True)
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{api.port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            ready = httpx.get(f"{base}/readyz", timeout=2)
-            if ready.status_code == 200 and resident.find(settings):
-                break
-            if ready.json().get("error"):
-                srv.should_exit = True
-                pytest.fail(f"the server could not load: {ready.json()['error']}")
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    else:
-        srv.should_exit = True
-        pytest.fail("the server did not become ready")
-
-    def stop() -> None:
-        srv.should_exit = True
-        thread.join(30)
-        sock.close()
-
-    return base, app, stop
+    with live_server(make, ready=lambda: resident.find(settings) is not None) as served:
+        yield served
 
 
 def _answered(base: str, headers: dict | None = None) -> int:
@@ -141,8 +117,7 @@ def _answered(base: str, headers: dict | None = None) -> int:
 def test_rag_ask_uses_the_running_server_and_gets_the_local_answer(private, monkeypatch):
     s = _env_settings(monkeypatch, private, RAG_LLM="small")
     require_model(s, "small")
-    base, _, stop = _serve(s, ApiSettings())
-    try:
+    with _serve(s, ApiSettings()) as (base, _):
         runner = CliRunner()
         forwarded = runner.invoke(cli, ["ask", "--json", Q])
         assert forwarded.exit_code == 0, forwarded.output
@@ -153,8 +128,6 @@ def test_rag_ask_uses_the_running_server_and_gets_the_local_answer(private, monk
         local = runner.invoke(cli, ["ask", "--json", "--local", Q])
         assert local.exit_code == 0, local.output
         assert _answered(base) == 2  # --local did not ask the server
-    finally:
-        stop()
     assert not (private / resident.ANNOUNCEMENT).exists()  # withdrawn at stop
     a, b = json.loads(forwarded.stdout.splitlines()[-1]), json.loads(local.stdout.splitlines()[-1])
     assert a["answer"] == b["answer"] and a["refused"] == b["refused"]
@@ -164,8 +137,7 @@ def test_rag_ask_uses_the_running_server_and_gets_the_local_answer(private, monk
 
 def test_a_server_with_a_key_needs_it_and_other_settings_are_not_asked(private, monkeypatch):
     s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
-    base, _, stop = _serve(s, ApiSettings(api_key="k1"))
-    try:
+    with _serve(s, ApiSettings(api_key="k1")) as (base, _):
         runner = CliRunner()
         no_key = runner.invoke(cli, ["ask", Q])
         assert no_key.exit_code == 1 and "RAG_API_API_KEY" in no_key.output and "Traceback" not in no_key.output
@@ -177,28 +149,20 @@ def test_a_server_with_a_key_needs_it_and_other_settings_are_not_asked(private, 
         other = runner.invoke(cli, ["ask", "--json", Q])
         assert other.exit_code == 0, other.output
         assert _answered(base, {"Authorization": "Bearer k1"}) == 1
-    finally:
-        stop()
 
 
 def test_a_question_the_server_refuses_is_one_line(private, monkeypatch):
     s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
-    _, _, stop = _serve(s, ApiSettings(max_question_chars=10))
-    try:
+    with _serve(s, ApiSettings(max_question_chars=10)):
         with pytest.raises(RagError, match="refused the question"):
             resident.ask(resident.find(s), "这个问题明显超过了十个字的限制吧？", k=None, model=None, api_key=None)
-    finally:
-        stop()
 
 
 def test_a_busy_server_is_waited_for_then_left(private, monkeypatch, hold_worker):
     s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
-    _, app, stop = _serve(s, ApiSettings(max_queue=1, retry_after_s=1))
-    try:
+    with _serve(s, ApiSettings(max_queue=1, retry_after_s=1)) as (_, app):
         with hold_worker(app.state.services.queue, queued=0):
             t = time.monotonic()
             with pytest.raises(resident.Unreachable):
                 resident.ask(resident.find(s), Q, k=None, model=None, api_key=None, busy_wait_s=2.5)
             assert time.monotonic() - t >= 2  # waited Retry-After twice before giving up
-    finally:
-        stop()

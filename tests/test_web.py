@@ -19,9 +19,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +32,7 @@ from sample_report import Q_UPLOAD, REPORT
 from api.main import create_app
 from api.settings import ApiSettings
 from api.web.router import STATIC, files
+from live_server import live_server
 from need_model import require_model
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -187,32 +186,8 @@ def desktop(driver) -> None:
 @contextmanager
 def serve(settings, api_settings: ApiSettings):
     """The app under uvicorn in a thread, on a free loopback port; yields (base URL, app)."""
-    import uvicorn
-
-    app = create_app(settings, api_settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                r = httpx.get(f"{base}/readyz", timeout=2)
-                if r.status_code == 200:
-                    break
-                assert not r.json().get("error"), r.json()
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
+    with live_server(lambda port: create_app(settings, api_settings)) as (base, app):
         yield base, app
-    finally:
-        srv.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 def private_index(seed_index, tmp_path_factory, name: str, **update):

@@ -1,0 +1,49 @@
+"""The app under uvicorn in a thread, on a free loopback port, for the tests that need real HTTP
+(the `openai` client, a browser, `rag ask` forwarding)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import httpx
+
+
+@contextmanager
+def live_server(make_app: Callable[[int], object], ready: Callable[[], bool] = lambda: True,
+                timeout: float = 240) -> Iterator[tuple[str, object]]:
+    """Yields (base URL, app) once `/readyz` says ready and `ready()` holds; `make_app(port)` builds
+    the app for the port it will listen on. Fails the test with the reason when loading fails."""
+    import pytest
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with other processes
+    port = sock.getsockname()[1]
+    app = make_app(port)
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                r = httpx.get(f"{base}/readyz", timeout=2)
+                if r.status_code == 200 and ready():
+                    break
+                if r.json().get("error"):
+                    pytest.fail(f"the server could not load: {r.json()['error']}")
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the server did not become ready")
+            time.sleep(0.2)
+        yield base, app
+    finally:
+        srv.should_exit = True
+        thread.join(30)
+        sock.close()
