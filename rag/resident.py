@@ -1,7 +1,7 @@
 """A resident `rag serve` that a new `rag ask` process hands its question to.
 
-Why: a new process spends ~2 s importing and ~2.7 s loading the model before its first token; a
-running server has both in memory and answers the same question with the same pipeline. The
+Why: a new process spends ~2 s on imports and the index and 1–3 s loading the model before its
+first token; a running server has both in memory and answers the same question with the same pipeline. The
 server announces itself in the index folder once it is ready (`announce`) and withdraws at stop;
 `rag ask` forwards only to a server on this machine, alive, serving the same index with exactly the
 same pipeline settings (a fingerprint of `Settings`), so the answer is the one it would have
