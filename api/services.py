@@ -131,6 +131,7 @@ class Services:
         self._ready = threading.Event()
         self._loader: threading.Thread | None = None
         self._on_ready: list[Callable[[], None]] = []
+        self._on_ready_lock = threading.Lock()  # a callback registered while loading ends is called once
 
     # --- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -162,9 +163,7 @@ class Services:
                     self._assistant.warm(name)
                     self.readiness.models[name] = True
             self.readiness.ready_s = round(time.time() - self.readiness.started, 2)
-            self._ready.set()
-            for callback in self._on_ready:
-                callback()
+            self._mark_ready()
         except Exception as exc:  # reported by /readyz; the process stays up for /healthz
             log.exception("the service could not load")
             self.readiness.error = str(exc) or type(exc).__name__
@@ -176,14 +175,23 @@ class Services:
         self.catalog = catalog or self.catalog or load_catalog(self.settings, self.api)
         self._assistant = assistant
         self.readiness.index = True
-        self._ready.set()
+        self._mark_ready()
+
+    def _mark_ready(self) -> None:
+        """Report ready, then call what `when_ready` registered meanwhile (each exactly once)."""
+        with self._on_ready_lock:
+            self._ready.set()
+            callbacks, self._on_ready = self._on_ready, []
+        for callback in callbacks:
+            callback()
 
     def when_ready(self, callback: Callable[[], None]) -> None:
         """Call `callback` once the service has loaded (now, if it has)."""
-        if self._ready.is_set():
-            callback()
-        else:
-            self._on_ready.append(callback)
+        with self._on_ready_lock:
+            if not self._ready.is_set():
+                self._on_ready.append(callback)
+                return
+        callback()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)

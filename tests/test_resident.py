@@ -166,3 +166,19 @@ def test_a_busy_server_is_waited_for_then_left(private, monkeypatch, hold_worker
             with pytest.raises(resident.Unreachable):
                 resident.ask(resident.find(s), Q, k=None, model=None, api_key=None, busy_wait_s=2.5)
             assert time.monotonic() - t >= 2  # waited Retry-After twice before giving up
+
+
+def test_the_ready_callback_runs_once_whether_registered_before_or_after_loading(private, monkeypatch):
+    """`Services.when_ready` (how `rag serve` announces itself): a callback registered while
+    loading runs when loading ends, one registered afterwards runs at once; each exactly once."""
+    from api.services import Services
+
+    s = _env_settings(monkeypatch, private, RAG_LLM_BACKEND="mock")
+    services = Services(s, ApiSettings())
+    calls: list[str] = []
+    services.when_ready(lambda: calls.append("early"))
+    assert calls == []
+    services.install(object())  # reports ready without loading
+    services.when_ready(lambda: calls.append("late"))
+    services.install(object())  # ready again: nothing runs twice
+    assert calls == ["early", "late"]
