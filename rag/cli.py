@@ -298,16 +298,19 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
 def _ask_resident(s: Settings, question: str, k: int | None, model: str | None, terminal) -> dict | None:
     """The answer of a running `rag serve` for this index and these settings, or None when there is
     none to ask (the caller answers itself)."""
-    import os
-
     from . import resident
 
     server = resident.find(s)
     if server is None:
         return None
+    from api.settings import ApiSettings  # the key as the server reads it: RAG_API_API_KEY, or .env
+
     try:
-        return resident.ask(server, question, k=k, model=model or s.llm, on_event=terminal,
-                            api_key=os.environ.get("RAG_API_API_KEY") or None)
+        key = ApiSettings().api_key
+    except ValueError:  # other RAG_API_* values this process cannot use: no key to send
+        key = None
+    try:
+        return resident.ask(server, question, k=k, model=model or s.llm, on_event=terminal, api_key=key)
     except resident.Unreachable as exc:
         logging.getLogger(__name__).info("the server at %s did not take the question (%s); answering here",
                                          server.url, exc)
