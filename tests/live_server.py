@@ -1,8 +1,10 @@
-"""The app under uvicorn in a thread, on a free loopback port, for the tests that need real HTTP
-(the `openai` client, a browser, `rag ask` forwarding)."""
+"""Serving in tests: the app under uvicorn in a thread on a free loopback port, for the tests that
+need real HTTP (the `openai` client, a browser, `rag ask` forwarding), and the private copy of the
+seed index a served app may change (uploads, removals)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -47,3 +49,10 @@ def live_server(make_app: Callable[[int], object], ready: Callable[[], bool] = l
         srv.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def private_index(seed_index, tmp_path_factory, name: str, **update):
+    """Settings on a private copy of the seed index in a new folder named after `name`, with `update`."""
+    index_dir = tmp_path_factory.mktemp(name) / "index"
+    shutil.copytree(seed_index.index_dir, index_dir)
+    return seed_index.model_copy(update={"index_dir": index_dir, **update})

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from api.settings import ApiSettings
+from live_server import private_index
 from need_model import require_model
 from test_api import Q_DAIXIAN, Q_XINZHOU, chunks, wait_ready
 
@@ -20,12 +21,8 @@ pytestmark = pytest.mark.llm
 
 @pytest.fixture(scope="module")
 def served(seed_index, tmp_path_factory):
-    import shutil
-
     require_model(seed_index, "small")
-    index_dir = tmp_path_factory.mktemp("api-answers") / "index"
-    shutil.copytree(seed_index.index_dir, index_dir)
-    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm": "small"})
+    settings = private_index(seed_index, tmp_path_factory, "api-answers", llm="small")
     with TestClient(create_app(settings, ApiSettings()), raise_server_exceptions=False) as client:
         wait_ready(client)
         yield client, settings

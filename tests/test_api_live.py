@@ -5,7 +5,6 @@ cancelling its generation."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 
@@ -14,7 +13,7 @@ import pytest
 
 from api.main import create_app
 from api.settings import ApiSettings
-from live_server import live_server
+from live_server import live_server, private_index
 from need_model import require_model
 
 pytestmark = pytest.mark.llm
@@ -27,9 +26,7 @@ Q_TAIYUAN = "太原今年计划新增公共停车位多少个？"
 @pytest.fixture(scope="module")
 def server(seed_index, tmp_path_factory):
     require_model(seed_index, "small")
-    index_dir = tmp_path_factory.mktemp("live") / "index"
-    shutil.copytree(seed_index.index_dir, index_dir)
-    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm": "small"})
+    settings = private_index(seed_index, tmp_path_factory, "live", llm="small")
     make = lambda port: create_app(settings, ApiSettings(api_key=KEY, max_queue=2, retry_after_s=2))  # noqa: E731
     with live_server(make, timeout=180) as (base, app):
         yield base, app.state.services

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from sample_report import Q_UPLOAD, REPORT
 from api.main import create_app
 from api.settings import ApiSettings
 from api.web.router import STATIC, files
-from live_server import live_server
+from live_server import live_server, private_index
 from need_model import require_model
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -67,9 +66,7 @@ def compact(s: str) -> str:
 # --- the page's files (no browser) ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def page_client(seed_index, tmp_path_factory):
-    index_dir = tmp_path_factory.mktemp("web-files") / "index"
-    shutil.copytree(seed_index.index_dir, index_dir)
-    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm_backend": "mock", "llm": "small"})
+    settings = private_index(seed_index, tmp_path_factory, "web-files", llm_backend="mock", llm="small")
     app = create_app(settings, ApiSettings(api_key="page-key"))
     with TestClient(app, raise_server_exceptions=False) as client:
         deadline = time.monotonic() + 120
@@ -188,12 +185,6 @@ def serve(settings, api_settings: ApiSettings):
     """The app under uvicorn in a thread, on a free loopback port; yields (base URL, app)."""
     with live_server(lambda port: create_app(settings, api_settings)) as (base, app):
         yield base, app
-
-
-def private_index(seed_index, tmp_path_factory, name: str, **update):
-    index_dir = tmp_path_factory.mktemp(name) / "index"
-    shutil.copytree(seed_index.index_dir, index_dir)
-    return seed_index.model_copy(update={"index_dir": index_dir, **update})
 
 
 @pytest.fixture(scope="module")
