@@ -37,6 +37,7 @@ ALLOWED_TYPES = {
     "list",
     "yes_no",
     "comparison",
+    "series",  # one place across reports: a target and the next report's result, a target's change
     "cross_script",
     "english",
     "unanswerable",
@@ -213,6 +214,7 @@ def test_corpus_question_set_size_and_mix(corpus_records):
     assert len(corpus_records) >= 150
     assert counts.get("english", 0) >= 12 and counts.get("cross_script", 0) >= 8
     assert counts.get("unanswerable", 0) >= 15
+    assert counts.get("series", 0) >= 20 and counts.get("comparison", 0) >= 30 and counts.get("yes_no", 0) >= 20
     assert len({r["id"] for r in corpus_records}) == len(corpus_records), "ids are unique"
     assert all(r["answer"] == UNANSWERABLE_ANSWER for r in corpus_records if r["type"] == "unanswerable")
 
