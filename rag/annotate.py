@@ -33,14 +33,50 @@ def _opens_plan(heading: str, year: int | None) -> bool:
     return any(w in h for w in _PLAN_WORDS)
 
 
+# A paragraph that opens a review of several years (「五年来，…」「这五年，…」「“十四五”时期，…」) or of one
+# year (「这一年，…」「过去一年，…」): reports at the start of a plan period review both, one after the other.
+_SPAN_OPENER = re.compile(r"^\s*(?:各位代表[！!，,]\s*)?(?:五年来|这五年|过去五年|近五年|五年间|"
+                          r"[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|以来))")
+_YEAR_OPENER_WORDS = re.compile(r"^\s*(?:各位代表[！!，,]\s*)?(?:这一年|一年来|过去一年|刚刚过去的|去年|(?:19|20)\d{2}\s*年[，,是])")
+# A heading about a plan period and no one year (「二、“十五五”时期主要目标任务」).
+_SPAN_HEADING = re.compile(r"[“\"]?十[一二三四五六七八九]五[”\"]?|五年")
+_ONE_YEAR_HEADING = re.compile(r"(?:19|20)\d{2}\s*年|一年|去年|今年")
+
+
 def assign_periods(chunks: list[Chunk], art_info: dict[int, dict]) -> None:
     """Which year each passage talks about. A section that names a year is about that year; in a
-    work report everything before the part on the report's own year reviews the year before."""
+    work report everything before the part on the report's own year reviews the year before.
+
+    A passage about several years — a section on a plan period with no year of its own, or the
+    paragraphs after 「五年来，…」 up to the next 「这一年，…」 in a review of both — is about no one
+    year: its period is None and it is flagged "span", so that a five-year total is not taken for
+    last year's result."""
     plan_start: dict[int, int] = {}
     for c in chunks:
         year = art_info[c.article]["year"]
         if c.kind == "heading" and c.section and c.article not in plan_start and _opens_plan(c.section[-1], year):
             plan_start[c.article] = c.start
+    _assign_years(chunks, art_info, plan_start)
+    span, where = False, None
+    for c in chunks:
+        if (c.article, c.section_path) != where:
+            # a section on a plan period and no one year starts about the span (「一、“十三五”时期回顾」)
+            heading = to_simplified(" ".join(c.section)) if c.section else ""
+            span = bool(_SPAN_HEADING.search(heading)) and not _ONE_YEAR_HEADING.search(heading)
+            where = (c.article, c.section_path)
+        if c.kind not in ("body", "bullet"):
+            continue
+        if _SPAN_OPENER.match(c.text):
+            span = True
+        elif _YEAR_OPENER_WORDS.match(c.text):
+            span = False
+        if span:
+            c.period = None
+            if "span" not in c.flags:
+                c.flags.append("span")
+
+
+def _assign_years(chunks: list[Chunk], art_info: dict[int, dict], plan_start: dict[int, int]) -> None:
     for c in chunks:
         year = art_info[c.article]["year"]
         explicit = [int(m.group(1)) for s in c.section for m in [_YEAR_IN_TITLE.search(s)] if m]

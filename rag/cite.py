@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from .clean import norm
 from .generate import ContextSentence, Passage
-from .query import NEGATION_RE, asks_yes_no
+from .plan import NEGATION_RE, asks_yes_no
 from .text import tokenize
 
 _NUM = r"\d+(?:[.,]\d+)*"
@@ -113,12 +113,15 @@ def values(text: str, english: bool = False) -> set[float]:
 _CONTRASTS = (("收入", "支出"), ("出口", "进口"), ("城镇", "农村"), ("城镇", "乡村"), ("中央", "地方"), ("调查", "登记"))
 _AVERAGE = re.compile(r"年均|平均每年|每年平均|平均增长")
 _SPAN = re.compile(r"[“\"]?十[一二三四五六七八九]五|五年|期间|时期|以来|累计")
+_TOTAL = re.compile(r"累计|五年来|五年间|五年共")
+_SPAN_OPENER = re.compile(r"\s*(?:过去五年|五年来|这五年|[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|以来))")
 
 
 def misattributed(question: str, answer_sentence: str, support: str, one_year: bool = False) -> bool:
     """Whether every clause of `support` that holds the answer's figures says them of something other
     than what the question asks: the contrasting indicator (收入/支出, 出口/进口, 城镇/农村, 调查/登记失业率 …), or,
-    for a question about one year (`one_year`), an average over several years (年均增长6.3%)."""
+    for a question about one year (`one_year`), an average or a total over several years (年均增长6.3%,
+    累计新增…, a sentence that opens 「过去五年，…」)."""
     q = norm(question)
     figs = [f for f, _ in answer_figures(re.sub(r"(?:19|20)\d{2}\s*年|\[\d+\]", " ", answer_sentence))]
     clauses = [c for c in re.split(r"[，,；;。：:]", norm(support)) if any(f in _clean_num(c) for f in figs)]
@@ -128,8 +131,12 @@ def misattributed(question: str, answer_sentence: str, support: str, one_year: b
         for asked, other in ((a, b), (b, a)):
             if asked in q and other not in q and all(other in c and asked not in c for c in clauses):
                 return True
-    return (one_year and not _AVERAGE.search(q) and not _SPAN.search(q)
-            and all(_AVERAGE.search(c) for c in clauses))
+    if not one_year or _AVERAGE.search(q) or _SPAN.search(q):
+        return False
+    # an average over years, a total over years (「累计」), or a sentence about a span of years
+    # (「过去五年，…」「“十四五”时期，…」) is no one year's figure
+    opens_span = bool(_SPAN_OPENER.match(norm(support)))
+    return all(_AVERAGE.search(c) or _TOTAL.search(c) or opens_span for c in clauses)
 
 
 # Words before an attribute that are not its subject: 「全年增长5%」「同比增长」「年均增长」.
@@ -264,16 +271,18 @@ def _says_what_is_asked(sent: str, key_terms: set[str], cands: list[ContextSente
     return cands[i]
 
 
-def assign(verdict: Verdict, chunks_by_id: dict) -> tuple[str, list[Citation]]:
+def assign(verdict: Verdict, chunks_by_id: dict, between: set[int] | None = None) -> tuple[str, list[Citation]]:
     """The answer text with code-assigned [n] markers and the numbered citations they point to.
 
-    Unsupported sentences are dropped when at least one sentence is supported."""
-    supported = [(s, sup) for s, sup in verdict.sentences if sup]
-    keep = supported if supported else verdict.sentences
+    Unsupported sentences are dropped when at least one sentence is supported. A line break
+    follows the sentences whose index is in `between` (the end of each part of an answer)."""
+    any_supported = any(sup for _, sup in verdict.sentences)
     citations: list[Citation] = []
     key_to_n: dict[tuple[str, int], int] = {}
     out: list[str] = []
-    for sent, sup in keep:
+    for i, (sent, sup) in enumerate(verdict.sentences):
+        if any_supported and not sup:
+            continue
         marks = []
         for cs in sup:
             key = (cs.chunk_id, cs.start)
@@ -282,9 +291,9 @@ def assign(verdict: Verdict, chunks_by_id: dict) -> tuple[str, list[Citation]]:
                 citations.append(citation_for(cs, key_to_n[key], chunks_by_id))
             marks.append(f"[{key_to_n[key]}]")
         sent = re.sub(r"\s*\[\d+\]", "", sent)
-        out.append(sent + "".join(marks))
+        out.append(sent + "".join(marks) + ("\n" if i in (between or ()) else ""))
     joiner = " " if any(re.search(r"[A-Za-z]", s) for s in out) and not any("\u4e00" <= ch <= "\u9fff" for s in out for ch in s[:3]) else ""
-    return joiner.join(out), citations
+    return joiner.join(out).strip(), citations
 
 
 def citation_for(cs: ContextSentence, n: int, chunks_by_id: dict) -> Citation:

@@ -15,7 +15,8 @@ from dataclasses import replace
 from .cite import said_of
 from .clean import norm
 from .generate import Passage
-from .query import QUESTION_WORDS, QueryAnalysis, states_plan
+from .plan import QUESTION_WORDS, states_plan
+from .query import QueryAnalysis
 from .retrieve import Retriever
 from .text import tokenize
 
@@ -70,7 +71,7 @@ class Gate:
         topic = self.topic_terms(q, question)
 
         def coverage(t: str) -> float:
-            return self.topic_coverage(topic, t)
+            return self.topic_coverage(topic, t, q.synonyms)
 
         on_topic = [r for r, t in zip(results, texts) if coverage(t) >= self.margins.on_topic] if topic else list(results)
         if topic and not q.english and not q.asks_meta and not any(coverage(t) > 0 for t in texts):
@@ -125,7 +126,7 @@ class Gate:
         for p in passages:
             c = self.retriever.by_id[p.chunk_id]
             # a paragraph's topic includes its headings (「“十三五”时期回顾」 › 「城镇新增就业50.2万人」)
-            if self.topic_coverage(topic, norm(" ".join(c.section) + " " + c.text)) >= self.margins.topical_paragraph:
+            if self.topic_coverage(topic, norm(" ".join(c.section) + " " + c.text), q.synonyms) >= self.margins.topical_paragraph:
                 out.update([c.id, *c.follows, *c.notes])
         return out
 
@@ -146,12 +147,16 @@ class Gate:
                 out.append(allowed)
         return out
 
-    def topic_coverage(self, topic: list[str], text: str) -> float:
-        """IDF-weighted share of the question's key terms that `text` contains."""
+    def topic_coverage(self, topic: list[str], text: str, synonyms: dict[str, list[str]] | None = None) -> float:
+        """IDF-weighted share of the question's key terms that `text` contains (a term in Latin
+        letters in any case; an acronym also as any of the terms it stands for)."""
         idf, top = self.retriever.idf, self.retriever.max_idf
         weight = {w: idf.get(w, top) for w in topic}
         total = sum(weight.values())
-        return sum(v for w, v in weight.items() if w in text) / total if total else 0.0
+        low = text.lower()
+        synonyms = synonyms or {}
+        return sum(v for w, v in weight.items()
+                   if w in text or w in low or any(s in text for s in synonyms.get(w, ()))) / total if total else 0.0
 
     def plain_answer(self, q: QueryAnalysis, question: str, topic: list[str], fitting: list[Passage],
                      ruled_out: set | None = None):
@@ -184,7 +189,8 @@ class Gate:
                         or q.wants_actual and states_plan(sent)
                         or (s.chunk_id, s.start) in (ruled_out or ())):
                     continue
-                cov = min(1.0, own * self.topic_coverage(topic, sent) + around * self.topic_coverage(topic, para))
+                cov = min(1.0, own * self.topic_coverage(topic, sent, q.synonyms)
+                          + around * self.topic_coverage(topic, para, q.synonyms))
                 if cov > best_cov:
                     best, best_cov = s, cov
         return best if best_cov >= self.margins.quote else None

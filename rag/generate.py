@@ -71,7 +71,7 @@ def split_clauses(text: str) -> list[tuple[int, int]]:
 
 def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None = None,
                    extra_terms: list[str] | None = None, budget: ContextBudget | None = None,
-                   parts: list[str] | None = None) -> list[Passage]:
+                   parts: list[str] | None = None, one_year: bool = False) -> list[Passage]:
     """The sentences of the top results that bear on the question (see `_select_sentences`), within
     `budget` (`Settings.context`).
 
@@ -80,13 +80,13 @@ def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[s
     parts = parts if parts and len(parts) > 1 else [p for p in re.split(r"[？?；;]", question) if len(p.strip()) >= 4]
     budget = budget or ContextBudget()
     if len(parts) < 2:
-        return _select_sentences(question, results, chunks_by_id, idf, extra_terms, budget)
+        return _select_sentences(question, results, chunks_by_id, idf, extra_terms, budget, one_year)
     share = budget.model_copy(update={"chars": budget.chars // len(parts) + budget.part_extra_chars,
                                       "sentences": max(2, budget.sentences // len(parts) + 1)})
     picked: dict[str, Passage] = {}
     order: list[str] = []
     for part in parts:
-        for p in _select_sentences(part, results, chunks_by_id, idf, extra_terms, share):
+        for p in _select_sentences(part, results, chunks_by_id, idf, extra_terms, share, one_year):
             if p.chunk_id not in picked:
                 picked[p.chunk_id] = Passage(n=0, chunk_id=p.chunk_id, label=p.label)
                 order.append(p.chunk_id)
@@ -103,8 +103,12 @@ def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[s
     return out
 
 
+# A figure over several years (「年均增长」「累计」「过去五年」): no answer to a question about one year.
+_SPAN_FIGURE = re.compile(r"年均|平均每年|累计|五年来|过去五年|[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|以来)")
+
+
 def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None,
-                      extra_terms: list[str] | None, budget: ContextBudget) -> list[Passage]:
+                      extra_terms: list[str] | None, budget: ContextBudget, one_year: bool = False) -> list[Passage]:
     """The sentences of the top results that share the most specific words with the question.
 
     A sentence scores the IDF of the question words it contains (plus a little for figures and
@@ -112,6 +116,8 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
     kept, best first, within the budget's characters and sentences. Passages are ordered by their best sentence."""
     idf = idf or {}
     q_tokens = set(tokenize(norm(question) + " " + " ".join(extra_terms or [])))
+    if one_year and _SPAN_FIGURE.search(norm(question)):
+        one_year = False  # the question itself asks about a span
     q_nums = set(_NUM_RE.findall(norm(question)))
     q_compact = compact(question)
     default_idf = top_weight(idf)
@@ -124,6 +130,8 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
             return 0.0
         score += (budget.shared_figure * len(q_nums & set(_NUM_RE.findall(sent)))
                   + (budget.any_figure if _NUM_RE.search(sent) else 0.0))
+        if one_year and _SPAN_FIGURE.search(sent):
+            score *= budget.span_penalty  # a question about one year: a five-year figure is the usual wrong answer
         return score + budget.rank / (1 + ri)
 
     for ri, r in enumerate(results):
@@ -187,8 +195,9 @@ def best_sentence(passages: list[Passage]) -> ContextSentence:
 
 
 def passage_label(chunk) -> str:
-    """「甲市·2024年·（五）突出人才强市…」: whose figure it is, in a few characters."""
-    year = chunk.period or chunk.year
+    """「甲市·2024年·（五）突出人才强市…」: whose figure it is, in a few characters (no year for a
+    passage about several years: 「五年来，…」 is no one year's figure)."""
+    year = None if "span" in (getattr(chunk, "flags", None) or ()) else chunk.period or chunk.year
     sec = chunk.section[-1] if chunk.section else chunk.title
     sec = re.sub(r"\s+", "", sec)
     if len(sec) > 18:

@@ -69,13 +69,18 @@ REFUSAL_MARKERS_EN = ("the reports do not say", "not mentioned", "does not menti
                       "no information", "not provided", "cannot answer", "not specified")
 
 
+def user_message(question: str, passages: list[Passage]) -> str:
+    """The passages and the question, as the user turn of a prompt (a later part of a question in
+    parts is one more such turn of the same conversation)."""
+    lines = [f"[{p.n}]（{p.label}）{p.text}" for p in passages]
+    if is_english(question):
+        return "资料：\n" + "\n".join(lines) + f"\n\n问题（英文）：{question}\n{ENGLISH_INSTRUCTION}"
+    return "资料：\n" + "\n".join(lines) + f"\n\n问题：{question}"
+
+
 def build_messages(question: str, passages: list[Passage], strict: bool = False) -> list[dict]:
     english = is_english(question)
-    lines = [f"[{p.n}]（{p.label}）{p.text}" for p in passages]
-    if english:
-        user = "资料：\n" + "\n".join(lines) + f"\n\n问题（英文）：{question}\n{ENGLISH_INSTRUCTION}"
-    else:
-        user = "资料：\n" + "\n".join(lines) + f"\n\n问题：{question}"
+    user = user_message(question, passages)
     if strict:
         return [{"role": "system", "content": STRICT_PROMPT_ZH + STRICT_SUFFIX}, {"role": "user", "content": user}]
     if english:  # the Chinese examples made the models refuse English questions (measured)

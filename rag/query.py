@@ -12,26 +12,22 @@ report's own year: 「甲市去年新增就业多少」 asks the 甲市 report a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from .clean import norm
-from .metadata import GENERIC, NATIONAL_ALIASES, NATIONAL_PLACE, PROVINCES, full_place
+from .places import Places
+from .plan import (asked_figure, asks_yes_no, indicator_of, attribute_of, compare_words, completion_test, measure_of,
+                   parallel_parts, relation_of, split_parts, target_and_result, wants_actual, without_asked_figure,
+                   year_spans)
 
-# Question words and report-identifying words: they carry no topic.
-QUESTION_WORDS = set(
-    "多少 哪些 什么 如何 怎么 怎样 是否 哪个 哪里 何时 几 个 家 多 少 要 将 会 能 有 吗 呢 请问 一下 "
-    "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县 "
-    "全省 全区 全国 省 区 报告 政府 工作 政府工作报告 工作报告 提出 提到 说 指出 里 中 上 的 了 "
-    "国务院 我国 中国 本届 该 其 有没有 没有 设定 设置 提出了 所作 作 哪位 拟 按 又 还 分别是 当年 哪几 几件 哪几件 "
-    "具体有 有哪些 相比 高还是低 还是".split()
-)
-# 「2024年政府工作报告」「甲市2024年的报告里」: a year that names the report, not the period asked about.
 REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0,10}?)(?:政府工作报告|工作报告|报告)")
 # 「2020年5月在甲市人大三次会议上所作的（报告）」: the meeting names the report, and its year is the report's.
 MEETING_REF_RE = re.compile(r"(?:(20\d{2})\s*年(?:\d{1,2}\s*月)?)?\s*在[^，,。？?]{2,30}?(?:会议|大会)上(?:所作|作)?的?")
 REPORT_WORDS_RE = re.compile(r"(?:的)?(?:政府工作报告|工作报告|报告)(?:中|里|上|说|提出|提到|指出|显示|表示|称)?")
 _THIS = ("今年", "本年", "年内", "当年")
+_ACRONYM = re.compile(r"(?<![A-Za-z])[A-Z][A-Z0-9]*(?:\.\d+)?(?![A-Za-z])")  # GDP, CPI, PM2.5 in a Chinese question
+_RELATIVE_WITH_YEAR = re.compile(r"(?:今年|去年|明年|本年|当年)\s*[（(]?\s*20\d{2}\s*年|20\d{2}\s*年\s*[（(]\s*(?:今年|去年|明年)")
 _LAST = ("去年", "上年", "上一年", "过去一年", "前一年")
 _NEXT = ("明年",)
 # Time words as a follow-up may swap them (「去年呢？」), each with the word that replaces it.
@@ -41,9 +37,6 @@ _EN_THIS = re.compile(r"\bthis year\b|\bcurrent year\b", re.I)
 _EN_LAST = re.compile(r"\blast year\b|\bprevious year\b|\bpast year\b", re.I)
 _META_Q = re.compile(r"谁|哪位|何人|什么人|什么时候|何时|哪天|哪一天|几月几日|哪次会议|什么会议|哪个会议|作报告的|"
                      r"\bwho\b|\bwhen\b|which (?:meeting|session|congress)|delivered|\bgave\b", re.I)
-# A place-like word ending in an administrative suffix: 「丙市」「丁县」 (for places the corpus lacks).
-_LEADING_ADMIN = re.compile(r"^([\u4e00-\u9fff]{1,4}?[省市县区旗])(?=今年|去年|明年|前年|\d{4}年|的|将|要|计划|全市|全县|共|新增)")
-_LEADING_PLACE = re.compile(r"^([\u4e00-\u9fff]{2,3}?)(?:市|县|区)?(?=今年|去年|明年|前年|\d{4}年|的|将|计划|全市|全县)")
 
 
 @dataclass
@@ -73,6 +66,33 @@ class QueryAnalysis:
     part_contents: list[str] = field(default_factory=list)  # each part without its report words
     compare: tuple[str, str] | None = None  # ("高", "低") when it asks which of two figures is higher
     wants_actual: bool = False  # asks for an outcome (实际…), so a planned figure does not answer it
+    # --- the plan (see `rag.plan`) ---
+    attribute: str | None = None  # "target" (a goal set for the year) | "result" (what was achieved) | None
+    measure: str | None = None  # "growth" | "amount" | "rank" | None: what kind of figure it asks for
+    yes_no: bool = False  # answered by yes or no
+    asked: tuple[str, str] | None = None  # a yes/no question's own figure and how to compare: ("gt", "5%")
+    relation: str = ""  # how the parts' answers relate: compare | change | target_vs_actual | each | ""
+    ask: str = ""  # what the model is asked (a yes/no question about a figure asks for the figure)
+    part_plans: list["QueryAnalysis"] = field(default_factory=list)  # each part's own reading (several parts)
+    follow_up: bool = False  # a part that leaves out what the first part names (「今年的目标又是多少？」)
+    scope: frozenset[str] | None = None  # the reports the user's scope admits (None: every report)
+    synonyms: dict[str, list[str]] = field(default_factory=dict)  # a Chinese question's acronym → its terms (gdp → 地区生产总值 …)
+
+    @property
+    def search_terms(self) -> list[str]:
+        """Chinese terms searched besides the question's own words: an English question's
+        translations, a Chinese question's acronyms spelled out."""
+        return [*self.english_terms, *(t for terms in self.synonyms.values() for t in terms)]
+
+    @property
+    def units(self) -> list["QueryAnalysis"]:
+        """What is answered one at a time: each part's plan, or the question itself."""
+        return self.part_plans or [self]
+
+    @property
+    def missing(self) -> bool:
+        """A part about a place no report (in scope) covers: it is said to be missing, not asked."""
+        return bool(self.unknown_places) and not self.places
 
     def fits_year(self, period: int | None, report_year: int | None, text: str) -> bool:
         """Whether a passage (its period, its report's year, its text) is about a year the question asks
@@ -105,19 +125,6 @@ def is_english(text: str) -> bool:
     return latin > 2 * cjk and latin >= 6
 
 
-def place_aliases(place: str) -> set[str]:
-    """How a question may write a place: 甲市 → 甲市, 甲; 乙自治区 → 乙; 全国 → 国务院, 全国, 中国 ….
-    Bare names of one character are not aliases (they would match ordinary words)."""
-    if place == NATIONAL_PLACE:
-        return set(NATIONAL_ALIASES)
-    out = {place}
-    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "自治州", "自治县", "省", "市", "县", "区", "州", "旗", "盟"):
-        if place.endswith(suffix) and len(place) - len(suffix) >= 2:
-            out.add(place[: -len(suffix)])
-            break
-    return out
-
-
 class Analyzer:
     """Built once per index from the documents' metadata; `analyse` is cheap per question."""
 
@@ -125,87 +132,39 @@ class Analyzer:
         self.reports = list(reports)
         self.translator = translator
         self.vocabulary = vocabulary or {}
-        self.aliases: dict[str, str] = {}  # alias → canonical place
-        self.latin: dict[str, str] = {}  # lowercase Latin alias → canonical place
-        for place in dict.fromkeys(r.place for r in self.reports):  # each place once: many reports share one
-            if not place:
-                continue
-            for a in place_aliases(place):
-                self.aliases.setdefault(a, place)
-            if translator is not None:
-                for a in translator_aliases(translator, place):
-                    self.latin.setdefault(a, place)
-        if any(r.place == NATIONAL_PLACE for r in self.reports):
-            for a in ("state council", "china", "national", "premier", "central government"):
-                self.latin.setdefault(a, NATIONAL_PLACE)
+        self.places = Places([r.place for r in self.reports], translator)
+        self.aliases = self.places.aliases  # alias → canonical place
 
-    # --- places ----------------------------------------------------------------------------------
     def find_places(self, text: str, question: str) -> set[str]:
-        """Corpus places named in the (normalised) question; the longest alias wins where they overlap."""
-        found: set[str] = set()
-        spans: list[tuple[int, int]] = []
-        for alias in sorted(self.aliases, key=len, reverse=True):
-            for m in re.finditer(re.escape(alias), text):
-                if any(s < m.end() and m.start() < e for s, e in spans):
-                    continue
-                if alias in ("中国", "国家") and not re.search(r"中国(?:政府|国务院)|国家(?:政府工作报告)", text) \
-                        and self._other_place(text):
-                    continue  # 「中国式现代化」 in a question about a province is not the national report
-                spans.append((m.start(), m.end()))
-                found.add(self.aliases[alias])
-        low = " " + re.sub(r"[^a-z0-9 ]+", " ", question.lower()) + " "
-        for alias, place in sorted(self.latin.items(), key=lambda kv: -len(kv[0])):
-            if f" {alias} " in low:
-                found.add(place)
-                low = low.replace(f" {alias} ", " ")
-        return found
-
-    def _known_name(self, word: str) -> bool:
-        """Whether the dictionary knows `word` as a place (jieba's place tag alone also fires on
-        people's names and ordinary words)."""
-        names = getattr(self.translator, "names", None)
-        return True if names is None else any(w in names for w in (word, word + "市", word + "县"))
-
-    def _other_place(self, text: str) -> bool:
-        return any(a in text for a, p in self.aliases.items() if p != NATIONAL_PLACE)
+        return self.places.find(text, question)
 
     def unknown_places(self, text: str) -> list[str]:
-        """Place names in the question that no indexed report is about (「丙市今年…」 over reports of
-        甲市 and 乙县): the reports cannot answer for them."""
-        import jieba.posseg as pseg
+        return self.places.unknown(text)
 
-        out: list[str] = []
-        known = set(self.aliases)
-        for word, flag in pseg.cut(text):
-            if len(word) < 2 or word in GENERIC or word in QUESTION_WORDS or word in known:
-                continue
-            if any(word in k or k in word for k in known):
-                continue
-            if word in PROVINCES:
-                if full_place(word) not in self.aliases.values() and word not in ("中国", "全国", "中华"):
-                    out.append(word)
-                continue
-            if len(word) <= 5 and word[-1] in "省市县区州旗" and flag.startswith("n") and len(word) >= 3:
-                out.append(word)  # 「丙市」「丁县」: a name with its administrative suffix
-            elif flag in ("ns", "nr", "nz") and self._known_name(word):
-                out.append(word)  # a bare place name the dictionary knows (not a person, not a word)
-        if (m := _LEADING_ADMIN.match(text)) and m.group(1) not in GENERIC and m.group(1) not in out \
-                and not any(m.group(1) in k or k in m.group(1) for k in known):
-            out.append(m.group(1))
-        if m := _LEADING_PLACE.match(text):
-            word = m.group(1)
-            flags = {f for _, f in pseg.cut(word)}
-            if (word not in GENERIC and word not in PROVINCES and word not in out and word not in QUESTION_WORDS
-                    and not any(word in k or k in word for k in known)
-                    and not flags & {"v", "p", "c", "r", "t", "m", "f", "vn", "a"} and self._known_name(word)):
-                out.append(word)
-        return out
+    def place_spans(self, q: QueryAnalysis) -> list[tuple[tuple[int, int], str]]:
+        return self.places.spans(q.text, q.places, q.unknown_places)
 
     # --- the whole reading -----------------------------------------------------------------------
-    def analyse(self, question: str) -> QueryAnalysis:
+    def analyse(self, question: str, scope: frozenset[str] | None = None) -> QueryAnalysis:
+        """The plan of a question: what it asks, of which reports (within `scope`, the report ids
+        the user's scope admits), in parts when it asks several things."""
+        q = self._read(question, scope)
+        if q.english:
+            q.parts = [question]
+        else:
+            q.parts, follow_ups = self._split(q)
+            q.part_plans = [self._part(q, p, i in follow_ups) for i, p in enumerate(q.parts)] if len(q.parts) > 1 else []
+        q.wants_actual = len(q.parts) == 1 and wants_actual(q.text if not q.english else question)
+        q.part_contents = [p.content for p in q.part_plans] or [q.content]
+        return q
+
+    def _read(self, question: str, scope: frozenset[str] | None, whole: QueryAnalysis | None = None) -> QueryAnalysis:
+        """One question (or part) read on its own: places, years, the reports it picks, its content
+        words and what it asks of its figure. A part (`whole` given) keeps the question's places and
+        years when it names none of its own."""
         text = norm(question)
         english = is_english(question)
-        q = QueryAnalysis(question=question, text=text, english=english)
+        q = QueryAnalysis(question=question, text=text, english=english, scope=scope)
         q.places = self.find_places(text, question)
         if not english:
             q.unknown_places = [p for p in self.unknown_places(text) if p not in q.places]
@@ -230,48 +189,127 @@ class Analyzer:
             q.relative.add("last")
         if any(w in text for w in _NEXT):
             q.relative.add("next")
+        if q.years and q.relative and _RELATIVE_WITH_YEAR.search(text):
+            q.relative = set()  # 「今年（2026年）」: the year says it
+        if whole is not None:
+            if not q.places and not q.unknown_places:
+                q.places, q.unknown_places = set(whole.places), list(whole.unknown_places)
+            if not (q.years or q.relative or q.report_year):
+                q.years, q.relative, q.report_year = set(whole.years), set(whole.relative), whole.report_year
         q.asks_meta = bool(_META_Q.search(text) or _META_Q.search(question))
+        q.attribute = attribute_of(text if not english else question)
+        q.measure = measure_of(text if not english else question)
+        q.yes_no = asks_yes_no(text if not english else question)
+        if q.relative and not q.years and q.report_year is None:
+            self._series_years(q)
+        if q.yes_no and not english and (a := asked_figure(text)) is not None:
+            q.asked = (a[0], a[1])
+            if a[0] != "eq" or re.search(r"左右|以上|以内|以下", a[1]):
+                # the model is asked for the figure; how it stands to the one asked is computed
+                q.ask = without_asked_figure(text)
+                if a[0] != "eq" and q.attribute is None and re.search(r"了吗|了没有|已经|是否已", text):
+                    q.attribute = "result"
+        q.ask = q.ask or question
+        q.relation = relation_of(text if not english else question)
         q.docs = self.pick_docs(q)
         q.content = self.content_text(q)
         if english and self.translator is not None:
             q.english_terms = self.translator.terms(question, self.vocabulary, places=False)
-        q.parts, q.compare, follow_ups = ([question], None, []) if english else split_parts(question)
-        if len(q.parts) == 1 and len(q.places) >= 2:
-            q.parts = self.split_places(q) or q.parts
-        q.wants_actual = len(q.parts) == 1 and wants_actual(q.text if not english else question)
-        q.part_contents = [q.content] if len(q.parts) == 1 else [
-            self.content_text(replace(q, text=norm(p), report_year=q.report_year if REPORT_YEAR_RE.search(norm(p)) else None))
-            for p in q.parts]
-        for i in follow_ups:
-            # 「…？其中2025年是多少？」「与去年的实际值相比…」 leave out the indicator the first part
-            # names: a follow-up's passages are chosen by the first part's words too (its time words aside).
-            q.part_contents[i] = f"{_TIME_WORDS_RE.sub(' ', q.part_contents[0]).strip()} {q.part_contents[i]}"
+        elif self.translator is not None:
+            # 「GDP增长目标」: reports write 地区生产总值; the acronym stands for the terms it translates to
+            for word in dict.fromkeys(_ACRONYM.findall(question)):
+                terms = [t for t in self.translator.terms(word, self.vocabulary, places=False)
+                         if t.lower() != word.lower()]
+                if terms:
+                    q.synonyms[word.lower()] = _common_core(terms)
         return q
 
-    def split_places(self, q: QueryAnalysis) -> list[str]:
-        """「甲市和乙县今年的X分别是多少」 → one question per place (each answered from its own report);
-        [] when the question does not ask the same thing of two places it names."""
-        if not re.search(r"分别|各", q.text):
-            return []
-        names = "|".join(re.escape(a) for a in sorted(self.aliases, key=len, reverse=True)
-                         if a in q.text and self.aliases[a] in q.places)
-        m = re.search(rf"({names})\s*(?:和|与|及|、|同|跟)\s*({names})", q.text) if names else None
-        if not m or self.aliases[m.group(1)] == self.aliases[m.group(2)]:
-            return []
-        rest = re.sub(r"分别|各自|各(?=[有是为要计完新建达多])", "", q.text[m.end():], count=1)
-        return [q.text[: m.start()] + m.group(i) + rest for i in (1, 2)]
+    def _series_years(self, q: QueryAnalysis) -> None:
+        """「甲省去年…」 over a series of 甲省's reports means the year before its latest report: the
+        relative year becomes that year, so a target is looked for in the report of that year and
+        a result in the next one (a place with one report keeps 今年/去年 relative to it)."""
+        years = [r.year for r in self.reports if r.place in q.places and r.year
+                 and (q.scope is None or r.doc in q.scope)]
+        if not q.places or len(set(years)) < 2:
+            return
+        latest = max(years)
+        offsets = {"this": 0, "last": -1, "next": 1}
+        if q.relative == {"last"} and q.attribute is None:
+            q.attribute = "result"  # 「去年新增就业多少」 asks what was done
+        q.years, q.relative = {latest + offsets[r] for r in q.relative}, set()
+
+    def _split(self, q: QueryAnalysis) -> tuple[list[str], list[int]]:
+        """The parts of a (Chinese) question and which of them are follow-ups (its comparison words
+        and relation are set on `q`): one part per place or per year when it asks the same of
+        several, the target and the result when it asks for both or whether a target was met, else
+        the questions it asks one after the other (`split_parts`)."""
+        places = self.place_spans(q)
+        if len(places) >= 2:
+            spans = [s for s, _ in places]
+            if q.relation in ("compare", "each", "change") or _adjacent(q.text, spans):
+                q.compare = compare_words(q.text) if q.relation == "compare" else None
+                return parallel_parts(q.text, spans), []
+        years = sorted(q.years | ({q.report_year} if q.report_year else set()))
+        spans = year_spans(q.text, years)
+        if len(spans) >= 2 and len(re.findall(r"[？?]", q.text)) <= 1 and (
+                q.relation in ("compare", "change") or q.relation == "each" and _adjacent(q.text, spans)):
+            q.compare = compare_words(q.text) if q.relation == "compare" else None
+            return parallel_parts(q.text, spans), []
+        if pair := target_and_result(q.text):
+            q.relation = "target_vs_actual"
+            if q.yes_no:
+                q.asked = (completion_test(q.text), q.asked[1] if q.asked else "")
+            return pair, []
+        parts, q.compare, follow_ups = split_parts(q.question)
+        if len(parts) < 2:
+            q.relation = ""
+            return parts, []
+        if q.compare:
+            q.relation = "compare"
+        elif q.relation not in ("target_vs_actual", "change", "compare", "each"):
+            q.relation = ""
+        return parts, follow_ups
+
+    def _part(self, q: QueryAnalysis, text: str, follow_up: bool) -> QueryAnalysis:
+        """One part's own plan: read on its own, with the question's places and years where it
+        names none; a follow-up is looked for with the first part's words too (「…？其中2025年是
+        多少？」 leaves out the indicator the first part names)."""
+        p = self._read(text, q.scope, whole=q)
+        p.follow_up = follow_up
+        if follow_up:
+            stem = indicator_of(self.content_text(self._read(q.parts[0], q.scope, whole=q)))
+            p.content = f"{stem} {p.content}".strip()
+            if stem and stem not in p.ask:  # asked alone, 「其中2025年是多少？」 says nothing of what
+                p.ask = f"{stem}，{p.ask}"
+        p.parts = [text]
+        return p
 
     def pick_docs(self, q: QueryAnalysis) -> set[str]:
-        """The reports a question names by place and/or report year (empty: it names none)."""
-        cands = [r for r in self.reports if not q.places or r.place in q.places]
+        """The reports a question names by place and/or report year (empty: it names none), within
+        its scope.
+
+        A year asked without a report (「甲省2025年…」) fits the report of that year and the next one
+        (which reviews it); asking for a target picks the first, asking for a result the second. A
+        relative year (今年, 去年) of a place with reports of several years means its latest report."""
+        reports = [r for r in self.reports if q.scope is None or r.doc in q.scope]
+        cands = [r for r in reports if not q.places or r.place in q.places]
         if q.report_year is not None:
             by_year = [r for r in cands if r.year == q.report_year]
             if by_year:
                 cands = by_year
         elif q.years and not q.relative and q.places:
-            # 「甲市2023年新增就业多少」: the report that reviews 2023 or plans for it
             fit = [r for r in cands if r.year in q.years or (r.year and r.year - 1 in q.years)]
+            if q.attribute == "target":
+                fit = [r for r in fit if r.year in q.years] or fit
+            elif q.attribute == "result":
+                fit = [r for r in fit if r.year and r.year - 1 in q.years] or fit
             cands = fit or cands
+        elif q.relative and not q.years and q.places:
+            latest = {}
+            for r in cands:
+                if r.year and (r.place not in latest or r.year > latest[r.place].year):
+                    latest[r.place] = r
+            cands = [r for r in cands if not r.year or latest.get(r.place) is r]
         if not q.places and q.report_year is None:
             return set()
         return {r.doc for r in cands}
@@ -290,98 +328,23 @@ class Analyzer:
         return t or q.text
 
 
-# 「…，与去年的实际值相比是高还是低？」「比上年快还是慢」: the second figure and the two words to compare by.
-_COMPARE_RE = re.compile(r"[，,；;]?\s*(?:与|和|同|跟|比|较)([^，,。？?；;]{1,24}?)(?:相比|比较|相较)?[，,]?\s*"
-                         r"(?:是|哪个|谁)?更?(高|快|多|大|长)还是更?(低|慢|少|小|短)了?\s*[？?。]?\s*$")
-# 「甲、乙两年的…分别是多少」: two parallel conjuncts before 的/时期/分别.
-_PAIR_RE = re.compile(r"([^，,。？?；;和与及、\s]{1,12}?)(和|与|及|、)([^，,。？?；;和与及、\s]{1,12}?)(?=的|时期|期间|分别|各)")
+# Two places or years linked as the things a question asks of: 「甲市和乙县」「2025年与2026年」.
+_LINKED = r"(?:和|与|及|、|同|跟|比|较|以及|对比|到|至)"
 
 
-_ACTUAL_RE = re.compile(r"实际(?!使用|利用|到位|用于)|\bactual(?:ly)?\b", re.I)
-_PLANNED_RE = re.compile(r"目标|计划|预期|拟|力争|\btarget|\bplan|\bgoal|\baim", re.I)
-# A sentence that states a plan: 「今年赤字率拟按3%安排」「预期目标是增长5%左右」.
-PLAN_SENTENCE_RE = re.compile(r"拟|预期目标|力争|预计安排|计划安排")
-# 「比上年年初预算增加…」 is said of plans too, so 比上年 is no sign of an outcome.
-_DONE_RE = re.compile(r"完成|实现|实际|达到")
+def _common_core(terms: list[str]) -> list[str]:
+    """The part every spelling of a term shares, when it is a word of its own (地区生产总值,
+    国内生产总值 → 生产总值; 居民消费价格, 居民消费价格指数 → 居民消费价格): it finds each of them,
+    where searching for all of them would also find 国内 and 地区 everywhere."""
+    first = min(terms, key=len)
+    for size in range(len(first), 2, -1):
+        for start in range(len(first) - size + 1):
+            core = first[start:start + size]
+            if all(core in t for t in terms):
+                return [core]
+    return terms
 
 
-def wants_actual(text: str) -> bool:
-    """Whether a question asks for an outcome (「去年赤字率实际是多少」) and not also for a plan."""
-    return bool(_ACTUAL_RE.search(text)) and not _PLANNED_RE.search(text)
-
-
-def states_plan(sentence: str) -> bool:
-    """Whether a sentence gives a planned figure rather than an outcome."""
-    return bool(PLAN_SENTENCE_RE.search(sentence)) and not _DONE_RE.search(sentence)
-
-
-# A question answered by yes or no: 「是否…」「有没有…」「…吗？」 "Did … ?"
-_YES_NO_RE = re.compile(r"是否|有没有|有沒有|有无|有無|是不是|能否|可否|[吗嗎][？?]?\s*$|"
-                        r"^\s*(?:is|are|was|were|did|does|do|has|have|had|will|can)\b", re.I)
-# Words that deny what a sentence says (未来 is a time, not a denial).
-NEGATION_RE = re.compile(r"没有|沒有|尚未|并未|並未|未能|未(?![来來])|不是|不再|不及|^否|[，,。]否")
-
-
-def asks_yes_no(text: str) -> bool:
-    """Whether a question is answered by yes or no."""
-    return bool(_YES_NO_RE.search(text))
-
-
-# The words of a question that say when: a follow-up part replaces them with its own.
-_TIME_WORDS_RE = re.compile(r"(?:19|20)\d{2}\s*年(?:度|底|末)?|今年|去年|上年|明年|当年|本年|"
-                            r"[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|末|以来|规划)?|过去五年|五年来")
-
-
-def split_parts(question: str) -> tuple[list[str], tuple[str, str] | None, list[int]]:
-    """The questions one question asks, in order, the comparison it wants, if any, and which
-    parts are follow-ups that leave out what the first part names (「2015年的目标又是多少？」).
-
-    A small model answers one question at a time far better than two at once, so a question in
-    several parts is put to it part by part, later parts as follow-ups in the same conversation:
-    「甲市去年新增就业多少人？今年的目标又是多少？」 → two questions; 「甲市2023年和2024年的…分别是
-    多少？」 → one per year; 「今年的目标是多少？与去年的实际值相比是高还是低？」 → the target, then
-    「去年的实际值是多少？」, and the comparison is made in code from the two figures."""
-    pieces = [p.strip() for p in re.findall(r"[^？?]+[？?]?", question) if len(p.strip(" ？?，,")) >= 2]
-    parts: list[tuple[str, bool]] = []  # (part, whether it is a follow-up)
-    compare = None
-    for piece in pieces:
-        m = _COMPARE_RE.search(piece)
-        if m and compare is None:
-            head = piece[: m.start()].strip(" ，,；;")
-            if len(head) >= 4:
-                parts.append((head + ("？" if re.search(r"多少|几|哪|什么", head) else "是多少？"), bool(parts)))
-            parts.append((f"{m.group(1).strip()}是多少？", True))
-            compare = (m.group(2), m.group(3))
-            continue
-        follow = bool(parts)
-        parts.extend((p, follow) for p in _split_pair(piece))
-    parts = [(p, f) for p, f in parts if len(p.strip(" ？?，,")) >= 4]
-    if len(parts) < 2:
-        return [question], None, []
-    return [p for p, _ in parts], compare, [i for i, (_, f) in enumerate(parts) if f and i]
-
-
-def _split_pair(piece: str) -> list[str]:
-    """「甲和乙的X分别是多少」 → 「甲的X是多少」「乙的X是多少」, when 甲 and 乙 are parallel (same
-    length and last character: two years, two plan periods); otherwise the piece as it is."""
-    if "分别" not in piece:
-        return [piece]
-    for m in _PAIR_RE.finditer(piece):
-        left, right = m.group(1), m.group(3)
-        if len(left) > len(right):
-            left = left[-len(right):]
-        if len(left) != len(right) or left[-1] != right[-1] or left == right:
-            continue
-        start = m.end(1) - len(left)
-        before, after = piece[:start], piece[m.end(3):]
-        after = re.sub(r"分别(?:是|为|有)?", lambda x: x.group(0)[2:] or "", after, count=1)
-        return [before + left + after, before + right + after]
-    return [piece]
-
-
-def translator_aliases(translator, place: str) -> set[str]:
-    """Latin aliases of a place from the translator (pinyin, and English names it knows)."""
-    try:
-        return {a.lower() for a in translator.place_aliases(place)}
-    except AttributeError:
-        return set()
+def _adjacent(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether the first two mentions are next to each other, linked by a word (「甲市和乙县」)."""
+    return bool(re.fullmatch(rf"\s*(?:从)?{_LINKED}\s*", text[spans[0][1]:spans[1][0]]))

@@ -5,7 +5,7 @@ into one result."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -14,7 +14,9 @@ from .errors import RagError
 from .index import LoadedIndex, load as load_index
 from .ingest import Chunk
 from .query import Analyzer, QueryAnalysis, Report
+from .scope import Scope, resolve
 from .settings import Settings
+from .vectors import VectorFilter
 from .store import ChunkLookup, ChunkStore
 from .text import tokenize
 
@@ -41,6 +43,7 @@ class Result:
     bm25_rank: int | None
     also: list[dict] = field(default_factory=list)  # the same paragraph in twin reports
     follows: list[dict] = field(default_factory=list)  # the items a lead-in paragraph announces
+    parts: list[int] = field(default_factory=list)  # the parts of the question it was found for (0-based)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,6 +84,7 @@ class Retriever:
         self.max_idf = top_weight(self.idf)  # the weight of a term no chunk has
         tokenize("预热")  # loads jieba now, so that the first question is not slower
         self.analyzer = self._analyzer()
+        self._positions_of: dict[tuple, np.ndarray] = {}
 
     @property
     def documents(self) -> list[dict]:
@@ -138,40 +142,68 @@ class Retriever:
         """Place names in `text` that no indexed report covers (「那丙市呢？」 asks about 丙市)."""
         return self.analyzer.unknown_places(text)
 
-    def analyse(self, question: str) -> QueryAnalysis:
-        return self.analyzer.analyse(question)
+    def scope_docs(self, scope: Scope | None) -> frozenset[str] | None:
+        """The report ids a scope admits (None: no scope); a `RagError` naming what the library
+        does not hold."""
+        return resolve(scope, self.analyzer.reports, self.analyzer.aliases)
+
+    def analyse(self, question: str, scope: Scope | frozenset[str] | None = None) -> QueryAnalysis:
+        """The question's plan (see `rag.query`), within a scope."""
+        docs = self.scope_docs(scope) if isinstance(scope, Scope) else scope
+        return self.analyzer.analyse(question, docs)
 
     def warm(self) -> None:
         """One search, so that the first question does not pay for warming up (the tokenizer's and
         tagger's dictionaries, the embedder's first run: about 1–2 s on 2 cores)."""
         self.search("今年的主要预期目标是什么？", 1)
 
-    def search(self, question: str, k: int | None = None, timings: dict | None = None) -> list[Result]:
-        """Top-k fused results for a question (any script, or English)."""
-        if not question or not question.strip():
-            raise RagError("the question is empty")
-        k = k or self.settings.top_k
+    def search(self, question: str | QueryAnalysis, k: int | None = None, timings: dict | None = None,
+               scope: Scope | None = None) -> list[Result]:
+        """Top-k fused results for a question (any script, or English) or for its plan, within a
+        scope (only the chunks of the reports it admits are searched).
+
+        A question in several parts is also searched part by part, each part only in the reports
+        its plan picks (a comparison of two places searches each place's reports for its part),
+        and each part keeps a quota of the top k, so that no part is crowded out by another."""
         t0 = time.perf_counter()
-        q = self.analyse(question)
+        if isinstance(question, QueryAnalysis):
+            q = question
+        else:
+            if not question or not question.strip():
+                raise RagError("the question is empty")
+            q = self.analyse(question, scope)
+        k = k or self.settings.top_k
         fused, dense_score, bscores, dense_rank, bm25_rank, chunks = self._fused(
-            q, question if q.english else q.text, q.content, k)
+            q, q.question if q.english else q.text, q.content, k, q.scope)
         order = sorted(fused, key=lambda p: -fused[p])
-        if len(q.parts) > 1:
-            # A question in several parts is also searched part by part, and the best passage for
-            # each part is kept in the top k, so that a later part is not crowded out by the first.
-            places = " ".join(sorted(q.places))
-            orders = [order]
-            for part, content in zip(q.parts, q.part_contents):
-                pq = self.analyse(part)
-                when = (pq.years, pq.relative) if pq.years or pq.relative else (q.years, q.relative)
-                sub = replace(q, years=when[0], relative=when[1], docs=pq.docs or q.docs)
-                f, *_, more = self._fused(sub, f"{places} {content}".strip(), content, k)
+        found_for: dict[int, list[int]] = {}
+        if q.part_plans:
+            orders = []
+            for i, part in enumerate(q.part_plans):
+                if part.missing:
+                    orders.append([])
+                    continue
+                docs = frozenset(part.docs) & q.scope if q.scope is not None and part.docs else (
+                    frozenset(part.docs) if part.docs else q.scope)
+                places = " ".join(sorted(part.places))
+                text = f"{places} {part.content}".strip() if part.follow_up else part.question
+                f, ds, bs, dr, br, more = self._fused(part, text, part.content, k, docs)
                 chunks.update(more)
-                orders.append(sorted(f, key=lambda p: -f[p]))
                 for pos, v in f.items():
                     fused.setdefault(pos, v)
-            keep = max(1, k - len(q.parts))
-            order = list(dict.fromkeys([*order[:keep], *(o[0] for o in orders[1:] if o), *order]))
+                    dense_score.setdefault(pos, ds.get(pos, 0.0))
+                    dense_rank.setdefault(pos, dr[pos]) if pos in dr else None
+                    bm25_rank.setdefault(pos, br[pos]) if pos in br else None
+                    bscores[pos] = max(float(bscores[pos]), float(bs[pos]))
+                ranked = sorted(f, key=lambda p: -f[p])
+                orders.append(ranked)
+                for pos in ranked[: max(2, k // len(q.part_plans))]:
+                    found_for.setdefault(pos, []).append(i)
+            quota = max(2, k // len(q.part_plans))
+            merged: list[int] = []
+            for r in range(quota):  # round robin: each part's best, then each part's second …
+                merged += [o[r] for o in orders if len(o) > r]
+            order = list(dict.fromkeys([*merged, *order]))
         results: list[Result] = []
         taken: dict[str, Result] = {}
         for pos in order:
@@ -179,6 +211,7 @@ class Retriever:
             twin_hit = next((taken[t] for t in c.twins if t in taken), None)
             if twin_hit is not None:
                 twin_hit.also.append({"id": c.id, "doc": c.doc, "start": c.start, "end": c.end, "text": c.text})
+                twin_hit.parts = sorted(set(twin_hit.parts) | set(found_for.get(pos, [])))
                 taken[c.id] = twin_hit
                 continue
             res = Result(rank=len(results) + 1, id=c.id, doc=c.doc, title=c.title, place=c.place, year=c.year,
@@ -186,7 +219,8 @@ class Retriever:
                          text=c.text, start=c.start, end=c.end, score=round(fused[pos], 6),
                          dense=round(dense_score.get(pos, 0.0), 4), bm25=round(float(bscores[pos]), 4),
                          dense_rank=dense_rank.get(pos), bm25_rank=bm25_rank.get(pos),
-                         follows=[{"id": f, "text": fc.text} for f in c.follows if (fc := self.by_id.get(f))])
+                         follows=[{"id": f, "text": fc.text} for f in c.follows if (fc := self.by_id.get(f))],
+                         parts=found_for.get(pos, []))
             results.append(res)
             taken[c.id] = res
             if len(results) >= k:
@@ -195,12 +229,26 @@ class Retriever:
             timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return results
 
-    def _fused(self, q: QueryAnalysis, embed_text: str, content: str, k: int):
-        """Fused (dense + BM25, steered) scores of the candidate chunks for one query text."""
+    def _doc_positions(self, docs: frozenset[str]) -> np.ndarray:
+        """BM25 positions of the searchable chunks of these documents (cached per set)."""
+        key = (self.store.generation, docs)
+        got = self._positions_of.get(key)
+        if got is None:
+            pos = self.positions(np.asarray(self.store.int_ids_of(sorted(docs)), dtype=np.int64))
+            got = pos[pos >= 0]
+            if len(self._positions_of) > 64:
+                self._positions_of.clear()
+            self._positions_of[key] = got
+        return got
+
+    def _fused(self, q: QueryAnalysis, embed_text: str, content: str, k: int, docs: frozenset[str] | None = None):
+        """Fused (dense + BM25, steered) scores of the candidate chunks for one query text; only
+        chunks of `docs` when given (a scope, or the reports one part of a question is about)."""
         n = self.count
         cand = min(n, max(self.settings.candidates, k * 3))
         qvec = self.embedder.embed_query(embed_text)
-        dscores, dids = self.index.store.search(qvec, cand)
+        where = VectorFilter(docs=tuple(sorted(docs))) if docs is not None else None
+        dscores, dids = self.index.store.search(qvec, cand, where)
         dense_rank: dict[int, int] = {}
         dense_score: dict[int, float] = {}
         for r, (s, pos) in enumerate(zip(dscores, self.positions(dids).tolist())):
@@ -208,7 +256,12 @@ class Retriever:
                 continue
             dense_rank[pos] = r
             dense_score[pos] = float(s)
-        bscores = self.index.bm25.scores(content, q.english_terms)
+        bscores = self.index.bm25.scores(content, q.search_terms)
+        if docs is not None:
+            keep = self._doc_positions(docs)
+            masked = np.zeros_like(bscores)
+            masked[keep] = bscores[keep]
+            bscores = masked
         border = top_n(bscores, cand)
         bm25_rank = {int(p): r for r, p in enumerate(border) if bscores[p] > 0}
         if self.settings.retrieval_mode == "dense":
@@ -217,6 +270,8 @@ class Retriever:
             dense_rank = {}
         rrf = reciprocal_rank_fusion([dense_rank, bm25_rank], self.settings.rrf_k)
         chunks = self.chunks_at(set(dense_rank) | set(bm25_rank))
+        if docs is not None:  # a vector store that cannot filter returns others too
+            chunks = {p: c for p, c in chunks.items() if c.doc in docs}
         fused = {pos: rrf[pos] * self._steer(c, q) for pos, c in chunks.items()}
         return fused, dense_score, bscores, dense_rank, bm25_rank, chunks
 

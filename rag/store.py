@@ -381,6 +381,16 @@ class ChunkStore:
         with self.lock:
             return [r[0] for r in self.db.execute(sql, args)]
 
+    @_guarded
+    def int_ids_of(self, docs: Iterable[str]) -> list[int]:
+        """The 63-bit ids of the searchable chunks of these documents (a scope's BM25 mask)."""
+        docs = list(docs)
+        if not docs:
+            return []
+        sql = f"SELECT iid FROM chunks WHERE searchable = 1 AND doc IN ({','.join('?' * len(docs))})"
+        with self.lock:
+            return [r[0] for r in self.db.execute(sql, docs)]
+
     def close(self) -> None:
         """Close the connection; a write still pending is dropped (SQLite rolls it back)."""
         with self.lock:

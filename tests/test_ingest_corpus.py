@@ -22,9 +22,29 @@ def docs():
 
 
 def test_every_report_is_read(docs) -> None:
-    assert len(docs) == 14, sorted(docs)
+    assert len(docs) == 18, sorted(docs)
     assert {"04_national_2023", "09_province_beijing_2026", "10_province_hainan_2026"} <= set(docs)
-    assert {docs[k].fmt for k in ("07_province_guangdong_2025", "08_province_ningxia_2025")} == {"docx"}
+    assert {docs[k].fmt for k in ("07_province_guangdong_2025", "08_province_ningxia_2025",
+                                  "17_province_beijing_2025", "18_province_hainan_2025")} == {"docx"}
+    assert {docs[k].fmt for k in ("15_province_guangdong_2026", "16_province_ningxia_2026")} == {"csv"}
+
+
+def test_a_review_of_five_years_is_about_no_one_year(docs) -> None:
+    """A report at the start of a plan period reviews last year and the five years; 「五年来，…」 and
+    what follows it up to the next 「这一年，…」 is about the span (period None, flagged), so a five-year
+    total is never taken for last year's figure."""
+    d = docs["10_province_hainan_2026"]
+    total = next(c for c in d.chunks if "城镇新增就业86.22万人" in c.text)
+    year = next(c for c in d.chunks if "城镇新增就业17.78万人" in c.text)
+    assert total.period is None and "span" in total.flags
+    assert year.period == 2025 and "span" not in year.flags
+    d = docs["04_national_2023"]
+    five = next(c for c in d.chunks if c.text.startswith("过去五年极不寻常"))
+    one = next(c for c in d.chunks if c.text.startswith("过去一年，我国经济发展"))
+    assert five.period is None and one.period == 2022
+    plan = [c for c in docs["16_province_ningxia_2026"].chunks if c.section and "十五五" in c.section[-1]
+            and c.kind == "body"]
+    assert plan and all(c.period is None for c in plan), "a five-year plan's targets are no year's targets"
 
 
 def test_chunks_map_back_to_the_text_as_read(docs) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.query import Analyzer, Report, asks_yes_no, is_english, place_aliases, split_parts, states_plan
+from rag.plan import asks_yes_no, split_parts, states_plan
+from rag.places import place_aliases
+from rag.query import Analyzer, Report, is_english
 from rag.translate import Translator
 
 REPORTS = [
@@ -90,7 +92,8 @@ def test_english_question(analyzer: Analyzer) -> None:
     assert q.english and q.places == {"全国"} and q.report_year == 2024 and q.docs == {"national-2024"}
     assert "赤字率" in q.english_terms
     q = analyzer.analyse("How many new urban jobs did Jia City create last year?")
-    assert q.places == {"甲市"} and q.relative == {"last"}
+    # 甲市 has reports of 2023 and 2024: last year is the year before the latest, reviewed by the latest
+    assert q.places == {"甲市"} and q.years == {2023} and not q.relative and q.docs == {"jia-2024"}
     assert "城镇新增就业" in q.english_terms and not any("甲" in t for t in q.english_terms)
 
 
@@ -153,7 +156,7 @@ def test_outcome_questions_and_plan_sentences(analyzer) -> None:
 
 def test_a_question_about_two_places_is_asked_of_each(analyzer) -> None:
     q = analyzer.analyse("甲市与乙县今年计划新建的学校各有多少所？")
-    assert q.parts == ["甲市今年计划新建的学校有多少所?", "乙县今年计划新建的学校有多少所?"]
+    assert q.parts == ["甲市今年计划新建的学校有多少所？", "乙县今年计划新建的学校有多少所？"]
     assert analyzer.analyse(q.parts[1]).docs != analyzer.analyse(q.parts[0]).docs
     assert len(analyzer.analyse("甲市今年计划新建多少所学校？").parts) == 1
 
@@ -168,3 +171,54 @@ def test_a_question_about_two_places_is_asked_of_each(analyzer) -> None:
 ])
 def test_asks_yes_no(question, expected):
     assert asks_yes_no(question) is expected
+
+
+def test_a_series_reads_relative_years_against_its_latest_report(analyzer) -> None:
+    q = analyzer.analyse("甲市去年城镇新增就业多少人？")
+    assert q.years == {2023} and q.attribute == "result" and q.docs == {"jia-2024"}
+    q = analyzer.analyse("甲市今年的增长目标是多少？")
+    assert q.years == {2024} and q.docs == {"jia-2024"}
+    q = analyzer.analyse("乙县去年城镇新增就业多少人？")
+    assert q.relative == {"last"} and not q.years, "one report: 去年 stays relative to it"
+
+
+def test_a_target_is_read_in_its_years_report_and_a_result_in_the_next(analyzer) -> None:
+    assert analyzer.analyse("甲市2023年的增长目标是多少？").docs == {"jia-2023"}
+    assert analyzer.analyse("甲市2023年实际增长了多少？").docs == {"jia-2024"}
+    assert analyzer.analyse("甲市2023年增长了多少？").docs == {"jia-2024"}, "增长了 asks what was achieved"
+    assert analyzer.analyse("甲市2023年的粮食产量是多少？").docs == {"jia-2023", "jia-2024"}
+
+
+def test_a_target_and_its_result_are_two_parts_from_two_reports(analyzer) -> None:
+    q = analyzer.analyse("甲市2023年地区生产总值增长目标是多少？实际增长了多少？")
+    assert q.relation == "target_vs_actual"
+    assert [p.attribute for p in q.part_plans] == ["target", "result"]
+    assert [p.docs for p in q.part_plans] == [{"jia-2023"}, {"jia-2024"}]
+    q = analyzer.analyse("甲市2023年社会消费品零售总额的增长目标完成得怎么样？")
+    assert [p.docs for p in q.part_plans] == [{"jia-2023"}, {"jia-2024"}]
+
+
+def test_two_places_compared_and_a_place_the_library_lacks(analyzer) -> None:
+    q = analyzer.analyse("甲市和乙县今年的投资增长目标哪个更高？")
+    assert q.relation == "compare" and q.compare == ("高", "低")
+    assert [p.docs for p in q.part_plans] == [{"jia-2024"}, {"yi-2024"}]
+    q = analyzer.analyse("甲市和丁县今年的投资增长目标分别是多少？")
+    assert [p.missing for p in q.part_plans] == [False, True]
+    assert q.part_plans[1].unknown_places == ["丁县"]
+
+
+def test_two_reports_of_one_place_compared(analyzer) -> None:
+    q = analyzer.analyse("甲市的就业目标从2023年到2024年是怎么调整的？")
+    assert q.relation == "change"
+    assert [p.docs for p in q.part_plans] == [{"jia-2023"}, {"jia-2024"}]
+
+
+def test_a_scope_limits_the_reports_a_question_picks(analyzer) -> None:
+    q = analyzer.analyse("甲市的增长目标是多少？", frozenset({"jia-2023"}))
+    assert q.docs == {"jia-2023"}
+
+
+def test_an_acronym_in_a_chinese_question_stands_for_its_terms(analyzer) -> None:
+    q = analyzer.analyse("甲市今年GDP增长目标是多少？")
+    assert q.synonyms.get("gdp") and all("生产总值" in t for t in q.synonyms["gdp"])
+    assert set(q.synonyms["gdp"]) <= set(q.search_terms)

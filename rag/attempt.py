@@ -1,0 +1,349 @@
+"""Generation with every figure checked: one question (`answer_one`) or a question in parts, each
+part with its own passages (`answer_parts`), and English questions through Chinese.
+
+A reply is kept only when each of its figures is found in a passage that fits the part's report,
+year and topic (`cite.check`) and it answers what was asked (a plan is no outcome, a five-year
+average no year's figure, the contrasting indicator not the one asked). A reply that fails is
+tried once more with a stricter prompt, unless what failed is a thing a retry cannot mend.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING
+
+from .cite import Verdict, answer_figures, assign, check, misattributed, supported_value, values
+from .compose import asked_verdict, contradiction, first_value, join_replies, main_figure, relate
+from .gate import asks_one_year, asks_quantity, gives_figure
+from .generate import Passage, timed_stream
+from .plan import states_plan, wants_actual
+from .prompts import (REFUSAL_ZH, answer_to_english, build_messages, is_refusal, question_to_chinese,
+                      user_message)
+from .query import QueryAnalysis
+
+if TYPE_CHECKING:
+    from .answer import Answer, Assistant, Turn
+
+
+# --- one question -------------------------------------------------------------------------------------
+def answer_one(a: "Assistant", turn: "Turn") -> "Answer":
+    """A question in one part: the model's verified reply; for an English question that gets none,
+    the same through a Chinese translation; else the sentence that plainly answers, or a refusal."""
+    q = turn.plan
+    topic = a.gate.topic_terms(q, turn.question)
+    allowed = a.gate.fitting_chunks(q, turn.results)
+    reason = "the model found no answer"
+    routes = ["direct", "chinese"] if turn.english and a.settings.english_via_chinese else ["direct"]
+    for route in routes:
+        plan, context = q, turn.passages
+        if route == "chinese":
+            zh = question_in_chinese(a, turn)
+            if not zh:
+                break
+            plan = a.retriever.analyse(zh, q.scope)
+            plan.english_terms = q.english_terms  # the English words' Chinese terms still pick sentences
+            context = a.context(plan, turn.results) or turn.passages
+            turn.notes.append(f"{reason}; answering in Chinese as 「{zh}」, then translating")
+            turn.emit("retry", turn.notes[-1])
+        got = _verified_reply(a, turn, plan, context, topic, allowed, stream=route == "direct", first=route == "direct")
+        if turn.cancelled:
+            return _cancelled(a, turn, got if isinstance(got, str) else got[0])
+        if isinstance(got, str):
+            reason = got
+            continue
+        text, citations = got
+        text = _settle_yes_no(turn, plan, text, citations)
+        if route == "chinese":
+            text = in_english(a, turn, text)
+        return a.answer(turn, text, citations)
+    fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in turn.passages if p.chunk_id in allowed]
+    best = a.gate.plain_answer(q, turn.question, topic, fitting, turn.ruled_out)
+    if best is None:
+        return a.refusal(turn, reason)
+    return a.quoted(turn, best, f"{reason}; showing the sentence of the reports that answers it")
+
+
+def _verified_reply(a: "Assistant", turn: "Turn", plan: QueryAnalysis, passages: list[Passage], topic: list[str],
+                    allowed: set[str], *, stream: bool, first: bool):
+    """(answer text with citation markers, citations), or why there is none (a string)."""
+    ask = plan.ask or plan.question
+    messages = build_messages(ask, passages)
+    if first:
+        turn.messages = turn.messages or messages
+        turn.timings["prompt_tokens"] = turn.llm.count_tokens(messages)
+    reply = _generate(turn, messages, kind="token" if stream else "", first=first)
+    if turn.cancelled:
+        return reply
+    if is_refusal(reply):
+        return "the model found no answer"
+    topic_set = (set(topic) | (set(a.gate.topic_terms(plan, plan.question)) if plan is not turn.plan else set())
+                 | _spelled_out(plan))
+    topical = a.gate.topical_chunks(turn.plan, topic, passages)
+    verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
+    if not verdict.ok and _retry_can_mend(verdict, passages, allowed):
+        figs = ", ".join(verdict.unsupported_figures)
+        turn.notes.append(f"unsupported figure(s) {figs}; retried with a stricter prompt")
+        turn.emit("retry", turn.notes[-1])
+        reply = _generate(turn, build_messages(ask, passages, strict=True), kind="retry_token" if stream else "",
+                          first=False)
+        if is_refusal(reply):
+            return "the model found no answer"
+        verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
+    if not verdict.ok or not _answers_what_was_asked(turn, plan, ask, reply, verdict, single=True):
+        return ("the answer could not be verified against the passages"
+                if any(p.chunk_id in allowed for p in passages)
+                else "no passage for the place and year asked about supports an answer")
+    text, citations = assign(Verdict(True, verdict.sentences), a.retriever.by_id)
+    if not citations:
+        return "the answer could not be verified against the passages"
+    return text, citations
+
+
+def _spelled_out(plan: QueryAnalysis) -> set[str]:
+    """The tokens of the terms a question's acronyms stand for (a passage naming 地区生产总值 is on
+    the topic of a question about GDP)."""
+    from .text import tokenize
+
+    return {t for terms in plan.synonyms.values() for term in terms for t in tokenize(term) if len(t) > 1}
+
+
+def _retry_can_mend(verdict: Verdict, passages: list[Passage], allowed: set[str]) -> bool:
+    """A stricter prompt mends a figure the model made up or took from a passage that does not fit;
+    it cannot mend passages none of which fits the question (the answer is not there)."""
+    return bool(verdict.unsupported_figures) and any(p.chunk_id in allowed for p in passages)
+
+
+def _answers_what_was_asked(turn: "Turn", plan: QueryAnalysis, ask: str, reply: str, verdict: Verdict,
+                            single: bool) -> bool:
+    """Whether a verified reply answers what was asked (else the sentences it used are ruled out):
+    a figure when the question asks how much, an outcome when it asks for one, the indicator asked
+    (not its contrast), one year's figure (not a several years' average)."""
+    outcome = (plan.wants_actual if single else wants_actual(ask)) or plan.attribute == "result"
+    if asks_quantity(ask) and not gives_figure(reply):
+        turn.notes.append("the passages give no figure for what the question asks how much of")
+    elif outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in verdict.sentences):
+        turn.notes.append("the passages give a planned figure; the question asks for an outcome")
+    elif not (plan.yes_no and _denies(reply)) and any(
+            sup and all(misattributed(ask, sent, c.text, asks_one_year(plan)) for c in sup) for sent, sup in verdict.sentences):
+        # (「有没有设定调查失业率目标？」「没有，只设定了登记失业率」: the contrasting figure is what says no)
+        turn.notes.append("the passages give the figure for another indicator or for a span of years")
+    else:
+        return True
+    turn.ruled_out.update((c.chunk_id, c.start) for _, sup in verdict.sentences for c in sup)
+    return False
+
+
+def _denies(reply: str) -> bool:
+    """Whether a reply to a yes/no question says no."""
+    return bool(re.match(r"\s*(?:否|不是|不|没有|沒有|未|并未|尚未)", reply))
+
+
+def _settle_yes_no(turn: "Turn", plan: QueryAnalysis, text: str, citations: list) -> str:
+    """A yes/no question's answer checked against the passage: 「是否超过5%」 is answered by comparing
+    the cited figure with 5% in code; a 「是」 whose cited sentence states another figure than the
+    one asked (「延长三年」 asked as 「五年」) becomes 「否」."""
+    if not plan.yes_no or plan.english:
+        return text
+    if plan.asked and plan.ask != plan.question:
+        stated = main_figure(re.sub(r"\[\d+\]", "", text), plan.measure)
+        asked = main_figure(plan.asked[1])
+        verdict = asked_verdict(plan.asked[0], asked, stated) if stated and asked else None
+        if verdict is not None:
+            return ("是。" if verdict else "否。") + text
+        return text
+    quotes = [c.quote for c in citations]
+    if (said := contradiction(plan.text, quotes)) and not _denies(text):
+        turn.notes.append(f"the cited sentence says {said}, not what the question states")
+        return f"否。报告中是{said}：" + text
+    return text
+
+
+# --- a question in parts --------------------------------------------------------------------------------
+def answer_parts(a: "Assistant", turn: "Turn") -> "Answer":
+    """Each part answered from its own passages (the parts are turns of one conversation, so the
+    model keeps what earlier parts said and the shared prompt prefix stays cached), each reply
+    checked against its part's report, year and topic; a part the reports do not cover is said
+    to be missing; what relates the parts is computed in code (`compose.relate`)."""
+    q = turn.plan
+    chunks = a.retriever.by_id
+    replies: list[str] = []
+    verdicts: list[Verdict | None] = []
+    conversation: list[dict] = []
+    for i, part in enumerate(q.part_plans):
+        if turn.cancelled:
+            break
+        verdict, reply = None, REFUSAL_ZH
+        if part.missing:
+            turn.notes.append(f"part {i + 1}: no report of {part.unknown_places[0]} in the library")
+        else:
+            results = [r for r in turn.results if i in r.parts] or turn.results
+            passages = a.context(part, results, parts=False)
+            reason = a.gate.precheck(part, part.question, results) if passages else "no relevant sentence"
+            if reason is not None:
+                turn.notes.append(f"part {i + 1}: {reason}")
+            else:
+                if i and replies and conversation:
+                    turn.emit("token", "\n")
+                reply, verdict, conversation = _answer_part(a, turn, part, passages, results, conversation, i)
+        if verdict is not None:
+            # two parts ask different things: the same figure from the same sentence cannot answer both
+            key = (first_value(reply), {(c.chunk_id, c.start) for _, sup in verdict.sentences for c in sup})
+            if any(key == (first_value(r), {(c.chunk_id, c.start) for _, sup in v.sentences for c in sup})
+                   for r, v in zip(replies, verdicts) if v is not None):
+                turn.notes.append(f"part {i + 1} repeated the answer to an earlier part")
+                verdict = None
+        replies.append(reply if verdict is not None else REFUSAL_ZH)
+        verdicts.append(verdict)
+    if turn.cancelled:
+        return _cancelled(a, turn, join_replies(replies))
+    ok = [v for v in verdicts if v is not None]
+    if not ok:
+        return a.refusal(turn, "no part of the question could be answered from the passages")
+    text, citations = assign(Verdict(True, [s for v in ok for s in v.sentences]), chunks, between=_part_breaks(ok))
+    lead, tail = relate(q, replies)
+    return a.answer(turn, lead + text + ("\n" + tail if tail else ""), citations)
+
+
+def _part_breaks(verdicts: list[Verdict]) -> set[int]:
+    """The answer sentences after which a new part begins (each part on a line of its own)."""
+    out, n = set(), 0
+    for v in verdicts[:-1]:
+        n += len(v.sentences)
+        out.add(n - 1)
+    return out
+
+
+def _answer_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, passages: list[Passage], results: list,
+                 conversation: list[dict], i: int) -> tuple[str, Verdict | None, list[dict]]:
+    """One part's verified reply (with its verdict), and the conversation it leaves for the next
+    part; (refusal, None, conversation unchanged) when it has none."""
+    ask = part.ask or part.question
+    user = {"role": "user", "content": user_message(ask, passages)}
+    messages = [*conversation, user] if conversation else build_messages(ask, passages)
+    if not turn.messages:
+        turn.messages = messages
+        turn.timings["prompt_tokens"] = turn.llm.count_tokens(messages)
+    reply = _generate(turn, messages, kind="token", first=not conversation)
+    if turn.cancelled or is_refusal(reply):
+        return REFUSAL_ZH, None, conversation
+    topic = a.gate.topic_terms(part, part.question)
+    allowed = a.gate.fitting_chunks(part, results)
+    topical = a.gate.topical_chunks(part, topic, passages)
+    topic_set = set(topic) | _spelled_out(part)
+    verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
+    if not verdict.ok and _retry_can_mend(verdict, passages, allowed):
+        turn.notes.append(f"part {i + 1}: unsupported figure(s) {', '.join(verdict.unsupported_figures)}; "
+                          "retried with a stricter prompt")
+        turn.emit("retry", turn.notes[-1])
+        strict = build_messages(ask, passages, strict=True)
+        if conversation:  # the earlier parts stay as they were said
+            strict = [strict[0], *conversation[len(build_messages('', [])) - 1:], user]
+        reply = _generate(turn, strict, kind="retry_token", first=False)
+        if is_refusal(reply):
+            return REFUSAL_ZH, None, conversation
+        verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
+    if not verdict.ok or not _answers_what_was_asked(turn, part, ask, reply, verdict, single=False):
+        turn.notes.append(f"part {i + 1}: the reply could not be verified against its passages")
+        return REFUSAL_ZH, None, conversation
+    return reply, verdict, [*messages, {"role": "assistant", "content": reply}]
+
+
+# --- English --------------------------------------------------------------------------------------------
+_EN_PARTS = re.compile(r",?\s+and\s+(?:how|what|which|when|where|who|by how|did|does|is|was)\b|\?\s*\S", re.I)
+
+
+def needs_parts(q: QueryAnalysis) -> bool:
+    """Whether an English question asks several things (two places, two years, a target and its
+    result, a comparison, or two questions joined by "and")."""
+    years = q.years | ({q.report_year} if q.report_year else set())
+    return bool(q.relation or len(q.places) >= 2 or len(years) >= 2 or _EN_PARTS.search(q.question.strip()))
+
+
+def plan_in_chinese(a: "Assistant", turn: "Turn") -> "Answer | None":
+    """An English question in several parts, answered through its Chinese translation: planned,
+    answered part by part and composed in Chinese, then rendered in English (None when the
+    translation gives no plan in parts: the question is then answered as one)."""
+    zh = question_in_chinese(a, turn)
+    if not zh:
+        return None
+    plan = a.retriever.analyse(zh, turn.plan.scope)
+    if not plan.part_plans:
+        return None
+    turn.notes.append(f"answered in Chinese as 「{zh}」, then translated")
+    english, turn.plan = turn.plan, plan
+    a._retrieve(turn, max(len(turn.results), a.settings.top_k))
+    ans = answer_parts(a, turn)
+    turn.plan = english
+    if ans.refused or ans.notes[-1:] == ["cancelled"]:
+        return ans
+    ans.answer = in_english(a, turn, ans.answer)
+    return ans
+
+
+def question_in_chinese(a: "Assistant", turn: "Turn") -> str:
+    """The English question in Chinese, by the model ("" when it gives no usable translation).
+
+    A place the translation spells wrongly (a transliteration the reports do not have) is
+    replaced by the place the English question names, as query analysis read it."""
+    q = turn.plan
+    t = time.perf_counter()
+    text = "".join(turn.llm.stream(question_to_chinese(q.question), max_tokens=80)).strip()
+    turn.timings["translate_s"] = round(time.perf_counter() - t, 3)
+    text = text.splitlines()[0].strip() if text else ""
+    if not re.search(r"[\u4e00-\u9fff]{2}", text) or len(text) > 160:
+        return ""
+    if len(q.places) == 1:
+        place = next(iter(q.places))
+        for wrong in a.retriever.unknown_places(text):
+            text = text.replace(wrong, place)
+        text = re.sub(re.escape(place) + "[省市县区旗]", place, text) if place[-1] in "省市县区旗" else text
+    return text
+
+
+def in_english(a: "Assistant", turn: "Turn", answer: str) -> str:
+    """The verified Chinese answer in English, streamed; the Chinese one when the rendering
+    loses or changes a figure (the figures are what was verified)."""
+    body = re.sub(r"\s*\[\d+\]", "", answer).strip()
+    marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", answer)))
+    parts: list[str] = []
+    kind = "retry_token" if any(n.startswith("the model found no answer") for n in turn.notes) else "token"
+    for tok in timed_stream(turn.llm, answer_to_english(body), {}, cancel=turn.cancel):
+        if "first_token_s" not in turn.timings:
+            turn.timings["first_token_s"] = round(time.perf_counter() - turn.t0, 3)
+        parts.append(tok)
+        turn.emit(kind, tok)
+    english = " ".join("".join(parts).split())
+    pool = values(english, english=True) | values(english)
+    need = [float(f) * (m or 1.0) for f, m in answer_figures(re.sub(r"(?:19|20)\d{2}\s*年", "", body))]
+    if not english or not all(supported_value(v, pool) for v in need):
+        turn.notes.append("the English rendering changed a figure; the verified Chinese answer is shown")
+        return answer
+    return f"{english} {marks}".strip()
+
+
+# --- the model ----------------------------------------------------------------------------------------------
+def _generate(turn: "Turn", messages: list[dict], kind: str = "token", first: bool = True) -> str:
+    """One generation, streamed as `kind` events ("" streams nothing), with its timings."""
+    parts: list[str] = []
+    sub: dict = {}
+    for tok in timed_stream(turn.llm, messages, sub, cancel=turn.cancel):
+        if first and "first_token_s" not in turn.timings:
+            turn.timings["first_token_s"] = round(time.perf_counter() - turn.t0, 3)
+        parts.append(tok)
+        if kind:
+            turn.emit(kind, tok)
+    turn.timings["completion_tokens"] = turn.timings.get("completion_tokens", 0) + sub.get("completion_tokens", 0)
+    turn.timings["generations"] = turn.timings.get("generations", 0) + 1
+    if first and "prompt_eval_s" not in turn.timings:
+        turn.timings["prompt_eval_s"] = sub.get("first_token_s")
+        if "decode_tok_s" in sub:
+            turn.timings["decode_tok_s"] = sub["decode_tok_s"]
+    return "".join(parts).strip()
+
+
+def _cancelled(a: "Assistant", turn: "Turn", text: str) -> "Answer":
+    from .answer import Answer
+
+    return Answer(turn.question, text, False, [], turn.retrieved, turn.timings, verified=False,
+                  model=turn.llm.name if turn.llm else "", notes=["cancelled"], messages=turn.messages)

@@ -1,0 +1,61 @@
+"""Answering with every figure checked (rag/attempt.py), branch by branch, with a scripted model
+on the real corpus index: questions in parts answered each from its own report, a part the
+library lacks, a reply with the other part's figure retried, yes/no settled against the figure."""
+import pytest
+
+from scripted_llm import scripted
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_index, corpus_retriever):
+    from rag.answer import Assistant
+
+    return Assistant(corpus_index, corpus_retriever)
+
+
+def test_a_target_and_its_result_come_from_their_own_reports(assistant):
+    llm = scripted(assistant, ["广东2025年地区生产总值增长目标是5%左右。", "广东2025年地区生产总值增长3.9%。"])
+    ans = assistant.ask("广东2025年地区生产总值增长目标是多少？实际增长了多少？")
+    assert not ans.refused, ans.notes
+    assert "5%左右" in ans.answer and "3.9%" in ans.answer
+    assert "低于目标1.1个百分点" in ans.answer, "the verdict is computed, not generated"
+    assert {c.doc for c in ans.citations} == {"07_province_guangdong_2025", "15_province_guangdong_2026"}
+    assert len(llm.prompts) == 2
+    # the second part is a turn of the same conversation, with its own passages from the 2026 report
+    second = llm.prompts[1]
+    assert second[-2] == {"role": "assistant", "content": "广东2025年地区生产总值增长目标是5%左右。"}
+    assert "广东省·2025年" in second[-1]["content"]
+
+
+def test_a_place_the_library_lacks_is_named_and_the_rest_answered(assistant):
+    llm = scripted(assistant, ["广东2026年地区生产总值增长目标是4.5%—5%。"])
+    ans = assistant.ask("广东和江苏2026年GDP增长目标分别是多少？")
+    assert not ans.refused and "4.5%—5%" in ans.answer
+    assert "江苏：资料中没有江苏的报告" in ans.answer
+    assert len(llm.prompts) == 1, "the missing part costs no generation"
+
+
+def test_a_reply_with_the_other_places_figure_is_retried(assistant):
+    llm = scripted(assistant, ["北京2026年地区生产总值增长目标是6%左右。", "北京2026年地区生产总值增长5%左右。",
+                               "海南2026年地区生产总值增长6%左右。"])
+    ans = assistant.ask("北京和海南2026年的GDP增长目标哪个更高？")
+    assert not ans.refused, ans.notes
+    assert any("retried" in n for n in ans.notes)
+    assert len(llm.prompts) == 3
+    assert "海南（6%左右）高于北京（5%左右）" in ans.answer
+
+
+def test_yes_no_about_a_figure_is_settled_in_code(assistant):
+    scripted(assistant, ["广东2026年地区生产总值增长目标为4.5%—5%。"])
+    ans = assistant.ask("广东2026年的GDP增长目标是否超过5%？")
+    assert ans.answer.startswith("否。"), ans.answer
+    scripted(assistant, ["广东2026年地区生产总值增长目标为4.5%—5%。"])
+    assert assistant.ask("广东2026年的GDP增长目标是否超过4%？").answer.startswith("是。")
+
+
+def test_a_part_whose_reply_cannot_be_verified_is_said_to_be_unanswered(assistant):
+    scripted(assistant, ["宁夏2026年地区生产总值增长目标是5%左右。", "海南2026年地区生产总值增长目标是9.9%。",
+                         "海南2026年地区生产总值增长目标是9.9%。"])
+    ans = assistant.ask("宁夏和海南2026年的地区生产总值增长目标分别是多少？")
+    assert "5%左右" in ans.answer and "9.9%" not in ans.answer
+    assert "海南：资料中未提及" in ans.answer
