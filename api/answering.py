@@ -27,6 +27,7 @@ from typing import AsyncIterator, Callable
 from fastapi import Request
 
 from rag.answer import Answer, Assistant
+from rag.scope import Scope
 
 from .errors import BUSY, ApiError
 
@@ -41,6 +42,7 @@ class AnswerJob:
     model: str  # pipeline model name: default | small
     k: int | None = None
     max_tokens: int | None = None
+    scope: Scope | None = None  # the reports it may be answered from (None: all), checked when the job was made
     cancel: threading.Event = field(default_factory=threading.Event)
     state: str = "queued"  # queued → running, or queued → abandoned (never runs)
 
@@ -112,7 +114,7 @@ class AnswerQueue:
         on_start()
         try:
             ans = assistant.ask(job.standalone, k=job.k, model=job.model, on_event=on_event, cancel=job.cancel,
-                                max_tokens=job.max_tokens)
+                                max_tokens=job.max_tokens, scope=job.scope)
         except Exception:
             self.stats["failed"] += 1
             raise

@@ -26,6 +26,7 @@ from .chat.router import router as chat_router
 from .documents.router import router as documents_router
 from .health.router import router as health_router
 from .models.router import router as models_router
+from .scope import Vocabulary
 from .search.router import router as search_router
 from .security import BodySizeLimit, require_api_key
 from .services import Services
@@ -92,13 +93,16 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     cached: dict[tuple, dict] = {}
 
     def document() -> dict:
-        """The OpenAPI document under this configuration (`api.openapi`), built once the model ids are known."""
+        """The OpenAPI document under this configuration (`api.openapi`), built again once the model ids
+        are known and whenever the library (what a scope may name) changes."""
         services = app.state.services
-        catalog = services.catalog if services is not None and services.ready else None
-        ids = catalog.accepted_ids() if catalog is not None else None
-        key = tuple(ids) if ids is not None else ()
+        ready = services is not None and services.ready
+        ids = services.catalog.accepted_ids() if ready else None
+        vocabulary = Vocabulary.of(services.assistant.retriever) if ready else None
+        key = (tuple(ids) if ids is not None else (), vocabulary)
         if key not in cached:
-            cached[key] = document_builder.build(app, api_settings, ids)
+            cached.clear()  # only the current configuration's document is asked for again
+            cached[key] = document_builder.build(app, api_settings, ids, vocabulary)
         return cached[key]
 
     app.openapi = document  # type: ignore[method-assign]

@@ -6,6 +6,8 @@ here, so that a client (or a contract tester) can trust it:
 * security: the bearer scheme and the 401 responses only when an API key is configured;
 * limits from `ApiSettings`: the longest question, the largest `k`, the most chat messages;
 * the model ids this server accepts (an enum, once the model catalogue is loaded);
+* what a `scope` may name: the documents, places and years of the library being served, and only
+  combinations that admit a report (`api.scope.schema`; rebuilt when the library changes);
 * the chat request's rules: every `user` message holds one question (non-blank text within the limit,
   a string or a single text part); that the last message must be the user's is beyond JSON Schema
   (an array's last item cannot be named) and is said in the description;
@@ -20,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from . import scope
 from .settings import ApiSettings
 
 # Routes that need neither the key nor a loaded service.
@@ -147,12 +150,16 @@ def _links(spec: dict) -> None:
                         for name, op in targets.items()}
 
 
-def build(app: FastAPI, api: ApiSettings, model_ids: list[str] | None) -> dict:
-    """The document for this app under its configuration (`model_ids`: None while the catalogue loads)."""
+def build(app: FastAPI, api: ApiSettings, model_ids: list[str] | None,
+          vocabulary: scope.Vocabulary | None = None) -> dict:
+    """The document for this app under its configuration (`model_ids`, `vocabulary`: None while the
+    service loads)."""
     spec = get_openapi(title=app.title, version=app.version, openapi_version=app.openapi_version,
                        description=app.description, routes=app.routes)
     schemas = spec.get("components", {}).get("schemas", {})
     _set_limits(schemas, api, model_ids)
+    if vocabulary is not None and "ScopeRequest" in schemas:
+        schemas["ScopeRequest"] = scope.schema(schemas["ScopeRequest"], vocabulary)
     _chat_messages(schemas, api)
     _responses(spec, protected=bool(api.api_key))
     _links(spec)

@@ -11,6 +11,7 @@ from rag.retrieve import Retriever
 
 from .answering import AnswerJob
 from .errors import ApiError
+from .scope import ScopeRequest, check_scope
 from .services import Services
 
 
@@ -40,16 +41,18 @@ def standalone(question: str, history: list[str], limit: int, place_aliases: dic
 
 
 def make_job(services: Services, retriever: Retriever, question: str, history: list[str], *, k: int | None,
-             model: str | None, max_tokens: int | None = None, question_param: str = "question") -> tuple[AnswerJob, str]:
+             model: str | None, max_tokens: int | None = None, question_param: str = "question",
+             scope: ScopeRequest | None = None) -> tuple[AnswerJob, str]:
     """The job to queue and the public id of the model that will answer; `retriever` is the index of
-    the assistant that will answer (its places rewrite a follow-up)."""
+    the assistant that will answer (its places rewrite a follow-up, its library checks the scope)."""
     q = check_question(services, question, question_param)
     if k is not None and not 1 <= k <= services.api.max_k:
         raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
     info = services.models().resolve(model)
+    checked = check_scope(retriever, scope)
     history = history[-services.api.max_history:] if services.api.max_history else []
     limit = services.api.max_question_chars
     s = standalone(q, history, limit, retriever.place_aliases, retriever.unknown_places)
     if len(s) > limit:  # a rewritten follow-up can grow past the limit: answer the question as asked
         s = q
-    return AnswerJob(question=q, standalone=s, model=info.name, k=k, max_tokens=max_tokens), info.id
+    return AnswerJob(question=q, standalone=s, model=info.name, k=k, max_tokens=max_tokens, scope=checked), info.id

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from .cli_eval import eval_cmd
 from .console import err, fail, out
 from .errors import RagError
+from .scope import LEVELS, Scope
 from .settings import Settings, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -217,22 +219,48 @@ def _retriever(s: Settings):
     return Retriever(s)
 
 
+# --- scope: the same four options on ask, search and chat -------------------------------------------
+DOC_HELP = "these documents (id or file name)"
+PLACE_HELP = "these places' reports"
+YEAR_HELP = "reports of these years"
+LEVEL_HELP = f"reports of these levels ({', '.join(LEVELS)})"
+
+
+def _scope_option(flag: str, what: str):
+    return typer.Option(None, flag, help=f"Only {what} (repeatable, or comma-separated).", show_default=False)
+
+
+def _scope(docs: list[str] | None, places: list[str] | None, years: list[str] | None,
+           levels: list[str] | None) -> Scope | None:
+    """The scope the options give (None: the whole library); a `RagError` for a non-year. What the
+    library does not hold is found by the retriever that answers (`Retriever.scope_docs`)."""
+    scope = Scope.of(docs=docs, places=places, years=years, levels=levels)
+    return scope or None
+
+
 @app.command()
 def search(question: str = typer.Argument(..., help="The question, in Chinese (either script) or English."),
            k: int = typer.Option(10, "-k", help="How many results."),
-           json_out: bool = typer.Option(False, "--json", help="A JSON list of results on stdout.")) -> None:
+           json_out: bool = typer.Option(False, "--json", help="A JSON list of results on stdout."),
+           docs: Optional[list[str]] = _scope_option("--doc", DOC_HELP),
+           places: Optional[list[str]] = _scope_option("--place", PLACE_HELP),
+           years: Optional[list[str]] = _scope_option("--year", YEAR_HELP),
+           levels: Optional[list[str]] = _scope_option("--level", LEVEL_HELP)) -> None:
     """Fused dense + BM25 search: ranked paragraphs with breadcrumb and scores."""
     try:
         s = _settings()
         if k < 1:
             raise RagError("-k must be at least 1")
+        scope = _scope(docs, places, years, levels)
         timings: dict = {}
-        results = _retriever(s).search(question, k, timings)
+        results = _retriever(s).search(question, k, timings, scope=scope)
     except RagError as exc:
         fail(exc)
     if json_out:
         print(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
         return
+    if scope:
+        out.print(f"[dim]scope: {escape(scope.describe())}[/]", highlight=False)
     for r in results:
         also = f"  [dim](+ twin {', '.join(a['id'] for a in r.also)})[/]" if r.also else ""
         out.print(f"[bold]{r.rank}.[/] {r.breadcrumb}  [dim]{r.id}[/]{also}")
@@ -267,7 +295,11 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
         k: int = typer.Option(None, "-k", help="How many passages to retrieve."),
         local: bool = typer.Option(False, "--local", help="Answer in this process even when a `rag serve` "
                                                           "for the same index and settings is running."),
-        json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout.")) -> None:
+        json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+        docs: Optional[list[str]] = _scope_option("--doc", DOC_HELP),
+        places: Optional[list[str]] = _scope_option("--place", PLACE_HELP),
+        years: Optional[list[str]] = _scope_option("--year", YEAR_HELP),
+        levels: Optional[list[str]] = _scope_option("--level", LEVEL_HELP)) -> None:
     """Answer a question with verified citations, or say that the reports do not say.
 
     When a `rag serve` with the same index and settings runs on this machine, the question goes to
@@ -276,12 +308,13 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
         s = _settings()
         if k is not None and k < 1:
             raise RagError("-k must be at least 1")
+        scope = _scope(docs, places, years, levels)
         terminal = None if json_out else _Terminal()
-        result = None if local or not s.forward_to_server else _ask_resident(s, question, k, model, terminal)
+        result = None if local or not s.forward_to_server else _ask_resident(s, question, k, model, scope, terminal)
         via = " · answered by the running server" if result is not None else ""
         if result is None:
             assistant = _assistant(s, preload=model or s.llm)
-            ans = assistant.ask(question, k=k, model=model, on_event=terminal)
+            ans = assistant.ask(question, k=k, model=model, on_event=terminal, scope=scope)
             result = ans.to_dict()
     except RagError as exc:
         fail(exc)
@@ -295,7 +328,8 @@ def ask(question: str = typer.Argument(..., help="The question, in Chinese (eith
               f"tokens{via}")
 
 
-def _ask_resident(s: Settings, question: str, k: int | None, model: str | None, terminal) -> dict | None:
+def _ask_resident(s: Settings, question: str, k: int | None, model: str | None, scope: Scope | None,
+                  terminal) -> dict | None:
     """The answer of a running `rag serve` for this index and these settings, or None when there is
     none to ask (the caller answers itself)."""
     from . import resident
@@ -310,7 +344,8 @@ def _ask_resident(s: Settings, question: str, k: int | None, model: str | None, 
     except ValueError:  # other RAG_API_* values this process cannot use: no key to send
         key = None
     try:
-        return resident.ask(server, question, k=k, model=model or s.llm, on_event=terminal, api_key=key)
+        return resident.ask(server, question, k=k, model=model or s.llm, on_event=terminal, api_key=key,
+                            scope=scope)
     except resident.Unreachable as exc:
         logging.getLogger(__name__).info("the server at %s did not take the question (%s); answering here",
                                          server.url, exc)
@@ -353,17 +388,26 @@ class _Terminal:
 
 @app.command()
 def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or small (0.5B)."),
-         k: int = typer.Option(None, "-k", help="How many passages to retrieve.")) -> None:
+         k: int = typer.Option(None, "-k", help="How many passages to retrieve."),
+         docs: Optional[list[str]] = _scope_option("--doc", DOC_HELP),
+         places: Optional[list[str]] = _scope_option("--place", PLACE_HELP),
+         years: Optional[list[str]] = _scope_option("--year", YEAR_HELP),
+         levels: Optional[list[str]] = _scope_option("--level", LEVEL_HELP)) -> None:
     """Interactive questions with history: follow-ups like 「那乙市呢？」 are rewritten (and shown)
-    before retrieval; /sources re-prints the last citations; Ctrl-C stops an answer; /quit leaves."""
+    before retrieval; /sources re-prints the last citations; Ctrl-C stops an answer; /quit leaves.
+    A scope (--doc, --place, --year, --level) holds for every question of the session."""
     from .chat import ChatState, rewrite
 
     try:
         s = _settings()
+        scope = _scope(docs, places, years, levels)
         assistant = _assistant(s, preload=model or s.llm)
+        assistant.retriever.scope_docs(scope)  # a bad scope fails now, not at every question
     except RagError as exc:
         fail(exc)
     state = ChatState()
+    if scope:
+        err.print(f"[dim]scope: {escape(scope.describe())}[/]", highlight=False)
     err.print("Ask about the reports. /sources shows the last citations, /quit leaves, Ctrl-C stops an answer.")
     while True:
         try:
@@ -387,7 +431,7 @@ def chat(model: str = typer.Option(None, "--model", help="default (1.5B) or smal
             out.print(f"[dim]→ {standalone}[/]", highlight=False)
         terminal = _Terminal()
         try:
-            ans = assistant.ask(standalone, k=k, model=model, on_event=terminal)
+            ans = assistant.ask(standalone, k=k, model=model, on_event=terminal, scope=scope)
         except KeyboardInterrupt:
             out.print("\n[yellow](answer interrupted)[/]")
             continue

@@ -19,12 +19,13 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Callable
 from urllib.parse import urlsplit
 
 from .errors import RagError
 from .files import atomic_write_bytes, pid_alive
+from .scope import Scope
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,16 +109,19 @@ class Unreachable(Exception):
 
 
 def ask(resident: Resident, question: str, *, k: int | None, model: str | None, api_key: str | None,
-        on_event: Callable[[str, object], None] | None = None, busy_wait_s: float = 120.0) -> dict:
+        on_event: Callable[[str, object], None] | None = None, busy_wait_s: float = 120.0,
+        scope: Scope | None = None) -> dict:
     """The answer object of `POST /v1/ask` (the same as `Answer.to_dict()`), streamed through
     `on_event` when given. Raises `Unreachable` when nothing was answered and answering locally is
     the right fallback, `RagError` when the server refused the question for a reason the user must
-    see (a bad key, a question too long)."""
-    body = {"question": question, "stream": on_event is not None}
+    see (a bad key, a question too long, a scope naming what the library does not hold)."""
+    body: dict = {"question": question, "stream": on_event is not None}
     if k is not None:
         body["k"] = k
     if model is not None:
         body["model"] = model
+    if scope:
+        body["scope"] = request_scope(scope)
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if on_event else "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -151,6 +155,15 @@ def ask(resident: Resident, question: str, *, k: int | None, model: str | None, 
             return _read_stream(resp, on_event)
         finally:
             conn.close()
+
+
+def request_scope(scope: Scope) -> dict:
+    """The scope as `POST /v1/ask` takes it: the fields that limit, and a document given as a path
+    (`--doc seeds/甲市.txt`) by its file name, which is how the server lists it."""
+    out = {k: v for k, v in scope.to_dict().items() if v}
+    if scope.docs:
+        out["docs"] = list(dict.fromkeys(PurePath(d).name or d for d in scope.docs))
+    return out
 
 
 def _retry_after(resp: http.client.HTTPResponse) -> float | None:

@@ -213,6 +213,98 @@ def test_unknown_model_is_404_in_the_openai_error_shape(client):
     assert "gov-report-rag" in r.json()["error"]["message"]
 
 
+# --- scope ------------------------------------------------------------------------------------------------------------
+TAIYUAN = "002_6444904a722c13e8"  # 太原市's report: it says nothing of new high-tech enterprises
+Q_ANY_PLACE = "今年要新认定多少家高新技术企业？"  # without a scope, 忻州市's report answers it
+
+
+def test_a_scoped_search_returns_only_the_scoped_report(client):
+    unscoped = client.post("/v1/search", json={"question": Q_ANY_PLACE, "k": 5}).json()
+    assert TAIYUAN not in {h["doc"] for h in unscoped}
+    for name in (TAIYUAN, f"{TAIYUAN}.txt"):  # by id, or by the file name /v1/documents lists
+        r = client.post("/v1/search", json={"question": Q_ANY_PLACE, "k": 5, "scope": {"docs": [name]}})
+        assert r.status_code == 200, r.text
+        assert len(r.json()) == 5 and {h["doc"] for h in r.json()} == {TAIYUAN}
+    r = client.post("/v1/search", json={"question": Q_ANY_PLACE, "scope": {"places": ["代县", "太原"], "years": [2024],
+                                                                          "levels": ["county"]}})
+    assert r.status_code == 200 and r.json() and {h["doc"] for h in r.json()} == {"004_d43a798d97625b5b"}
+    empty = client.post("/v1/search", json={"question": Q_ANY_PLACE, "k": 5, "scope": {"docs": [], "places": []}})
+    assert empty.json() == unscoped  # fields left empty do not limit
+
+
+def test_a_scoped_answer_cites_only_the_scoped_report_streamed_or_not(client):
+    body = {"question": Q_ANY_PLACE, "scope": {"places": ["太原市"]}}
+    r = client.post("/v1/ask", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["citations"] and {c["doc"] for c in r.json()["citations"]} == {TAIYUAN}
+    assert {x["doc"] for x in r.json()["retrieved"]} == {TAIYUAN}
+    with client.stream("POST", "/v1/ask", json={**body, "stream": True}) as r:
+        events = dict(sse(r.read().decode("utf-8")))
+    assert events["evidence"]["doc"] == TAIYUAN and {c["doc"] for c in events["citations"]} == {TAIYUAN}
+    unscoped = client.post("/v1/ask", json={"question": Q_ANY_PLACE}).json()
+    assert unscoped["citations"][0]["doc"].startswith("000_")
+
+
+def test_a_scoped_chat_completion_cites_only_the_scoped_report(client):
+    messages = [{"role": "user", "content": Q_XINZHOU}, {"role": "user", "content": "那代县呢？"}]
+    r = client.post("/v1/chat/completions", json={"messages": messages, "scope": {"docs": ["004_d43a798d97625b5b"]}})
+    assert r.status_code == 200, r.text
+    msg = r.json()["choices"][0]["message"]
+    assert "代县" in msg["standalone_question"]
+    assert msg["citations"] and {c["doc"] for c in msg["citations"]} == {"004_d43a798d97625b5b"}
+    body = {"messages": [{"role": "user", "content": Q_ANY_PLACE}], "scope": {"docs": [TAIYUAN]}, "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        parts = [p for p in chunks(r.read().decode("utf-8")) if isinstance(p, dict)]
+    final = parts[-1]["choices"][0]["delta"]
+    assert final["citations"] and {c["doc"] for c in final["citations"]} == {TAIYUAN}
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/ask", {"question": Q_ANY_PLACE}), ("/v1/ask", {"question": Q_ANY_PLACE, "stream": True}),
+    ("/v1/search", {"question": Q_ANY_PLACE}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_ANY_PLACE}]}),
+], ids=["ask", "ask-stream", "search", "chat"])
+@pytest.mark.parametrize("scope, reason", [
+    ({"docs": ["no-such-report"]}, "scope: no document 'no-such-report' in the library"),
+    ({"places": ["大同"]}, "scope: no report of '大同' in the library"),
+    ({"years": [2019]}, "scope: no report of 2019 in the library"),
+    ({"places": ["代县"], "levels": ["prefecture"]}, "scope: no report in the library is in places 代县; levels prefecture"),
+    ({"places": [" 代县"]}, "scope: ' 代县' is not a document id, file name or place as the library lists it"),
+    ({"docs": [f"seeds/{TAIYUAN}.txt"]}, f"scope: 'seeds/{TAIYUAN}.txt' is not a document id, file name or place"),
+], ids=["doc", "place", "year", "no-report", "padded-place", "path"])
+def test_a_scope_the_library_does_not_hold_is_422_with_the_reason_before_queueing(client, services, hold_worker,
+                                                                                  path, body, scope, reason):
+    with hold_worker(services.queue, queued=1):  # the queue is full: a question that got in line would be a 503
+        r = client.post(path, json={**body, "scope": scope})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["message"].startswith(reason) and error["param"] == "scope" and error["code"] == "unknown_scope"
+    assert services.queue.admitted == 0
+
+
+def test_the_openapi_document_lists_what_a_scope_may_name_and_follows_uploads(client):
+    def listed() -> tuple[list, list]:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["ScopeRequest"]
+        return schema["properties"]["docs"]["items"]["enum"], schema["anyOf"]
+
+    docs, branches = listed()
+    assert TAIYUAN in docs and f"{TAIYUAN}.txt" in docs and len(branches) == 5
+    r = client.post("/v1/documents", json={"name": "阳泉.txt", "text": REPORT})
+    assert r.status_code == 201, r.text
+    doc_id = r.json()["document"]["id"]
+    try:
+        docs, branches = listed()
+        assert doc_id in docs and "阳泉.txt" not in docs  # a display name is not a file name of the library
+        assert doc_id in [b["title"] for b in branches]
+        hits = client.post("/v1/search", json={"question": Q_UPLOAD, "k": 3, "scope": {"places": ["阳泉"]}}).json()
+        assert hits and {h["doc"] for h in hits} == {doc_id}
+    finally:
+        assert client.delete(f"/v1/documents/{doc_id}").status_code == 200
+    assert doc_id not in listed()[0]
+    r = client.post("/v1/search", json={"question": Q_UPLOAD, "scope": {"docs": [doc_id]}})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_scope"
+
+
 # --- the answer queue ------------------------------------------------------------------------------------------------
 def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_available(client, services, hold_worker):
     """Hold the worker deterministically: one job blocks on an event, one more fills the queue."""
@@ -535,6 +627,21 @@ BAD_INPUT = [
     ("search-k-whole-float-too-big", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "k": 51.0}}, 422,
      "less_than_equal"),
     ("search-k-bool", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "k": True}}, 422, "int_type"),
+    ("search-scope-string", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "scope": "代县"}}, 422,
+     "model_attributes_type"),
+    ("search-scope-docs-string", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "scope": {"docs": "000"}}}, 422,
+     "list_type"),
+    ("ask-scope-year-string", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "scope": {"years": ["2024"]}}}, 422,
+     "int_type"),
+    ("ask-scope-unknown-level", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "scope": {"levels": ["city"]}}},
+     422, "literal_error"),
+    ("ask-scope-unknown-field", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "scope": {"doc": ["000"]}}}, 422,
+     "extra_forbidden"),
+    ("ask-scope-comma-separated", "POST", "/v1/ask",
+     {"json": {"question": Q_XINZHOU, "scope": {"places": ["代县,太原"]}}}, 422, "unknown_scope"),
+    ("chat-scope-too-many-levels", "POST", "/v1/chat/completions",
+     {"json": {"messages": [{"role": "user", "content": Q_XINZHOU}], "scope": {"levels": ["county"] * 6}}}, 422,
+     "too_long"),
     ("search-padded-too-long", "POST", "/v1/search", {"json": {"question": " " * 300 + "忻" * 201}}, 400,
      "question_too_long"),
     ("upload-form-extra-field", "POST", "/v1/documents",
@@ -581,7 +688,7 @@ def test_openapi_describes_every_endpoint_and_every_request_field(client):
         assert method in paths[path], path
     schemas = spec["components"]["schemas"]
     for name in ("AskRequest", "ChatCompletionRequest", "SearchRequest", "ChatMessage", "AskResponse", "Citation",
-                 "SearchResult", "DocumentInfo", "ModelCard", "ErrorDetail"):
+                 "SearchResult", "DocumentInfo", "ModelCard", "ErrorDetail", "ScopeRequest"):
         for field, prop in schemas[name]["properties"].items():
             if field in ("object", "role", "index", "owned_by"):
                 continue
@@ -589,7 +696,7 @@ def test_openapi_describes_every_endpoint_and_every_request_field(client):
     page = client.get("/docs")
     assert "text/html" in page.headers["content-type"] and "<script" not in page.text  # works offline
     for text in ("/v1/chat/completions", "history", "citations",
-                 "Retry-After", "AskRequest"):
+                 "Retry-After", "AskRequest", "unknown_scope"):
         assert text in page.text, text
 
 

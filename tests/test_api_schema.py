@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
-import api_schema_hooks  # noqa: F401 - registers the report strategies and the chat filter
+import api_schema_hooks  # registers the report strategies, the case filters and the log of removed reports
 from api.main import create_app
 from api.settings import ApiSettings
 
@@ -70,6 +70,7 @@ def _without_lifespan(app):
 
 def run(app, headers: dict, max_examples: int) -> tuple[list, list, dict]:
     """Failures, errors and counts of one schemathesis run (all phases, all checks)."""
+    api_schema_hooks.reset()  # a fresh copy of the index: no report removed yet
     config = SchemathesisConfig.from_dict({
         "headers": headers,
         "generation": {"max-examples": max_examples, "database": "none"},
@@ -140,3 +141,32 @@ def test_the_model_enum_is_what_the_server_accepts(served):
         assert r.status_code == 200, (model, r.text)
     r = client.post("/v1/ask", json={"question": "甲市今年要新建多少个公园？", "model": f" {enum[0]}"}, headers=headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"  # not in the enum: refused
+
+
+def test_the_scope_the_document_describes_is_the_scope_the_server_accepts(retriever):
+    """Every scope drawn from the library's names, a few it does not hold and padded ones: valid against
+    the document's schema exactly when the server's check accepts it."""
+    import random
+
+    import jsonschema_rs
+
+    from api.errors import ApiError
+    from api.scope import ScopeRequest, Vocabulary, check_scope, schema
+
+    vocabulary = Vocabulary.of(retriever)
+    validator = jsonschema_rs.validator_for(schema(ScopeRequest.model_json_schema(), vocabulary))
+    names = {"docs": [n for n, _ in vocabulary.docs] + ["no-such-report", f"seeds/{vocabulary.docs[0][0]}.txt"],
+             "places": [p for p, _ in vocabulary.places] + ["大同", " 代县", "代县,太原"],
+             "years": [2024, 2023], "levels": ["national", "province", "prefecture", "county", "district"]}
+    rng = random.Random(7)
+    verdicts = set()
+    for _ in range(600):
+        scope = {f: rng.sample(v, rng.choice([0, 0, 1, 1, 2])) for f, v in names.items() if rng.random() < 0.6}
+        try:
+            accepted = check_scope(retriever, ScopeRequest.model_validate(scope)) is not None or not any(scope.values())
+        except ApiError as exc:
+            assert exc.status == 422 and exc.code == "unknown_scope"
+            accepted = False
+        assert validator.is_valid(scope) == accepted, scope
+        verdicts.add(accepted)
+    assert verdicts == {True, False}

@@ -23,6 +23,7 @@ from need_model import require_model
 from rag import resident
 from rag.cli import app as cli
 from rag.errors import RagError
+from rag.scope import Scope
 from rag.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -156,6 +157,25 @@ def test_a_question_the_server_refuses_is_one_line(private, monkeypatch):
     with _serve(s, ApiSettings(max_question_chars=10)):
         with pytest.raises(RagError, match="refused the question"):
             resident.ask(resident.find(s), "这个问题明显超过了十个字的限制吧？", k=None, model=None, api_key=None)
+
+
+def test_the_scope_goes_with_the_question_and_a_bad_one_is_the_servers_reason(private, monkeypatch):
+    taiyuan = "002_6444904a722c13e8"  # 太原市's report; unscoped, 忻州市's report answers the question
+    s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
+    with _serve(s, ApiSettings()) as (base, _):
+        runner = CliRunner()
+        question = "今年要新认定多少家高新技术企业？"
+        scoped = runner.invoke(cli, ["ask", "--json", "--doc", str(SEEDS / f"{taiyuan}.txt"), question])
+        assert scoped.exit_code == 0, scoped.output
+        assert _answered(base) == 1  # the server answered it, within the scope it was sent
+        cited = {c["doc"] for c in json.loads(scoped.stdout.splitlines()[-1])["citations"]}
+        assert cited == {taiyuan}
+        bad = runner.invoke(cli, ["ask", "--place", "大同", question])
+        lines = [ln for ln in bad.output.splitlines() if ln.strip()]
+        assert bad.exit_code == 1 and len(lines) == 1 and "Traceback" not in bad.output, bad.output
+        assert "refused the question: scope: no report of '大同' in the library" in lines[0]
+    assert resident.request_scope(Scope.of(docs=["seeds/a.txt", "a.txt"], years=["2024"])) == {
+        "docs": ["a.txt"], "years": [2024]}
 
 
 def test_a_busy_server_is_waited_for_then_left(private, monkeypatch, hold_worker):

@@ -5,7 +5,8 @@ driven by selenium, against the API under uvicorn on a loopback port over a priv
   without the key).
 * With the mock LLM (no weights): the chat, the report view and its offsets, a follow-up, a refusal, the
   documents panel (upload with progress, delete with confirmation), a report holding markup (shown as
-  text, runs nothing), the API-key prompt, Stop, twin reports, citation paging, the 390 px layout.
+  text, runs nothing), a scope (chips, citations only from it, the server's reason for a bad one), the
+  API-key prompt, Stop, twin reports, citation paging, the 390 px layout.
 * With the small model (`llm` mark): the whole flow with real streaming, timed in the browser with
   `performance.now()` against the server's own timings; screenshots and timings are written to
   `tests/artifacts/`.
@@ -405,6 +406,81 @@ def test_a_report_holding_markup_shows_it_as_text_and_runs_nothing(mock_server, 
         httpx.delete(f"{base}/v1/documents/{doc_id}", timeout=120)
 
 
+TAIYUAN = "002_6444904a722c13e8"  # 太原市's report: it says nothing of new high-tech enterprises
+Q_ANY_PLACE = "今年要新认定多少家高新技术企业？"  # without a scope, 忻州市's report answers it
+
+
+def scope_chips(driver) -> list[str]:
+    """The labels of the scope's chips under the question box."""
+    return [c.text for c in css(driver, "[data-testid=scope-chip] span")]
+
+
+def choose_in_scope(driver, *boxes: str) -> None:
+    """Open the scope dialog, tick these checkboxes (CSS selectors inside it), close it with 完成."""
+    css(driver, "#scope-open")[0].click()
+    wait(driver, lambda d: css(d, "#scope[open]") and css(d, f"#scope {boxes[0]}"), 10, "the scope dialog did not open")
+    for box in boxes:
+        css(driver, f"#scope {box}")[0].click()
+    css(driver, "#scope-done")[0].click()
+    wait(driver, lambda d: not css(d, "#scope[open]"), 5)
+
+
+def test_a_scope_limits_the_citations_shows_as_chips_and_a_bad_one_shows_the_reason(mock_server, browser):
+    from selenium.webdriver.common.by import By
+
+    base, _ = mock_server
+    d = browser()
+    open_page(d, base)
+    assert not scope_chips(d) and css(d, "#scope-summary")[0].text == "全部报告"
+    # the reports are listed by place, then year
+    css(d, "#scope-open")[0].click()
+    wait(d, lambda d: css(d, "#scope[open] #scope-docs input"), 10)
+    places = [p.text for p in css(d, "#scope-docs .scope-place-name")]
+    assert places == ["朔州市", "太原市", "忻州市", "代县"], places  # prefectures (by pinyin), then the county
+    assert "地级市" in css(d, "#scope-levels")[0].text and "2024年" in css(d, "#scope-years")[0].text
+    shot(d, "scope-dialog.png")
+    css(d, "#scope-close")[0].click()
+
+    choose_in_scope(d, f"input[data-field=docs][value='{TAIYUAN}']")
+    assert scope_chips(d) == ["报告：太原市 · 2024年政府工作报告（摘要）"], scope_chips(d)
+    turn = ask(d, Q_ANY_PLACE)
+    cited = [c.get_attribute("data-doc") for c in in_turn(turn, "[data-testid=citation]")]
+    assert cited and set(cited) == {TAIYUAN}, cited
+    assert "太原市" in in_turn(turn, ".turn-scope")[0].text
+    assert "太原市" in in_turn(turn, "[data-testid=evidence]")[0].text
+
+    # removing the chip gives the whole library back
+    css(d, "[data-testid=scope-chip]")[0].find_element(By.TAG_NAME, "button").click()
+    assert not scope_chips(d) and css(d, "#scope-summary")[0].is_displayed()
+    turn = ask(d, Q_ANY_PLACE)
+    cited = [c.get_attribute("data-doc") for c in in_turn(turn, "[data-testid=citation]")]
+    assert cited and TAIYUAN not in cited and not in_turn(turn, ".turn-scope")
+    assert not severe_console_errors(d)
+
+    # filters limit together: 代县 is no prefecture, and the server says so
+    choose_in_scope(d, "input[data-field=places][value='代县']", "input[data-field=levels][value='prefecture']")
+    assert scope_chips(d) == ["地方：代县", "级别：地级市"]
+    shot(d, "scope-chips.png")
+    turn = ask(d, Q_ANY_PLACE)
+    error = in_turn(turn, ".notice.error")[0].text
+    assert error == "scope: no report in the library is in places 代县; levels prefecture", error
+    assert not in_turn(turn, "[data-testid=citation]")
+
+    # one click clears it; the next question is answered again
+    css(d, "#scope-clear")[0].click()
+    assert not scope_chips(d) and not css(d, "#scope-clear:not([hidden])")
+    turn = ask(d, Q_ANY_PLACE)
+    assert in_turn(turn, "[data-testid=citation]") and not in_turn(turn, ".notice.error")
+    assert all("422" in e for e in severe_console_errors(d))  # the refused request, nothing else
+
+    # on a phone, the chips wrap under the question box
+    phone(d)
+    choose_in_scope(d, "input[data-field=docs][value='001_cdd563ffef68d5a8']", "input[data-field=years][value='2024']")
+    assert len(scope_chips(d)) == 2 and no_overflow(d)
+    assert all(c.is_displayed() for c in css(d, "[data-testid=scope-chip]"))
+    shot(d, "scope-390.png")
+
+
 def test_stop_cancels_the_generation(mock_server, browser, monkeypatch):
     from selenium.webdriver.common.keys import Keys
 
@@ -454,7 +530,7 @@ def two_citations(mock_server, monkeypatch):
                               paragraph=c.paragraph, quote=quote, text=c.text, start=c.start,
                               end=c.start + len(quote)))
 
-    def fake_ask(self, question, *, k=None, model=None, on_event=None, cancel=None, max_tokens=None):
+    def fake_ask(self, question, *, k=None, model=None, on_event=None, cancel=None, max_tokens=None, scope=None):
         emit = on_event or (lambda kind, data: None)
         emit("evidence", cites[0].to_dict())
         text = f"{cites[0].quote}[1]{cites[1].quote}[2]"

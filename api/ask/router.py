@@ -17,6 +17,7 @@ from ..dependencies import get_assistant, get_retriever, get_services, require_r
 from ..errors import ANSWER_ERRORS, stream_error
 from ..questions import make_job
 from ..schemas import AskResponse, json_int
+from ..scope import ScopeRequest
 from ..services import Services
 from ..settings import PIPELINE_MAX_QUESTION_CHARS
 
@@ -40,6 +41,8 @@ class AskRequest(BaseModel):
     model: str | None = Field(None, strict=True, description="Model id from /v1/models, or `default` / `small` "
                                                              "(default: the server's RAG_LLM).")
     stream: bool = Field(False, strict=True, description="Send server-sent events instead of one JSON object.")
+    scope: ScopeRequest | None = Field(None, description="Answer only from these reports (default: the whole "
+                                                         "library); applies to the follow-up as rewritten.")
 
 
 # One server-sent event as a client parses it (OpenAPI 3.1: the schema of a stream describes each event).
@@ -71,7 +74,7 @@ STREAM_DOC = """With `stream: true` the response is `text/event-stream`; every e
 async def ask(body: AskRequest, request: Request, services: Services = Depends(get_services),
               assistant: Assistant = Depends(get_assistant),
               retriever: Retriever = Depends(get_retriever)) -> dict | Response:
-    job, _ = make_job(services, retriever, body.question, body.history, k=body.k, model=body.model)
+    job, _ = make_job(services, retriever, body.question, body.history, k=body.k, model=body.model, scope=body.scope)
     if body.stream:
         events = await services.queue.stream(request, assistant, job)
         if events is None:

@@ -83,7 +83,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, servic
     question, history = _conversation(services, body.messages)
     max_tokens = body.max_completion_tokens or body.max_tokens
     job, model_id = make_job(services, retriever, question, history, k=None, model=body.model,
-                             max_tokens=max_tokens, question_param=f"messages.{len(body.messages) - 1}.content")
+                             max_tokens=max_tokens, question_param=f"messages.{len(body.messages) - 1}.content",
+                             scope=body.scope)
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if body.stream:

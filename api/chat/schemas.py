@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..schemas import Citation, json_int
+from ..scope import ScopeRequest
 
 
 class ContentPart(BaseModel):
@@ -60,6 +61,8 @@ class ChatCompletionRequest(BaseModel):
     top_p: float | None = Field(None, strict=True, ge=0, le=1, description="Accepted and ignored (greedy decoding).")
     n: json_int(1, 1) | None = Field(None, description="Only 1 choice is produced.")
     stream_options: StreamOptions | None = Field(None, description="`include_usage` is honoured.")
+    scope: ScopeRequest | None = Field(None, description="Extension: answer only from these reports (default: the "
+                                                         "whole library); OpenAI clients send it in `extra_body`.")
 
 
 class AssistantMessage(BaseModel):

@@ -15,6 +15,7 @@ from ..dependencies import get_retriever, get_services, require_ready
 from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
 from ..questions import check_question
 from ..schemas import SearchResult, json_int
+from ..scope import ScopeRequest, check_scope
 from ..services import Services
 from ..settings import PIPELINE_MAX_QUESTION_CHARS
 
@@ -28,6 +29,7 @@ class SearchRequest(BaseModel):
     question: str = Field(strict=True, description="The question or search words, in Chinese (either script) or "
                                                    f"English; 1 to {PIPELINE_MAX_QUESTION_CHARS} characters.")
     k: json_int(1, 50) = Field(10, description="How many results (like `rag search -k`).")
+    scope: ScopeRequest | None = Field(None, description="Search only these reports (default: the whole library).")
 
 
 @router.post("/search", response_model=list[SearchResult], summary="Ranked passages for a question",
@@ -40,5 +42,6 @@ async def search(body: SearchRequest, services: Services = Depends(get_services)
         body.k = min(body.k, services.api.max_k)
     if body.k > services.api.max_k:
         raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
-    results = await run_in_threadpool(retriever.search, question, body.k)
+    scope = check_scope(retriever, body.scope)
+    results = await run_in_threadpool(retriever.search, question, body.k, scope=scope)
     return [r.to_dict() for r in results]

@@ -1,4 +1,5 @@
-/* gov-report-rag web page: chat with streamed, checked answers; citations open the report at the quote.
+/* gov-report-rag web page: chat with streamed, checked answers; citations open the report at the quote;
+ * an optional scope limits the reports a question is answered from.
  *
  * Plain JavaScript, no dependencies, no build step. Every piece of report, answer or document text is
  * put on the page with textContent / text nodes, never parsed as HTML. Data calls carry the API key
@@ -18,6 +19,7 @@
     busy: false,
     controller: null,     // AbortController of the answer being streamed
     docs: [],
+    scope: { docs: [], places: [], years: [], levels: [] }, // what the next questions may be answered from
     texts: new Map(),     // doc id -> Promise of GET /v1/documents/{id}/text
     view: null,           // {list, index, doc, twinOf, opener}
   };
@@ -213,7 +215,7 @@
     ask(question, t0);
   }
 
-  function newTurn(question) {
+  function newTurn(question, scope) {
     $("intro").hidden = true;
     const t = {
       rewritten: el("p", { class: "rewritten", hidden: true }),
@@ -227,7 +229,7 @@
     t.status = el("p", { class: "pending", text: "正在检索报告…" });
     t.root = el("li", { class: "turn" },
       el("div", { class: "q" }, el("h2", { class: "sr-only" }, "问题"), el("p", { class: "q-text" }, question),
-         t.rewritten),
+         t.rewritten, scope ? el("p", { class: "turn-scope" }, "范围：" + scope) : null),
       el("div", { class: "a" }, el("h2", { class: "sr-only" }, "回答"), t.status, t.evidence, t.answer, t.notice,
          t.chips, t.timing));
     $("log").append(t.root);
@@ -295,7 +297,7 @@
     t.chips.textContent = "";
     t.citations.forEach((c, i) => {
       t.chips.append(el("li", {}, el("button", {
-        type: "button", class: "chip", "data-testid": "citation", title: c.quote,
+        type: "button", class: "chip", "data-testid": "citation", "data-doc": c.doc, title: c.quote,
         onclick: (e) => openCitation(t.citations, i, e.currentTarget),
       }, el("span", { class: "n" }, String(c.n)), el("span", { class: "label" }, chipLabel(c)))));
     });
@@ -315,7 +317,7 @@
   }
 
   async function ask(question, t0) {
-    const t = newTurn(question);
+    const t = newTurn(question, scopeText());
     const timing = { question, evidence_ms: null, first_token_ms: null, answer_ms: null, server: null };
     window.ragTimings.push(timing);
     const controller = new AbortController();
@@ -323,6 +325,8 @@
     setBusy(true);
     const body = { question, history: state.history.slice(-20), stream: true };
     if ($("model").value) body.model = $("model").value;
+    const scope = scopeBody();
+    if (scope) body.scope = scope;
     let finished = false;
     try {
       const res = await api("v1/ask", {
@@ -662,7 +666,125 @@
                                      onclick: () => removeDocument(d) }, "删除"))));
     }
     showExamples();
+    fillScope();
   }
+
+  /* --- the scope: the reports a question may be answered from ---------------------------------------- */
+  const SCOPE_FIELDS = ["docs", "places", "years", "levels"];
+  const SCOPE_NAMES = { docs: "报告", places: "地方", years: "年份", levels: "级别" };
+  const scopeDialog = $("scope");
+
+  const scopeSize = () => SCOPE_FIELDS.reduce((n, f) => n + state.scope[f].length, 0);
+
+  /** The request's `scope`: the fields that limit; null when nothing does (the whole library). */
+  function scopeBody() {
+    if (!scopeSize()) return null;
+    const body = {};
+    for (const f of SCOPE_FIELDS) if (state.scope[f].length) body[f] = state.scope[f].slice();
+    return body;
+  }
+
+  /** A report's name in the scope: its title without the place (the list groups by place), or with it. */
+  function docLabel(d, withPlace) {
+    const title = d.title || d.name;
+    const bare = d.place && title.startsWith(d.place) ? title.slice(d.place.length).replace(/^\s*·\s*/, "") : title;
+    return [withPlace ? d.place : "", bare, d.script === "traditional" ? "繁体" : ""].filter(Boolean).join(" · ");
+  }
+
+  function scopeLabel(field, value) {
+    if (field === "docs") {
+      const d = state.docs.find((x) => x.id === value);
+      return d ? docLabel(d, true) : value; // a report removed meanwhile: its id (the server will say so)
+    }
+    if (field === "years") return `${value}年`;
+    if (field === "levels") return LEVELS[value] || value;
+    return value;
+  }
+
+  const scopeText = () => SCOPE_FIELDS.flatMap((f) => state.scope[f].map((v) => scopeLabel(f, v))).join("、");
+
+  function setScope(field, value, on) {
+    const list = state.scope[field];
+    const at = list.indexOf(value);
+    if (on && at < 0) list.push(value);
+    if (!on && at >= 0) list.splice(at, 1);
+    showScope();
+  }
+
+  function clearScope() {
+    for (const f of SCOPE_FIELDS) state.scope[f] = [];
+    showScope();
+  }
+
+  /** The chips under the question box (each removable) and the dialog's boxes, from `state.scope`. */
+  function showScope() {
+    const chips = $("scope-chips");
+    chips.textContent = "";
+    for (const f of SCOPE_FIELDS) {
+      for (const v of state.scope[f]) {
+        const label = `${SCOPE_NAMES[f]}：${scopeLabel(f, v)}`;
+        chips.append(el("li", { class: "scope-chip", "data-testid": "scope-chip", "data-field": f, "data-value": v },
+          el("span", {}, label),
+          el("button", { type: "button", "aria-label": `移除 ${label}`,
+                         onclick: () => { setScope(f, v, false); input.focus(); } }, "×")));
+      }
+    }
+    const on = scopeSize() > 0;
+    chips.hidden = !on;
+    $("scope-clear").hidden = !on;
+    $("scope-summary").hidden = on;
+    $("scope-open").classList.toggle("active", on);
+    for (const box of scopeDialog.querySelectorAll("input[type=checkbox]")) {
+      box.checked = state.scope[box.dataset.field].some((v) => String(v) === box.value);
+    }
+  }
+
+  function scopeOption(field, value, label, title) {
+    return el("label", { class: "scope-option", title },
+      el("input", { type: "checkbox", value: String(value), "data-field": field,
+                    onchange: (e) => setScope(field, value, e.currentTarget.checked) }), label);
+  }
+
+  /** The dialog's lists from the documents: the reports grouped by place (levels from the top, newest
+   * first), then the places, years and levels the library holds. */
+  function fillScope() {
+    const order = Object.keys(LEVELS);
+    const rank = (d) => (order.includes(d.level) ? order.indexOf(d.level) : order.length);
+    const sorted = [...state.docs].sort((a, b) => rank(a) - rank(b) || (a.place || "").localeCompare(b.place || "", "zh")
+      || (b.year || 0) - (a.year || 0) || a.name.localeCompare(b.name));
+    const groups = new Map();
+    for (const d of sorted) {
+      const place = d.place || "其他";
+      if (!groups.has(place)) groups.set(place, []);
+      groups.get(place).push(d);
+    }
+    const docs = $("scope-docs");
+    docs.textContent = "";
+    for (const [place, list] of groups) {
+      docs.append(el("div", { class: "scope-place" }, el("p", { class: "scope-place-name" }, place),
+        el("div", { class: "scope-options" }, list.map((d) => scopeOption("docs", d.id, docLabel(d, false), d.name)))));
+    }
+    const unique = (values) => [...new Set(values.filter(Boolean))];
+    const fill = (id, field, values, label) => {
+      $(id).textContent = "";
+      $(id).append(...values.map((v) => scopeOption(field, v, label(v))));
+    };
+    fill("scope-places", "places", unique(sorted.map((d) => d.place)), (v) => v);
+    fill("scope-years", "years", unique(sorted.map((d) => d.year)).sort((a, b) => b - a), (v) => `${v}年`);
+    fill("scope-levels", "levels", order.filter((lv) => sorted.some((d) => d.level === lv)), (v) => LEVELS[v]);
+    showScope();
+  }
+
+  $("scope-open").addEventListener("click", () => {
+    scopeDialog.showModal();
+    const first = scopeDialog.querySelector("input[type=checkbox]");
+    if (first) first.focus();
+  });
+  $("scope-close").addEventListener("click", () => scopeDialog.close());
+  $("scope-done").addEventListener("click", () => scopeDialog.close());
+  $("scope-reset").addEventListener("click", clearScope);
+  $("scope-clear").addEventListener("click", () => { clearScope(); input.focus(); });
+  scopeDialog.addEventListener("close", () => $("scope-open").focus());
 
   function showExamples() {
     const ul = $("examples");
