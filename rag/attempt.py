@@ -53,7 +53,7 @@ def answer_one(a: "Assistant", turn: "Turn") -> "Answer":
             reason = got
             continue
         text, citations = got
-        text = _settle_yes_no(turn, plan, text, citations)
+        text = _settle_yes_no(turn, plan, text, [c.quote for c in citations])
         if route == "chinese":
             text = in_english(a, turn, text)
         return a.answer(turn, text, citations)
@@ -61,7 +61,11 @@ def answer_one(a: "Assistant", turn: "Turn") -> "Answer":
     best = a.gate.plain_answer(q, turn.question, topic, fitting, turn.ruled_out)
     if best is None:
         return a.refusal(turn, reason)
-    return a.quoted(turn, best, f"{reason}; showing the sentence of the reports that answers it")
+    ans = a.quoted(turn, best, f"{reason}; showing the sentence of the reports that answers it")
+    settled = _settle_yes_no(turn, q, best.text, [best.text])
+    if settled != best.text:  # 「是否超过5%」 of a quoted 「…增长4.5%—5%」 is settled all the same
+        ans.answer = settled[: settled.index(best.text)] + ans.answer
+    return ans
 
 
 def _verified_reply(a: "Assistant", turn: "Turn", plan: QueryAnalysis, passages: list[Passage], topic: list[str],
@@ -139,7 +143,7 @@ def _denies(reply: str) -> bool:
     return bool(re.match(r"\s*(?:否|不是|不|没有|沒有|未|并未|尚未)", reply))
 
 
-def _settle_yes_no(turn: "Turn", plan: QueryAnalysis, text: str, citations: list) -> str:
+def _settle_yes_no(turn: "Turn", plan: QueryAnalysis, text: str, quotes: list[str]) -> str:
     """A yes/no question's answer checked against the passage: 「是否超过5%」 is answered by comparing
     the cited figure with 5% in code; a 「是」 whose cited sentence states another figure than the
     one asked (「延长三年」 asked as 「五年」) becomes 「否」."""
@@ -152,7 +156,6 @@ def _settle_yes_no(turn: "Turn", plan: QueryAnalysis, text: str, citations: list
         if verdict is not None:
             return ("是。" if verdict else "否。") + text
         return text
-    quotes = [c.quote for c in citations]
     if (said := contradiction(plan.text, quotes)) and not _denies(text):
         turn.notes.append(f"the cited sentence says {said}, not what the question states")
         return f"否。报告中是{said}：" + text
@@ -170,6 +173,7 @@ def answer_parts(a: "Assistant", turn: "Turn") -> "Answer":
     replies: list[str] = []
     verdicts: list[Verdict | None] = []
     conversation: list[dict] = []
+    shown: list[Passage] = []  # every passage the model has read so far in this conversation
     for i, part in enumerate(q.part_plans):
         if turn.cancelled:
             break
@@ -185,7 +189,7 @@ def answer_parts(a: "Assistant", turn: "Turn") -> "Answer":
             else:
                 if i and replies and conversation:
                     turn.emit("token", "\n")
-                reply, verdict, conversation = _answer_part(a, turn, part, passages, results, conversation, i)
+                reply, verdict, conversation = _answer_part(a, turn, part, passages, conversation, i, shown)
         if verdict is not None:
             # two parts ask different things: the same figure from the same sentence cannot answer both
             key = (first_value(reply), {(c.chunk_id, c.start) for _, sup in verdict.sentences for c in sup})
@@ -214,10 +218,14 @@ def _part_breaks(verdicts: list[Verdict]) -> set[int]:
     return out
 
 
-def _answer_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, passages: list[Passage], results: list,
-                 conversation: list[dict], i: int) -> tuple[str, Verdict | None, list[dict]]:
+def _answer_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, passages: list[Passage],
+                 conversation: list[dict], i: int, shown: list[Passage]) -> tuple[str, Verdict | None, list[dict]]:
     """One part's verified reply (with its verdict), and the conversation it leaves for the next
-    part; (refusal, None, conversation unchanged) when it has none."""
+    part; (refusal, None, conversation unchanged) when it has none.
+
+    A reply is checked against every passage the conversation has shown (a later part may be
+    answered from a passage an earlier part brought), as long as the passage fits this part's
+    report, year and topic."""
     ask = part.ask or part.question
     user = {"role": "user", "content": user_message(ask, passages)}
     messages = [*conversation, user] if conversation else build_messages(ask, passages)
@@ -227,12 +235,15 @@ def _answer_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, passages: li
     reply = _generate(turn, messages, kind="token", first=not conversation)
     if turn.cancelled or is_refusal(reply):
         return REFUSAL_ZH, None, conversation
+    seen = {p.chunk_id for p in passages}
+    shown.extend(p for p in passages if p.chunk_id not in {s.chunk_id for s in shown})
+    pool = passages + [p for p in shown if p.chunk_id not in seen]
     topic = a.gate.topic_terms(part, part.question)
-    allowed = a.gate.fitting_chunks(part, results)
-    topical = a.gate.topical_chunks(part, topic, passages)
+    allowed = a.gate.fitting_chunks(part, turn.results)
+    topical = a.gate.topical_chunks(part, topic, pool)
     topic_set = set(topic) | _spelled_out(part)
-    verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
-    if not verdict.ok and _retry_can_mend(verdict, passages, allowed):
+    verdict = check(join_replies([reply]), pool, ask, topic_set, allowed, topical)
+    if not verdict.ok and _retry_can_mend(verdict, pool, allowed):
         turn.notes.append(f"part {i + 1}: unsupported figure(s) {', '.join(verdict.unsupported_figures)}; "
                           "retried with a stricter prompt")
         turn.emit("retry", turn.notes[-1])
@@ -242,7 +253,7 @@ def _answer_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, passages: li
         reply = _generate(turn, strict, kind="retry_token", first=False)
         if is_refusal(reply):
             return REFUSAL_ZH, None, conversation
-        verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
+        verdict = check(join_replies([reply]), pool, ask, topic_set, allowed, topical)
     if not verdict.ok or not _answers_what_was_asked(turn, part, ask, reply, verdict, single=False):
         turn.notes.append(f"part {i + 1}: the reply could not be verified against its passages")
         return REFUSAL_ZH, None, conversation

@@ -179,11 +179,28 @@ def _number(word: str) -> float | None:
     return float(_CN_DIGITS[word]) if word in _CN_DIGITS else None
 
 
+# Directions a yes/no question may ask of a figure, each with the words that say the opposite.
+_OPPOSITES = (("上涨", "下降|下跌|微降|回落|降低"), ("增长", "下降|减少|回落|下滑"), ("提高", "下降|降低|回落"),
+              ("增加", "减少|下降"), ("扩大", "缩小|收窄"), ("上升", "下降|回落"),
+              ("下降", "上涨|增长|上升|提高|增加"), ("减少", "增加|增长"))
+
+
+def _opposite(question: str, text: str) -> str | None:
+    """「…是上涨的吗」 of 「居民消费价格微降0.1%」 → 「微降0.1%」: the direction the sentence states
+    instead of the one the question asks (None when it states the one asked, or neither)."""
+    for asked, opposite in _OPPOSITES:
+        if asked in question and asked not in text and (m := re.search(rf"(?:{opposite})[\d.%％]*", text)):
+            return m.group(0)
+    return None
+
+
 def contradiction(question: str, quotes: list[str]) -> str | None:
     """The figure a cited sentence states in place of the one a yes/no question states: asked
     「是否延长20年」 of 「再延长30年」 → 「30年」. None when the sentence states the asked figure, or
     states none with that counter (then it neither confirms nor denies it)."""
     text = "".join(quotes)
+    if (said := _opposite(question, text)) is not None:
+        return said
     for m in _STATED_RE.finditer(question):
         if m.group(2) == "年" and re.fullmatch(r"(?:19|20)\d{2}", m.group(1)):
             continue  # a year says when, not how much

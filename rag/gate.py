@@ -156,7 +156,7 @@ class Gate:
         low = text.lower()
         synonyms = synonyms or {}
         return sum(v for w, v in weight.items()
-                   if w in text or w in low or any(s in text for s in synonyms.get(w, ()))) / total if total else 0.0
+                   if w in text or w in low or any(s in text or s in low for s in synonyms.get(w, ()))) / total if total else 0.0
 
     def plain_answer(self, q: QueryAnalysis, question: str, topic: list[str], fitting: list[Passage],
                      ruled_out: set | None = None):
@@ -183,7 +183,7 @@ class Gate:
             para = norm(" ".join(c.section) + " " + c.text)
             for s in p.sentences:
                 sent = norm(s.text)
-                if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*{unit}", sent):
+                if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*(?:万亿|亿|万|千)?\s*{unit}", sent):
                     continue
                 if (attr and (attr not in sent or subject and not said_of(sent, attr, subject))
                         or q.wants_actual and states_plan(sent)

@@ -22,9 +22,23 @@ QUESTION_WORDS = set(
     "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县 "
     "全省 全区 全国 省 区 报告 政府 工作 政府工作报告 工作报告 提出 提到 说 指出 里 中 上 的 了 "
     "国务院 我国 中国 本届 该 其 有没有 没有 设定 设置 提出了 所作 作 哪位 拟 按 又 还 分别是 当年 哪几 几件 哪几件 "
-    "具体有 有哪些 相比 高还是低 还是".split()
+    "具体有 有哪些 相比 高还是低 还是 实际 实际上 原定 定的 最终 最后".split()
 )
 # 「2024年政府工作报告」「甲市2024年的报告里」: a year that names the report, not the period asked about.
+
+_PLAN_PERIOD = re.compile(r"十([一二三四五六七八九])五")
+
+
+def plan_period(text: str) -> tuple[int, int] | None:
+    """The years of the five-year plan a question names (「“十四五”时期」 → 2021–2025): the N-th plan
+    runs from 2006 + 5 × (N − 11) for five years (十一五 2006–2010 … 十五五 2026–2030)."""
+    m = _PLAN_PERIOD.search(text)
+    if not m:
+        return None
+    n = 10 + "一二三四五六七八九".index(m.group(1)) + 1
+    start = 2006 + 5 * (n - 11)
+    return start, start + 4
+
 
 # --- what a part asks of its figure ------------------------------------------------------------------
 # A goal set for a year (目标, 计划, 预期 …) or what was achieved (实际, 完成了 …).
@@ -167,7 +181,9 @@ def indicator_of(content: str) -> str:
     t = TIME_WORDS_RE.sub("", content)
     t = re.sub(r"[（(][^）)]*[）)]", "", t)
     t = _ATTRIBUTE_WORDS.sub("", t)
-    t = re.split(r"[？?，,。；;]", t)[0]
+    pieces = [p for p in re.split(r"[？?，,。；;]", t) if p.strip()]
+    asking = [p for p in pieces if _ASKS.search(p)]  # the clause that asks, not 「甲省报告里，」 before it
+    t = asking[0] if asking else max(pieces, key=len, default="")
     t = _QUESTION_TAIL.sub("", t)
     return t.strip(" 的是为").strip()
 
@@ -327,11 +343,25 @@ def split_parts(question: str) -> tuple[list[str], tuple[str, str] | None, list[
             compare = (m.group(2), m.group(3))
             continue
         follow = bool(parts)
-        parts.extend((p, follow) for p in _split_pair(piece))
+        for clause in _split_clauses(piece):
+            parts.extend((p, follow) for p in _split_pair(clause))
+            follow = True
     parts = [(p, f) for p, f in parts if len(p.strip(" ？?，,")) >= 4]
     if len(parts) < 2:
         return [question], None, []
     return [p for p, _ in parts], compare, [i for i, (_, f) in enumerate(parts) if f and i]
+
+
+def _split_clauses(piece: str) -> list[str]:
+    """「甲省2024年地区生产总值是多少，增长了多少？」 → two questions: clauses split at a comma when each
+    of them asks (多少, 几, 什么 …); a clause that does not ask stays with the one it leads."""
+    clauses = [c for c in re.split(r"(?<=[\u4e00-\u9fff])[，,；;](?=[^，,；;]*[\u4e00-\u9fff])", piece) if c.strip()]
+    if len(clauses) < 2 or not all(_ASKS_FIGURE.search(c) for c in clauses):
+        return [piece]
+    return [c.strip().rstrip("？?") + "？" for c in clauses]
+
+
+_ASKS_FIGURE = re.compile(r"多少|几[个项家座所条万亿]|什么|哪些|哪几")
 
 
 def _split_pair(piece: str) -> list[str]:

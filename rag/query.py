@@ -12,14 +12,15 @@ report's own year: 「甲市去年新增就业多少」 asks the 甲市 report a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from .clean import norm
 from .places import Places
-from .plan import (asked_figure, asks_yes_no, indicator_of, attribute_of, compare_words, completion_test, measure_of,
-                   parallel_parts, relation_of, split_parts, target_and_result, wants_actual, without_asked_figure,
-                   year_spans)
+from .text import tokenize
+from .plan import (asked_figure, asks_yes_no, attribute_of, compare_words, completion_test, indicator_of, measure_of,
+                   parallel_parts, plan_period, relation_of, split_parts, target_and_result, wants_actual,
+                   without_asked_figure, year_spans)
 
 REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0,10}?)(?:政府工作报告|工作报告|报告)")
 # 「2020年5月在甲市人大三次会议上所作的（报告）」: the meeting names the report, and its year is the report's.
@@ -85,6 +86,12 @@ class QueryAnalysis:
         return [*self.english_terms, *(t for terms in self.synonyms.values() for t in terms)]
 
     @property
+    def search_text(self) -> str:
+        """What is embedded to search for it: the question, or the question for the figure a yes/no
+        question states (「…是否超过5%」 → 「…是多少」)."""
+        return self.question if self.english else norm(self.ask or self.question)
+
+    @property
     def units(self) -> list["QueryAnalysis"]:
         """What is answered one at a time: each part's plan, or the question itself."""
         return self.part_plans or [self]
@@ -134,6 +141,7 @@ class Analyzer:
         self.vocabulary = vocabulary or {}
         self.places = Places([r.place for r in self.reports], translator)
         self.aliases = self.places.aliases  # alias → canonical place
+        self.other_names = other_names(translator)
 
     def find_places(self, text: str, question: str) -> set[str]:
         return self.places.find(text, question)
@@ -194,7 +202,7 @@ class Analyzer:
         if whole is not None:
             if not q.places and not q.unknown_places:
                 q.places, q.unknown_places = set(whole.places), list(whole.unknown_places)
-            if not (q.years or q.relative or q.report_year):
+            if not (q.years or q.relative or q.report_year or plan_period(text)):
                 q.years, q.relative, q.report_year = set(whole.years), set(whole.relative), whole.report_year
         q.asks_meta = bool(_META_Q.search(text) or _META_Q.search(question))
         q.attribute = attribute_of(text if not english else question)
@@ -212,7 +220,8 @@ class Analyzer:
         q.ask = q.ask or question
         q.relation = relation_of(text if not english else question)
         q.docs = self.pick_docs(q)
-        q.content = self.content_text(q)
+        # a yes/no question about a figure is looked for as the question for the figure it is
+        q.content = self.content_text(q if q.ask == question else replace(q, text=norm(q.ask)))
         if english and self.translator is not None:
             q.english_terms = self.translator.terms(question, self.vocabulary, places=False)
         elif self.translator is not None:
@@ -222,6 +231,14 @@ class Analyzer:
                          if t.lower() != word.lower()]
                 if terms:
                     q.synonyms[word.lower()] = _common_core(terms)
+        if not english:
+            # and the other way round (「居民消费价格」 of 「CPI微降0.1%」), and the words people use for
+            # a report's terms (「经济增速」 for 地区生产总值增长)
+            for phrase, others in self.other_names.items():
+                if phrase in text:
+                    for token in tokenize(phrase):
+                        q.synonyms.setdefault(token, [])
+                        q.synonyms[token] += [o for o in others if o not in q.synonyms[token]]
         return q
 
     def _series_years(self, q: QueryAnalysis) -> None:
@@ -276,6 +293,7 @@ class Analyzer:
         多少？」 leaves out the indicator the first part names)."""
         p = self._read(text, q.scope, whole=q)
         p.follow_up = follow_up
+        p.synonyms = {**q.synonyms, **p.synonyms}  # 「GDP增长目标是多少？实际增长多少？」: the second part's too
         if follow_up:
             stem = indicator_of(self.content_text(self._read(q.parts[0], q.scope, whole=q)))
             p.content = f"{stem} {p.content}".strip()
@@ -301,8 +319,14 @@ class Analyzer:
             fit = [r for r in cands if r.year in q.years or (r.year and r.year - 1 in q.years)]
             if q.attribute == "target":
                 fit = [r for r in fit if r.year in q.years] or fit
-            elif q.attribute == "result":
+            else:  # a result, or a figure of a year asked with no word of a target: what was done
                 fit = [r for r in fit if r.year and r.year - 1 in q.years] or fit
+            cands = fit or cands
+        elif (plan := plan_period(q.text)) and q.places and not q.years:
+            # 「“十四五”时期…」: its targets are set in the report of its first year, its results told
+            # in the report after its last
+            start, end = plan
+            fit = [r for r in cands if r.year == (start if q.attribute == "target" else end + 1)]
             cands = fit or cands
         elif q.relative and not q.years and q.places:
             latest = {}
@@ -311,6 +335,10 @@ class Analyzer:
                     latest[r.place] = r
             cands = [r for r in cands if not r.year or latest.get(r.place) is r]
         if not q.places and q.report_year is None:
+            # no place: a year asked for its result still points at the reports that review it
+            if q.years and not q.relative and q.attribute in ("target", "result"):
+                shift = 0 if q.attribute == "target" else 1
+                return {r.doc for r in reports if r.year and r.year - shift in q.years}
             return set()
         return {r.doc for r in cands}
 
@@ -330,6 +358,24 @@ class Analyzer:
 
 # Two places or years linked as the things a question asks of: 「甲市和乙县」「2025年与2026年」.
 _LINKED = r"(?:和|与|及|、|同|跟|比|较|以及|对比|到|至)"
+
+
+# Acronyms reports print beside or instead of their Chinese terms, and the everyday words people ask
+# with for a report's term: each phrase of a question also finds these.
+ACRONYMS = ("GDP", "CPI", "PPI", "PM2.5", "R&D")
+EVERYDAY_WORDS = {"经济增速": ["生产总值"], "经济增长": ["生产总值"], "经济总量": ["生产总值"], "增速": ["增长"],
+                  "物价": ["居民消费价格"], "财政收入": ["一般公共预算收入"], "就业人数": ["就业"]}
+
+
+def other_names(translator) -> dict[str, list[str]]:
+    """Chinese phrase → the other names reports give it: each common acronym's Chinese terms
+    (from the dictionary) → the acronym, and `EVERYDAY_WORDS`."""
+    out: dict[str, list[str]] = {k: list(v) for k, v in EVERYDAY_WORDS.items()}
+    for acronym in ACRONYMS if translator is not None else ():
+        for term in translator.terms(acronym, {}, places=False):
+            if term.lower() != acronym.lower() and len(term) >= 4:
+                out.setdefault(term, []).append(acronym.lower())
+    return out
 
 
 def _common_core(terms: list[str]) -> list[str]:

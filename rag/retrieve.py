@@ -174,7 +174,7 @@ class Retriever:
             q = self.analyse(question, scope)
         k = k or self.settings.top_k
         fused, dense_score, bscores, dense_rank, bm25_rank, chunks = self._fused(
-            q, q.question if q.english else q.text, q.content, k, q.scope)
+            q, q.search_text, q.content, k, q.scope)
         order = sorted(fused, key=lambda p: -fused[p])
         found_for: dict[int, list[int]] = {}
         if q.part_plans:

@@ -52,7 +52,7 @@ def test_the_report_year_is_not_the_period(analyzer: Analyzer) -> None:
 
 def test_explicit_year_picks_the_report_that_covers_it(analyzer: Analyzer) -> None:
     q = analyzer.analyse("甲市2023年新增就业多少人？")
-    assert q.years == {2023} and q.docs == {"jia-2024", "jia-2023"}
+    assert q.years == {2023} and q.docs == {"jia-2024"}, "the report that reviews 2023"
     q = analyzer.analyse("甲市2024年的报告里，今年新增就业目标是多少？")
     assert q.report_year == 2024 and q.docs == {"jia-2024"} and q.targets(2024) == {2024}
 
@@ -186,7 +186,8 @@ def test_a_target_is_read_in_its_years_report_and_a_result_in_the_next(analyzer)
     assert analyzer.analyse("甲市2023年的增长目标是多少？").docs == {"jia-2023"}
     assert analyzer.analyse("甲市2023年实际增长了多少？").docs == {"jia-2024"}
     assert analyzer.analyse("甲市2023年增长了多少？").docs == {"jia-2024"}, "增长了 asks what was achieved"
-    assert analyzer.analyse("甲市2023年的粮食产量是多少？").docs == {"jia-2023", "jia-2024"}
+    assert analyzer.analyse("甲市2023年的粮食产量是多少？").docs == {"jia-2024"}, "no word of a target: what was done"
+    assert analyzer.analyse("乙县2024年的粮食产量是多少？").docs == {"yi-2024"}, "no report after it: its own"
 
 
 def test_a_target_and_its_result_are_two_parts_from_two_reports(analyzer) -> None:
