@@ -6,7 +6,9 @@ llama-cpp-python answering the identical prompt in the same process.
 
 For every question: retrieval ms, prompt tokens (the question-specific part), time to the evidence
 quote, time to the first answer token, generation tokens/s after the first token, and total.
-Per question the median of R runs is kept; the summary gives medians and 95th percentiles.
+Per question the median of R runs is kept; the summary gives medians and 95th percentiles, and the
+total's median, p95 and max by question type and for questions in one part against questions in
+several (their ratio: a comparison or a two-part question should cost at most twice a single one).
 
 Overhead: for each question the model answered in one generation, the script replays the exact
 prompt the pipeline sent (`Answer.messages`) through `Llama.create_chat_completion` with the same
@@ -162,7 +164,9 @@ def bench_model(assistant: Assistant, model: str, questions: list, args, setting
                 sec, _, _ = raw_answer(llm.llm, ans.messages, settings)
                 pipes.append(runs[-1][0])
                 raws.append(sec)
-        row = {"id": q.id, "refused": runs[-1][1].refused, "model_called": bool(runs[-1][1].messages)}
+        plan = assistant.retriever.analyse(q.question)
+        row = {"id": q.id, "type": q.type, "parts": len(plan.part_plans) or 1, "refused": runs[-1][1].refused,
+               "model_called": bool(runs[-1][1].messages)}
         for key in KEYS:
             vals = [a.timings[key] for _, a in runs if a.timings.get(key) is not None]
             if vals:
@@ -185,8 +189,23 @@ def bench_model(assistant: Assistant, model: str, questions: list, args, setting
         summary["overhead"] = {"questions": len(ratios), "pipeline_s": round(sum(pipe_s), 2), "raw_s": round(sum(raw_s), 2),
                                "ratio_of_sums": round(sum(pipe_s) / sum(raw_s), 4),
                                "median_ratio": round(statistics.median(ratios), 4)}
+    summary["by_type"] = _spread(rows, lambda r: r["type"])
+    summary["by_parts"] = _spread(rows, lambda r: "one part" if r["parts"] == 1 else "several parts")
+    one, several = (summary["by_parts"].get(k, {}).get("median") for k in ("one part", "several parts"))
+    if one and several:
+        summary["by_parts"]["ratio_of_medians"] = round(several / one, 2)  # target: ≤ 2
     summary["rows"] = rows
     return summary
+
+
+def _spread(rows: list[dict], key) -> dict:
+    """Total seconds per group of questions: median, p95 and max."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("total_s") is not None:
+            groups.setdefault(key(r), []).append(r["total_s"])
+    return {g: {"n": len(v), "median": round(statistics.median(v), 3), "p95": round(percentile(v, 0.95), 3),
+                "max": round(max(v), 3)} for g, v in sorted(groups.items())}
 
 
 def _no_rows(v):
@@ -242,6 +261,13 @@ def main() -> None:
                 v = s[key]
                 goal = f"   (target ≤ {TARGETS[key]})" if key in TARGETS else ""
                 print(f"  {key:18s} median {v['median']:>8}   p95 {v['p95']:>8}   n={v['n']}{goal}")
+        for group in ("by_type", "by_parts"):
+            print(f"  total_s {group.replace('_', ' ')}:")
+            for name, v in s.get(group, {}).items():
+                if isinstance(v, dict):
+                    print(f"    {name:18s} median {v['median']:>8}   p95 {v['p95']:>8}   max {v['max']:>8}   n={v['n']}")
+            if group == "by_parts" and "ratio_of_medians" in s.get(group, {}):
+                print(f"    several parts / one part, medians: ×{s[group]['ratio_of_medians']}   (target ≤ ×2)")
         for label in ("cold", "cold_no_prefix_file", "cold_via_server"):
             if label in s:
                 c = s[label]

@@ -13,11 +13,11 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from .cite import Verdict, answer_figures, assign, check, misattributed, supported_value, values
+from .cite import Verdict, answer_figures, assign, check, misattributed, said_of_other, supported_value, values
 from .compose import asked_verdict, contradiction, first_value, join_replies, main_figure, relate
 from .gate import asks_one_year, asks_quantity, gives_figure
 from .generate import Passage, timed_stream
-from .plan import states_plan, wants_actual
+from .plan import indicator_of, states_plan, wants_actual
 from .prompts import (REFUSAL_ZH, answer_to_english, build_messages, is_refusal, question_to_chinese,
                       user_message)
 from .query import QueryAnalysis
@@ -124,18 +124,37 @@ def _answers_what_was_asked(turn: "Turn", plan: QueryAnalysis, ask: str, reply: 
     a figure when the question asks how much, an outcome when it asks for one, the indicator asked
     (not its contrast), one year's figure (not a several years' average)."""
     outcome = (plan.wants_actual if single else wants_actual(ask)) or plan.attribute == "result"
+    terms = indicator_terms(plan)
     if asks_quantity(ask) and not gives_figure(reply):
         turn.notes.append("the passages give no figure for what the question asks how much of")
     elif outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in verdict.sentences):
         turn.notes.append("the passages give a planned figure; the question asks for an outcome")
     elif not (plan.yes_no and _denies(reply)) and any(
-            sup and all(misattributed(ask, sent, c.text, asks_one_year(plan)) for c in sup) for sent, sup in verdict.sentences):
+            sup and all(misattributed(ask, sent, c.text, asks_one_year(plan)) or said_of_other(terms, sent, c.text)
+                        for c in sup) for sent, sup in verdict.sentences):
         # (「有没有设定调查失业率目标？」「没有，只设定了登记失业率」: the contrasting figure is what says no)
         turn.notes.append("the passages give the figure for another indicator or for a span of years")
     else:
         return True
     turn.ruled_out.update((c.chunk_id, c.start) for _, sup in verdict.sentences for c in sup)
     return False
+
+
+_GENERIC_MEASURES = {"增长", "增速", "增幅", "下降", "提高", "上涨", "目标", "总量", "规模", "比重", "多少"}
+
+
+def indicator_terms(plan: QueryAnalysis) -> set[str]:
+    """The words that name what a question asks about (「城镇新增就业」 → 城镇, 新增, 就业), with the
+    terms its acronyms and everyday words stand for; measure words (增长, 目标) tell nothing apart."""
+    from .text import tokenize
+
+    if plan.english:  # its words are English; their translations are too uncertain to tell by
+        return set()
+    stem = indicator_of(plan.content)
+    words = {t for t in tokenize(stem) if len(t) > 1 and t not in _GENERIC_MEASURES}
+    for w in list(words):
+        words.update(x.lower() for x in plan.synonyms.get(w, ()))
+    return words
 
 
 def _denies(reply: str) -> bool:
@@ -299,7 +318,8 @@ def question_in_chinese(a: "Assistant", turn: "Turn") -> str:
     replaced by the place the English question names, as query analysis read it."""
     q = turn.plan
     t = time.perf_counter()
-    text = "".join(turn.llm.stream(question_to_chinese(q.question), max_tokens=80)).strip()
+    names = a.retriever.analyzer.places.latin_names(q.question)
+    text = "".join(turn.llm.stream(question_to_chinese(q.question, names), max_tokens=80)).strip()
     turn.timings["translate_s"] = round(time.perf_counter() - t, 3)
     text = text.splitlines()[0].strip() if text else ""
     if not re.search(r"[\u4e00-\u9fff]{2}", text) or len(text) > 160:

@@ -76,6 +76,16 @@ def figure_units(text: str) -> dict[str, set[str]]:
     return out
 
 
+# Counters that count the same things: people by 人, 名 or 位; 个 and 名 are said of the same people
+# (「446个劳模」「446名劳模」). 人 and 个 are not: 5.3万人 is not 5.3万个.
+_SAME_COUNTERS = ({"人", "名", "位"}, {"个", "名", "位"})
+
+
+def same_counter(a: set[str], b: set[str]) -> bool:
+    """Whether a figure's counters in an answer (`a`) and in a passage (`b`) can count the same things."""
+    return bool(a & b) or any(x in g and y in g for g in _SAME_COUNTERS for x in a for y in b)
+
+
 _ANY_FIG = re.compile(rf"({_NUM})\s*(万亿|亿|万|千|thousand|million|billion|trillion|bn)?", re.I)
 
 
@@ -167,6 +177,36 @@ def said_of(sentence: str, attr: str, terms: set[str]) -> bool:
     return False
 
 
+# What may stand between a figure and its subject without being a subject: measure verbs and hedges.
+_MEASURE_WORDS = re.compile(r"增长|增速|增幅|下降|降低|降幅|提高|提升|上涨|涨幅|增加|减少|达到|达|为|是|实现|突破|超过|约|近|"
+                            r"控制在|保持在|稳定在|分别")
+
+
+def said_of_other(terms: set[str], answer_sentence: str, support: str) -> bool:
+    """Whether every clause of `support` that holds the answer's figures names a subject of its own
+    and none of the asked indicator's `terms`: 「实际使用外资增长19.9%」 does not answer how much
+    地区生产总值 grew, though the two share a sentence. False when there is no such clause, or no
+    term to tell by."""
+    if not terms:
+        return False
+    figs = [f for f, _ in answer_figures(re.sub(r"(?:19|20)\d{2}\s*年|\[\d+\]", " ", answer_sentence))]
+    clauses = [c for c in re.split(r"[，,；;。：:]", norm(support)) if any(f in _clean_num(c) for f in figs)]
+    if not figs or not clauses:
+        return False
+    low = [c.lower() for c in clauses]
+    if any(t in c for t in terms for c in low):
+        return False
+    for c in clauses:
+        at = min((c.find(f) for f in figs if f in _clean_num(c) and c.find(f) >= 0), default=len(c))
+        subject = _MEASURE_WORDS.sub("", _NO_SUBJECT.sub("", c[:at]))
+        # 「建成4个省级乡村e镇」: what is counted is named after the figure and its counter
+        counted = re.sub(rf"^[\d.,%％]+\s*(?:万亿|亿|万|千)?\s*[{_COUNTER}]?", "", c[at:])
+        if (len(re.findall(r"[\u4e00-\u9fff]", subject)) < 3
+                and len(re.findall(r"[\u4e00-\u9fff]", _MEASURE_WORDS.sub("", counted))) < 3):
+            return False  # 「增长5.3%」: the subject is said before, in a clause of its own
+    return True
+
+
 def split_answer(answer: str) -> list[str]:
     """Answer sentences (Chinese 。！？, English sentence ends, line breaks)."""
     parts: list[str] = []
@@ -217,11 +257,11 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
                 # a magnitude word makes it a value: 2.33亿 is 233 million, never 2.33 billion
                 target = float(f) * mult
                 hits = [i for i, cv in enumerate(cand_vals) if supported_value(target, cv)
-                        and (not unit or f not in cand_units[i] or unit & cand_units[i][f] or cand_units[i][f] == {""})]
+                        and (not unit or f not in cand_units[i] or same_counter(unit, cand_units[i][f]) or cand_units[i][f] == {""})]
             else:
                 # the figure must occur with the same counter (5.3万人 is not 5.3万个) ...
                 hits = [i for i, cf in enumerate(cand_figs)
-                        if f in cf and (not unit or unit & cand_units[i].get(f, set()) or cand_units[i].get(f) == {""})]
+                        if f in cf and (not unit or same_counter(unit, cand_units[i].get(f, set())) or cand_units[i].get(f) == {""})]
                 if not hits:  # ... or be the same value written another way (10,000 for 1万)
                     hits = [i for i, cv in enumerate(cand_vals) if float(f) >= 1000 and supported_value(float(f), cv)]
             if topic:

@@ -10,7 +10,6 @@ it is cheap, general and independent of any one report: key terms weighted by th
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from .cite import said_of
 from .clean import norm
@@ -128,23 +127,6 @@ class Gate:
             # a paragraph's topic includes its headings (「“十三五”时期回顾」 › 「城镇新增就业50.2万人」)
             if self.topic_coverage(topic, norm(" ".join(c.section) + " " + c.text), q.synonyms) >= self.margins.topical_paragraph:
                 out.update([c.id, *c.follows, *c.notes])
-        return out
-
-    def part_fitting(self, q: QueryAnalysis, part_q: list[QueryAnalysis], allowed: set[str],
-                     results: list) -> list[set[str]]:
-        """The chunks that fit each part of the question (`part_q`: each part analysed on its own): a
-        part that names its own year (「2014年新增就业多少？2015年的目标又是多少？」) or its own place
-        is answered from passages about that year or that place only."""
-        if len(part_q) == 1:
-            return [allowed]
-        out = []
-        for pa in part_q:
-            if pa.years or pa.relative or pa.docs and pa.docs != q.docs:
-                when = (pa.years, pa.relative) if pa.years or pa.relative else (q.years, q.relative)
-                out.append(self.fitting_chunks(replace(q, years=when[0], relative=when[1], docs=pa.docs or q.docs),
-                                               results))
-            else:
-                out.append(allowed)
         return out
 
     def topic_coverage(self, topic: list[str], text: str, synonyms: dict[str, list[str]] | None = None) -> float:

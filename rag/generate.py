@@ -134,14 +134,23 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
             score *= budget.span_penalty  # a question about one year: a five-year figure is the usual wrong answer
         return score + budget.rank / (1 + ri)
 
+    heads: dict[tuple[str, int], tuple[int, int]] = {}  # a piece of a long sentence → the sentence's lead-in
     for ri, r in enumerate(results):
         chunk = chunks_by_id[r.id]
         lead = 0.0
         for s, e in split_clauses(chunk.text):
-            score = score_of(norm(chunk.text[s:e]), ri)
-            lead = max(lead, score)
-            if score > 0:
-                scored.append((score, ri, chunk.id, (s, e)))
+            head, pieces = long_sentence_pieces(chunk.text, s, e, budget.long_sentence)
+            head_text = chunk.text[head[0]:head[1]] if head else ""
+            for ps, pe in pieces:
+                # each item of a list 「主要预期目标是：甲增长5%，乙增长3%，…」 is read with the lead-in
+                score = score_of(norm(head_text + chunk.text[ps:pe]), ri)
+                if one_year and "span" in (getattr(chunk, "flags", None) or ()):
+                    score *= budget.span_penalty  # a paragraph about several years (「五年来，…」)
+                lead = max(lead, score)
+                if score > 0:
+                    scored.append((score, ri, chunk.id, (ps, pe)))
+                    if head:
+                        heads[(chunk.id, ps)] = head
         # a lead-in (「要把握好以下三点。」) hands its score to the first sentence of each item it announces
         for fid in getattr(chunk, "follows", []) if lead > 0 else []:
             item = chunks_by_id.get(fid)
@@ -170,6 +179,10 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
         seen.add((cid, s))
         picked.append((score, ri, cid, (s, e)))
         used += e - s
+        head = heads.get((cid, s))
+        if head and (cid, head[0]) not in seen:  # the lead-in comes with its item, whatever the budget
+            seen.add((cid, head[0]))
+            picked.append((score, ri, cid, head))
     passages: dict[str, Passage] = {}
     order: list[str] = []
     for score, ri, cid, (s, e) in picked:
@@ -188,6 +201,33 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
             c.n = n
         out.append(p)
     return out
+
+
+_PIECE_RE = re.compile(r"[^，,]*[，,]?")
+
+
+def long_sentence_pieces(text: str, s: int, e: int, limit: int) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """A sentence longer than `limit` characters that opens with a lead-in (「今年主要预期目标是：」, up
+    to a colon near its start) in its comma-separated pieces, and the lead-in: a list of ten
+    indicators is read item by item, so the prompt holds the one asked about and the model cannot take
+    its neighbour's figure. Any other sentence is one piece."""
+    if e - s <= limit:
+        return None, [(s, e)]
+    sent = text[s:e]
+    colon = re.search(r"[：:]", sent[:60])
+    if not colon:  # no lead-in: the pieces of an ordinary long sentence need each other
+        return None, [(s, e)]
+    head = (s, s + colon.end())
+    start = s + colon.end() if colon else s
+    pieces: list[tuple[int, int]] = []
+    for m in _PIECE_RE.finditer(text, start, e):
+        if m.end() == m.start():
+            continue
+        if pieces and (m.start() - pieces[-1][0] < 8 or len(text[m.start():m.end()].strip()) < 6):
+            pieces[-1] = (pieces[-1][0], m.end())  # too short to stand alone: joined to the piece before
+        else:
+            pieces.append((m.start(), m.end()))
+    return head, pieces or [(s, e)]
 
 
 def best_sentence(passages: list[Passage]) -> ContextSentence:

@@ -51,6 +51,17 @@ class Places:
             for a in ("state council", "china", "national", "premier", "central government"):
                 self.latin.setdefault(a, NATIONAL_PLACE)
 
+    def latin_names(self, question: str) -> dict[str, str]:
+        """The Latin names of the library's places an English question uses, each with the place
+        (「Dai County」 → 代县): for the translation of the question."""
+        low = " " + re.sub(r"[^a-z0-9 ]+", " ", question.lower()) + " "
+        out: dict[str, str] = {}
+        for alias, place in sorted(self.latin.items(), key=lambda kv: -len(kv[0])):
+            if f" {alias} " in low:
+                out[alias] = place
+                low = low.replace(f" {alias} ", " ")
+        return out
+
     def find(self, text: str, question: str) -> set[str]:
         """Corpus places named in the (normalised) question; the longest alias wins where they overlap."""
         found: set[str] = set()

@@ -179,13 +179,17 @@ def indicator_of(content: str) -> str:
     「城镇新增就业」, 「去年城镇新增就业的任务是多少」 → 「城镇新增就业」 (a follow-up part that leaves it
     out — 「实际完成了多少？」 — is asked and looked for with it)."""
     t = TIME_WORDS_RE.sub("", content)
-    t = re.sub(r"[（(][^）)]*[）)]", "", t)
+    t = re.sub(r"[（(][^）)]*[）)]|年均|平均每年|每年", "", t)
     t = _ATTRIBUTE_WORDS.sub("", t)
     pieces = [p for p in re.split(r"[？?，,。；;]", t) if p.strip()]
     asking = [p for p in pieces if _ASKS.search(p)]  # the clause that asks, not 「甲省报告里，」 before it
     t = asking[0] if asking else max(pieces, key=len, default="")
-    t = _QUESTION_TAIL.sub("", t)
-    return t.strip(" 的是为").strip()
+    # the question word goes, what it asks of stays (「为多少名劳模发放了消费券」 → 劳模发放了消费券)
+    head, _, tail = _QUESTION_TAIL.sub(lambda m: "\0" + m.group(0), t).partition("\0")
+    tail = re.sub(r"^(?:是|为|有|达到|达|增长了?|下降了?|提高了?)?(?:多少|几)\s*[个项家座所条人户亩吨件元台次名位套万亿千]*|"
+                  r"^(?:什么|哪些?|如何|怎样|怎么样?)", "", tail)
+    tail = re.sub(r"(?:是多少|是什么|有哪些|怎么样|如何)$", "", tail)
+    return (head.strip(" 的是为") + (tail if re.search(r"[\u4e00-\u9fff]{2}", tail) else "")).strip()
 
 
 def clean_part(text: str) -> str:
@@ -417,6 +421,12 @@ def parallel_parts(text: str, spans: list[tuple[int, int]]) -> list[str]:
     if re.fullmatch(rf"\s*(?:从)?{_LINKS}\s*", between):
         return [vary(text, spans, i) for i in range(len(spans))]
     head = re.sub(rf"(?:{_LINKS}|的|[，,、\s])+$", "", text[: spans[1][0]])
+    tail = text[spans[1][0]:]
+    own = _RELATION_WORDS.sub("", tail[spans[1][1] - spans[1][0]:])
+    own = re.sub(r"(?:是|为|有)?(?:多少|几|什么|哪些?)|[？?。，,、\s的]|相比|比较", "", own)
+    if len(spans) == 2 and len(re.findall(r"[\u4e00-\u9fff]", own)) >= 4:
+        # 「甲市2024年计划的场次和乙县2023年实际完成的场次分别是多少」: the second names what it asks itself
+        return [clean_part(head), clean_part(tail)]
     s, e = spans[0]
     out = []
     for ss, ee in spans:

@@ -88,10 +88,13 @@ def build_messages(question: str, passages: list[Passage], strict: bool = False)
     return [{"role": "system", "content": SYSTEM_PROMPT_ZH}, *EXAMPLES, {"role": "user", "content": user}]
 
 
-def question_to_chinese(question: str) -> list[dict]:
-    """The prompt that turns an English question into a Chinese one."""
+def question_to_chinese(question: str, names: dict[str, str] | None = None) -> list[dict]:
+    """The prompt that turns an English question into a Chinese one; `names` are the places the
+    question names as the reports write them (the model misspells a transliteration it must guess:
+    "Dai County" came back as 「大县」)."""
+    hint = "（地名：" + "，".join(f"{en} = {zh}" for en, zh in names.items()) + "）" if names else ""
     return [{"role": "system", "content": TRANSLATE_QUESTION_PROMPT}, *TRANSLATE_QUESTION_EXAMPLE,
-            {"role": "user", "content": question}]
+            {"role": "user", "content": question + hint}]
 
 
 def answer_to_english(answer: str) -> list[dict]:

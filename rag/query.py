@@ -27,6 +27,7 @@ REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0
 MEETING_REF_RE = re.compile(r"(?:(20\d{2})\s*年(?:\d{1,2}\s*月)?)?\s*在[^，,。？?]{2,30}?(?:会议|大会)上(?:所作|作)?的?")
 REPORT_WORDS_RE = re.compile(r"(?:的)?(?:政府工作报告|工作报告|报告)(?:中|里|上|说|提出|提到|指出|显示|表示|称)?")
 _THIS = ("今年", "本年", "年内", "当年")
+_YEAR_WORDS = re.compile(r"(?:19|20)\d{2}\s*年(?:度|底|末)?|今年|去年|上年|明年|本年")  # one year's words
 _ACRONYM = re.compile(r"(?<![A-Za-z])[A-Z][A-Z0-9]*(?:\.\d+)?(?![A-Za-z])")  # GDP, CPI, PM2.5 in a Chinese question
 _RELATIVE_WITH_YEAR = re.compile(r"(?:今年|去年|明年|本年|当年)\s*[（(]?\s*20\d{2}\s*年|20\d{2}\s*年\s*[（(]\s*(?:今年|去年|明年)")
 _LAST = ("去年", "上年", "上一年", "过去一年", "前一年")
@@ -90,11 +91,6 @@ class QueryAnalysis:
         """What is embedded to search for it: the question, or the question for the figure a yes/no
         question states (「…是否超过5%」 → 「…是多少」)."""
         return self.question if self.english else norm(self.ask or self.question)
-
-    @property
-    def units(self) -> list["QueryAnalysis"]:
-        """What is answered one at a time: each part's plan, or the question itself."""
-        return self.part_plans or [self]
 
     @property
     def missing(self) -> bool:
@@ -202,8 +198,10 @@ class Analyzer:
         if whole is not None:
             if not q.places and not q.unknown_places:
                 q.places, q.unknown_places = set(whole.places), list(whole.unknown_places)
-            if not (q.years or q.relative or q.report_year or plan_period(text)):
-                q.years, q.relative, q.report_year = set(whole.years), set(whole.relative), whole.report_year
+            if not (q.years or q.relative or plan_period(text)):
+                # 「2026年报告说实际增长了多少？」 names its report, not the year it asks about
+                q.years, q.relative = set(whole.years), set(whole.relative)
+                q.report_year = q.report_year or whole.report_year
         q.asks_meta = bool(_META_Q.search(text) or _META_Q.search(question))
         q.attribute = attribute_of(text if not english else question)
         q.measure = measure_of(text if not english else question)
@@ -296,9 +294,17 @@ class Analyzer:
         p.synonyms = {**q.synonyms, **p.synonyms}  # 「GDP增长目标是多少？实际增长多少？」: the second part's too
         if follow_up:
             stem = indicator_of(self.content_text(self._read(q.parts[0], q.scope, whole=q)))
-            p.content = f"{stem} {p.content}".strip()
-            if stem and stem not in p.ask:  # asked alone, 「其中2025年是多少？」 says nothing of what
-                p.ask = f"{stem}，{p.ask}"
+            own = p.content
+            p.content = f"{stem} {own}".strip()
+            if stem and stem not in p.ask:
+                # asked alone, 「实际增长了多少？」 says nothing of what, where or when: it is asked as
+                # 「甲省2025年地区生产总值实际增长了多少？」
+                rest = re.sub(r"[（(]\s*[）)]", "", _YEAR_WORDS.sub("", own)).strip(" ，,的")
+                if re.search(r"增长|增速|下降|上涨|提高", rest):
+                    stem = re.sub(r"(?:增长|增速|增幅|下降|上涨|提高)$", "", stem) or stem
+                place = next((a for a in sorted(self.aliases, key=len) if self.aliases[a] in p.places and a in q.text), "")
+                when = f"{next(iter(p.years))}年" if len(p.years) == 1 else ""
+                p.ask = f"{place}{when}{stem}{rest}"
         p.parts = [text]
         return p
 

@@ -164,7 +164,8 @@ class Retriever:
 
         A question in several parts is also searched part by part, each part only in the reports
         its plan picks (a comparison of two places searches each place's reports for its part),
-        and each part keeps a quota of the top k, so that no part is crowded out by another."""
+        and each part keeps its own top k (the results are the parts' top k in turn, then the whole
+        question's), so that no part is crowded out by another."""
         t0 = time.perf_counter()
         if isinstance(question, QueryAnalysis):
             q = question
@@ -197,13 +198,13 @@ class Retriever:
                     bscores[pos] = max(float(bscores[pos]), float(bs[pos]))
                 ranked = sorted(f, key=lambda p: -f[p])
                 orders.append(ranked)
-                for pos in ranked[: max(2, k // len(q.part_plans))]:
+                for pos in ranked[:k]:
                     found_for.setdefault(pos, []).append(i)
-            quota = max(2, k // len(q.part_plans))
             merged: list[int] = []
-            for r in range(quota):  # round robin: each part's best, then each part's second …
+            for r in range(k):  # round robin: each part's best, then each part's second …
                 merged += [o[r] for o in orders if len(o) > r]
             order = list(dict.fromkeys([*merged, *order]))
+            k = k * len(q.part_plans)  # each part keeps its own k
         results: list[Result] = []
         taken: dict[str, Result] = {}
         for pos in order:

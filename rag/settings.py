@@ -49,6 +49,9 @@ class ContextBudget(BaseModel):
                                                      "ask for one.")
     rank: float = Field(0.5, ge=0, description="Score added for the retrieval rank of the sentence's passage "
                                                "(divided by 1 + rank), to break ties in retrieval's favour.")
+    long_sentence: int = Field(90, ge=20, description="A sentence longer than this (characters) is read in its "
+                                                      "comma-separated pieces, each with the sentence's lead-in: the "
+                                                      "prompt holds the item asked about, not the nine beside it.")
     span_penalty: float = Field(0.6, ge=0, le=1, description="Score kept by a sentence with a figure over several "
                                                              "years (年均, 累计, 过去五年) when the question asks about one "
                                                              "year: such a figure is the usual wrong answer.")

@@ -62,3 +62,23 @@ def test_a_question_not_yes_no_is_not_supported_by_restating_it():
     passages = _passage("全市政府债务连续三年下降，处于警戒线以内。")
     v = check("甲市的政府债务下降。", passages, "甲市的政府债务下降情况如何？", {"政府", "债务", "下降", "情况"})
     assert v.sentences and v.sentences[0][1] == []
+
+
+def test_a_figure_said_of_another_indicator_in_the_same_sentence():
+    from rag.cite import said_of_other
+
+    asked = {"gdp", "生产总值"}
+    assert said_of_other(asked, "实际增长19.9%。", "实际使用外资增长19.9%，")
+    assert not said_of_other(asked, "增长4%。", "地区生产总值增长4%，")
+    # 「…5696亿元，增长5.3%」: the growth's subject is named in the clause before
+    assert not said_of_other(asked, "增长5.3%", "全年实现地区生产总值5696亿元，增长5.3%，超过全国平均水平。")
+    assert not said_of_other(set(), "增长19.9%", "实际使用外资增长19.9%"), "nothing to tell by"
+
+
+def test_counters_of_the_same_things():
+    from rag.cite import same_counter
+
+    assert same_counter({"名"}, {"个"}), "446名劳模 is 446个劳模"
+    assert same_counter({"位"}, {"人"})
+    assert not same_counter({"人"}, {"个"}), "5.3万人 is not 5.3万个"
+    assert not same_counter({"座"}, {"个"})

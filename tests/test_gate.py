@@ -104,3 +104,17 @@ def test_the_margins_come_from_the_settings(retriever):
     assert g.precheck(q, q.question, results) == "no passage on this topic for 2008"
     g.margins = g.margins.model_copy(update={"on_topic": 1.01})
     assert g.precheck(q, q.question, results) is None  # no passage counts as on the topic: no year to check
+
+
+def test_each_part_fits_the_passages_of_its_own_year(corpus_retriever):
+    """「2014年…多少？2015年的目标又是多少？」: the 2015 target paragraph cannot answer the 2014 part."""
+    from rag.gate import Gate
+
+    gate = Gate(corpus_retriever)
+    q = corpus_retriever.analyse("2015年政府工作报告中，2014年城镇新增就业多少人？2015年的预期目标又是多少？")
+    results = corpus_retriever.search(q, 5)
+    outcome = next(r.id for r in results if "1322万人" in r.text)
+    target = next(r.id for r in results if "1000万人以上" in r.text)
+    first, second = (gate.fitting_chunks(p, results) for p in q.part_plans)
+    assert outcome in first and target not in first
+    assert target in second and outcome not in second

@@ -79,3 +79,15 @@ def test_a_passage_is_labelled_with_its_place_year_and_section():
 def test_the_best_sentence_is_the_first_chosen():
     passages = select_context("粮食产量", HITS, CHUNKS)
     assert "粮食产量" in best_sentence(passages).text
+
+
+def test_a_long_list_is_read_item_by_item_with_its_lead_in():
+    from rag.generate import long_sentence_pieces
+
+    text = ("今年主要预期目标是：地区生产总值增长5%左右，一般公共预算收入增长3%左右，城镇新增就业11万人以上，"
+            "城镇调查失业率5.5%左右，居民消费价格涨幅2%左右，粮食产量稳定在250万吨以上。")
+    head, pieces = long_sentence_pieces(text, 0, len(text), 90)
+    assert text[head[0]:head[1]] == "今年主要预期目标是："
+    assert [text[a:b] for a, b in pieces][:2] == ["地区生产总值增长5%左右，", "一般公共预算收入增长3%左右，"]
+    assert pieces[-1][1] == len(text)
+    assert long_sentence_pieces(text, 0, 40, 90) == (None, [(0, 40)]), "a short sentence is one piece"

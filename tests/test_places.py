@@ -36,3 +36,9 @@ def test_spans_in_order_of_mention_one_per_place(places):
     assert [p for _, p in spans] == ["乙县", "甲市"]
     assert spans[1][0] == (text.index("甲市"), text.index("甲市") + 2), "the first mention"
     assert [p for _, p in places.spans("甲市和丁县的目标", {"甲市"}, ["丁县"])] == ["甲市", "丁县"]
+
+
+def test_the_latin_names_an_english_question_uses(places):
+    names = places.latin_names("How fast did Ningxia grow, and what did the State Council set?")
+    assert names.get("ningxia") == "宁夏回族自治区" and names.get("state council") == "全国"
+    assert places.latin_names("What was the growth target?") == {}

@@ -126,3 +126,18 @@ def test_clean_part():
 def test_a_note_in_brackets_is_not_a_part():
     parts, _, _ = split_parts("甲省去年城镇新增就业的任务是多少？实际完成了多少？（2025年）")
     assert parts == ["甲省去年城镇新增就业的任务是多少？", "实际完成了多少（2025年）"]
+
+
+def test_a_second_mention_that_names_its_own_question_is_its_own_part():
+    text = "甲市2024年计划的“送戏下乡”场次和乙县2023年实际完成的场次分别是多少？"
+    spans = [(0, 2), (text.index("乙县"), text.index("乙县") + 2)]
+    assert parallel_parts(text, spans) == ["甲市2024年计划的“送戏下乡”场次是多少？", "乙县2023年实际完成的场次是多少？"]
+
+
+def test_the_indicator_keeps_what_the_question_word_asks_of():
+    from rag.plan import indicator_of
+
+    assert indicator_of("2014年城镇新增就业多少人?") == "城镇新增就业"
+    assert indicator_of("今年计划新建多少所学校?") == "新建学校"
+    assert indicator_of("去年城镇新增就业的任务是多少?") == "城镇新增就业"
+    assert indicator_of("甲市报告里,2025年的GDP增速目标是多少?") == "GDP增速", "the clause that asks"

@@ -56,3 +56,11 @@ def test_a_refusal_cites_what_the_reports_say_nearby():
 def test_the_quoted_answer_keeps_the_source_script():
     assert quoted_answer("甲市今年新增就業多少人？", False, SENT) == "據報告：「全年新增城镇就業1.2萬人。」[1]"
     assert quoted_answer("How many jobs?", True, SENT) == "The reports say: 「全年新增城镇就業1.2萬人。」[1]"
+
+
+def test_the_translation_is_told_how_the_reports_write_the_places():
+    from rag.prompts import question_to_chinese
+
+    user = question_to_chinese("How many jobs did Dai County add?", {"dai county": "代县"})[-1]["content"]
+    assert user.endswith("（地名：dai county = 代县）")
+    assert question_to_chinese("How many jobs?")[-1]["content"] == "How many jobs?"

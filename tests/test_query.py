@@ -223,3 +223,11 @@ def test_an_acronym_in_a_chinese_question_stands_for_its_terms(analyzer) -> None
     q = analyzer.analyse("甲市今年GDP增长目标是多少？")
     assert q.synonyms.get("gdp") and all("生产总值" in t for t in q.synonyms["gdp"])
     assert set(q.synonyms["gdp"]) <= set(q.search_terms)
+
+
+def test_a_follow_up_part_is_asked_with_what_where_and_when(analyzer) -> None:
+    q = analyzer.analyse("甲市2023年地区生产总值增长目标是多少？最后实际增长了多少？")
+    assert q.part_plans[1].ask == "甲市2023年地区生产总值最后实际增长了多少?"
+    assert "地区生产总值" in q.part_plans[1].content
+    q = analyzer.analyse("甲市“十四五”时期地区生产总值年均增长多少？2025年当年增长多少？")
+    assert "年均" not in q.part_plans[1].ask, "the first part's average is not the second part's question"
