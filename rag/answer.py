@@ -15,6 +15,7 @@ and the server turn into streaming output.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -36,6 +37,15 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 Event = Callable[[str, object], None]
+# Words of the lines that say who gave a report, and when and where (a question about the report
+# itself shares none of its own words with them: 「…是谁作的？」).
+_WHO_WORDS = ("主席", "省长", "市长", "县长", "区长", "旗长", "州长", "总理")
+_WHEN_WORDS = ("代表大会", "会议", "月", "日")
+
+
+def meta_words(text: str) -> tuple[str, ...]:
+    """The words that find the line a question about the report itself asks for."""
+    return _WHO_WORDS if re.search(r"谁|哪位|何人|什么人|作报告的", text) else _WHEN_WORDS
 
 
 @dataclass
@@ -186,7 +196,7 @@ class Assistant:
         # a question in parts is checked part by part (one part's place may be missing, the other's not)
         reason = None if turn.plan.part_plans else self.gate.precheck(turn.plan, question, turn.results)
         if reason is not None or not turn.passages:
-            return self._finish(self._refusal(turn, reason or "no relevant sentence"), turn)
+            return self._finish(self.refusal(turn, reason or "no relevant sentence"), turn)
         llm = self.llm(model)
         turn.llm = Capped(llm, max_tokens) if max_tokens else llm
         if turn.english and self.settings.english_via_chinese and attempt.needs_parts(turn.plan):
@@ -212,8 +222,9 @@ class Assistant:
 
     def context(self, q: QueryAnalysis, results: list[Result], *, parts: bool = True) -> list[Passage]:
         """The sentences of `results` that bear on a plan (each part's own when it has parts)."""
+        extra = q.search_terms + (list(meta_words(q.text)) if q.asks_meta else [])
         return select_context(q.question if q.english else q.content, results, self.retriever.by_id,
-                              self.retriever.idf, extra_terms=q.search_terms, budget=self.settings.context,
+                              self.retriever.idf, extra_terms=extra, budget=self.settings.context,
                               parts=q.part_contents if parts else None, one_year=asks_one_year(q))
 
     @staticmethod
@@ -243,7 +254,7 @@ class Assistant:
                       extractive=True, verified=False, notes=turn.notes,
                       model=turn.llm.name if turn.llm else "", messages=turn.messages)
 
-    def _refusal(self, turn: Turn, reason: str) -> Answer:
+    def refusal(self, turn: Turn, reason: str) -> Answer:
         """「资料中未提及」 plus what the reports do say nearby, cited."""
         chunks = self.retriever.by_id
         best = best_sentence(turn.passages) if turn.passages else None
@@ -252,6 +263,3 @@ class Assistant:
         return Answer(turn.question, text, True, citations, turn.retrieved, turn.timings,
                       notes=[*turn.notes, f"refused: {reason}"], model=turn.llm.name if turn.llm else "",
                       messages=turn.messages)
-
-    def refusal(self, turn: Turn, reason: str) -> Answer:
-        return self._refusal(turn, reason)

@@ -14,12 +14,12 @@ import time
 from typing import TYPE_CHECKING
 
 from .cite import Verdict, answer_figures, assign, check, misattributed, said_of_other, supported_value, values
-from .compose import asked_verdict, contradiction, first_value, join_replies, main_figure, relate
+from .compose import asked_verdict, contradiction, figures_of, join_replies, main_figure, relate
 from .gate import asks_one_year, asks_quantity, gives_figure
 from .generate import Passage, timed_stream
 from .plan import indicator_of, states_plan, wants_actual
-from .prompts import (REFUSAL_ZH, answer_to_english, build_messages, is_refusal, question_to_chinese,
-                      user_message)
+from .prompts import (REFUSAL_ZH, REPEAT_HINT, answer_to_english, build_messages, is_refusal,
+                      question_to_chinese, user_message)
 from .query import QueryAnalysis
 
 if TYPE_CHECKING:
@@ -59,6 +59,11 @@ def answer_one(a: "Assistant", turn: "Turn") -> "Answer":
         return a.answer(turn, text, citations)
     fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in turn.passages if p.chunk_id in allowed]
     best = a.gate.plain_answer(q, turn.question, topic, fitting, turn.ruled_out)
+    if best is None and q.yes_no and (denial := a.gate.denial(q, topic, fitting)) is not None:
+        # 「是否提出了增长目标？」 of 「我们没有提出全年经济增速具体目标」: the reports say no
+        ans = a.quoted(turn, denial, f"{reason}; the reports say no")
+        ans.answer = "否。" + ans.answer
+        return ans
     if best is None:
         return a.refusal(turn, reason)
     ans = a.quoted(turn, best, f"{reason}; showing the sentence of the reports that answers it")
@@ -129,10 +134,10 @@ def _answers_what_was_asked(turn: "Turn", plan: QueryAnalysis, ask: str, reply: 
         turn.notes.append("the passages give no figure for what the question asks how much of")
     elif outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in verdict.sentences):
         turn.notes.append("the passages give a planned figure; the question asks for an outcome")
-    elif not (plan.yes_no and _denies(reply)) and any(
+    elif not plan.yes_no and any(
             sup and all(misattributed(ask, sent, c.text, asks_one_year(plan)) or said_of_other(terms, sent, c.text)
                         for c in sup) for sent, sup in verdict.sentences):
-        # (「有没有设定调查失业率目标？」「没有，只设定了登记失业率」: the contrasting figure is what says no)
+        # (a yes/no question is exempt: 「有没有设定调查失业率目标？」 of 「登记失业率4.5%以内」 is settled no)
         turn.notes.append("the passages give the figure for another indicator or for a span of years")
     else:
         return True
@@ -201,21 +206,26 @@ def answer_parts(a: "Assistant", turn: "Turn") -> "Answer":
             turn.notes.append(f"part {i + 1}: no report of {part.unknown_places[0]} in the library")
         else:
             results = [r for r in turn.results if i in r.parts] or turn.results
-            passages = a.context(part, results, parts=False)
+            # the model reads the passages of the part's report and year first (a 2026 target beside
+            # the 2025 result it asks for is the figure it would take)
+            fitting = a.gate.fitting_chunks(part, results)
+            passages = a.context(part, [r for r in results if r.id in fitting]) or a.context(part, results)
             reason = a.gate.precheck(part, part.question, results) if passages else "no relevant sentence"
             if reason is not None:
                 turn.notes.append(f"part {i + 1}: {reason}")
             else:
                 if i and replies and conversation:
                     turn.emit("token", "\n")
+                before = conversation
                 reply, verdict, conversation = _answer_part(a, turn, part, passages, conversation, i, shown)
-        if verdict is not None:
-            # two parts ask different things: the same figure from the same sentence cannot answer both
-            key = (first_value(reply), {(c.chunk_id, c.start) for _, sup in verdict.sentences for c in sup})
-            if any(key == (first_value(r), {(c.chunk_id, c.start) for _, sup in v.sentences for c in sup})
-                   for r, v in zip(replies, verdicts) if v is not None):
-                turn.notes.append(f"part {i + 1} repeated the answer to an earlier part")
-                verdict = None
+                if verdict is not None and _repeats(reply, verdict, replies, verdicts):
+                    # two parts ask different things: the same figure from the same sentence cannot
+                    # answer both; asked once more, told so
+                    turn.notes.append(f"part {i + 1} repeated the answer to an earlier part; asked again")
+                    reply, verdict, conversation = _answer_part(a, turn, part, passages, before, i, shown,
+                                                                again=True)
+                    if verdict is not None and _repeats(reply, verdict, replies, verdicts):
+                        verdict, conversation = None, before
         replies.append(reply if verdict is not None else REFUSAL_ZH)
         verdicts.append(verdict)
     if turn.cancelled:
@@ -228,6 +238,19 @@ def answer_parts(a: "Assistant", turn: "Turn") -> "Answer":
     return a.answer(turn, lead + text + ("\n" + tail if tail else ""), citations)
 
 
+def _repeats(reply: str, verdict: Verdict, replies: list[str], verdicts: list[Verdict | None]) -> bool:
+    """Whether a part's reply gives only an earlier part's figures, from the same sentences."""
+    def figures(r: str) -> set[tuple[float, float, str]]:
+        return {(f.low, f.high, f.unit) for f in figures_of(r)}
+
+    def support(v: Verdict) -> set[tuple[str, int]]:
+        return {(c.chunk_id, c.start) for _, sup in v.sentences for c in sup}
+
+    mine = figures(reply)
+    return bool(mine) and any(mine <= figures(r) and support(verdict) <= support(v)
+                              for r, v in zip(replies, verdicts) if v is not None)
+
+
 def _part_breaks(verdicts: list[Verdict]) -> set[int]:
     """The answer sentences after which a new part begins (each part on a line of its own)."""
     out, n = set(), 0
@@ -238,7 +261,8 @@ def _part_breaks(verdicts: list[Verdict]) -> set[int]:
 
 
 def _answer_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, passages: list[Passage],
-                 conversation: list[dict], i: int, shown: list[Passage]) -> tuple[str, Verdict | None, list[dict]]:
+                 conversation: list[dict], i: int, shown: list[Passage],
+                 again: bool = False) -> tuple[str, Verdict | None, list[dict]]:
     """One part's verified reply (with its verdict), and the conversation it leaves for the next
     part; (refusal, None, conversation unchanged) when it has none.
 
@@ -246,7 +270,7 @@ def _answer_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, passages: li
     answered from a passage an earlier part brought), as long as the passage fits this part's
     report, year and topic."""
     ask = part.ask or part.question
-    user = {"role": "user", "content": user_message(ask, passages)}
+    user = {"role": "user", "content": user_message(ask, passages) + (REPEAT_HINT if again else "")}
     messages = [*conversation, user] if conversation else build_messages(ask, passages)
     if not turn.messages:
         turn.messages = messages

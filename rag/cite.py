@@ -121,7 +121,8 @@ def values(text: str, english: bool = False) -> set[float]:
 # Indicators told apart by one word: a figure said of one does not answer a question about the other
 # (「一般公共预算收入增长多少」 is not answered by 「一般公共预算支出增长31.3%」).
 _CONTRASTS = (("收入", "支出"), ("出口", "进口"), ("城镇", "农村"), ("城镇", "乡村"), ("中央", "地方"), ("调查", "登记"))
-_AVERAGE = re.compile(r"年均|平均每年|每年平均|平均增长")
+# An average over years: 「年均增长6.3%」; not 「年均浓度」 (an indicator's own name: the year's average).
+_AVERAGE = re.compile(r"年均(?:增长|增速|增幅|下降|降低|提高|递增|新增)|平均每年|每年平均|平均增长")
 _SPAN = re.compile(r"[“\"]?十[一二三四五六七八九]五|五年|期间|时期|以来|累计")
 _TOTAL = re.compile(r"累计|五年来|五年间|五年共")
 _SPAN_OPENER = re.compile(r"\s*(?:过去五年|五年来|这五年|[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|以来))")
@@ -195,6 +196,10 @@ def said_of_other(terms: set[str], answer_sentence: str, support: str) -> bool:
         return False
     low = [c.lower() for c in clauses]
     if any(t in c for t in terms for c in low):
+        return False
+    # a paraphrase (「外调绿电」 for 绿色电力) shares characters if not words
+    chars = {ch for t in terms for ch in t if "\u4e00" <= ch <= "\u9fff"}
+    if any(len(chars & set(c)) >= 2 for c in clauses):
         return False
     for c in clauses:
         at = min((c.find(f) for f in figs if f in _clean_num(c) and c.find(f) >= 0), default=len(c))

@@ -185,11 +185,21 @@ _OPPOSITES = (("上涨", "下降|下跌|微降|回落|降低"), ("增长", "下�
               ("下降", "上涨|增长|上升|提高|增加"), ("减少", "增加|增长"))
 
 
+# Indicators told apart by one word: asked of one, a sentence about the other says no (「有没有设定
+# 调查失业率目标」 of a list that sets 登记失业率).
+_CONTRASTED = (("调查", "登记"), ("登记", "调查"), ("城镇", "农村"), ("农村", "城镇"), ("收入", "支出"),
+               ("支出", "收入"), ("出口", "进口"), ("进口", "出口"))
+
+
 def _opposite(question: str, text: str) -> str | None:
     """「…是上涨的吗」 of 「居民消费价格微降0.1%」 → 「微降0.1%」: the direction the sentence states
     instead of the one the question asks (None when it states the one asked, or neither)."""
     for asked, opposite in _OPPOSITES:
         if asked in question and asked not in text and (m := re.search(rf"(?:{opposite})[\d.%％]*", text)):
+            return m.group(0)
+    for asked, other in _CONTRASTED:
+        if asked in question and other not in question and asked not in text and \
+                (m := re.search(rf"[\u4e00-\u9fff]{{0,4}}{other}[\u4e00-\u9fff]{{0,5}}", text)):
             return m.group(0)
     return None
 

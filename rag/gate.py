@@ -14,7 +14,7 @@ import re
 from .cite import said_of
 from .clean import norm
 from .generate import Passage
-from .plan import QUESTION_WORDS, states_plan
+from .plan import NEGATION_RE, QUESTION_WORDS, states_plan
 from .query import QueryAnalysis
 from .retrieve import Retriever
 from .text import tokenize
@@ -139,6 +139,20 @@ class Gate:
         synonyms = synonyms or {}
         return sum(v for w, v in weight.items()
                    if w in text or w in low or any(s in text or s in low for s in synonyms.get(w, ()))) / total if total else 0.0
+
+    def denial(self, q: QueryAnalysis, topic: list[str], fitting: list[Passage]):
+        """For a yes/no question: the sentence of a fitting passage that says no to it — a denial
+        (没有, 未, 不再 …) with nearly all of its key terms — or None."""
+        best, best_cov = None, 0.0
+        for p in fitting:
+            for s in p.sentences:
+                sent = norm(s.text)
+                if not NEGATION_RE.search(sent):
+                    continue
+                cov = self.topic_coverage(topic, sent, q.synonyms)
+                if cov > best_cov:
+                    best, best_cov = s, cov
+        return best if best_cov >= self.margins.quote else None
 
     def plain_answer(self, q: QueryAnalysis, question: str, topic: list[str], fitting: list[Passage],
                      ruled_out: set | None = None):

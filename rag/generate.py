@@ -104,7 +104,8 @@ def select_context(question: str, results: list, chunks_by_id: dict, idf: dict[s
 
 
 # A figure over several years (「年均增长」「累计」「过去五年」): no answer to a question about one year.
-_SPAN_FIGURE = re.compile(r"年均|平均每年|累计|五年来|过去五年|[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|以来)")
+_SPAN_FIGURE = re.compile(r"年均(?:增长|增速|增幅|下降|降低|提高|递增|新增)|平均每年|累计|五年来|过去五年|"
+                          r"[“\"]?十[一二三四五六七八九]五[”\"]?(?:时期|期间|以来)")
 
 
 def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dict[str, float] | None,

@@ -186,7 +186,7 @@ def indicator_of(content: str) -> str:
     t = asking[0] if asking else max(pieces, key=len, default="")
     # the question word goes, what it asks of stays (「为多少名劳模发放了消费券」 → 劳模发放了消费券)
     head, _, tail = _QUESTION_TAIL.sub(lambda m: "\0" + m.group(0), t).partition("\0")
-    tail = re.sub(r"^(?:是|为|有|达到|达|增长了?|下降了?|提高了?)?(?:多少|几)\s*[个项家座所条人户亩吨件元台次名位套万亿千]*|"
+    tail = re.sub(r"^(?:是|为|有|达到|达|增长了?|下降了?|提高了?)?(?:多少|几)\s*[个项家座所条人户亩吨件元台次名位套场批处万亿千]*|"
                   r"^(?:什么|哪些?|如何|怎样|怎么样?)", "", tail)
     tail = re.sub(r"(?:是多少|是什么|有哪些|怎么样|如何)$", "", tail)
     return (head.strip(" 的是为") + (tail if re.search(r"[\u4e00-\u9fff]{2}", tail) else "")).strip()
@@ -412,27 +412,34 @@ def vary(text: str, spans: list[tuple[int, int]], keep: int) -> str:
 
 
 def parallel_parts(text: str, spans: list[tuple[int, int]]) -> list[str]:
-    """One question per mention (two places, two years) of a question that asks the same of each.
+    """See `parallel_split`; the parts only."""
+    return parallel_split(text, spans)[0]
+
+
+def parallel_split(text: str, spans: list[tuple[int, int]]) -> tuple[list[str], list[int]]:
+    """One question per mention (two places, two years) of a question that asks the same of each,
+    and which of them are follow-ups.
 
     Mentions side by side (「甲市和乙县今年的…」「2025年到2026年」) are kept one at a time (`vary`);
     apart (「甲省2026年的目标和2025年的相比」), the question up to the second mention is asked again
     with the first mention replaced by each in turn (「甲省2026年的目标」「甲省2025年的目标」)."""
     between = text[spans[0][1]:spans[1][0]]
     if re.fullmatch(rf"\s*(?:从)?{_LINKS}\s*", between):
-        return [vary(text, spans, i) for i in range(len(spans))]
+        return [vary(text, spans, i) for i in range(len(spans))], []
     head = re.sub(rf"(?:{_LINKS}|的|[，,、\s])+$", "", text[: spans[1][0]])
     tail = text[spans[1][0]:]
     own = _RELATION_WORDS.sub("", tail[spans[1][1] - spans[1][0]:])
     own = re.sub(r"(?:是|为|有)?(?:多少|几|什么|哪些?)|[？?。，,、\s的]|相比|比较", "", own)
     if len(spans) == 2 and len(re.findall(r"[\u4e00-\u9fff]", own)) >= 4:
-        # 「甲市2024年计划的场次和乙县2023年实际完成的场次分别是多少」: the second names what it asks itself
-        return [clean_part(head), clean_part(tail)]
+        # 「甲市2024年计划的场次和乙县2023年实际完成的场次分别是多少」: the second asks its own question,
+        # of the same thing as the first (a follow-up: it is looked for and asked with the first's words)
+        return [clean_part(head), clean_part(tail)], [1]
     s, e = spans[0]
     out = []
     for ss, ee in spans:
         mention = re.sub(r"(?:的|度)$", "", text[ss:ee])
         out.append(clean_part(head[:s] + mention + head[e:] if (ss, ee) != (s, e) else head))
-    return out
+    return out, []
 
 
 def year_spans(text: str, years: list[int]) -> list[tuple[int, int]]:

@@ -41,6 +41,8 @@ STRICT_PROMPT_ZH = (
     "每条资料标有地区和年份，只使用与问题的地区和年份一致的资料。"
     "如果资料中没有答案，只回答：资料中未提及。"
 )
+# Said with a part asked again because its reply repeated an earlier part's figure.
+REPEAT_HINT = "\n注意：这一问与上一问问的不是同一个数字，请找出这一问所问的数字。"
 STRICT_SUFFIX = "注意：答案中的每个数字都必须原样出现在资料中；不确定时回答：资料中未提及。"
 # The small models answer English questions about Chinese text far better when the instruction
 # itself is in Chinese (measured: an English instruction made the 1.5B model refuse answerable ones).

@@ -19,7 +19,7 @@ from .clean import norm
 from .places import Places
 from .text import tokenize
 from .plan import (asked_figure, asks_yes_no, attribute_of, compare_words, completion_test, indicator_of, measure_of,
-                   parallel_parts, plan_period, relation_of, split_parts, target_and_result, wants_actual,
+                   parallel_split, plan_period, relation_of, split_parts, target_and_result, wants_actual,
                    without_asked_figure, year_spans)
 
 REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0,10}?)(?:政府工作报告|工作报告|报告)")
@@ -27,6 +27,8 @@ REPORT_YEAR_RE = re.compile(r"(20\d{2})\s*年(?:的|度)?\s*(?:[\u4e00-\u9fff]{0
 MEETING_REF_RE = re.compile(r"(?:(20\d{2})\s*年(?:\d{1,2}\s*月)?)?\s*在[^，,。？?]{2,30}?(?:会议|大会)上(?:所作|作)?的?")
 REPORT_WORDS_RE = re.compile(r"(?:的)?(?:政府工作报告|工作报告|报告)(?:中|里|上|说|提出|提到|指出|显示|表示|称)?")
 _THIS = ("今年", "本年", "年内", "当年")
+_EACH_OR_VERSUS = re.compile(r"分别|各自|各(?=[是为有])")
+_SPAN_WORDS = re.compile(r"过去五年|五年来|这五年|近五年|五年间|五年累计")  # a part about several years
 _YEAR_WORDS = re.compile(r"(?:19|20)\d{2}\s*年(?:度|底|末)?|今年|去年|上年|明年|本年")  # one year's words
 _ACRONYM = re.compile(r"(?<![A-Za-z])[A-Z][A-Z0-9]*(?:\.\d+)?(?![A-Za-z])")  # GDP, CPI, PM2.5 in a Chinese question
 _RELATIVE_WITH_YEAR = re.compile(r"(?:今年|去年|明年|本年|当年)\s*[（(]?\s*20\d{2}\s*年|20\d{2}\s*年\s*[（(]\s*(?:今年|去年|明年)")
@@ -198,7 +200,7 @@ class Analyzer:
         if whole is not None:
             if not q.places and not q.unknown_places:
                 q.places, q.unknown_places = set(whole.places), list(whole.unknown_places)
-            if not (q.years or q.relative or plan_period(text)):
+            if not (q.years or q.relative or plan_period(text) or _SPAN_WORDS.search(text)):
                 # 「2026年报告说实际增长了多少？」 names its report, not the year it asks about
                 q.years, q.relative = set(whole.years), set(whole.relative)
                 q.report_year = q.report_year or whole.report_year
@@ -261,15 +263,17 @@ class Analyzer:
         places = self.place_spans(q)
         if len(places) >= 2:
             spans = [s for s, _ in places]
-            if q.relation in ("compare", "each", "change") or _adjacent(q.text, spans):
+            if q.relation or _adjacent(q.text, spans):
+                if q.relation == "target_vs_actual":  # two places: one's plan beside the other's result
+                    q.relation = "compare" if _EACH_OR_VERSUS.search(q.text) is None else "each"
                 q.compare = compare_words(q.text) if q.relation == "compare" else None
-                return parallel_parts(q.text, spans), []
+                return parallel_split(q.text, spans)
         years = sorted(q.years | ({q.report_year} if q.report_year else set()))
         spans = year_spans(q.text, years)
         if len(spans) >= 2 and len(re.findall(r"[？?]", q.text)) <= 1 and (
                 q.relation in ("compare", "change") or q.relation == "each" and _adjacent(q.text, spans)):
             q.compare = compare_words(q.text) if q.relation == "compare" else None
-            return parallel_parts(q.text, spans), []
+            return parallel_split(q.text, spans)
         if pair := target_and_result(q.text):
             q.relation = "target_vs_actual"
             if q.yes_no:
@@ -298,8 +302,10 @@ class Analyzer:
             p.content = f"{stem} {own}".strip()
             if stem and stem not in p.ask:
                 # asked alone, 「实际增长了多少？」 says nothing of what, where or when: it is asked as
-                # 「甲省2025年地区生产总值实际增长了多少？」
+                # 「甲省2025年地区生产总值实际增长了多少？」 (「参赛人数累计多少？」 names its own what)
                 rest = re.sub(r"[（(]\s*[）)]", "", _YEAR_WORDS.sub("", own)).strip(" ，,的")
+                if len(re.findall(r"[\u4e00-\u9fff]", indicator_of(rest))) >= 5:
+                    stem = ""
                 if re.search(r"增长|增速|下降|上涨|提高", rest):
                     stem = re.sub(r"(?:增长|增速|增幅|下降|上涨|提高)$", "", stem) or stem
                 place = next((a for a in sorted(self.aliases, key=len) if self.aliases[a] in p.places and a in q.text), "")

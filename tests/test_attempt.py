@@ -59,3 +59,24 @@ def test_a_part_whose_reply_cannot_be_verified_is_said_to_be_unanswered(assistan
     ans = assistant.ask("宁夏和海南2026年的地区生产总值增长目标分别是多少？")
     assert "5%左右" in ans.answer and "9.9%" not in ans.answer
     assert "海南：资料中未提及" in ans.answer
+
+
+def test_an_english_question_in_parts_is_planned_in_chinese(assistant):
+    llm = scripted(assistant, ["广东和宁夏2025年地区生产总值分别增长多少？", "广东2025年地区生产总值增长3.9%。",
+                               "宁夏2025年地区生产总值增长5.3%。",
+                               "In 2025 Guangdong grew 3.9% (3.9%) and Ningxia 5.3% (5.3%)."])
+    ans = assistant.ask("How fast did the GDP of Guangdong and Ningxia grow in 2025?")
+    assert not ans.refused, ans.notes
+    assert ans.answer.startswith("In 2025 Guangdong grew 3.9%") and "5.3%" in ans.answer
+    assert {c.doc for c in ans.citations} == {"15_province_guangdong_2026", "16_province_ningxia_2026"}
+    assert "guangdong = 广东省" in llm.prompts[0][-1]["content"], "the translation is told the places"
+    assert len(llm.prompts) == 4
+
+
+def test_a_follow_up_that_repeats_the_first_parts_figure_is_asked_again(assistant):
+    llm = scripted(assistant, ["宁夏2025年地区生产总值5696亿元。", "宁夏2025年地区生产总值5696亿元。",
+                               "宁夏2025年地区生产总值增长5.3%。"])
+    ans = assistant.ask("宁夏2025年地区生产总值是多少？增长了多少？")
+    assert "5696亿元" in ans.answer and "5.3%" in ans.answer, (ans.answer, ans.notes)
+    assert any("asked again" in n for n in ans.notes)
+    assert "这一问与上一问问的不是同一个数字" in llm.prompts[2][-1]["content"]

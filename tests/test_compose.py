@@ -109,3 +109,9 @@ def test_relate_does_not_judge_a_target_against_another_years_result():
              _part("去年实际是多少？", attribute="result", years={2017})]
     lead, tail = relate(_plan("target_vs_actual", parts), ["目标5000人。[1]", "新增4800人。[2]"])
     assert lead == "" and "目标" not in tail
+
+
+def test_a_yes_no_question_asked_of_the_contrasting_indicator_is_answered_no():
+    assert contradiction("有没有设定城镇调查失业率目标？", ["城镇登记失业率4.5%以内，"]) == "城镇登记失业率"
+    assert contradiction("有没有设定城镇调查失业率目标？", ["城镇调查失业率5.5%左右，"]) is None
+    assert contradiction("居民消费价格是上涨的吗？", ["居民消费价格微降0.1%。"]) == "微降0.1%"

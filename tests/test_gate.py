@@ -118,3 +118,14 @@ def test_each_part_fits_the_passages_of_its_own_year(corpus_retriever):
     first, second = (gate.fitting_chunks(p, results) for p in q.part_plans)
     assert outcome in first and target not in first
     assert target in second and outcome not in second
+
+
+def test_a_sentence_that_says_no_to_a_yes_no_question(gate, retriever):
+    from rag.generate import ContextSentence, Passage
+
+    q = retriever.analyse("甲市今年是否提出了地区生产总值增长目标？")
+    topic = gate.topic_terms(q, q.question)
+    said = ContextSentence(1, "c1", "我们没有提出全年地区生产总值增长目标。", 0, 10, 1.0)
+    other = ContextSentence(1, "c1", "地区生产总值增长目标是5%左右。", 10, 20, 1.0)
+    assert gate.denial(q, topic, [Passage(1, "c1", "甲市", [other, said])]) is said
+    assert gate.denial(q, topic, [Passage(1, "c1", "甲市", [other])]) is None, "no denial: no answer no"
