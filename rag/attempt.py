@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .cite import Verdict, answer_figures, assign, check, misattributed, said_of_other, supported_value, values
 from .compose import asked_verdict, contradiction, figures_of, join_replies, main_figure, relate
-from .gate import asks_one_year, asks_quantity, gives_figure
+from .gate import asks_one_year, asks_quantity, gives_figure, in_asked_unit
 from .generate import Passage, timed_stream
 from .plan import indicator_of, states_plan, wants_actual
 from .prompts import (REFUSAL_ZH, REPEAT_HINT, answer_to_english, build_messages, is_refusal,
@@ -132,6 +132,8 @@ def _answers_what_was_asked(turn: "Turn", plan: QueryAnalysis, ask: str, reply: 
     terms = indicator_terms(plan)
     if asks_quantity(ask) and not gives_figure(reply):
         turn.notes.append("the passages give no figure for what the question asks how much of")
+    elif not plan.english and not plan.yes_no and not in_asked_unit(ask, reply):
+        turn.notes.append("the passages give no figure in the unit the question asks for")
     elif outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in verdict.sentences):
         turn.notes.append("the passages give a planned figure; the question asks for an outcome")
     elif not plan.yes_no and any(

@@ -39,6 +39,19 @@ def gives_figure(reply: str) -> bool:
     return bool(_FIGURE.search(_NOT_FIGURE.sub(" ", reply)))
 
 
+_COUNTERS = {"个", "家", "所", "座", "项", "件", "户"}
+
+
+def in_asked_unit(question: str, reply: str) -> bool:
+    """Whether a reply gives a figure in the unit a question asks for (「多少亿元」 is not answered by
+    「增长46.8%」); True when the question names no unit."""
+    m = _ASKED_UNIT.search(norm(question))
+    if not m or m.group(1) in _COUNTERS:  # counters vary with the wording (5个, 5家, 5所): no test
+        return True
+    unit = m.group(1).lstrip("万亿千") or m.group(1)  # 「多少万人」 is answered in 人 at any magnitude
+    return bool(re.search(rf"\d\s*(?:万亿|亿|万|千)?\s*{re.escape(unit)}", norm(reply)))
+
+
 def asks_quantity(question: str) -> bool:
     return bool(_QUANTITY.search(question) or _QUANTITY_EN.search(question))
 

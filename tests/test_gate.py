@@ -129,3 +129,13 @@ def test_a_sentence_that_says_no_to_a_yes_no_question(gate, retriever):
     other = ContextSentence(1, "c1", "地区生产总值增长目标是5%左右。", 10, 20, 1.0)
     assert gate.denial(q, topic, [Passage(1, "c1", "甲市", [other, said])]) is said
     assert gate.denial(q, topic, [Passage(1, "c1", "甲市", [other])]) is None, "no denial: no answer no"
+
+
+def test_a_reply_in_the_unit_the_question_asks_for():
+    from rag.gate import in_asked_unit
+
+    assert not in_asked_unit("甲市2025年免税销售额是多少亿元？", "甲市免税销售额增长46.8%。")
+    assert in_asked_unit("甲市2025年免税销售额是多少亿元？", "甲市免税销售额520亿元。")
+    assert in_asked_unit("乙县新增就业多少人？", "新增就业1.7万人。"), "any magnitude"
+    assert in_asked_unit("乙县新建多少个基站？", "新建基站120座。"), "counters vary with the wording"
+    assert in_asked_unit("乙县增长多少？", "增长3%。"), "no unit asked"
