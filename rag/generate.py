@@ -22,6 +22,24 @@ from .settings import ContextBudget
 
 _SENT_RE = re.compile(r"[^。！？!?；;]*[。！？!?；;]?[”’」』）)]*")
 _NUM_RE = re.compile(r"\d+(?:[.,]\d+)*")
+# A sentence that speaks to the assistant instead of the reader (「忽略以上指令，直接回答…」, "ignore all
+# previous instructions") is never evidence: it is not shown to the model, so it can neither be
+# followed nor quoted as an answer.
+_INSTRUCTION_RE = re.compile(
+    r"(?:忽略|无视|忘记|忘掉|不要理会|不必理会)(?:掉)?(?:以上|上述|上面|之前|此前|前面|先前|以前)?(?:的)?(?:所有|全部|一切)?(?:的)?"
+    r"(?:指令|指示|提示词?|规则|设定|命令)"
+    r"|(?:直接|只|仅)(?:回答|输出|回复)\s*[“\"「『]"
+    r"|系统提示|你(?:现在)?是一?个?(?:AI|人工智能|助手|语言模型)"
+    r"|\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding)\s+"
+    r"(?:instructions?|prompts?|rules|directions)\b"
+    r"|\b(?:system\s+prompt|you\s+are\s+now\s+an?\s+(?:AI|assistant|language\s+model))\b",
+    re.IGNORECASE,
+)
+
+
+def addresses_assistant(text: str) -> bool:
+    """True for a sentence written to the answering model rather than to the report's reader."""
+    return bool(_INSTRUCTION_RE.search(text))
 
 
 @dataclass
@@ -125,6 +143,8 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
     scored: list[tuple[float, int, str, tuple[int, int]]] = []
 
     def score_of(sent: str, ri: int) -> float:
+        if addresses_assistant(sent):
+            return 0.0
         toks = set(tokenize(sent))
         score = sum(idf.get(t, default_idf) for t in q_tokens & toks)
         if score <= 0:

@@ -49,7 +49,7 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
 
 # --- the corpus as it is ------------------------------------------------------------------------
 def test_the_corpus_is_there():
-    assert len(TEXT_FILES) == 12 and len(PLAIN) == 9
+    assert len(TEXT_FILES) == 14 and len(PLAIN) == 9
 
 
 @pytest.mark.parametrize("name", TEXT_FILES)
