@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .cite import Verdict, answer_figures, assign, check, misattributed, said_of_other, supported_value, values
-from .compose import asked_verdict, contradiction, figures_of, join_replies, main_figure, relate
+from .compose import asked_verdict, contradiction, figures_of, join_replies, main_figure, part_label, relate
 from .gate import asks_one_year, asks_quantity, gives_figure, in_asked_unit
 from .generate import Passage, timed_stream
 from .plan import indicator_of, states_plan, wants_actual
@@ -228,6 +228,9 @@ def answer_parts(a: "Assistant", turn: "Turn") -> "Answer":
                                                                 again=True)
                     if verdict is not None and _repeats(reply, verdict, replies, verdicts):
                         verdict, conversation = None, before
+                if verdict is None and not turn.cancelled:
+                    reply, verdict = _quoted_part(a, turn, part, [p for p in passages if p.chunk_id in fitting],
+                                                  i, verdicts)
         replies.append(reply if verdict is not None else REFUSAL_ZH)
         verdicts.append(verdict)
     if turn.cancelled:
@@ -238,6 +241,22 @@ def answer_parts(a: "Assistant", turn: "Turn") -> "Answer":
     text, citations = assign(Verdict(True, [s for v in ok for s in v.sentences]), chunks, between=_part_breaks(ok))
     lead, tail = relate(q, replies)
     return a.answer(turn, lead + text + ("\n" + tail if tail else ""), citations)
+
+
+def _quoted_part(a: "Assistant", turn: "Turn", part: QueryAnalysis, fitting: list[Passage], i: int,
+                 verdicts: list[Verdict | None]) -> tuple[str, Verdict | None]:
+    """A part the model left unanswered, answered by the sentence of its own report and year that
+    plainly answers it (as `answer_one` does for a whole question): the reports' words, quoted
+    and cited, rather than 「资料中未提及」 beside a passage that holds the figure. Never a sentence
+    an earlier part was answered from."""
+    topic = a.gate.topic_terms(part, part.question)
+    best = a.gate.plain_answer(part, part.question, topic, fitting, turn.ruled_out)
+    used = {(c.chunk_id, c.start) for v in verdicts if v is not None for _, sup in v.sentences for c in sup}
+    if best is None or (best.chunk_id, best.start) in used:
+        return REFUSAL_ZH, None
+    turn.notes.append(f"part {i + 1}: showing the sentence of its report that answers it")
+    reply = f"{part_label(turn.plan, part, i)}：据报告「{best.text.rstrip('。；;，, ')}」"
+    return reply, Verdict(True, [(reply, [best])])
 
 
 def _repeats(reply: str, verdict: Verdict, replies: list[str], verdicts: list[Verdict | None]) -> bool:

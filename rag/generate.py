@@ -228,17 +228,18 @@ _PIECE_RE = re.compile(r"[^，,]*[，,]?")
 
 
 def long_sentence_pieces(text: str, s: int, e: int, limit: int) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
-    """A sentence longer than `limit` characters that opens with a lead-in (「今年主要预期目标是：」, up
-    to a colon near its start) in its comma-separated pieces, and the lead-in: a list of ten
-    indicators is read item by item, so the prompt holds the one asked about and the model cannot take
-    its neighbour's figure. Any other sentence is one piece."""
+    """A sentence longer than `limit` characters in its comma-separated pieces, and its lead-in when
+    it opens with one (「今年主要预期目标是：」, up to a colon near its start): a list of ten indicators
+    is read item by item, so the prompt holds the one asked about and the model cannot take its
+    neighbour's figure. A shorter sentence is one piece."""
     if e - s <= limit:
         return None, [(s, e)]
     sent = text[s:e]
     colon = re.search(r"[：:]", sent[:60])
-    if not colon:  # no lead-in: the pieces of an ordinary long sentence need each other
-        return None, [(s, e)]
-    head = (s, s + colon.end())
+    # with no lead-in, a long sentence is a run of facts 「甲达7.6万家、增加值增长3%，乙项目建成投产，…」:
+    # each piece read on its own (a piece without the asked words scores nothing, so one that needs
+    # its neighbour's subject is not picked)
+    head = (s, s + colon.end()) if colon else None
     start = s + colon.end() if colon else s
     pieces: list[tuple[int, int]] = []
     for m in _PIECE_RE.finditer(text, start, e):

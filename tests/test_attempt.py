@@ -53,12 +53,31 @@ def test_yes_no_about_a_figure_is_settled_in_code(assistant):
     assert assistant.ask("广东2026年的GDP增长目标是否超过4%？").answer.startswith("是。")
 
 
-def test_a_part_whose_reply_cannot_be_verified_is_said_to_be_unanswered(assistant):
+def test_a_part_whose_reply_cannot_be_verified_is_answered_by_its_reports_sentence(assistant):
     scripted(assistant, ["宁夏2026年地区生产总值增长目标是5%左右。", "海南2026年地区生产总值增长目标是9.9%。",
                          "海南2026年地区生产总值增长目标是9.9%。"])
     ans = assistant.ask("宁夏和海南2026年的地区生产总值增长目标分别是多少？")
-    assert "5%左右" in ans.answer and "9.9%" not in ans.answer
-    assert "海南：资料中未提及" in ans.answer
+    assert "5%左右" in ans.answer and "9.9%" not in ans.answer, ans.answer
+    # the unverified reply is dropped; the part is answered by the sentence of 海南's 2026 report, quoted
+    assert "海南：据报告「" in ans.answer and "6%左右" in ans.answer, ans.answer
+    assert "10_province_hainan_2026" in {c.doc for c in ans.citations}
+    assert any("showing the sentence" in n for n in ans.notes)
+
+
+def test_a_part_the_model_refuses_is_answered_by_the_sentence_that_holds_its_figure(assistant):
+    scripted(assistant, ["广东2025年规模以上工业增加值计划增长6%左右。", "资料中未提及。"])
+    ans = assistant.ask("广东2025年规模以上工业增加值计划增长多少，实际增长多少？")
+    assert not ans.refused and "6%左右" in ans.answer, ans.answer
+    assert "增加值增长3%" in ans.answer, (ans.answer, ans.notes)
+    assert "资料中未提及" not in ans.answer
+    assert {c.doc for c in ans.citations} == {"07_province_guangdong_2025", "15_province_guangdong_2026"}
+
+
+def test_a_part_nothing_answers_is_said_to_be_unanswered(assistant):
+    scripted(assistant, ["宁夏2026年地区生产总值增长目标是5%左右。", "资料中未提及。"])
+    ans = assistant.ask("宁夏2026年地区生产总值增长目标是多少？宁夏有多少只大熊猫？")
+    assert "5%左右" in ans.answer
+    assert "资料中未提及" in ans.answer, ans.answer
 
 
 def test_an_english_question_in_parts_is_planned_in_chinese(assistant):
