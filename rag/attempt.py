@@ -134,7 +134,7 @@ def _answers_what_was_asked(turn: "Turn", plan: QueryAnalysis, ask: str, reply: 
         turn.notes.append("the passages give no figure for what the question asks how much of")
     elif not plan.english and not plan.yes_no and not in_asked_unit(ask, reply):
         turn.notes.append("the passages give no figure in the unit the question asks for")
-    elif outcome and any(sup and all(states_plan(c.text) for c in sup) for _, sup in verdict.sentences):
+    elif outcome and any(sup and all(states_plan(c.lead + c.text) for c in sup) for _, sup in verdict.sentences):
         turn.notes.append("the passages give a planned figure; the question asks for an outcome")
     elif not plan.yes_no and any(
             sup and all(misattributed(ask, sent, c.text, asks_one_year(plan)) or said_of_other(terms, sent, c.text)

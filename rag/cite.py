@@ -65,14 +65,16 @@ def _clean_num(s: str) -> str:
 
 
 _COUNTER = "个家所座项人户亩吨件辆元台次场名条块棵株套间栋处公里米斤千瓦时"
-_FIG_UNIT = re.compile(rf"({_NUM})\s*(?:万亿|亿|万|千|百)?\s*([{_COUNTER}%％倍])?")
+_FIG_UNIT = re.compile(rf"({_NUM})\s*(?:万亿|亿|万|千|百)?\s*([{_COUNTER}%％倍]|[:：∶](?=\s*\d))?")
 
 
 def figure_units(text: str) -> dict[str, set[str]]:
-    """Each figure with the counters written after it: 5.3万个 → {"5.3": {"个"}}."""
+    """Each figure with the counters written after it: 5.3万个 → {"5.3": {"个"}}; a term of a ratio
+    (「2：1」「4.0∶37.7」) counts 「比」, so it supports no 2% of an answer."""
     out: dict[str, set[str]] = {}
     for m in _FIG_UNIT.finditer(norm(text)):
-        out.setdefault(_clean_num(m.group(1)), set()).add(m.group(2) or "")
+        unit = m.group(2) or ""
+        out.setdefault(_clean_num(m.group(1)), set()).add("比" if unit in (":", "：", "∶") else unit)
     return out
 
 

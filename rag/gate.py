@@ -23,6 +23,9 @@ from .text import tokenize
 _QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]|多大|多高|多长|多快|比例|比重|增速|增幅|降幅")
 # The unit a question asks its figure in (「多少亿元」「多少万人」): a quoted answer must use it.
 _ASKED_UNIT = re.compile(r"多少\s*(万亿元|亿元|万元|亿|万人|万户|万亩|人次|人|个|家|亩|公里|千米|吨|千瓦|倍|所|座|项|户|件|天)")
+# A rate asked for by its measure word: a sentence answers it with any rate, whatever verb it uses.
+# (Nouns only: a verb asked, 「增长了多少」, is written in the sentence that answers.)
+_RATE_WORDS = {"增速", "增幅", "涨幅", "降幅", "跌幅", "增长率", "增长速度"}
 _ASKED_ATTR = re.compile(r"([\u4e00-\u9fff]{2,10}?)(?:是|为|有|达到|达|完成|了)?多少")
 _QUANTITY_EN = re.compile(r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b",
                           re.I)
@@ -194,8 +197,12 @@ class Gate:
                 sent = norm(s.text)
                 if wants_figure and not re.search(r"\d", sent) or unit and not re.search(rf"\d\s*(?:万亿|亿|万|千)?\s*{unit}", sent):
                     continue
-                if (attr and (attr not in sent or subject and not said_of(sent, attr, subject))
-                        or q.wants_actual and states_plan(sent)
+                if attr in _RATE_WORDS:  # 「涨幅是多少」 of 「CPI微降0.1%」: any rate answers
+                    attr_missing = not re.search(r"\d\s*(?:%|％|个百分点)", sent)
+                else:
+                    attr_missing = bool(attr) and (attr not in sent or bool(subject) and not said_of(sent, attr, subject))
+                if (attr_missing
+                        or (q.wants_actual or q.attribute == "result") and states_plan(norm(s.lead) + sent)
                         or (s.chunk_id, s.start) in (ruled_out or ())):
                     continue
                 cov = min(1.0, own * self.topic_coverage(topic, sent, q.synonyms)

@@ -51,6 +51,7 @@ class ContextSentence:
     start: int  # offsets in the original file
     end: int
     score: float
+    lead: str = ""  # the lead-in of a list item (「今年主要预期目标是：」): read with it, never quoted
 
 
 @dataclass
@@ -212,7 +213,10 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
             passages[cid] = Passage(n=0, chunk_id=chunk.id, label=passage_label(chunk))
             order.append(cid)
         omap = _offset_map(chunk.spans, chunk.text)
-        passages[cid].sentences.append(ContextSentence(0, chunk.id, chunk.text[s:e].strip(), omap[s], omap[e - 1] + 1, score))
+        head = heads.get((cid, s))
+        lead = chunk.text[head[0]:head[1]] if head else ""
+        passages[cid].sentences.append(ContextSentence(0, chunk.id, chunk.text[s:e].strip(), omap[s], omap[e - 1] + 1,
+                                                       score, lead))
     out = []
     for n, cid in enumerate(order, 1):
         p = passages[cid]

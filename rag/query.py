@@ -220,6 +220,9 @@ class Analyzer:
         q.ask = q.ask or question
         q.relation = relation_of(text if not english else question)
         q.docs = self.pick_docs(q)
+        if q.attribute is None and q.years and q.docs and all(
+                (y := self.report_year_of(d)) is not None and y - 1 in q.years and y not in q.years for d in q.docs):
+            q.attribute = "result"  # 「甲省2025年的X」 read in the report that reviews 2025: what was done
         # a yes/no question about a figure is looked for as the question for the figure it is
         q.content = self.content_text(q if q.ask == question else replace(q, text=norm(q.ask)))
         if english and self.translator is not None:
@@ -313,6 +316,9 @@ class Analyzer:
                 p.ask = f"{place}{when}{stem}{rest}"
         p.parts = [text]
         return p
+
+    def report_year_of(self, doc: str) -> int | None:
+        return next((r.year for r in self.reports if r.doc == doc), None)
 
     def pick_docs(self, q: QueryAnalysis) -> set[str]:
         """The reports a question names by place and/or report year (empty: it names none), within

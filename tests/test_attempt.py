@@ -99,3 +99,12 @@ def test_a_follow_up_that_repeats_the_first_parts_figure_is_asked_again(assistan
     assert "5696亿元" in ans.answer and "5.3%" in ans.answer, (ans.answer, ans.notes)
     assert any("asked again" in n for n in ans.notes)
     assert "这一问与上一问问的不是同一个数字" in llm.prompts[2][-1]["content"]
+
+
+def test_a_listed_target_is_no_answer_to_what_a_year_achieved(assistant):
+    # the 2026 report reviews 2025 and sets 2026's targets: 「居民消费价格增长2%左右」 is an item of the
+    # list 「主要预期目标是：…」, a plan though the item itself names none
+    scripted(assistant, ["海南2025年居民消费价格增长2%左右。", "海南2025年居民消费价格增长2%左右。"])
+    ans = assistant.ask("海南2025年的居民消费价格涨幅是多少？")
+    assert "2%左右" not in ans.answer, (ans.answer, ans.notes)
+    assert "CPI微降0.1%" in ans.answer, "a rate asked by 涨幅 is answered by the sentence that says 微降"

@@ -82,3 +82,10 @@ def test_counters_of_the_same_things():
     assert same_counter({"位"}, {"人"})
     assert not same_counter({"人"}, {"个"}), "5.3万人 is not 5.3万个"
     assert not same_counter({"座"}, {"个"})
+
+
+def test_a_term_of_a_ratio_supports_no_percentage():
+    from rag.cite import figure_units
+
+    units = figure_units("城乡居民收入比收窄至2：1以内，三次产业比重为4.0∶37.7∶58.3")
+    assert units["2"] == {"比"} and units["4.0"] == {"比"}

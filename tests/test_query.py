@@ -190,6 +190,13 @@ def test_a_target_is_read_in_its_years_report_and_a_result_in_the_next(analyzer)
     assert analyzer.analyse("乙县2024年的粮食产量是多少？").docs == {"yi-2024"}, "no report after it: its own"
 
 
+def test_a_year_read_in_the_report_that_reviews_it_asks_what_was_done(analyzer) -> None:
+    # the 2024 report holds 2023's result and 2024's target: the figure asked is the result
+    assert analyzer.analyse("甲市2023年的粮食产量是多少？").attribute == "result"
+    assert analyzer.analyse("乙县2024年的粮食产量是多少？").attribute is None, "its own report: either"
+    assert analyzer.analyse("甲市2023年的粮食产量目标是多少？").attribute == "target"
+
+
 def test_a_target_and_its_result_are_two_parts_from_two_reports(analyzer) -> None:
     q = analyzer.analyse("甲市2023年地区生产总值增长目标是多少？实际增长了多少？")
     assert q.relation == "target_vs_actual"
