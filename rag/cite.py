@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from .clean import norm
+from .clean import compact, norm
 from .generate import ContextSentence, Passage
 from .plan import NEGATION_RE, asks_yes_no
 from .text import tokenize
@@ -289,6 +289,8 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
             scored = sorted(((len(new_terms & ct), i) for i, ct in enumerate(cand_terms)), reverse=True)
             if new_terms and scored and scored[0][0] >= max(1, round(0.6 * len(new_terms))):
                 support.append(cands[scored[0][1]])
+            elif new_terms and (best := _by_characters(new_terms, cands)) is not None:
+                support.append(best)
             elif not new_terms and yes_no and (best := _says_what_is_asked(sent, key_terms, cands, cand_context)):
                 support.append(best)
         if missing:
@@ -300,6 +302,17 @@ def check(answer: str, passages: list[Passage], question: str = "", topic: set[s
     if not verdict.sentences:
         verdict.ok = False
     return verdict
+
+
+def _by_characters(terms: set[str], cands: list[ContextSentence]) -> ContextSentence | None:
+    """The sentence holding most of the character pairs of what an answer adds, when word
+    splitting differs between answer and passage (「张雨浦作的」 splits as 张雨浦作, the passage's
+    「主席 张雨浦」 as 张雨浦): at least 60 % of the pairs, two at the least."""
+    pairs = {t[i:i + 2] for t in terms for i in range(len(t) - 1) if re.fullmatch(r"[\u4e00-\u9fff]{2}", t[i:i + 2])}
+    if len(pairs) < 2 or not cands:
+        return None
+    found, i = max((sum(p in compact(c.text) for p in pairs), i) for i, c in enumerate(cands))
+    return cands[i] if found >= max(2, round(0.6 * len(pairs))) else None
 
 
 def _says_what_is_asked(sent: str, key_terms: set[str], cands: list[ContextSentence],

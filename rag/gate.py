@@ -182,11 +182,17 @@ class Gate:
         unit = m.group(1) if (m := _ASKED_UNIT.search(q.text)) else ""
         # the attribute asked for (「总投资是多少」「金额是多少」) must be in the sentence itself
         attr = ""
+        before = ""
         if m := _ASKED_ATTR.search(q.content):
-            words = [w for w in tokenize(m.group(1)) if len(w) > 1 and w not in QUESTION_WORDS]
+            # 「甲和乙各是多少」: the last of the things asked, with what stands before it back to the 和
+            seg = re.split(r"[和与及、]", m.group(1))[-1]
+            words = [w for w in tokenize(seg) if len(w) > 1 and w not in QUESTION_WORDS]
             attr = words[-1] if words else ""
-        # what the attribute is asked of, named before it (「生产总值增长了多少」: the growth of the output)
-        before = q.content[: q.content.rfind(attr, 0, m.end())] if attr and m else ""
+            # what the attribute is asked of, named before it (「生产总值增长了多少」: the growth of the output)
+            if attr and seg != m.group(1):
+                before = seg[: seg.rfind(attr)]
+            elif attr:
+                before = q.content[: q.content.rfind(attr, 0, m.end())]
         subject = {t for t in topic if t in before and attr not in t and t not in attr}
         best, best_cov = None, 0.0
         own, around = self.margins.quote_sentence_weight, self.margins.quote_paragraph_weight

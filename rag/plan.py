@@ -22,7 +22,7 @@ QUESTION_WORDS = set(
     "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县 "
     "全省 全区 全国 省 区 报告 政府 工作 政府工作报告 工作报告 提出 提到 说 指出 里 中 上 的 了 "
     "国务院 我国 中国 本届 该 其 有没有 没有 设定 设置 提出了 所作 作 哪位 拟 按 又 还 分别是 当年 哪几 几件 哪几件 "
-    "具体有 有哪些 相比 高还是低 还是 实际 实际上 原定 定的 最终 最后".split()
+    "具体有 有哪些 相比 高还是低 还是 实际 实际上 原定 定的 最终 最后 各 各是 各为 各自".split()
 )
 # 「2024年政府工作报告」「甲市2024年的报告里」: a year that names the report, not the period asked about.
 
@@ -379,12 +379,34 @@ def _split_pair(piece: str) -> list[str]:
             left = left[-len(right):]
         if len(left) != len(right) or left[-1] != right[-1] or left == right:
             continue
+        if not all(re.search(r"\d|十[一二三四五六七八九]五", x) for x in (left, right)):
+            continue  # not two years or periods: 「预算收入和税收收入」 are read as two indicators below
         start = m.end(1) - len(left)
         before, after = piece[:start], piece[m.end(3):]
         after = re.sub(r"分别(?:是|为|有)?|各(?=[是为有增达完])", lambda x: x.group(0)[2:] if x.group(0).startswith("分别") else "",
                        after, count=1)
         return [before + left + after, before + right + after]
-    return [piece]
+    return _split_indicators(piece)
+
+
+# 「…的居民消费价格和城镇调查失业率各是多少」: two indicators, each named in full, asked of at once.
+_INDICATOR_WORD = r"(?:(?![的年和与及])[\u4e00-\u9fffA-Za-z.]){4,16}?"
+_INDICATOR_PAIR = re.compile(rf"(?:的|年|[，,\s])({_INDICATOR_WORD})(?:和|与|及|以及|、)({_INDICATOR_WORD})"
+                             r"(分别|各(?=[是为有增达完]))")
+
+
+def _split_indicators(piece: str) -> list[str]:
+    """「甲省2025年的A和B各是多少」 → 「甲省2025年的A是多少」「甲省2025年的B是多少」 when A and B each
+    name an indicator in full (four characters at least: 「城镇和农村居民收入分别增长多少」 shares its
+    noun and stays one question)."""
+    m = _INDICATOR_PAIR.search(piece)
+    if m is None or sum("\u4e00" <= ch <= "\u9fff" for ch in m.group(1)) < 4 or \
+            sum("\u4e00" <= ch <= "\u9fff" for ch in m.group(2)) < 4:
+        return [piece]
+    before, after = piece[: m.start(1)], piece[m.end(3):]
+    if m.group(3) == "分别":
+        after = re.sub(r"^(?:是|为|有)", "是", after)
+    return [before + m.group(1) + after, before + m.group(2) + after]
 
 
 _YEAR_MENTION = re.compile(r"(?:19|20)\d{2}\s*年(?:的|度)?")

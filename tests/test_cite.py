@@ -89,3 +89,14 @@ def test_a_term_of_a_ratio_supports_no_percentage():
 
     units = figure_units("城乡居民收入比收窄至2：1以内，三次产业比重为4.0∶37.7∶58.3")
     assert units["2"] == {"比"} and units["4.0"] == {"比"}
+
+
+def test_a_name_split_differently_in_the_answer_is_still_found():
+    from rag.cite import check
+    from rag.generate import ContextSentence, Passage
+
+    passage = Passage(1, "c1", "甲市·2025年", [ContextSentence(1, "c1", "甲市人民政府市长 欧阳明远", 0, 12, 1.0)])
+    verdict = check("甲市2025年政府工作报告是欧阳明远作的。", [passage], "甲市2025年政府工作报告是谁作的？")
+    assert verdict.sentences[0][1], "the speaker's line supports the answer"
+    verdict = check("甲市2025年政府工作报告是司马光辉作的。", [passage], "甲市2025年政府工作报告是谁作的？")
+    assert not verdict.sentences[0][1], "another name is not supported"

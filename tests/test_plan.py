@@ -141,3 +141,16 @@ def test_the_indicator_keeps_what_the_question_word_asks_of():
     assert indicator_of("今年计划新建多少所学校?") == "新建学校"
     assert indicator_of("去年城镇新增就业的任务是多少?") == "城镇新增就业"
     assert indicator_of("甲市报告里,2025年的GDP增速目标是多少?") == "GDP增速", "the clause that asks"
+
+
+@pytest.mark.parametrize("question,parts", [
+    ("甲省2025年的居民消费价格和城镇调查失业率各是多少？",
+     ["甲省2025年的居民消费价格是多少？", "甲省2025年的城镇调查失业率是多少？"]),
+    ("甲市的一般公共预算收入和税收收入分别是多少？", ["甲市的一般公共预算收入是多少？", "甲市的税收收入是多少？"]),
+    ("“十三五”和“十四五”时期的年均增速分别是多少？", ["“十三五”时期的年均增速是多少？", "“十四五”时期的年均增速是多少？"]),
+    # a shared noun or a verb pair is one question
+    ("城镇和农村居民人均可支配收入分别增长多少？", ["城镇和农村居民人均可支配收入分别增长多少？"]),
+    ("甲市2025年新建和改造学校分别多少所？", ["甲市2025年新建和改造学校分别多少所？"]),
+])
+def test_two_indicators_asked_at_once_are_two_parts(question, parts):
+    assert split_parts(question)[0] == parts
