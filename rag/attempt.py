@@ -348,10 +348,17 @@ def plan_in_chinese(a: "Assistant", turn: "Turn") -> "Answer | None":
     turn.notes.append(f"answered in Chinese as 「{zh}」, then translated")
     english, turn.plan = turn.plan, plan
     a._retrieve(turn, max(len(turn.results), a.settings.top_k))
+    k = len(turn.results)
     ans = answer_parts(a, turn)
     turn.plan = english
-    if ans.refused or ans.notes[-1:] == ["cancelled"]:
+    if ans.notes[-1:] == ["cancelled"]:
         return ans
+    if ans.refused:
+        # no part found through the translation (「total grain output」 rendered 「总产量」 loses 粮食):
+        # the question is answered as one, from its own words
+        turn.notes.append("no part answered through the translation; answering the question as one")
+        a._retrieve(turn, k)
+        return None
     ans.answer = in_english(a, turn, ans.answer)
     return ans
 

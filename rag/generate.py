@@ -165,13 +165,20 @@ def _select_sentences(question: str, results: list, chunks_by_id: dict, idf: dic
             head_text = chunk.text[head[0]:head[1]] if head else ""
             for ps, pe in pieces:
                 # each item of a list 「主要预期目标是：甲增长5%，乙增长3%，…」 is read with the lead-in
-                score = score_of(norm(head_text + chunk.text[ps:pe]), ri)
+                piece = chunk.text[ps:pe]
+                if not head or head[0] == ps:
+                    score = score_of(norm(piece), ri)
+                elif colon_lead(head_text):
+                    score = score_of(norm(head_text + piece), ri)
+                else:  # a later piece of a run of facts: its own words first, what the run is about half
+                    own = score_of(norm(piece), ri)
+                    score = own + 0.5 * max(0.0, score_of(norm(head_text + piece), ri) - own)
                 if one_year and "span" in (getattr(chunk, "flags", None) or ()):
                     score *= budget.span_penalty  # a paragraph about several years (「五年来，…」)
                 lead = max(lead, score)
                 if score > 0:
                     scored.append((score, ri, chunk.id, (ps, pe)))
-                    if head:
+                    if head and head[0] != ps:
                         heads[(chunk.id, ps)] = head
         # a lead-in (「要把握好以下三点。」) hands its score to the first sentence of each item it announces
         for fid in getattr(chunk, "follows", []) if lead > 0 else []:
@@ -240,9 +247,8 @@ def long_sentence_pieces(text: str, s: int, e: int, limit: int) -> tuple[tuple[i
         return None, [(s, e)]
     sent = text[s:e]
     colon = re.search(r"[：:]", sent[:60])
-    # with no lead-in, a long sentence is a run of facts 「甲达7.6万家、增加值增长3%，乙项目建成投产，…」:
-    # each piece read on its own (a piece without the asked words scores nothing, so one that needs
-    # its neighbour's subject is not picked)
+    # with no lead-in, a long sentence is a run of facts 「实施甲工程，筹措资金160万元，其中…」: its first
+    # piece names what the run is about, so it is the lead-in each later piece is read with
     head = (s, s + colon.end()) if colon else None
     start = s + colon.end() if colon else s
     pieces: list[tuple[int, int]] = []
@@ -253,7 +259,14 @@ def long_sentence_pieces(text: str, s: int, e: int, limit: int) -> tuple[tuple[i
             pieces[-1] = (pieces[-1][0], m.end())  # too short to stand alone: joined to the piece before
         else:
             pieces.append((m.start(), m.end()))
+    if head is None and len(pieces) > 1:
+        head = pieces[0]
     return head, pieces or [(s, e)]
+
+
+def colon_lead(text: str) -> bool:
+    """Whether a lead-in is one that announces a list (ends with a colon)."""
+    return text.rstrip().endswith((":", "："))
 
 
 def best_sentence(passages: list[Passage]) -> ContextSentence:

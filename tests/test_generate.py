@@ -113,6 +113,6 @@ def test_a_long_run_of_facts_is_read_piece_by_piece():
     text = ("规模以上工业企业达2.1万家、增加值增长6%，甲化工一期、乙电子产线等一批重大项目建成投产，无人机产量增长30%、"
             "占全国一成，工业机器人产量增长20%，服务机器人产量增长10%，新能源汽车产量增长25%，集成电路产量增长12%。")
     head, pieces = long_sentence_pieces(text, 0, len(text), 90)
-    assert head is None
     assert text[pieces[0][0]:pieces[0][1]] == "规模以上工业企业达2.1万家、增加值增长6%，"
+    assert head == pieces[0], "the first piece names what the run is about: each later piece is read with it"
     assert pieces[-1][1] == len(text) and len(pieces) > 3
