@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from .cli_eval import eval_cmd
+from .cli_indicators import indicators_cmd
 from .console import err, fail, out
 from .errors import RagError
 from .scope import LEVELS, Scope
@@ -270,8 +271,9 @@ def search(question: str = typer.Argument(..., help="The question, in Chinese (e
     err.print(f"retrieval {timings.get('retrieve_ms')} ms")
 
 
-# --- evaluation: rag/cli_eval.py ------------------------------------------------------------------
+# --- evaluation: rag/cli_eval.py; indicators: rag/cli_indicators.py -------------------------------------
 app.command("eval")(eval_cmd)
+app.command("indicators")(indicators_cmd)
 
 
 # --- answering --------------------------------------------------------------------------------------

@@ -29,10 +29,15 @@ def eval_cmd(questions: Path = typer.Option(None, "--questions", help="Question 
              k: int = typer.Option(None, "-k", help="Passages per question."),
              min_hit5: Optional[float] = typer.Option(None, "--min-hit5", help="Retrieval-only: exit 1 below this hit@5."),
              min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Exit 1 below this answer accuracy."),
+             indicators: Optional[Path] = typer.Option(None, "--indicators", help="Score the indicator table "
+                                                       "against this gold table (JSON lines) instead; no model runs."),
              json_out: bool = typer.Option(False, "--json", help="Metrics as JSON on stdout.")) -> None:
     """Run a question file through the pipeline: retrieval, answers, citations, refusals, latency."""
     from .evaluate import compare, load_questions, run_full, run_retrieval, write_report
 
+    if indicators is not None:
+        _eval_indicators(indicators, out_path, json_out)
+        return
     try:
         s = get_settings()
         qs = load_questions(questions or (s.root / "eval" / "questions.jsonl"))
@@ -121,3 +126,42 @@ def _print_retrieval(m: dict) -> None:
         out.print(f"[bold]misses (not in top 5):[/] {len(m['misses'])}")
         for miss in m["misses"]:
             out.print(f"  {miss['id']} rank={miss['rank']} {miss['question']}", markup=False, highlight=False)
+
+
+def _eval_indicators(gold_path: Path, out_path: Path | None, json_out: bool) -> None:
+    """`rag eval --indicators GOLD.jsonl`: the library's indicator table scored against a gold table
+    (precision, recall, invented rows, by indicator and kind, target-vs-actual pairs)."""
+    from .indicators.score import load_gold, score
+    from .indicators.table import library_rows
+    from .store import ChunkStore
+
+    try:
+        s = get_settings()
+        gold = load_gold(gold_path)
+        store = ChunkStore(s.index_dir)
+        reports = store.reports()
+        missing = sorted({g["doc"] for g in gold} - {r[0] for r in reports})
+        if missing:
+            raise RagError(f"the gold table names reports the index does not hold: {', '.join(missing[:5])}")
+        result = score(library_rows(store), gold, {r[0]: r[1] for r in reports}, {r[0]: r[3] for r in reports})
+    except (RagError, OSError) as exc:
+        fail(exc)
+    if out_path:
+        from .files import atomic_write_text
+
+        atomic_write_text(out_path, json.dumps(result, ensure_ascii=False, indent=1))
+    if json_out:
+        print(json.dumps({k: v for k, v in result.items() if k != "failures"}, ensure_ascii=False))
+        return
+    cols = ["rows", "gold", "correct", "precision", "recall", "invented"]
+    table = Table("slice", *cols)
+    table.add_row("[bold]overall[/]", *[str(result["overall"].get(c, "")) for c in cols])
+    for key, v in result["by_indicator_kind"].items():
+        table.add_row(key, *[str(v.get(c, "")) for c in cols])
+    out.print(table)
+    pairs = result["pairs"]
+    out.print(f"target-vs-actual pairs: {pairs['found']} of {pairs['gold']} found; "
+              f"invented rows {result['overall']['invented_share']:.1%} of rows", highlight=False)
+    for f in result["failures"]:
+        out.print(f"  {f['outcome']}: {f['doc']} {f['indicator']}/{f['kind']} got {f.get('value')!r}, "
+                  f"gold {f.get('gold')!r}", markup=False, highlight=False)

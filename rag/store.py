@@ -28,6 +28,7 @@ from typing import Iterable, Iterator, TypeVar
 
 from .errors import RagError
 from .files import is_no_space, no_space_error
+from .indicators.catalog import EXTRACTOR_VERSION
 from .ingest import Chunk, Document, doc_summary
 from .settings import Settings
 
@@ -47,6 +48,8 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc, position);
 CREATE INDEX IF NOT EXISTS chunks_place ON chunks (place);
 CREATE INDEX IF NOT EXISTS chunks_level ON chunks (level);
 CREATE INDEX IF NOT EXISTS chunks_year ON chunks (year);
+CREATE TABLE IF NOT EXISTS indicators (       -- headline indicators of each document (rag/indicators)
+    doc TEXT NOT NULL, position INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (doc, position));
 """
 
 
@@ -226,18 +229,26 @@ class ChunkStore:
         have = dict(self.db.execute("SELECT id, digest FROM documents").fetchall())
         order = [r[0] for r in self.db.execute("SELECT id FROM documents ORDER BY position")]
         changed = order != wanted or any(have.get(d.id) != digest for _, d, _, _, digest, _ in rows)
-        if not changed:
+        # the indicator rules changed since the rows were written: every report's are recomputed
+        stale = self._meta("indicators") != str(EXTRACTOR_VERSION)
+        if not changed and not stale:
             return False
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("CREATE TABLE IF NOT EXISTS indicators (doc TEXT NOT NULL, position INTEGER NOT NULL, "
+                            "data TEXT NOT NULL, PRIMARY KEY (doc, position))")
             for gone in set(have) - set(wanted):
                 self.db.execute("DELETE FROM chunks WHERE doc = ?", (gone,))
                 self.db.execute("DELETE FROM documents WHERE id = ?", (gone,))
+                self.db.execute("DELETE FROM indicators WHERE doc = ?", (gone,))
             for pos, d, summary, doc_data, digest, chunk_rows in rows:
                 meta = summary.get("meta") or {}
                 if have.get(d.id) == digest:
                     self.db.execute("UPDATE documents SET position = ? WHERE id = ?", (pos, d.id))
+                    if stale:
+                        self._write_indicators(d, meta)
                     continue
+                self._write_indicators(d, meta)
                 self.db.execute("DELETE FROM chunks WHERE doc = ?", (d.id,))
                 self.db.execute("INSERT OR REPLACE INTO documents (id, position, place, level, year, digest, data, crc) "
                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -250,6 +261,7 @@ class ChunkStore:
                       meta.get("level") or "", c.year, data, _crc(data))
                      for n, (c, data) in enumerate(zip(d.chunks, chunk_rows))))
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,))
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('indicators', ?)", (str(EXTRACTOR_VERSION),))
             if commit:
                 self.db.execute("COMMIT")
         except BaseException:
@@ -257,6 +269,16 @@ class ChunkStore:
                 self.db.execute("ROLLBACK")
             raise
         return True
+
+    def _write_indicators(self, d: "Document", meta: dict) -> None:
+        """The headline indicators of one document, extracted from its chunks (only for a document
+        that changed, or when the extraction rules did)."""
+        from .indicators.extract import extract
+
+        self.db.execute("DELETE FROM indicators WHERE doc = ?", (d.id,))
+        self.db.executemany("INSERT INTO indicators (doc, position, data) VALUES (?, ?, ?)",
+                            ((d.id, n, json.dumps(r.to_dict(), ensure_ascii=False))
+                             for n, r in enumerate(extract(d.chunks, meta.get("level") or ""))))
 
     @property
     def pending(self) -> bool:
@@ -309,6 +331,18 @@ class ChunkStore:
         """(id, place, level, year) of every document, from the indexed columns (no JSON to parse)."""
         with self.lock:
             return [tuple(r) for r in self.db.execute("SELECT id, place, level, year FROM documents ORDER BY position")]
+
+    @_guarded
+    def indicators(self, docs: Iterable[str] = ()) -> list[dict] | None:
+        """The stored indicator rows (of `docs`, or all), in corpus order; None when the store holds
+        none of the current extraction rules (a store written before them: extract on the fly)."""
+        with self.lock:
+            if not self._has_column("indicators", "doc") or self._meta("indicators") != str(EXTRACTOR_VERSION):
+                return None
+            rows = self.db.execute("SELECT i.doc, i.data FROM indicators i JOIN documents d ON d.id = i.doc "
+                                   "ORDER BY d.position, i.position").fetchall()
+        wanted = set(docs)
+        return [json.loads(data) for doc, data in rows if not wanted or doc in wanted]
 
     @_guarded
     def count(self, searchable_only: bool = False) -> int:
