@@ -25,6 +25,7 @@ from .docs import render as render_docs
 from .chat.router import router as chat_router
 from .documents.router import router as documents_router
 from .health.router import router as health_router
+from .indicators.router import router as indicators_router
 from .models.router import router as models_router
 from .scope import Vocabulary
 from .search.router import router as search_router
@@ -43,7 +44,9 @@ citations.
   (streaming: in the last chunk's `choices[0].delta.citations`).
 * `POST /v1/search`, `GET /v1/models`, `/v1/documents` (list, upload in any format, remove, the original file,
   the text as cited), `/healthz`, `/readyz`.
-* `/`: the web page (chat, citations opening the report at the quoted paragraph, documents).
+* `GET /v1/indicators`, `GET /v1/indicators/compare`: the headline indicators of the reports (targets and
+  results, each cited to its sentence; JSON or CSV), and each target beside the result a later report gives.
+* `/`: the web page (chat, citations opening the report at the quoted paragraph, documents, indicators).
 
 Errors always have the shape `{"error": {"message", "type", "param", "code"}}`. When the server has an
 API key, every endpoint except `/healthz` and `/readyz` (this page included) needs
@@ -85,7 +88,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     errors.install(app)
 
     protected = [Depends(require_api_key)]
-    for router in (ask_router, chat_router, search_router, models_router, documents_router):
+    for router in (ask_router, chat_router, search_router, models_router, documents_router, indicators_router):
         app.include_router(router, dependencies=protected)
     app.include_router(health_router)
     app.include_router(web_router)  # the page holds no data: it loads without the key, its calls carry it

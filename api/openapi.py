@@ -7,7 +7,8 @@ here, so that a client (or a contract tester) can trust it:
 * limits from `ApiSettings`: the longest question, the largest `k`, the most chat messages;
 * the model ids this server accepts (an enum, once the model catalogue is loaded);
 * what a `scope` may name: the documents, places and years of the library being served, and only
-  combinations that admit a report (`api.scope.schema`; rebuilt when the library changes);
+  combinations that admit a report (`api.scope.schema`; rebuilt when the library changes); likewise
+  what the filters of `/v1/indicators` may name (`api.indicators.router.document`);
 * the chat request's rules: every `user` message holds one question (non-blank text within the limit,
   a string or a single text part); that the last message must be the user's is beyond JSON Schema
   (an array's last item cannot be named) and is said in the description;
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from . import scope
+from .indicators.router import document as indicator_filters
 from .settings import ApiSettings
 
 # Routes that need neither the key nor a loaded service.
@@ -160,6 +162,8 @@ def build(app: FastAPI, api: ApiSettings, model_ids: list[str] | None,
     _set_limits(schemas, api, model_ids)
     if vocabulary is not None and "ScopeRequest" in schemas:
         schemas["ScopeRequest"] = scope.schema(schemas["ScopeRequest"], vocabulary)
+    if vocabulary is not None and vocabulary.reports:
+        indicator_filters(spec, vocabulary)
     _chat_messages(schemas, api)
     _responses(spec, protected=bool(api.api_key))
     _links(spec)

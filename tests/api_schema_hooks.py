@@ -20,7 +20,9 @@ Loaded by tests/test_api_schema.py, and by the command-line run over a live serv
   removes seed reports (`DELETE /v1/documents/{id}` with ids taken from the listing), and a scope
   naming a removed report (or a place or year only removed reports had) is then rightly a 422. So
   the removals are noted (`after_call`), and a positive case is kept only if its scope holds for the
-  library without them. `reset()` forgets them, for a run on a fresh copy of the index.
+  library without them. `reset()` forgets them, for a run on a fresh copy of the index. The filters of
+  `/v1/indicators` (and `/compare`) name documents, places, years and levels too: a positive case is
+  kept only if each name it gives is still held once the removed reports are gone.
 """
 
 from __future__ import annotations
@@ -163,3 +165,30 @@ def without_removed(component: dict) -> dict:
         items.pop("enum", None)
         items.update({"enum": list(dict.fromkeys(names))} if names else {"not": {}})
     return out
+
+
+INDICATORS = ("/v1/indicators", "/v1/indicators/compare")
+
+
+@schemathesis.hook("filter_case")
+def indicator_filters_within_the_library(context, case) -> bool:
+    """Keep positive indicator cases whose filters name only what the library still holds once the
+    removed reports are gone (see the module's docstring)."""
+    meta = getattr(case, "meta", None)
+    if meta is None or not meta.generation.mode.is_positive or not REMOVED or case.path not in INDICATORS:
+        return True
+    left = without_removed(case.operation.schema.raw_schema["components"]["schemas"]["ScopeRequest"])
+    props = left["properties"]
+    held = {"doc": set(props["docs"]["items"].get("enum", [])),
+            "place": set(props["places"]["items"].get("enum", [])),
+            "year": {str(y) for y in props["years"]["items"].get("enum", [])},
+            "level": {lv for b in left["anyOf"] for s in b.get("properties", {}).get("levels", {}).get("anyOf", [])
+                      for lv in s.get("contains", {}).get("enum", [])}}
+    for param, names in held.items():
+        values = (case.query or {}).get(param)
+        if values is None:
+            continue
+        for value in values if isinstance(values, list) else [values]:
+            if any(name not in names for name in str(value).split(",")):
+                return False
+    return True

@@ -1,5 +1,6 @@
 /* gov-report-rag web page: chat with streamed, checked answers; citations open the report at the quote;
- * an optional scope limits the reports a question is answered from.
+ * an optional scope limits the reports a question is answered from; the indicators view tables each
+ * report's headline targets and results (each value opens its sentence) and charts target against result.
  *
  * Plain JavaScript, no dependencies, no build step. Every piece of report, answer or document text is
  * put on the page with textContent / text nodes, never parsed as HTML. Data calls carry the API key
@@ -22,6 +23,7 @@
     scope: { docs: [], places: [], years: [], levels: [] }, // what the next questions may be answered from
     texts: new Map(),     // doc id -> Promise of GET /v1/documents/{id}/text
     view: null,           // {list, index, doc, twinOf, opener}
+    ind: { loaded: false, all: [], seq: 0 }, // the indicators view: every row (for the filters), the latest load
   };
   // measurements for the browser test and the curious: one entry per question
   window.ragTimings = [];
@@ -56,7 +58,12 @@
 
   /* --- API calls --------------------------------------------------------------------------------- */
   const narrow = window.matchMedia("(max-width: 860px)");
-  narrow.addEventListener("change", () => { $("chat").inert = narrow.matches && !$("report").hidden; });
+  /** On a phone the report view covers the page: the view under it (chat or indicators) takes no focus. */
+  function coverMain(covered) {
+    $("chat").inert = covered;
+    $("indicators").inert = covered;
+  }
+  narrow.addEventListener("change", () => coverMain(narrow.matches && !$("report").hidden));
   const url = (path) => new URL(path, document.baseURI).toString();
 
   function authHeaders(extra) {
@@ -187,6 +194,7 @@
   });
   $("new-chat").addEventListener("click", () => {
     if (state.controller) state.controller.abort();
+    showIndicators(false);
     state.history = [];
     $("log").textContent = "";
     $("intro").hidden = false;
@@ -463,7 +471,7 @@
     if (r.hidden) return;
     r.hidden = true;
     document.body.classList.remove("with-report");
-    $("chat").inert = false;
+    coverMain(false);
     const opener = state.view && state.view.opener;
     state.view = null;
     if (opener && document.contains(opener)) opener.focus();
@@ -501,7 +509,7 @@
     const docId = v.twin || (cite ? cite.doc : v.doc);
     r.hidden = false;
     document.body.classList.add("with-report");
-    $("chat").inert = narrow.matches; // on a phone the report covers the chat: keep the focus inside it
+    coverMain(narrow.matches); // on a phone the report covers the page: keep the focus inside it
     $("report-title").textContent = "正在打开报告…";
     $("report-meta").textContent = "";
     $("report-crumb").textContent = "";
@@ -667,6 +675,8 @@
     }
     showExamples();
     fillScope();
+    state.ind.loaded = false; // the library changed: the indicators are read again
+    if (!$("indicators").hidden) loadIndicators();
   }
 
   /* --- the scope: the reports a question may be answered from ---------------------------------------- */
@@ -910,6 +920,243 @@
     } finally {
       bar.hidden = true;
       button.disabled = false;
+    }
+  });
+
+  /* --- indicators: each report's headline targets and results, and target against result ------------- */
+  const IND_LABELS = {
+    gdp_growth: "地区生产总值增速", gdp_total: "地区生产总值", budget_revenue_growth: "一般公共预算收入增速",
+    budget_revenue: "一般公共预算收入", urban_jobs: "城镇新增就业", unemployment_rate: "城镇调查失业率",
+    cpi: "居民消费价格涨幅", income_growth: "居民收入增速", grain_output: "粮食产量", energy_intensity: "单位GDP能耗",
+    industry_growth: "规上工业增加值增速", investment_growth: "固定资产投资增速", retail_growth: "社会消费品零售总额增速",
+    trade_growth: "外贸进出口增速", air_quality: "空气质量",
+  };
+  const VERDICTS = { met: "达到目标", above: "高于目标", below: "低于目标", "not comparable": "无法比较" };
+  const SVG_NS = $("svg-ns").namespaceURI; // the page's own inline SVG tells the namespace (no URL in the code)
+  const indLabel = (id) => IND_LABELS[id] || id;
+  const indRank = (id) => (id in IND_LABELS ? Object.keys(IND_LABELS).indexOf(id) : 1000);
+
+  function showIndicators(on) {
+    const was = !$("indicators").hidden;
+    $("indicators").hidden = !on;
+    $("chat").hidden = on;
+    $("indicators-open").setAttribute("aria-pressed", String(on));
+    $("indicators-open").textContent = on ? "问答" : "指标";
+    $("indicators-open").title = on ? "回到问答" : "各报告的主要指标";
+    if (on && !was) {
+      loadIndicators();
+      $("ind-title").focus({ preventScroll: true });
+    } else if (!on && was) {
+      input.focus();
+    }
+  }
+  $("indicators-open").addEventListener("click", () => showIndicators($("indicators").hidden));
+  $("ind-place").addEventListener("change", () => loadIndicators());
+  $("ind-indicator").addEventListener("change", () => loadIndicators());
+
+  /** The query of the chosen filters (the same for the table, the pairs and the CSV). */
+  function indQuery(format) {
+    const p = new URLSearchParams();
+    if ($("ind-place").value) p.set("place", $("ind-place").value);
+    if ($("ind-indicator").value) p.set("indicator", $("ind-indicator").value);
+    if (format) p.set("format", format);
+    const q = p.toString();
+    return q ? "?" + q : "";
+  }
+
+  async function loadIndicators() {
+    const seq = ++state.ind.seq;
+    const status = $("ind-status");
+    status.textContent = "正在读取指标…";
+    $("ind-csv").href = url("v1/indicators" + indQuery("csv"));
+    try {
+      if (!state.ind.loaded) {
+        state.ind.all = (await apiJson("v1/indicators")).data;
+        state.ind.loaded = true;
+        fillIndicatorFilters();
+        $("ind-csv").href = url("v1/indicators" + indQuery("csv"));
+      }
+      const q = indQuery();
+      const [rows, pairs] = await Promise.all([
+        q ? apiJson("v1/indicators" + q).then((b) => b.data) : state.ind.all,
+        apiJson("v1/indicators/compare" + q).then((b) => b.data)]);
+      if (seq !== state.ind.seq) return; // the filters changed meanwhile
+      renderIndicatorTable(rows);
+      renderPairs(pairs);
+      const reports = new Set(rows.map((r) => r.doc)).size;
+      status.textContent = rows.length ? `${reports} 份报告，${rows.length} 个数值，${pairs.length} 组目标与实际。`
+        : "所选报告中没有找到主要指标。";
+    } catch (err) {
+      if (seq === state.ind.seq) status.textContent = "无法读取指标：" + err.message;
+    }
+  }
+
+  /** The filters' options, from every row the library has (a choice still held is kept). */
+  function fillIndicatorFilters() {
+    const fill = (sel, values, label, all) => {
+      const keep = sel.value;
+      sel.textContent = "";
+      sel.append(el("option", { value: "" }, all));
+      for (const v of values) sel.append(el("option", { value: v }, label(v)));
+      sel.value = values.includes(keep) ? keep : "";
+    };
+    const rows = state.ind.all;
+    fill($("ind-place"), [...new Set(rows.map((r) => r.place).filter(Boolean))], (v) => v, "全部地方");
+    fill($("ind-indicator"), [...new Set(rows.map((r) => r.indicator))].sort((a, b) => indRank(a) - indRank(b)),
+         indLabel, "全部指标");
+  }
+
+  /** A value as a button: the kind (目标 / 实际, with the year when it is not the report's), the value as
+   * written; it opens the report at the sentence it is read from. */
+  function valueButton(row, kind, value, citation, year) {
+    const k = kind === "target" ? "目标" : "实际";
+    const when = row.period && row.period !== year ? `${row.period}年` : "";
+    return el("button", {
+      type: "button", class: "ind-val k-" + kind, "data-testid": "indicator-value", "data-doc": citation.doc,
+      title: citation.quote, "aria-label": `${indLabel(row.indicator)} ${when}${k} ${value}：查看出处`,
+      onclick: (e) => openCitation([citation], 0, e.currentTarget),
+    }, el("span", { class: "k" }, when + k), value);
+  }
+
+  /** Rows: indicators; columns: the reports, grouped by place (the years of a place side by side). */
+  function renderIndicatorTable(rows) {
+    const head = $("ind-thead");
+    const body = $("ind-rows");
+    head.textContent = "";
+    body.textContent = "";
+    const reports = new Map();
+    for (const r of rows) {
+      if (!reports.has(r.doc)) reports.set(r.doc, { doc: r.doc, place: r.place || "—", year: r.year });
+    }
+    const places = new Map();
+    for (const rep of reports.values()) {
+      if (!places.has(rep.place)) places.set(rep.place, []);
+      places.get(rep.place).push(rep);
+    }
+    const columns = [];
+    for (const list of places.values()) {
+      list.sort((a, b) => (a.year || 0) - (b.year || 0) || a.doc.localeCompare(b.doc));
+      columns.push(...list);
+    }
+    if (!columns.length) return;
+    head.append(
+      el("tr", {}, el("th", { scope: "col", rowspan: "2", class: "ind-corner" }, "指标"),
+        [...places].map(([place, list]) => el("th", { scope: "colgroup", colspan: String(list.length), class: "ind-place" },
+                                               place))),
+      el("tr", {}, columns.map((c) => {
+        const d = state.docs.find((x) => x.id === c.doc);
+        const extra = d && d.script === "traditional" ? " 繁体" : "";
+        return el("th", { scope: "col", title: d ? d.title || d.name : c.doc, "data-doc": c.doc },
+                  (c.year ? `${c.year}年` : "年份不详") + extra);
+      })));
+    const indicators = [...new Set(rows.map((r) => r.indicator))].sort((a, b) => indRank(a) - indRank(b));
+    for (const ind of indicators) {
+      body.append(el("tr", { "data-indicator": ind },
+        el("th", { scope: "row" }, indLabel(ind)),
+        columns.map((c) => {
+          const here = rows.filter((r) => r.doc === c.doc && r.indicator === ind)
+            .sort((a, b) => (a.kind === b.kind ? (b.period || 0) - (a.period || 0) : a.kind === "target" ? -1 : 1));
+          return el("td", {}, here.length ? here.map((r) => valueButton(r, r.kind, r.value, r.citation, r.year))
+                                          : el("span", { class: "ind-none", "aria-label": "无" }, "—"));
+        })));
+    }
+  }
+
+  /** (low, high, unit) of a written value, as the server reads it for its verdict: 「5%左右」 → 5, 5, %;
+   * 「4.5%—5%」 → 4.5, 5, %; 「1100万人以上」 → 1.1e7; null for a value in words. */
+  function quantity(value) {
+    const nums = (String(value).match(/\d+(?:\.\d+)?/g) || []).map(Number);
+    if (!nums.length) return null;
+    const m = String(value).match(/\d\s*(万亿|亿|万)?\s*(%|％|个百分点|元|人|吨|斤|公斤|微克\/立方米|天)/);
+    const mag = m && m[1] ? { "万亿": 1e12, "亿": 1e8, "万": 1e4 }[m[1]] : 1;
+    const sign = /下降|降低|回落|微降|降到|降至|减少/.test(value) ? -1 : 1;
+    const vals = nums.slice(0, 2).map((n) => sign * n * mag);
+    return { low: Math.min(...vals), high: Math.max(...vals), unit: m ? m[2].replace("％", "%") : "" };
+  }
+
+  function svg(tag, attrs, ...kids) {
+    const n = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, String(v));
+    for (const c of kids) n.append(c);
+    return n;
+  }
+
+  /** A small bar chart of one pair: the target (grey from zero; its range darker; a dashed line at the
+   * figure the verdict is read against) above the result (coloured by the verdict). Null when the two
+   * cannot be put on one scale (a target in words, different units). */
+  function pairChart(p) {
+    const t = quantity(p.target);
+    const r = quantity(p.result);
+    if (!t || !r || t.unit !== r.unit || p.verdict === "not comparable") return null;
+    const W = 160, H = 34, pad = 6;
+    const lo = Math.min(0, t.low, r.low);
+    const hi = Math.max(0, t.high, r.low);
+    const x = (v) => pad + ((v - lo) / ((hi - lo) || 1)) * (W - 2 * pad);
+    const bar = (from, to, y, h, cls) => svg("rect", { x: Math.min(x(from), x(to)).toFixed(1), y, height: h,
+      width: Math.max(Math.abs(x(to) - x(from)), 1.5).toFixed(1), class: cls });
+    const line = x(/以上|不低于|突破|超过/.test(p.target) ? t.low : t.high).toFixed(1);
+    const said = `目标 ${p.target}，实际 ${p.result}，${VERDICTS[p.verdict] || p.verdict}`;
+    return svg("svg", { class: "ind-chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+                        "aria-label": said, "data-testid": "indicator-chart" },
+      svg("title", {}, said),
+      bar(0, t.high, 5, 10, "t"),
+      t.low < t.high ? bar(t.low, t.high, 5, 10, "t-range") : "",
+      bar(0, r.low, 19, 10, "r v-" + p.verdict.replace(/\s+/g, "-")),
+      svg("line", { x1: line, x2: line, y1: 2, y2: 32, class: "t-line" }),
+      svg("line", { x1: x(0).toFixed(1), x2: x(0).toFixed(1), y1: 2, y2: 32, class: "ax" }));
+  }
+
+  /** Target against result, place by place: the target (earlier report) and the result (later report)
+   * side by side, each opening its sentence, the chart, and the verdict. */
+  function renderPairs(pairs) {
+    const box = $("ind-pairs");
+    box.textContent = "";
+    if (!pairs.length) {
+      box.append(el("p", { class: "ind-none-note" }, "所选报告中没有可对照的目标与实际（需要同一地方前后两年的报告）。"));
+      return;
+    }
+    const byPlace = new Map();
+    for (const p of pairs) {
+      if (!byPlace.has(p.place)) byPlace.set(p.place, []);
+      byPlace.get(p.place).push(p);
+    }
+    for (const [place, list] of byPlace) {
+      list.sort((a, b) => indRank(a.indicator) - indRank(b.indicator) || (a.period || 0) - (b.period || 0));
+      const verdict = (p) => el("span", { class: "verdict v-" + p.verdict.replace(/\s+/g, "-") },
+                                VERDICTS[p.verdict] || p.verdict);
+      box.append(el("section", { class: "ind-place-pairs", "data-place": place },
+        el("h4", {}, place),
+        el("div", { class: "ind-wrap" }, el("table", { class: "ind-pairs" },
+          el("caption", { class: "sr-only" }, `${place}：目标与实际`),
+          el("thead", {}, el("tr", {}, ["指标", "年份", "目标", "实际", "对照", "结果"].map((h) => el("th", { scope: "col" }, h)))),
+          el("tbody", {}, list.map((p) => el("tr", { "data-indicator": p.indicator, "data-verdict": p.verdict },
+            el("th", { scope: "row" }, indLabel(p.indicator)),
+            el("td", {}, p.period ? `${p.period}年` : "—"),
+            el("td", {}, p.target_citation ? valueButton(p, "target", p.target, p.target_citation, p.period)
+                                           : p.target),
+            el("td", {}, p.result_citation ? valueButton(p, "result", p.result, p.result_citation, p.period)
+                                           : p.result),
+            el("td", { class: "ind-chart-cell" }, pairChart(p) || el("span", { class: "ind-none" }, "—")),
+            el("td", {}, verdict(p)))))))));
+    }
+  }
+
+  /** The CSV of the chosen rows: fetched with the key (a plain link could not send it), then saved. */
+  $("ind-csv").addEventListener("click", async (e) => {
+    e.preventDefault();
+    const status = $("ind-status");
+    try {
+      const res = await api("v1/indicators" + indQuery("csv"));
+      if (!res.ok) throw await failure(res);
+      const blob = await res.blob();
+      const link = el("a", { href: URL.createObjectURL(blob), download: "indicators.csv", hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      status.textContent = "已下载 indicators.csv。";
+    } catch (err) {
+      status.textContent = "下载失败：" + err.message;
     }
   });
 
