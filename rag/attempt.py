@@ -17,7 +17,7 @@ from .cite import Verdict, answer_figures, assign, check, misattributed, said_of
 from .compose import asked_verdict, contradiction, figures_of, join_replies, main_figure, part_label, relate
 from .gate import asks_one_year, asks_quantity, gives_figure, in_asked_unit
 from .generate import Passage, timed_stream
-from .plan import indicator_of, states_plan, wants_actual
+from .plan import NEGATION_RE, indicator_of, states_plan, wants_actual
 from .prompts import (REFUSAL_ZH, REPEAT_HINT, answer_to_english, build_messages, is_refusal,
                       question_to_chinese, user_message)
 from .query import QueryAnalysis
@@ -59,7 +59,8 @@ def answer_one(a: "Assistant", turn: "Turn") -> "Answer":
         return a.answer(turn, text, citations)
     fitting = [Passage(p.n, p.chunk_id, p.label, p.sentences) for p in turn.passages if p.chunk_id in allowed]
     best = a.gate.plain_answer(q, turn.question, topic, fitting, turn.ruled_out)
-    if best is None and q.yes_no and (denial := a.gate.denial(q, topic, fitting)) is not None:
+    denial = a.gate.denial(q, topic, fitting) if q.yes_no else None
+    if denial is not None and (best is None or best is denial or NEGATION_RE.search(best.text)):
         # 「是否提出了增长目标？」 of 「我们没有提出全年经济增速具体目标」: the reports say no
         ans = a.quoted(turn, denial, f"{reason}; the reports say no")
         ans.answer = "否。" + ans.answer

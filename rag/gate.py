@@ -15,7 +15,7 @@ from .cite import said_of
 from .clean import norm
 from .generate import Passage
 from .plan import NEGATION_RE, QUESTION_WORDS, states_plan
-from .query import QueryAnalysis
+from .query import QueryAnalysis, with_everyday_words
 from .retrieve import Retriever
 from .text import tokenize
 
@@ -165,7 +165,7 @@ class Gate:
                 sent = norm(s.text)
                 if not NEGATION_RE.search(sent):
                     continue
-                cov = self.topic_coverage(topic, sent, q.synonyms)
+                cov = self.topic_coverage(topic, sent, with_everyday_words(q.synonyms))
                 if cov > best_cov:
                     best, best_cov = s, cov
         return best if best_cov >= self.margins.quote else None

@@ -385,6 +385,17 @@ EVERYDAY_WORDS = {"经济增速": ["生产总值"], "经济增长": ["生产总�
                   "物价": ["居民消费价格"], "财政收入": ["一般公共预算收入"], "就业人数": ["就业"]}
 
 
+def with_everyday_words(synonyms: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A plan's synonyms with the everyday words for what each stands for (「经济增速」 for the GDP's
+    生产总值, 「物价」 for 居民消费价格): 「没有提出全年经济增速具体目标」 says no to whether a GDP target
+    was set. For recognising what a sentence says, not for searching (they would find too much)."""
+    out = {k: list(v) for k, v in synonyms.items()}
+    for key, terms in synonyms.items():
+        out[key] += [p for p, others in EVERYDAY_WORDS.items()
+                     if p not in out[key] and any(o in t for o in others for t in terms)]
+    return out
+
+
 def other_names(translator) -> dict[str, list[str]]:
     """Chinese phrase → the other names reports give it: each common acronym's Chinese terms
     (from the dictionary) → the acronym, and `EVERYDAY_WORDS`."""

@@ -108,3 +108,11 @@ def test_a_listed_target_is_no_answer_to_what_a_year_achieved(assistant):
     ans = assistant.ask("海南2025年的居民消费价格涨幅是多少？")
     assert "2%左右" not in ans.answer, (ans.answer, ans.notes)
     assert "CPI微降0.1%" in ans.answer, "a rate asked by 涨幅 is answered by the sentence that says 微降"
+
+
+def test_a_yes_no_question_the_reports_deny_is_answered_no(assistant):
+    # 「GDP增长目标」 in the question, 「经济增速具体目标」 in the report: the everyday words for GDP growth
+    scripted(assistant, ["资料中未提及。", "资料中未提及。"])
+    ans = assistant.ask("2020年政府工作报告是否提出了全年GDP增长目标？")
+    assert ans.answer.startswith("否。") and "没有提出全年经济增速具体目标" in ans.answer, (ans.answer, ans.notes)
+    assert {c.doc for c in ans.citations} == {"02_national_2020"}
