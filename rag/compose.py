@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .prompts import REFUSAL_ZH, is_refusal
+from .places import short_place
 from .query import QueryAnalysis, is_english
 
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
@@ -267,14 +268,6 @@ def part_label(q: QueryAnalysis, part: QueryAnalysis, i: int) -> str:
     return f"第{i + 1}问"
 
 
-def short_place(place: str) -> str:
-    """「广东省」 → 「广东」, 「宁夏回族自治区」 → 「宁夏」: the name people use in a sentence."""
-    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "省", "市"):
-        if place.endswith(suffix) and len(place) > len(suffix) + 1:
-            return place[: -len(suffix)]
-    return place
-
-
 def relate(q: QueryAnalysis, replies: list[str]) -> tuple[str, str]:
     """What goes before and after the verified parts: 「是。」/「否。」 first when a yes/no question is
     settled by the figures; after them, which parts the reports do not answer and the relation the
@@ -290,6 +283,8 @@ def relate(q: QueryAnalysis, replies: list[str]) -> tuple[str, str]:
             unit = units[i] if i < len(units) else None
             if unit is not None and unit.missing:
                 names.append(f"{unit.unknown_places[0]}：资料中没有{unit.unknown_places[0]}的报告")
+            elif unit is not None and unit.lacking:
+                names.append(f"{part_label(q, unit, i)}：资料中没有{unit.lacking}的报告")
             else:
                 names.append(f"{part_label(q, unit, i) if unit is not None else f'第{i + 1}问'}：{REFUSAL_ZH}")
         tail += "（" + "；".join(names) + "。）"

@@ -155,3 +155,11 @@ def translator_aliases(translator, place: str) -> set[str]:
         return {a.lower() for a in translator.place_aliases(place)}
     except AttributeError:
         return set()
+
+
+def short_place(place: str) -> str:
+    """「广东省」 → 「广东」, 「宁夏回族自治区」 → 「宁夏」: the name people use in a sentence."""
+    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "省", "市"):
+        if place.endswith(suffix) and len(place) > len(suffix) + 1:
+            return place[: -len(suffix)]
+    return place

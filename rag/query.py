@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from .clean import norm
-from .places import Places
+from .places import Places, short_place
 from .text import tokenize
 from .plan import (asked_figure, asks_yes_no, attribute_of, compare_words, completion_test, indicator_of, measure_of,
                    parallel_split, plan_period, relation_of, split_parts, target_and_result, wants_actual,
@@ -80,6 +80,7 @@ class QueryAnalysis:
     part_plans: list["QueryAnalysis"] = field(default_factory=list)  # each part's own reading (several parts)
     follow_up: bool = False  # a part that leaves out what the first part names (「今年的目标又是多少？」)
     scope: frozenset[str] | None = None  # the reports the user's scope admits (None: every report)
+    lacking: str = ""  # the report the library lacks for the place and year asked (「广东2023年」)
     synonyms: dict[str, list[str]] = field(default_factory=dict)  # a Chinese question's acronym → its terms (gdp → 地区生产总值 …)
 
     @property
@@ -335,6 +336,9 @@ class Analyzer:
                 cands = by_year
         elif q.years and not q.relative and q.places:
             fit = [r for r in cands if r.year in q.years or (r.year and r.year - 1 in q.years)]
+            if not fit and cands and len(q.places) == 1 and all(r.year for r in cands):
+                # neither the report of that year nor the next one (which reviews it)
+                q.lacking = f"{short_place(next(iter(q.places)))}{min(q.years)}年"
             if q.attribute == "target":
                 fit = [r for r in fit if r.year in q.years] or fit
             else:  # a result, or a figure of a year asked with no word of a target: what was done

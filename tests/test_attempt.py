@@ -116,3 +116,10 @@ def test_a_yes_no_question_the_reports_deny_is_answered_no(assistant):
     ans = assistant.ask("2020年政府工作报告是否提出了全年GDP增长目标？")
     assert ans.answer.startswith("否。") and "没有提出全年经济增速具体目标" in ans.answer, (ans.answer, ans.notes)
     assert {c.doc for c in ans.citations} == {"02_national_2020"}
+
+
+def test_a_year_the_library_has_no_report_of_is_named_and_the_rest_answered(assistant):
+    llm = scripted(assistant, ["广东2025年地区生产总值增长目标是5%左右。"])
+    ans = assistant.ask("广东2023年和2025年的GDP增长目标分别是多少？")
+    assert "5%左右" in ans.answer and "资料中没有广东2023年的报告" in ans.answer, ans.answer
+    assert len(llm.prompts) == 1, "the missing year costs no generation"
