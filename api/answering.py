@@ -20,16 +20,15 @@ import logging
 import threading
 import weakref
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable
 
 from fastapi import Request
 
-from rag.answer import Answer, Assistant
+from api.errors import BUSY, ApiError
+from rag.answer.assistant import Answer, Assistant
 from rag.scope import Scope
-
-from .errors import BUSY, ApiError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class AnswerJob:
     """One standalone question, ready for `Assistant.ask`."""
+
     question: str  # what the user typed (reported back as `question`)
     standalone: str  # after follow-up rewriting (what is answered)
     model: str  # pipeline model name: default | small
@@ -50,7 +50,7 @@ class AnswerJob:
 class Ticket:
     """A place in the queue; released exactly once, when its job has finished (or never ran)."""
 
-    def __init__(self, queue: "AnswerQueue"):
+    def __init__(self, queue: AnswerQueue):
         self._queue = queue
         self._released = False
 
@@ -82,8 +82,11 @@ class AnswerQueue:
         with self._lock:
             if self._closed or self._admitted >= self.limit:
                 self.stats["rejected"] += 1
-                raise self._busy(f"the server is busy answering ({self._admitted} questions queued); "
-                                 f"retry in {self.retry_after_s} s", "queue_full")
+                raise self._busy(
+                    f"the server is busy answering ({self._admitted} questions queued); "
+                    f"retry in {self.retry_after_s} s",
+                    "queue_full",
+                )
             self._admitted += 1
             return Ticket(self)
 
@@ -102,8 +105,7 @@ class AnswerQueue:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # --- the worker side ------------------------------------------------------------------------------
-    def _run(self, assistant: Assistant, job: AnswerJob, on_start: Callable[[], None],
-             on_event=None) -> Answer | None:
+    def _run(self, assistant: Assistant, job: AnswerJob, on_start: Callable[[], None], on_event=None) -> Answer | None:
         with self._lock:
             if job.state != "queued" or job.cancel.is_set():  # gave up, went away, or the server is stopping
                 job.state = "abandoned"
@@ -113,8 +115,15 @@ class AnswerQueue:
             self._active.add(job.cancel)
         on_start()
         try:
-            ans = assistant.ask(job.standalone, k=job.k, model=job.model, on_event=on_event, cancel=job.cancel,
-                                max_tokens=job.max_tokens, scope=job.scope)
+            ans = assistant.ask(
+                job.standalone,
+                k=job.k,
+                model=job.model,
+                on_event=on_event,
+                cancel=job.cancel,
+                max_tokens=job.max_tokens,
+                scope=job.scope,
+            )
         except Exception:
             self.stats["failed"] += 1
             raise
@@ -136,8 +145,9 @@ class AnswerQueue:
             return True
 
     # --- the event-loop side --------------------------------------------------------------------------
-    async def _start(self, request: Request, assistant: Assistant, job: AnswerJob,
-                     on_event=None) -> asyncio.Future | None:
+    async def _start(
+        self, request: Request, assistant: Assistant, job: AnswerJob, on_event=None
+    ) -> asyncio.Future | None:
         """Admit, queue, and wait until the job runs. Returns its future, None when the client went
         away first; 503 when the queue is full or the job did not start within `max_wait_s`."""
         ticket = self.admit()
@@ -154,13 +164,14 @@ class AnswerQueue:
             fut = loop.run_in_executor(self.executor, self._run, assistant, job, on_start, on_event)
         except RuntimeError:  # the executor is shut down
             ticket.release()
-            raise self._busy("the server is shutting down", "shutting_down")
+            raise self._busy("the server is shutting down", "shutting_down") from None
         fut.add_done_callback(lambda _: ticket.release())
         starter = asyncio.ensure_future(started.wait())
         watcher = asyncio.ensure_future(_until_disconnected(request))
         try:
-            done, _ = await asyncio.wait({starter, watcher, fut}, timeout=self.max_wait_s,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {starter, watcher, fut}, timeout=self.max_wait_s, return_when=asyncio.FIRST_COMPLETED
+            )
         except asyncio.CancelledError:
             job.cancel.set()
             raise
@@ -180,8 +191,10 @@ class AnswerQueue:
         if self._abandon(job):
             ticket.release()  # it will never run: its place is free now
             self.stats["timed_out"] += 1
-            raise self._busy(f"the question waited {self.max_wait_s:g} s without starting; retry in "
-                             f"{self.retry_after_s} s", "queue_timeout")
+            raise self._busy(
+                f"the question waited {self.max_wait_s:g} s without starting; retry in {self.retry_after_s} s",
+                "queue_timeout",
+            )
         return fut
 
     async def answer(self, request: Request, assistant: Assistant, job: AnswerJob) -> Answer | None:
@@ -207,8 +220,9 @@ class AnswerQueue:
             return None
         return fut.result()
 
-    async def stream(self, request: Request, assistant: Assistant,
-                     job: AnswerJob) -> AsyncIterator[tuple[str, object]] | None:
+    async def stream(
+        self, request: Request, assistant: Assistant, job: AnswerJob
+    ) -> AsyncIterator[tuple[str, object]] | None:
         """Start the job (503 as for `answer`), then an iterator of `(kind, data)` events: the
         `Assistant.ask` events except "done", then ("result", Answer) or ("error", exception).
         None when the client went away while queued."""
@@ -221,8 +235,9 @@ class AnswerQueue:
             except RuntimeError:  # the loop is closed: the server is stopping
                 job.cancel.set()
 
-        fut = await self._start(request, assistant, job,
-                                on_event=lambda kind, data: kind != "done" and push(kind, data))
+        fut = await self._start(
+            request, assistant, job, on_event=lambda kind, data: kind != "done" and push(kind, data)
+        )
         if fut is None:
             return None
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
-from rag.answer import Assistant
-from rag.retrieve import Retriever
-
-from .errors import UNAVAILABLE, ApiError
-from .health.schemas import Ready
-from .security import require_api_key
-from .services import Services
+from api.errors import UNAVAILABLE, ApiError
+from api.health.schemas import Ready
+from api.security import require_api_key
+from api.services import Services
+from rag.answer.assistant import Assistant
+from rag.search.retrieve import Retriever
 
 __all__ = ["get_services", "require_ready", "get_assistant", "get_retriever", "get_readiness", "require_api_key"]
 
@@ -66,8 +65,13 @@ async def get_readiness(request: Request) -> Ready:
         return Ready(ready=False, index=False, models={}, documents=0, chunks=0, queue={}, error="not started")
     r = services.readiness
     a = services.current
-    return Ready(ready=services.ready, index=r.index, models={n: True for n in services.loaded_models()},
-                 documents=len(a.retriever.documents) if a else 0, chunks=a.retriever.count if a else 0,
-                 queue={"admitted": services.queue.admitted, "limit": services.queue.limit,
-                        **dict(services.queue.stats)},
-                 error=r.error, ready_s=r.ready_s)
+    return Ready(
+        ready=services.ready,
+        index=r.index,
+        models={n: True for n in services.loaded_models()},
+        documents=len(a.retriever.documents) if a else 0,
+        chunks=a.retriever.count if a else 0,
+        queue={"admitted": services.queue.admitted, "limit": services.queue.limit, **dict(services.queue.stats)},
+        error=r.error,
+        ready_s=r.ready_s,
+    )

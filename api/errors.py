@@ -35,8 +35,10 @@ SERVER = "server_error"
 
 class ErrorDetail(BaseModel):
     message: str = Field(description="What went wrong, in a sentence.")
-    type: str = Field(description="Error class: invalid_request_error, authentication_error, not_found_error, "
-                                  "conflict_error, request_too_large, server_busy, service_unavailable, server_error.")
+    type: str = Field(
+        description="Error class: invalid_request_error, authentication_error, not_found_error, "
+        "conflict_error, request_too_large, server_busy, service_unavailable, server_error."
+    )
     param: str | None = Field(None, description="The request field at fault, when there is one.")
     code: str | None = Field(None, description="A stable machine-readable code, e.g. `model_not_found`.")
 
@@ -48,8 +50,16 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """An error with its HTTP status, raised anywhere in a request."""
 
-    def __init__(self, status: int, message: str, type: str = INVALID, *, param: str | None = None,
-                 code: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str = INVALID,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
         self.headers = headers or {}
@@ -59,8 +69,14 @@ def error_body(message: str, type: str, param: str | None = None, code: str | No
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
-def error_response(status: int, message: str, type: str, param: str | None = None, code: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    type: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(error_body(message, type, param, code), status_code=status, headers=headers)
 
 
@@ -92,8 +108,10 @@ ANSWER_ERRORS = {
     **COMMON_ERRORS,
     400: {"model": ErrorResponse, "description": "Malformed JSON, empty or over-long question."},
     404: {"model": ErrorResponse, "description": "Unknown model."},
-    503: {"model": ErrorResponse, "description": "The answer queue is full or the service is still loading; "
-                                                 "see the Retry-After header."},
+    503: {
+        "model": ErrorResponse,
+        "description": "The answer queue is full or the service is still loading; see the Retry-After header.",
+    },
 }
 
 
@@ -157,7 +175,7 @@ def install(app: FastAPI) -> None:
         status, kind, code = rag_error_status(exc)
         return error_response(status, str(exc), kind, code=code)
 
-    from .security import BodyTooLarge
+    from api.security import BodyTooLarge
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:

@@ -15,24 +15,23 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api import errors
+from api import openapi as document_builder
+from api.ask.router import router as ask_router
+from api.chat.router import router as chat_router
+from api.docs import render as render_docs
+from api.documents.router import router as documents_router
+from api.health.router import router as health_router
+from api.indicators.router import router as indicators_router
+from api.models.router import router as models_router
+from api.scope import Vocabulary
+from api.search.router import router as search_router
+from api.security import BodySizeLimit, require_api_key
+from api.services import Services
+from api.settings import ApiSettings
+from api.web.router import router as web_router
 from rag import resident
 from rag.settings import Settings, get_settings
-
-from . import errors
-from . import openapi as document_builder
-from .ask.router import router as ask_router
-from .docs import render as render_docs
-from .chat.router import router as chat_router
-from .documents.router import router as documents_router
-from .health.router import router as health_router
-from .indicators.router import router as indicators_router
-from .models.router import router as models_router
-from .scope import Vocabulary
-from .search.router import router as search_router
-from .security import BodySizeLimit, require_api_key
-from .services import Services
-from .settings import ApiSettings
-from .web.router import router as web_router
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +54,9 @@ are produced one at a time; when the queue is full the answer endpoints return 5
 """
 
 
-def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None,
-               announce: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, api_settings: ApiSettings | None = None, announce: bool = False
+) -> FastAPI:
     """`announce`: once ready, tell new `rag ask` processes of this index where to send their
     questions (`rag.resident`; `rag serve` does, an application embedding the API may not)."""
     settings = settings or get_settings()
@@ -80,8 +80,15 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
             services.close()
             app.state.services = None
 
-    app = FastAPI(title="gov-report-rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="gov-report-rag",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.api_settings = api_settings
     app.state.services = None
@@ -118,9 +125,18 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     async def docs() -> HTMLResponse:
         return HTMLResponse(render_docs(app.openapi()))
 
-    app.add_middleware(BodySizeLimit, max_body_bytes=api_settings.max_body_bytes,
-                       max_upload_bytes=api_settings.max_upload_bytes, max_header_bytes=api_settings.max_header_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_body_bytes=api_settings.max_body_bytes,
+        max_upload_bytes=api_settings.max_upload_bytes,
+        max_header_bytes=api_settings.max_header_bytes,
+    )
     if api_settings.cors_origins:  # outermost, so that errors carry the CORS headers too
-        app.add_middleware(CORSMiddleware, allow_origins=api_settings.cors_origins, allow_credentials=False,
-                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=api_settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     return app

@@ -23,9 +23,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from . import scope
-from .indicators.router import document as indicator_filters
-from .settings import ApiSettings
+from api import scope
+from api.indicators.router import document as indicator_filters
+from api.settings import ApiSettings
 
 # Routes that need neither the key nor a loaded service.
 OPEN_PATHS = ("/healthz", "/readyz")
@@ -77,40 +77,49 @@ def _chat_messages(schemas: dict, api: ApiSettings) -> None:
         return
     q = api.max_question_chars
     other = copy.deepcopy(message)
-    other["properties"]["role"] = {**other["properties"]["role"],
-                                   "enum": [r for r in other["properties"]["role"]["enum"] if r != "user"]}
+    other["properties"]["role"] = {
+        **other["properties"]["role"],
+        "enum": [r for r in other["properties"]["role"]["enum"] if r != "user"],
+    }
     other["title"] = "OtherMessage"
     other["description"] = "A system, developer, assistant or tool message: accepted and ignored."
     schemas["OtherMessage"] = other
     schemas["UserTextPart"] = {
-        "type": "object", "title": "UserTextPart", "required": ["type", "text"],
-        "properties": {"type": {"type": "string", "const": "text"},
-                       "text": _question(q, "The question.")},
+        "type": "object",
+        "title": "UserTextPart",
+        "required": ["type", "text"],
+        "properties": {"type": {"type": "string", "const": "text"}, "text": _question(q, "The question.")},
     }
     user = copy.deepcopy(message)
     user["title"] = "UserMessage"
-    user["description"] = (f"A question: non-blank text of at most {q} characters, as a string or as one text "
-                           "part. The last message, which must be one, is answered; the earlier ones are the history "
-                           "a follow-up is rewritten with.")
+    user["description"] = (
+        f"A question: non-blank text of at most {q} characters, as a string or as one text "
+        "part. The last message, which must be one, is answered; the earlier ones are the history "
+        "a follow-up is rewritten with."
+    )
     user["properties"]["role"] = {"type": "string", "const": "user", "description": "`user`."}
     user["properties"]["content"] = {
-        "anyOf": [_question(q), {"type": "array", "minItems": 1, "maxItems": 1,
-                                 "items": {"$ref": "#/components/schemas/UserTextPart"}}],
-        "description": "The question, as a string or a list holding one text part."}
+        "anyOf": [
+            _question(q),
+            {"type": "array", "minItems": 1, "maxItems": 1, "items": {"$ref": "#/components/schemas/UserTextPart"}},
+        ],
+        "description": "The question, as a string or a list holding one text part.",
+    }
     user["required"] = ["role", "content"]
     schemas["UserMessage"] = user
     user_ref = {"$ref": "#/components/schemas/UserMessage"}
     messages = request["messages"]
     messages["items"] = {"oneOf": [user_ref, {"$ref": "#/components/schemas/OtherMessage"}]}
     messages["contains"] = user_ref
-    messages["description"] = (messages.get("description", "") + " The last message is the user's: it is "
-                               "the question.").strip()
+    messages["description"] = (
+        messages.get("description", "") + " The last message is the user's: it is the question."
+    ).strip()
 
 
 def _responses(spec: dict, protected: bool) -> None:
     """Security and the responses every route may give."""
     for path, methods in spec.get("paths", {}).items():
-        for method, op in methods.items():
+        for op in methods.values():
             responses = op.setdefault("responses", {})
             responses.setdefault("431", _error("Request headers larger than the configured limit."))
             if path in OPEN_PATHS:
@@ -131,7 +140,10 @@ def _responses(spec: dict, protected: bool) -> None:
     components = spec.setdefault("components", {})
     if protected:
         components.setdefault("securitySchemes", {})["HTTPBearer"] = {
-            "type": "http", "scheme": "bearer", "description": "The server's API key (RAG_API_API_KEY)."}
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The server's API key (RAG_API_API_KEY).",
+        }
     else:
         components.get("securitySchemes", {}).pop("HTTPBearer", None)
         if not components.get("securitySchemes"):
@@ -143,21 +155,31 @@ def _links(spec: dict) -> None:
     paths = spec.get("paths", {})
     try:
         created = paths["/v1/documents"]["post"]["responses"]["201"]
-        targets = {"DocumentText": paths["/v1/documents/{doc_id}/text"]["get"]["operationId"],
-                   "DocumentFile": paths["/v1/documents/{doc_id}/file"]["get"]["operationId"],
-                   "DeleteDocument": paths["/v1/documents/{doc_id}"]["delete"]["operationId"]}
+        targets = {
+            "DocumentText": paths["/v1/documents/{doc_id}/text"]["get"]["operationId"],
+            "DocumentFile": paths["/v1/documents/{doc_id}/file"]["get"]["operationId"],
+            "DeleteDocument": paths["/v1/documents/{doc_id}"]["delete"]["operationId"],
+        }
     except KeyError:
         return
-    created["links"] = {name: {"operationId": op, "parameters": {"doc_id": "$response.body#/document/id"}}
-                        for name, op in targets.items()}
+    created["links"] = {
+        name: {"operationId": op, "parameters": {"doc_id": "$response.body#/document/id"}}
+        for name, op in targets.items()
+    }
 
 
-def build(app: FastAPI, api: ApiSettings, model_ids: list[str] | None,
-          vocabulary: scope.Vocabulary | None = None) -> dict:
+def build(
+    app: FastAPI, api: ApiSettings, model_ids: list[str] | None, vocabulary: scope.Vocabulary | None = None
+) -> dict:
     """The document for this app under its configuration (`model_ids`, `vocabulary`: None while the
     service loads)."""
-    spec = get_openapi(title=app.title, version=app.version, openapi_version=app.openapi_version,
-                       description=app.description, routes=app.routes)
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+    )
     schemas = spec.get("components", {}).get("schemas", {})
     _set_limits(schemas, api, model_ids)
     if vocabulary is not None and "ScopeRequest" in schemas:

@@ -4,15 +4,14 @@ OpenAI-compatible endpoint), with the same follow-up rewriting as `rag chat`."""
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
-from rag.chat import rewrite
-from rag.retrieve import Retriever
-
-from .answering import AnswerJob
-from .errors import ApiError
-from .scope import ScopeRequest, check_scope
-from .services import Services
+from api.answering import AnswerJob
+from api.errors import ApiError
+from api.scope import ScopeRequest, check_scope
+from api.services import Services
+from rag.answer.followup import rewrite
+from rag.search.retrieve import Retriever
 
 
 def check_question(services: Services, question: str, param: str) -> str:
@@ -22,15 +21,24 @@ def check_question(services: Services, question: str, param: str) -> str:
         raise ApiError(400, "the question is empty", param=param, code="empty_question")
     limit = services.api.max_question_chars
     if len(question) > limit:
-        raise ApiError(400, f"the question is too long ({len(question)} characters; at most {limit})", param=param,
-                       code="question_too_long")
+        raise ApiError(
+            400,
+            f"the question is too long ({len(question)} characters; at most {limit})",
+            param=param,
+            code="question_too_long",
+        )
     return question.strip()
 
 
-def standalone(question: str, history: list[str], limit: int, place_aliases: dict[str, str],
-               unknown_places: Callable[[str], list[str]] | None = None) -> str:
+def standalone(
+    question: str,
+    history: list[str],
+    limit: int,
+    place_aliases: dict[str, str],
+    unknown_places: Callable[[str], list[str]] | None = None,
+) -> str:
     """Replay the conversation as `rag chat` does: each earlier question is rewritten against the
-    ones before it, then the new one against them all (`rag.chat.rewrite`, with the places of the
+    ones before it, then the new one against them all (`rag.answer.followup.rewrite`, with the places of the
     index being served). Entries too long to have been asked are skipped."""
     done: list[str] = []
     for h in history:
@@ -40,9 +48,18 @@ def standalone(question: str, history: list[str], limit: int, place_aliases: dic
     return rewrite(question, done, place_aliases, unknown_places)
 
 
-def make_job(services: Services, retriever: Retriever, question: str, history: list[str], *, k: int | None,
-             model: str | None, max_tokens: int | None = None, question_param: str = "question",
-             scope: ScopeRequest | None = None) -> tuple[AnswerJob, str]:
+def make_job(
+    services: Services,
+    retriever: Retriever,
+    question: str,
+    history: list[str],
+    *,
+    k: int | None,
+    model: str | None,
+    max_tokens: int | None = None,
+    question_param: str = "question",
+    scope: ScopeRequest | None = None,
+) -> tuple[AnswerJob, str]:
     """The job to queue and the public id of the model that will answer; `retriever` is the index of
     the assistant that will answer (its places rewrite a follow-up, its library checks the scope)."""
     q = check_question(services, question, question_param)
@@ -50,7 +67,7 @@ def make_job(services: Services, retriever: Retriever, question: str, history: l
         raise ApiError(422, f"k must be between 1 and {services.api.max_k}", param="k", code="k_out_of_range")
     info = services.models().resolve(model)
     checked = check_scope(retriever, scope)
-    history = history[-services.api.max_history:] if services.api.max_history else []
+    history = history[-services.api.max_history :] if services.api.max_history else []
     limit = services.api.max_question_chars
     s = standalone(q, history, limit, retriever.place_aliases, retriever.unknown_places)
     if len(s) > limit:  # a rewritten follow-up can grow past the limit: answer the question as asked

@@ -74,28 +74,39 @@ class Timings(BaseModel):
     prompt_tokens: int | None = Field(None, description="Tokens in the prompt (absent when no model was needed).")
     first_token_s: float | None = Field(None, description="Seconds until the first answer token.")
     completion_tokens: int | None = Field(None, description="Tokens generated.")
-    prompt_eval_s: float | None = Field(None, description="Seconds the model spent on the prompt before its first token.")
+    prompt_eval_s: float | None = Field(
+        None, description="Seconds the model spent on the prompt before its first token."
+    )
     decode_tok_s: float | None = Field(None, description="Generation speed after the first token, tokens per second.")
-    generations: int | None = Field(None, description="Model calls: 2 when the first answer failed the checks and "
-                                                      "was retried with a stricter prompt.")
+    generations: int | None = Field(
+        None,
+        description="Model calls: 2 when the first answer failed the checks and was retried with a stricter prompt.",
+    )
     total_s: float | None = Field(None, description="Seconds for the whole answer.")
 
 
 class AskResponse(BaseModel):
     """The object of `rag ask --json`."""
+
     model_config = ConfigDict(extra="allow")
 
     question: str = Field(description="The question as asked.")
-    answer: str = Field(description="The answer with [n] citation markers, or 「资料中未提及」 / "
-                                    "\"The reports do not say.\" plus what the reports say nearby.")
+    answer: str = Field(
+        description="The answer with [n] citation markers, or 「资料中未提及」 / "
+        '"The reports do not say." plus what the reports say nearby.'
+    )
     refused: bool = Field(description="True when the reports do not answer the question.")
     citations: list[Citation] = Field(description="Verified citations the [n] markers refer to.")
     retrieved: list[SearchResult] = Field(description="The passages retrieved for the question.")
     timings: Timings = Field(description="Where the time went.")
-    extractive: bool = Field(description="True when the generated answer could not be verified and the best "
-                                         "supporting sentence is quoted instead.")
+    extractive: bool = Field(
+        description="True when the generated answer could not be verified and the best "
+        "supporting sentence is quoted instead."
+    )
     verified: bool = Field(description="True when every figure of the answer was found in the cited text.")
     model: str = Field(description="Pipeline model that answered (default or small; empty when none was needed).")
-    standalone_question: str = Field(description="The question actually answered, after a follow-up was "
-                                                 "rewritten with the history (equals `question` otherwise).")
+    standalone_question: str = Field(
+        description="The question actually answered, after a follow-up was "
+        "rewritten with the history (equals `question` otherwise)."
+    )
     notes: list[str] = Field(description="Why an answer was refused, retried or replaced.")

@@ -17,12 +17,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.errors import ApiError
+from api.schemas import json_int
 from rag.errors import RagError
-from rag.retrieve import Retriever
 from rag.scope import LEVELS, Scope
-
-from .errors import ApiError
-from .schemas import json_int
+from rag.search.retrieve import Retriever
 
 MAX_ITEMS = 50  # per field: more documents than that is the whole library, or a mistake
 MAX_NAME = 200  # characters of one document name or place
@@ -30,24 +29,39 @@ Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 
 
 class ScopeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "description": "Limits the reports a question is answered from. A field left out or empty does not "
-                       "limit; the fields limit together (places 甲市 and years 2024: 甲市's 2024 report). "
-                       "Naming anything the library does not hold, or a combination that admits no report, "
-                       "is a 422 (`code: unknown_scope`) with the reason.",
-        "examples": [{"places": ["甲市"], "years": [2024]}, {"docs": ["甲市2024年政府工作报告.docx"]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "description": "Limits the reports a question is answered from. A field left out or empty does not "
+            "limit; the fields limit together (places 甲市 and years 2024: 甲市's 2024 report). "
+            "Naming anything the library does not hold, or a combination that admits no report, "
+            "is a 422 (`code: unknown_scope`) with the reason.",
+            "examples": [{"places": ["甲市"], "years": [2024]}, {"docs": ["甲市2024年政府工作报告.docx"]}],
+        },
+    )
 
-    docs: list[Name] = Field(default_factory=list, strict=True, max_length=MAX_ITEMS,
-                             description="Documents, by id or by file name as /v1/documents lists them.")
-    places: list[Name] = Field(default_factory=list, strict=True, max_length=MAX_ITEMS,
-                               description="Places, as the reports name them (「忻州市」, or 「忻州」).")
-    years: list[json_int(1900, 2100)] = Field(default_factory=list, max_length=MAX_ITEMS,
-                                              description="Years of the reports (a report of 2024 reviews 2023).")
-    levels: list[Literal[LEVELS]] = Field(default_factory=list, strict=True, max_length=len(LEVELS),
-                                          description="Administrative levels of the reports.")
+    docs: list[Name] = Field(
+        default_factory=list,
+        strict=True,
+        max_length=MAX_ITEMS,
+        description="Documents, by id or by file name as /v1/documents lists them.",
+    )
+    places: list[Name] = Field(
+        default_factory=list,
+        strict=True,
+        max_length=MAX_ITEMS,
+        description="Places, as the reports name them (「忻州市」, or 「忻州」).",
+    )
+    years: list[json_int(1900, 2100)] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Years of the reports (a report of 2024 reviews 2023)."
+    )
+    levels: list[Literal[LEVELS]] = Field(
+        default_factory=list, strict=True, max_length=len(LEVELS), description="Administrative levels of the reports."
+    )
 
     def to_scope(self) -> Scope | None:
         """The pipeline's scope (repeated entries once), None when nothing limits."""
+
         def once(values: list) -> tuple:
             return tuple(dict.fromkeys(values))
 
@@ -59,12 +73,13 @@ class ScopeRequest(BaseModel):
 class Vocabulary:
     """What a scope may name in one library, exactly as the API accepts it (hashable: the OpenAPI
     document is cached per vocabulary)."""
+
     docs: tuple[tuple[str, str], ...]  # (as sent: an id or a listed file name, the report's id)
     places: tuple[tuple[str, str], ...]  # (as written, the place): the query analysis' aliases
     reports: tuple[tuple[str, str, str, int | None], ...]  # (id, place, level, year)
 
     @classmethod
-    def of(cls, retriever: Retriever) -> "Vocabulary":
+    def of(cls, retriever: Retriever) -> Vocabulary:
         reports = tuple(sorted((r.doc, r.place, r.level, r.year) for r in retriever.analyzer.reports))
         docs = {doc: doc for doc, *_ in reports}
         for d in retriever.documents:
@@ -92,8 +107,12 @@ def check_scope(retriever: Retriever, request: ScopeRequest | None) -> Scope | N
     names = {d["name"] for d in retriever.documents} | {r.doc for r in retriever.analyzer.reports}
     inexact = [d for d in scope.docs if d not in names] + [p for p in scope.places if p not in retriever.place_aliases]
     if inexact:
-        raise ApiError(422, f"scope: {', '.join(map(repr, inexact))} is not a document id, file name or place as "
-                            "the library lists it", param="scope", code="unknown_scope")
+        raise ApiError(
+            422,
+            f"scope: {', '.join(map(repr, inexact))} is not a document id, file name or place as the library lists it",
+            param="scope",
+            code="unknown_scope",
+        )
     return scope
 
 
@@ -101,6 +120,7 @@ def schema(component: dict, vocabulary: Vocabulary) -> dict:
     """The scope's JSON Schema (`component`, as pydantic writes it) for this library: each name from
     the library's lists, and a combination that admits at least one report (`anyOf`, a branch per
     report titled with its id, which holds when every field is empty or names that report)."""
+
     def admits(names: list) -> dict:
         return {"anyOf": [{"maxItems": 0}, {"contains": {"enum": names}}]} if names else {"maxItems": 0}
 
@@ -114,12 +134,18 @@ def schema(component: dict, vocabulary: Vocabulary) -> dict:
     props["docs"]["items"].update(one_of([name for name, _ in vocabulary.docs]))
     props["places"]["items"].update(one_of([alias for alias, _ in vocabulary.places]))
     props["years"]["items"].update(one_of(sorted({y for *_, y in vocabulary.reports if y})))
-    out["anyOf"] = [{"title": doc, "properties": {
-        "docs": admits([name for name, d in vocabulary.docs if d == doc]),
-        "places": admits([alias for alias, p in vocabulary.places if p == place]),
-        "years": admits([year] if year else []),
-        "levels": admits([level] if level in LEVELS else []),
-    }} for doc, place, level, year in vocabulary.reports]
+    out["anyOf"] = [
+        {
+            "title": doc,
+            "properties": {
+                "docs": admits([name for name, d in vocabulary.docs if d == doc]),
+                "places": admits([alias for alias, p in vocabulary.places if p == place]),
+                "years": admits([year] if year else []),
+                "levels": admits([level] if level in LEVELS else []),
+            },
+        }
+        for doc, place, level, year in vocabulary.reports
+    ]
     out["examples"] = examples(vocabulary)
     return out
 

@@ -14,7 +14,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import AUTH, INVALID, TOO_LARGE, ApiError, error_body
+from api.errors import AUTH, INVALID, TOO_LARGE, ApiError, error_body
+
 
 class BodyTooLarge(Exception):
     """Raised while reading a body that grew past the limit without declaring its length."""
@@ -27,15 +28,21 @@ def key_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-async def require_api_key(request: Request,
-                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+async def require_api_key(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
     """Dependency on every route except the health probes; a no-op when no key is configured."""
     expected = request.app.state.api_settings.api_key
     if not expected:
         return
     if credentials is None or not key_matches(credentials.credentials, expected):
-        raise ApiError(401, "missing or wrong API key (send `Authorization: Bearer <key>`)", AUTH,
-                       code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "missing or wrong API key (send `Authorization: Bearer <key>`)",
+            AUTH,
+            code="invalid_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 class BodySizeLimit:
@@ -60,8 +67,13 @@ class BodySizeLimit:
         headers = scope.get("headers", [])
         size = sum(len(k) + len(v) + 4 for k, v in headers)
         if size > self.max_headers:  # the HTTP server's own limit can let a block that arrives at once through
-            await _reject(send, 431, f"the request headers are {size} bytes; at most {self.max_headers} are "
-                          "accepted", TOO_LARGE, code="headers_too_large")
+            await _reject(
+                send,
+                431,
+                f"the request headers are {size} bytes; at most {self.max_headers} are accepted",
+                TOO_LARGE,
+                code="headers_too_large",
+            )
             return
         limit = self._limit(scope)
         length = None
@@ -105,6 +117,11 @@ class BodySizeLimit:
 
 async def _reject(send: Send, status: int, message: str, kind: str, code: str | None = None) -> None:
     body = json.dumps(error_body(message, kind, code=code or ("body_too_large" if status == 413 else None))).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body, "more_body": False})

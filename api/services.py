@@ -17,14 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.answer import Assistant
+from api.answering import AnswerQueue
+from api.errors import UNAVAILABLE, ApiError
+from api.settings import ApiSettings
+from rag.answer.assistant import Assistant
 from rag.errors import RagError
 from rag.library import Change, Library
 from rag.settings import Settings
-
-from .answering import AnswerQueue
-from .errors import UNAVAILABLE, ApiError
-from .settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,7 @@ class ModelInfo:
 @dataclass
 class ModelCatalog:
     """Model ids clients may send, and which of the pipeline's models each one means."""
+
     models: list[ModelInfo]
     default: str  # pipeline name used when a request names no model
 
@@ -76,12 +76,22 @@ class ModelCatalog:
                 name = m.name
         if name is None:
             known = ", ".join(m.id for m in self.models)
-            raise ApiError(404, f"unknown model '{requested}'; this server has: {known}", "not_found_error",
-                           param="model", code="model_not_found")
+            raise ApiError(
+                404,
+                f"unknown model '{requested}'; this server has: {known}",
+                "not_found_error",
+                param="model",
+                code="model_not_found",
+            )
         info = next(m for m in self.models if m.name == name)
         if not info.available:
-            raise ApiError(503, f"model '{info.id}' is not fetched on this server; run `rag models fetch {info.name}`",
-                           UNAVAILABLE, param="model", code="model_unavailable")
+            raise ApiError(
+                503,
+                f"model '{info.id}' is not fetched on this server; run `rag models fetch {info.name}`",
+                UNAVAILABLE,
+                param="model",
+                code="model_unavailable",
+            )
         return info
 
     def public_id(self, name: str) -> str:
@@ -94,7 +104,7 @@ def load_catalog(settings: Settings, api_settings: ApiSettings) -> ModelCatalog:
 
     specs = load_manifest(settings)
     out = []
-    for name, role in (("default", "llm"), ("small", "llm-small")):
+    for name in ("default", "small"):
         spec = specs.get(name)
         if spec is None:
             continue
@@ -140,8 +150,8 @@ class Services:
         self._loader.start()
 
     def _load(self) -> None:
-        from rag.embed import get_embedder
-        from rag.retrieve import Retriever
+        from rag.search.embed import get_embedder
+        from rag.search.retrieve import Retriever
 
         try:
             self.catalog = load_catalog(self.settings, self.api)
@@ -212,8 +222,13 @@ class Services:
             return
         if self.readiness.error:
             raise ApiError(503, f"the service could not load: {self.readiness.error}", UNAVAILABLE, code="not_ready")
-        raise ApiError(503, "the service is still loading the index and models", UNAVAILABLE, code="not_ready",
-                       headers={"Retry-After": str(self.api.retry_after_s)})
+        raise ApiError(
+            503,
+            "the service is still loading the index and models",
+            UNAVAILABLE,
+            code="not_ready",
+            headers={"Retry-After": str(self.api.retry_after_s)},
+        )
 
     @property
     def assistant(self) -> Assistant:
@@ -240,8 +255,9 @@ class Services:
     def add_document(self, data: bytes, name: str | None) -> Change:
         """Blocking (run it in a worker thread): ingest, index, then swap in the new retriever."""
         self.ensure_ready()  # the embedder and the first index are loaded
-        return self.library.add(data, name, max_bytes=self.api.max_upload_bytes, embedder=self.embedder,
-                                publish=self._publish)
+        return self.library.add(
+            data, name, max_bytes=self.api.max_upload_bytes, embedder=self.embedder, publish=self._publish
+        )
 
     def remove_document(self, doc_id: str) -> Change:
         self.ensure_ready()
@@ -250,10 +266,9 @@ class Services:
     def _publish(self) -> None:
         """Load the index that was just built and make it the one requests see (called under the
         library's writer lock, so changes are published in the order they were made)."""
-        from rag.retrieve import Retriever
+        from rag.search.retrieve import Retriever
 
         retriever = Retriever(self.settings, embedder=self.embedder)
         old = self._assistant
         # the loaded LLMs are shared, not loaded again
         self._assistant = old.with_retriever(retriever) if old is not None else Assistant(self.settings, retriever)
-

@@ -50,10 +50,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answer import Assistant  # noqa: E402
+from rag.answer.assistant import Assistant  # noqa: E402
 from rag.evaluate import load_questions, percentile  # noqa: E402
-from rag.prompts import build_messages  # noqa: E402
-from rag.llm import SAMPLING  # noqa: E402
+from rag.answer.prompts import build_messages  # noqa: E402
+from rag.answer.llm import SAMPLING  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 KEYS = ("retrieve_ms", "prompt_tokens", "evidence_s", "first_token_s", "decode_tok_s", "total_s", "completion_tokens")

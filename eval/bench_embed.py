@@ -35,9 +35,9 @@ def flops(tokens: int) -> float:
 
 
 def texts(n: int) -> list[str]:
-    from rag.embed import embed_text
+    from rag.search.embed import embed_text
     from rag.settings import Settings
-    from rag.store import ChunkStore
+    from rag.search.store import ChunkStore
 
     store = ChunkStore(Settings().index_dir)
     try:

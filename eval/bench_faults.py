@@ -70,9 +70,9 @@ def main() -> None:
         faiss.write_index(index, str(d / "vectors.faiss"))
         out["vectors"] = _time_hash(d / "vectors.faiss")
     # the seed index as the tests build it: the whole load-time check
-    from rag.index import load, read_manifest, verify_files
+    from rag.search.index import load, read_manifest, verify_files
     from rag.settings import Settings
-    from rag.store import ChunkStore
+    from rag.search.store import ChunkStore
 
     s = Settings()
     if read_manifest(s) is not None:

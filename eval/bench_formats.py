@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
 import make_html_fixtures as html_fixtures  # noqa: E402
-from rag.read import read_source  # noqa: E402
+from rag.read.formats import read_source  # noqa: E402
 
 CORPUS = ROOT / "eval" / "corpus" / "reports"
 RAG = [str(ROOT / ".venv" / "bin" / "rag")]
@@ -115,7 +115,7 @@ def retrieval(folder: Path, index_dir: Path, questions: Path, cache_from: Path |
 
 
 def pdf_speed(pdf_dir: Path) -> dict:
-    from rag.read_pdf import read_pdf
+    from rag.read.pdf import read_pdf
 
     pages, times = 0, []
     files = sorted(pdf_dir.glob("*.pdf"))

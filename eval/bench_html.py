@@ -1,5 +1,5 @@
 """Main-content extraction from portal pages: trafilatura, readability-lxml and jusText compared,
-and the product's reader (`rag.read_html`, trafilatura with its options and post-processing).
+and the product's reader (`rag.read.html`, trafilatura with its options and post-processing).
 
     .venv/bin/python eval/bench_html.py [--repeat 3] [--out eval/results/DATE-bench-html.txt]
 
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
 import make_html_fixtures as mk  # noqa: E402
-from rag.read_html import decode_page, read_html  # noqa: E402
+from rag.read.html import decode_page, read_html  # noqa: E402
 
 BENCH_REPORTS = ["11_prefecture_baoding_2021.txt", "13_county_gaoyang_2018.txt", "02_national_2020.txt",
                  "05_national_2024.txt", "09_province_beijing_2026.csv"]
@@ -110,7 +110,7 @@ CANDIDATES: list[tuple[str, str, Callable[[bytes, str], list[str]]]] = [
     ("trafilatura (favor_recall, tables, html)", "trafilatura", trafilatura_recall),
     ("readability-lxml (summary)", "readability", readability),
     ("jusText (no stoplist)", "justext", justext_),
-    ("rag.read_html (trafilatura xml + edges)", "trafilatura", reader),
+    ("rag.read.html (trafilatura xml + edges)", "trafilatura", reader),
 ]
 
 

@@ -8,7 +8,7 @@ repository's index/ is never touched):
 
 - ingest: `ingest_paths` + `write_store` (read, clean, chunk, collapse duplicates, link twins, write
   the chunk store) — what `rag ingest` does. chunks/s counts every chunk of the store.
-- embed: the embedding time that `rag.index.build` reports for a fresh folder, i.e. a cold
+- embed: the embedding time that `rag.search.index.build` reports for a fresh folder, i.e. a cold
   `EmbeddingCache`: every indexed chunk (headings excluded) goes through the embedder.
 - index write: the rest of that build (load the store, FAISS add, BM25 build, persist, cache save,
   manifest) = build seconds - embed seconds.
@@ -43,13 +43,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.clean import to_traditional  # noqa: E402
-from rag.embed import embed_text, get_embedder  # noqa: E402
-from rag.index import build  # noqa: E402
+from rag.chunk.clean import to_traditional  # noqa: E402
+from rag.search.embed import embed_text, get_embedder  # noqa: E402
+from rag.search.index import build  # noqa: E402
 from rag.ingest import Document, ingest_paths  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.store import write_store  # noqa: E402
-from rag.text import tokenize  # noqa: E402
+from rag.search.store import write_store  # noqa: E402
+from rag.search.text import tokenize  # noqa: E402
 
 POOL = "安宁平和清远新华丰东临永嘉兴泰昌德隆云阳川江河湖明光盛庆福寿长乐春秋金玉松柏桃梅兰竹青白丹"
 _NUM = re.compile(r"\d+(?:\.\d+)?")

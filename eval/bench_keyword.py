@@ -9,7 +9,7 @@ Over the searchable chunks of an index (`ChunkStore.iter_chunks(searchable_only=
 `search_text`) the script builds each keyword engine and searches the keyword text of every question
 as the product does (`Retriever.analyse`: the question's content plus the Chinese terms of its English
 words):
-- `bm25s`: the product's `BM25Index` (bm25s over `rag.text.tokenize`, jieba with the report vocabulary);
+- `bm25s`: the product's `BM25Index` (bm25s over `rag.search.text.tokenize`, jieba with the report vocabulary);
 - `milvus-chinese`: a Milvus Lite collection whose VARCHAR field has `analyzer_params={"type": "chinese"}`
   and a BM25 `Function` into a SPARSE_FLOAT_VECTOR field (SPARSE_INVERTED_INDEX, metric BM25); when this
   Milvus Lite refuses the analyzer, the error is printed and the variant skipped;
@@ -49,11 +49,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.bm25 import BM25Index, top_n  # noqa: E402
+from rag.search.bm25 import BM25Index, top_n  # noqa: E402
 from rag.evaluate import first_hit, load_questions, percentile, retrieval_metrics, run_retrieval  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.store import ChunkStore, chunk_int_id  # noqa: E402
-from rag.text import tokenize  # noqa: E402
+from rag.search.store import ChunkStore, chunk_int_id  # noqa: E402
+from rag.search.text import tokenize  # noqa: E402
 
 K = 10
 MILVUS = {"milvus-chinese": {"type": "chinese"}, "milvus-jieba": {"tokenizer": "jieba"},
@@ -177,9 +177,9 @@ def at_scale(sizes: list[int], texts: list[str], queries: list[str], client, flu
 
 
 def build_index(index_dir: Path, reports: Path) -> None:
-    from rag.index import build
+    from rag.search.index import build
     from rag.ingest import ingest_paths
-    from rag.store import write_store
+    from rag.search.store import write_store
 
     s = Settings(index_dir=index_dir, seeds_dir=reports)
     t = time.perf_counter()
@@ -189,7 +189,7 @@ def build_index(index_dir: Path, reports: Path) -> None:
 
 
 def run(args) -> list[str]:
-    from rag.retrieve import Retriever
+    from rag.search.retrieve import Retriever
 
     settings = Settings(index_dir=args.index)
     store = ChunkStore(args.index)

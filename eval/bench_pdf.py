@@ -1,7 +1,7 @@
 """Which PDF library to read reports with: speed and CJK quality against the text each PDF was made from.
 
 For each library (pypdf, pdfplumber, PyMuPDF, pypdfium2's plain text, and our reader
-`rag.read_pdf`, which is pypdfium2 plus the layout rules) and each PDF that has its source text
+`rag.read.pdf`, which is pypdfium2 plus the layout rules) and each PDF that has its source text
 next to it (tests/data/pdf/*.pdf + .txt, and the full reports made by
 ``eval/make_pdf_fixtures.py --full DIR`` in DIR/*.pdf + DIR/text/*.txt) it prints:
 
@@ -70,20 +70,20 @@ def _pdfium(raw: bytes) -> list[str]:
 
 
 def _ours(raw: bytes) -> list[str]:
-    from rag.read_pdf import read_pdf
+    from rag.read.pdf import read_pdf
 
     return [read_pdf(raw, "bench.pdf")[0].text]
 
 
 LIBRARIES = {"pypdf": _pypdf, "pdfplumber": _pdfplumber, "pymupdf": _pymupdf, "pypdfium2": _pdfium,
-             "rag.read_pdf": _ours}
+             "rag.read.pdf": _ours}
 
 
 def _version(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version({"rag.read_pdf": "pypdfium2"}.get(name, name))
+        return version({"rag.read.pdf": "pypdfium2"}.get(name, name))
     except PackageNotFoundError:
         return "not installed"
 
@@ -169,7 +169,7 @@ def main() -> None:
         for label, q in qs.items():
             detail.append(f"  {name:<14}{label:<44} ratio {q['ratio']:.4f} miss {100 * q['missing']:.2f}% "
                           f"extra {100 * q['extra']:.2f}% order {q['order']}/{q['paras']} kangxi {q['kangxi']}")
-        if name == "rag.read_pdf":
+        if name == "rag.read.pdf":
             whole = sum(sum(1 for p in src.split("\n") if len(_cjk(p)) >= 20 and
                             re.sub(r"\s", "", fold(p)) in {re.sub(r"\s", "", ln) for ln in texts[label].split("\n")})
                         for label, _, src in pairs)
@@ -182,7 +182,7 @@ def main() -> None:
 
 
 def fold(text: str) -> str:
-    from rag.pdf_layout import fold_compat
+    from rag.read.pdf_layout import fold_compat
 
     return fold_compat(text)
 

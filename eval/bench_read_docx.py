@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 import docx  # noqa: E402
 
-from rag.read_docx import read_docx  # noqa: E402
+from rag.read.docx import read_docx  # noqa: E402
 
 
 def big_document(n: int = 20_000) -> bytes:

@@ -35,14 +35,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.bm25 import BM25Index, top_n  # noqa: E402
+from rag.search.bm25 import BM25Index, top_n  # noqa: E402
 from rag.evaluate import load_questions, percentile  # noqa: E402
-from rag.index import load  # noqa: E402
-from rag.retrieve import reciprocal_rank_fusion  # noqa: E402
+from rag.search.index import load  # noqa: E402
+from rag.search.retrieve import reciprocal_rank_fusion  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.store import chunk_int_id, load_store  # noqa: E402
-from rag.text import tokenize  # noqa: E402
-from rag.vectors import FaissStore  # noqa: E402
+from rag.search.store import chunk_int_id, load_store  # noqa: E402
+from rag.search.text import tokenize  # noqa: E402
+from rag.search.vectors import FaissStore  # noqa: E402
 
 
 def log(*a: object) -> None:
@@ -241,7 +241,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     settings = Settings()
-    from rag.embed import get_embedder
+    from rag.search.embed import get_embedder
 
     embedder = get_embedder(settings)
     idx = load(settings, embedder.model_id)

@@ -8,7 +8,7 @@ invented places, each made of paragraphs drawn from one real report with every f
 texts, sections and lengths look like reports and no two synthetic chunks are the same text.
 Embedding 10^6 chunks on two cores would take days, so their vectors come from a generator with the
 statistics of the real chunk embeddings (`bench_retrieval.VectorModel`), put into the product's
-embedding cache: everything else — writing the chunk store, `rag.index.build` (vector store, BM25,
+embedding cache: everything else — writing the chunk store, `rag.search.index.build` (vector store, BM25,
 publication), opening the index, answering a question's retrieval — is the product's own code.
 
 For each store it reports: build time (chunk store write + index build) and disk size; in a new
@@ -103,9 +103,9 @@ def synthesise(real, n_chunks: int, seed: int):
 
 def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | None) -> dict:
     """Chunk store + embedding cache filled with generated vectors + the product's index build."""
-    from rag.embed import EmbeddingCache, embed_text, get_embedder
-    from rag.index import build
-    from rag.store import write_store
+    from rag.search.embed import EmbeddingCache, embed_text, get_embedder
+    from rag.search.index import build
+    from rag.search.store import write_store
 
     settings = Settings(index_dir=work, vector_store=store, milvus_index_type="hnsw")
     work.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,7 @@ def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | 
 def probe(args) -> None:
     """In a new process: open the service's retriever, run the questions, report times and memory."""
     t0 = time.perf_counter()
-    from rag.retrieve import Retriever
+    from rag.search.retrieve import Retriever
 
     settings = Settings(index_dir=Path(args.probe), vector_store=args.store)
     r = Retriever(settings)
@@ -176,9 +176,9 @@ def probe(args) -> None:
 
 def exact_top(work: Path, qvecs: np.ndarray, k: int = 10) -> list[list[int]]:
     """The exact top-k ids of the published vectors (a full inner-product scan)."""
-    from rag.embed import EmbeddingCache, embed_text
-    from rag.index import read_manifest
-    from rag.store import ChunkStore, chunk_int_id
+    from rag.search.embed import EmbeddingCache, embed_text
+    from rag.search.index import read_manifest
+    from rag.search.store import ChunkStore, chunk_int_id
 
     settings = Settings(index_dir=work)
     manifest = read_manifest(settings)
@@ -225,9 +225,9 @@ def main() -> None:
 
     from bench_retrieval import VectorModel
 
-    from rag.embed import get_embedder
-    from rag.index import load
-    from rag.store import chunk_int_id, load_store
+    from rag.search.embed import get_embedder
+    from rag.search.index import load
+    from rag.search.store import chunk_int_id, load_store
 
     settings = Settings()
     embedder = get_embedder(settings)

@@ -35,7 +35,7 @@ from xml.etree import ElementTree
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.read import read_source  # noqa: E402
+from rag.read.formats import read_source  # noqa: E402
 
 REPORTS = ROOT / "eval" / "corpus" / "reports"
 FIXTURES = ROOT / "tests" / "data" / "html"

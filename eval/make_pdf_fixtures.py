@@ -207,7 +207,7 @@ def full(outdir: Path) -> None:
     """Every corpus report as a PDF (txt via LibreOffice; CSV/JSONL records' report field first
     written to .txt; DOCX converted directly), for the benchmark and the retrieval check."""
     sys.path.insert(0, str(ROOT))
-    from rag.read import read_source
+    from rag.read.formats import read_source
 
     outdir.mkdir(parents=True, exist_ok=True)
     text_dir = outdir / "text"

@@ -8,7 +8,7 @@ import re, sys, time
 from pathlib import Path
 import numpy as np
 from rag.settings import Settings
-from rag.vectors import MilvusStore
+from rag.search.vectors import MilvusStore
 n = int(sys.argv[1]); d = Path(sys.argv[2]); d.mkdir(parents=True, exist_ok=True)
 s = Settings(index_dir=d, vector_store="milvus", milvus_index_type="hnsw")
 st = MilvusStore(s, 384, "gov_report_chunks_lean", create=True)

@@ -14,8 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .clean import compact
-from .errors import RagError
+from rag.chunk.clean import compact
+from rag.errors import RagError
 
 REQUIRED = ("id", "question", "answer", "doc", "evidence", "type")
 KS = (1, 3, 5, 10)
@@ -47,9 +47,17 @@ def load_questions(path: Path) -> list[Question]:
         missing = [f for f in REQUIRED if f not in obj]
         if missing:
             raise RagError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
-        out.append(Question(id=str(obj["id"]), question=obj["question"], answer=str(obj["answer"]),
-                            doc=list(obj["doc"]), evidence=list(obj["evidence"]), type=obj["type"],
-                            notes=obj.get("notes", "")))
+        out.append(
+            Question(
+                id=str(obj["id"]),
+                question=obj["question"],
+                answer=str(obj["answer"]),
+                doc=list(obj["doc"]),
+                evidence=list(obj["evidence"]),
+                type=obj["type"],
+                notes=obj.get("notes", ""),
+            )
+        )
     if not out:
         raise RagError(f"{path} holds no questions")
     return out
@@ -57,7 +65,9 @@ def load_questions(path: Path) -> list[Question]:
 
 def result_texts(result: dict) -> list[str]:
     """A result's text, the same paragraph in twin reports, and the items a lead-in announces."""
-    return [result["text"]] + [a["text"] for a in result.get("also", [])] + [f["text"] for f in result.get("follows", [])]
+    return (
+        [result["text"]] + [a["text"] for a in result.get("also", [])] + [f["text"] for f in result.get("follows", [])]
+    )
 
 
 def first_hit(q: Question, results: list[dict]) -> int | None:
@@ -74,6 +84,7 @@ def first_hit(q: Question, results: list[dict]) -> int | None:
 
 def retrieval_metrics(rows: list[tuple[Question, int | None]]) -> dict:
     """hit@k and MRR@10 overall, by type and by document."""
+
     def summarise(items: list[tuple[Question, int | None]]) -> dict:
         n = len(items)
         if not n:
@@ -97,8 +108,11 @@ def retrieval_metrics(rows: list[tuple[Question, int | None]]) -> dict:
         "by_type": {t: summarise(v) for t, v in sorted(by_type.items())},
         "by_doc": {d: summarise(v) for d, v in sorted(by_doc.items())},
         "unanswerable_nearby": summarise(unans),
-        "misses": [{"id": q.id, "question": q.question, "evidence": q.evidence, "rank": r}
-                   for q, r in answerable if r is None or r > 5],
+        "misses": [
+            {"id": q.id, "question": q.question, "evidence": q.evidence, "rank": r}
+            for q, r in answerable
+            if r is None or r > 5
+        ],
     }
 
 
@@ -112,8 +126,16 @@ def run_retrieval(retriever, questions: list[Question], k: int = 10, progress: b
         results = [r.to_dict() for r in retriever.search(q.question, k, timings)]
         rank = first_hit(q, results)
         rows.append((q, rank))
-        records.append({"id": q.id, "question": q.question, "type": q.type, "hit_rank": rank,
-                        "retrieve_ms": timings.get("retrieve_ms"), "retrieved": results})
+        records.append(
+            {
+                "id": q.id,
+                "question": q.question,
+                "type": q.type,
+                "hit_rank": rank,
+                "retrieve_ms": timings.get("retrieve_ms"),
+                "retrieved": results,
+            }
+        )
     metrics = retrieval_metrics(rows)
     lat = sorted(r["retrieve_ms"] for r in records if r["retrieve_ms"] is not None)
     if lat:
@@ -124,13 +146,21 @@ def run_retrieval(retriever, questions: list[Question], k: int = 10, progress: b
 # --- the whole assistant ------------------------------------------------------------------------------
 _YEAR_FIG = re.compile(r"^(19|20)\d{2}$")
 _NEG = re.compile(r"不|没有|沒有|未|否|无|無|\bno\b|\bnot\b|n't", re.I)
-_REFUSAL_CAUSES = ("retrieval miss", "wrong figure", "unsupported citation", "false refusal", "missed refusal",
-                   "missing item", "wrong polarity", "not concise")
+_REFUSAL_CAUSES = (
+    "retrieval miss",
+    "wrong figure",
+    "unsupported citation",
+    "false refusal",
+    "missed refusal",
+    "missing item",
+    "wrong polarity",
+    "not concise",
+)
 
 
 def gold_figures(answer: str) -> list[str]:
     """Figures a correct answer must contain (years written as 「2024年」 excepted)."""
-    from .cite import figures
+    from rag.answer.cite import figures
 
     text = re.sub(r"(19|20)\d{2}\s*年", "", answer)
     return [f for f in figures(text) if not _YEAR_FIG.match(f)]
@@ -145,7 +175,7 @@ def _alternatives(gold: str) -> list[str]:
 
 def figures_correct(gold: str, answer: str) -> bool:
     """Every gold figure appears in the answer, as written or as the same value (180万 = 1.8 million)."""
-    from .cite import supported_value, answer_figures, figures
+    from rag.answer.cite import answer_figures, figures, supported_value
 
     ans_figs = set(figures(answer))
     ans_vals: set[float] = set()
@@ -155,8 +185,11 @@ def figures_correct(gold: str, answer: str) -> bool:
         need = gold_figures(alt)
         if not need:
             continue
-        gold_vals = [float(f) * (m or 1.0) for f, m in answer_figures(re.sub(r"(19|20)\d{2}\s*年", "", alt))
-                     if not _YEAR_FIG.match(f)]
+        gold_vals = [
+            float(f) * (m or 1.0)
+            for f, m in answer_figures(re.sub(r"(19|20)\d{2}\s*年", "", alt))
+            if not _YEAR_FIG.match(f)
+        ]
         if all(f in ans_figs for f in need) or (gold_vals and all(supported_value(v, ans_vals) for v in gold_vals)):
             return True
     return False
@@ -244,6 +277,7 @@ def _p95(xs: list[float]) -> float | None:
 
 def answer_metrics(rows: list[tuple[Question, dict, dict]]) -> dict:
     """Answer, citation, refusal and latency metrics overall, by type and by document."""
+
     def summarise(items: list[tuple[Question, dict, dict]]) -> dict:
         if not items:
             return {"n": 0}
@@ -273,15 +307,21 @@ def answer_metrics(rows: list[tuple[Question, dict, dict]]) -> dict:
         for d in row[0].doc:
             by_doc[d].append(row)
     t = [a["timings"] for _, a, _ in rows]
-    latency = {key: {"median": _median([x.get(key) for x in t]), "p95": _p95([x.get(key) for x in t])}
-               for key in ("retrieve_ms", "evidence_s", "first_token_s", "total_s", "prompt_tokens")}
+    latency = {
+        key: {"median": _median([x.get(key) for x in t]), "p95": _p95([x.get(key) for x in t])}
+        for key in ("retrieve_ms", "evidence_s", "first_token_s", "total_s", "prompt_tokens")
+    }
     causes: dict[str, int] = defaultdict(int)
     for _, _, j in rows:
         if j.get("cause"):
             causes[j["cause"]] += 1
-    return {"overall": summarise(rows), "by_type": {k: summarise(v) for k, v in sorted(by_type.items())},
-            "by_doc": {k: summarise(v) for k, v in sorted(by_doc.items())}, "latency": latency,
-            "failure_causes": dict(sorted(causes.items(), key=lambda kv: -kv[1]))}
+    return {
+        "overall": summarise(rows),
+        "by_type": {k: summarise(v) for k, v in sorted(by_type.items())},
+        "by_doc": {k: summarise(v) for k, v in sorted(by_doc.items())},
+        "latency": latency,
+        "failure_causes": dict(sorted(causes.items(), key=lambda kv: -kv[1])),
+    }
 
 
 class _TextOf:
@@ -303,8 +343,9 @@ class _TwinsOf(_TextOf):
         return c.twins if c is not None else (default or [])
 
 
-def run_full(assistant, questions: list[Question], model: str, k: int | None = None, progress: bool = True,
-             on_row=None) -> tuple[dict, list[dict]]:
+def run_full(
+    assistant, questions: list[Question], model: str, k: int | None = None, progress: bool = True, on_row=None
+) -> tuple[dict, list[dict]]:
     """Every question through the whole pipeline; returns (metrics, per-question records).
 
     The model is loaded and its prompt prefix brought into memory first, as the service does before
@@ -323,8 +364,15 @@ def run_full(assistant, questions: list[Question], model: str, k: int | None = N
     rows: list[tuple[Question, dict, dict]] = []
     records: list[dict] = []
     correct = 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[tally]}"), disable=not progress, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[tally]}"),
+        disable=not progress,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"eval ({model})", total=len(questions), tally="")
         for q in questions:
             ans = assistant.ask(q.question, k=k, model=model).to_dict()
@@ -333,10 +381,23 @@ def run_full(assistant, questions: list[Question], model: str, k: int | None = N
             verdict = judge(q, ans, chunk_text)
             correct += bool(verdict["correct"])
             rows.append((q, ans, verdict))
-            records.append({"id": q.id, "question": q.question, "type": q.type, "doc": q.doc, "gold": q.answer,
-                            "answer": ans["answer"], "refused": ans["refused"], "extractive": ans["extractive"],
-                            "citations": ans["citations"], "retrieved": ans["retrieved"], "timings": ans["timings"],
-                            "notes": ans["notes"], "judgement": verdict})
+            records.append(
+                {
+                    "id": q.id,
+                    "question": q.question,
+                    "type": q.type,
+                    "doc": q.doc,
+                    "gold": q.answer,
+                    "answer": ans["answer"],
+                    "refused": ans["refused"],
+                    "extractive": ans["extractive"],
+                    "citations": ans["citations"],
+                    "retrieved": ans["retrieved"],
+                    "timings": ans["timings"],
+                    "notes": ans["notes"],
+                    "judgement": verdict,
+                }
+            )
             bar.update(task, advance=1, tally=f"correct {correct}/{len(rows)}")
             if on_row:
                 on_row(records[-1])
@@ -348,25 +409,38 @@ def run_full(assistant, questions: list[Question], model: str, k: int | None = N
 def write_report(path_json: Path, metrics: dict, records: list[dict], model: str, command: str) -> Path:
     """The results JSON and a markdown report beside it listing every failure."""
     path_json.parent.mkdir(parents=True, exist_ok=True)
-    path_json.write_text(json.dumps({"model": model, "command": command, "metrics": metrics, "questions": records},
-                                    ensure_ascii=False, indent=1), encoding="utf-8")
+    path_json.write_text(
+        json.dumps(
+            {"model": model, "command": command, "metrics": metrics, "questions": records}, ensure_ascii=False, indent=1
+        ),
+        encoding="utf-8",
+    )
     md = path_json.with_suffix(".md")
     o = metrics["overall"]
-    lines = [f"# Evaluation: model `{model}`", "", f"Command: `{command}`", "",
-             "| metric | value |", "| --- | --- |"]
+    lines = [f"# Evaluation: model `{model}`", "", f"Command: `{command}`", "", "| metric | value |", "| --- | --- |"]
     for key, value in o.items():
         lines.append(f"| {key} | {value} |")
     lines += ["", "| latency | median | p95 |", "| --- | --- | --- |"]
     for key, v in metrics["latency"].items():
         lines.append(f"| {key} | {v['median']} | {v['p95']} |")
     if "model_load_s" in metrics:
-        lines += ["", f"Model load and prompt prefix before the first question: {metrics['model_load_s']} s "
-                      "(not in the latencies above)."]
-    lines += ["", "## By type", "", "| type | n | answer acc. | citation prec. | citation recall | refusal acc. | false refusals |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"Model load and prompt prefix before the first question: {metrics['model_load_s']} s "
+            "(not in the latencies above).",
+        ]
+    lines += [
+        "",
+        "## By type",
+        "",
+        "| type | n | answer acc. | citation prec. | citation recall | refusal acc. | false refusals |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for t, v in metrics["by_type"].items():
-        lines.append(f"| {t} | {v['n']} | {v.get('answer_accuracy', '')} | {v.get('citation_precision', '')} | "
-                     f"{v.get('citation_recall', '')} | {v.get('refusal_accuracy', '')} | {v.get('false_refusal_rate', '')} |")
+        lines.append(
+            f"| {t} | {v['n']} | {v.get('answer_accuracy', '')} | {v.get('citation_precision', '')} | "
+            f"{v.get('citation_recall', '')} | {v.get('refusal_accuracy', '')} | {v.get('false_refusal_rate', '')} |"
+        )
     lines += ["", "## By document", "", "| document | n | answer acc. | refusal acc. |", "| --- | --- | --- | --- |"]
     for d, v in metrics["by_doc"].items():
         lines.append(f"| {d} | {v['n']} | {v.get('answer_accuracy', '')} | {v.get('refusal_accuracy', '')} |")
@@ -376,9 +450,15 @@ def write_report(path_json: Path, metrics: dict, records: list[dict], model: str
         cause = r["judgement"].get("cause")
         if not cause:
             continue
-        lines += [f"### {r['id']} ({r['type']}): {cause}", "", f"- question: {r['question']}",
-                  f"- gold: {r['gold']}", f"- answer: {r['answer']}",
-                  f"- citations: {', '.join(c['id'] for c in r['citations']) or 'none'}", ""]
+        lines += [
+            f"### {r['id']} ({r['type']}): {cause}",
+            "",
+            f"- question: {r['question']}",
+            f"- gold: {r['gold']}",
+            f"- answer: {r['answer']}",
+            f"- citations: {', '.join(c['id'] for c in r['citations']) or 'none'}",
+            "",
+        ]
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return md
 
@@ -395,5 +475,9 @@ def compare(previous: dict, current_records: list[dict]) -> dict:
             improved.append(r["id"])
         elif before[r["id"]] and not now:
             regressed.append(r["id"])
-    return {"improved": improved, "regressed": regressed,
-            "before_correct": sum(before.values()), "now_correct": sum(bool(r["judgement"]["correct"]) for r in current_records)}
+    return {
+        "improved": improved,
+        "regressed": regressed,
+        "before_correct": sum(before.values()),
+        "now_correct": sum(bool(r["judgement"]["correct"]) for r in current_records),
+    }

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import RagError
+from rag.errors import RagError
 
 # errors that mean "no room to write": full disk, file size limit, quota
 NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
@@ -127,8 +127,10 @@ def is_no_space(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in NO_SPACE:
         return True
     text = str(exc)
-    return any(s in text for s in ("database or disk is full", "No space left on device", "File too large",
-                                   "Disk quota exceeded"))
+    return any(
+        s in text
+        for s in ("database or disk is full", "No space left on device", "File too large", "Disk quota exceeded")
+    )
 
 
 def no_space_error(folder: Path, what: str) -> RagError:
@@ -138,5 +140,7 @@ def no_space_error(folder: Path, what: str) -> RagError:
         left = f"{free / 2**20:,.1f} MiB free"
     except OSError:
         left = "free space unknown"
-    return RagError(f"no space left on the device while writing {what} in {folder} ({left}); "
-                    f"the previous index is unchanged — free some space and run `rag index` again")
+    return RagError(
+        f"no space left on the device while writing {what} in {folder} ({left}); "
+        f"the previous index is unchanged — free some space and run `rag index` again"
+    )

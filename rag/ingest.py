@@ -1,8 +1,8 @@
 """Ingestion: read reports, cut them into chunks, collapse duplicates, link twin reports.
 
 The documents and chunks made here are what the chunk store (``index/chunks.sqlite``, see
-`rag.store`) keeps: the contract between ingestion and everything downstream (embedding, BM25,
-citations). `rag.store.write_store` writes them in one transaction.
+`rag.search.store`) keeps: the contract between ingestion and everything downstream (embedding, BM25,
+citations). `rag.search.store.write_store` writes them in one transaction.
 """
 
 from __future__ import annotations
@@ -11,20 +11,20 @@ import hashlib
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
-from .annotate import assign_periods, link_leads, link_notes
-from .chunk import cut_document
-from .clean import compact, normalize, to_simplified, to_traditional
-from .duplicates import find_duplicates
-from .errors import RagError
-from .metadata import DocMeta, article_kind, article_year, derive
-from .pieces import make_pieces
-from .read import SUFFIXES, SourceText, find_sources, read_source
-from .sections import Article, Section
-from .settings import Settings
+from rag.chunk.annotate import assign_periods, link_leads, link_notes
+from rag.chunk.chunker import cut_document
+from rag.chunk.clean import compact, normalize, to_simplified, to_traditional
+from rag.chunk.duplicates import find_duplicates
+from rag.chunk.metadata import DocMeta, article_kind, article_year, derive
+from rag.chunk.pieces import make_pieces
+from rag.chunk.sections import Article, Section
+from rag.errors import RagError
+from rag.read.formats import SUFFIXES, SourceText, find_sources, read_source
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +109,24 @@ def read_report(path: Path) -> str | None:
 
 
 def find_reports(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories to the report files inside them (sorted; see `rag.read.SUFFIXES`)."""
+    """Expand directories to the report files inside them (sorted; see `rag.read.formats.SUFFIXES`)."""
     return find_sources(paths)
 
 
 def load_file(path: Path, settings: Settings) -> list[Document]:
     """Every report in one file, cut into chunks: one for a text file, one per record of a dataset
     (its other columns become labels for the metadata)."""
-    return [build_document(path, src.text, settings, path.stem + (f"-{src.suffix_id}" if src.suffix_id else ""),
-                           fields=src.fields, source=src)
-            for src in read_source(path)]
+    return [
+        build_document(
+            path,
+            src.text,
+            settings,
+            path.stem + (f"-{src.suffix_id}" if src.suffix_id else ""),
+            fields=src.fields,
+            source=src,
+        )
+        for src in read_source(path)
+    ]
 
 
 def chunk_pages(spans: list[list[int]], source: SourceText | None) -> list[list[int]]:
@@ -155,8 +163,14 @@ def _depth(sec: Section) -> int:
     return len(sec.path())
 
 
-def build_document(path: Path, text: str, settings: Settings, doc_id: str | None = None,
-                   fields: dict[str, str] | None = None, source: SourceText | None = None) -> Document:
+def build_document(
+    path: Path,
+    text: str,
+    settings: Settings,
+    doc_id: str | None = None,
+    fields: dict[str, str] | None = None,
+    source: SourceText | None = None,
+) -> Document:
     """Cut one report into chunks with metadata (duplicates collapsed, twins not yet linked).
 
     `fields` are a dataset record's other columns (title, year, …): labels, trusted least.
@@ -175,8 +189,14 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         kind = article_kind(art.title, art.subtitle, body_sample, art.kind)
         sec_titles = [s.title for s in _walk(art.root)]
         year = article_year(art.title, art.subtitle, meta.year, sec_titles)
-        art_info[art.index] = {"index": art.index, "title": art.title, "subtitle": art.subtitle, "kind": kind,
-                               "year": year, "display": _article_display(art, meta, kind, year)}
+        art_info[art.index] = {
+            "index": art.index,
+            "title": art.title,
+            "subtitle": art.subtitle,
+            "kind": kind,
+            "year": year,
+            "display": _article_display(art, meta, kind, year),
+        }
     if not meta.kind and articles:
         meta.kind = art_info[articles[0].index]["kind"]
 
@@ -206,8 +226,9 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         locations = [{"doc": doc_id, "start": spans[0][0], "end": spans[-1][1], "section_path": sec_ids}]
         for q in group:
             qs = q.block.lines
-            locations.append({"doc": doc_id, "start": qs[0].start, "end": qs[-1].end,
-                              "section_path": _section_ids(q.section)})
+            locations.append(
+                {"doc": doc_id, "start": qs[0].start, "end": qs[-1].end, "section_path": _section_ids(q.section)}
+            )
         flags: list[str] = []
         garbled = [{"text": g.text, "repaired": g.repaired} for g in p.block.garbled if g.text in pc.text]
         if garbled:
@@ -219,22 +240,49 @@ def build_document(path: Path, text: str, settings: Settings, doc_id: str | None
         if any(ln.hard_before for ln in p.block.lines[1:]):
             flags.append("page-cut")
         info = art_info[art.index]
-        chunks.append(Chunk(
-            id=cid, doc=doc_id, article=art.index, kind=p.kind, title=info["display"], place=meta.place,
-            year=info["year"], section=[s.title for s in section.path()], section_path=sec_ids,
-            paragraph=pc.number, part=pc.part, text=pc.text, search_text=normalize(pc.text).text,
-            start=spans[0][0], end=spans[-1][1], spans=spans, locations=locations, flags=flags, garbled=garbled,
-            pages=chunk_pages(spans, source),
-        ))
+        chunks.append(
+            Chunk(
+                id=cid,
+                doc=doc_id,
+                article=art.index,
+                kind=p.kind,
+                title=info["display"],
+                place=meta.place,
+                year=info["year"],
+                section=[s.title for s in section.path()],
+                section_path=sec_ids,
+                paragraph=pc.number,
+                part=pc.part,
+                text=pc.text,
+                search_text=normalize(pc.text).text,
+                start=spans[0][0],
+                end=spans[-1][1],
+                spans=spans,
+                locations=locations,
+                flags=flags,
+                garbled=garbled,
+                pages=chunk_pages(spans, source),
+            )
+        )
     _dedupe_ids(chunks)
     assign_periods(chunks, art_info)
     link_notes(chunks)
     link_leads(chunks)
     doc = Document(
-        id=doc_id, name=path.name, path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        chars=len(text), meta=meta, title="", articles=list(art_info.values()),
-        sections=[_section_tree(a) for a in articles], markers=[asdict(m) for m in markers], narrow=narrow,
-        duplicates_collapsed=n_collapsed, garbled_runs=sum(len(p.block.garbled) for p in paras), chunks=chunks,
+        id=doc_id,
+        name=path.name,
+        path=str(path),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        chars=len(text),
+        meta=meta,
+        title="",
+        articles=list(art_info.values()),
+        sections=[_section_tree(a) for a in articles],
+        markers=[asdict(m) for m in markers],
+        narrow=narrow,
+        duplicates_collapsed=n_collapsed,
+        garbled_runs=sum(len(p.block.garbled) for p in paras),
+        chunks=chunks,
         fmt=source.fmt if source is not None else "text",
     )
     doc.title = f"{meta.place} · {art_info[articles[0].index]['display']}" if articles else path.stem
@@ -259,9 +307,21 @@ def _walk(sec: Section) -> Iterable[Section]:
 
 def _section_tree(art: Article) -> dict:
     def node(s: Section) -> dict:
-        return {"title": s.title, "path": _section_ids(s), "style": s.style, "number": s.number,
-                "garbled": s.garbled, "children": [node(c) for c in s.children]}
-    return {"article": art.index, "title": art.title, "subtitle": art.subtitle, "children": [node(c) for c in art.root.children]}
+        return {
+            "title": s.title,
+            "path": _section_ids(s),
+            "style": s.style,
+            "number": s.number,
+            "garbled": s.garbled,
+            "children": [node(c) for c in s.children],
+        }
+
+    return {
+        "article": art.index,
+        "title": art.title,
+        "subtitle": art.subtitle,
+        "children": [node(c) for c in art.root.children],
+    }
 
 
 def _dedupe_ids(chunks: list[Chunk]) -> None:
@@ -276,7 +336,7 @@ def _dedupe_ids(chunks: list[Chunk]) -> None:
 
 # --- twin reports ---------------------------------------------------------------------------------
 def _grams(s: str, n: int = 4) -> set[str]:
-    return {s[i:i + n] for i in range(max(1, len(s) - n + 1))}
+    return {s[i : i + n] for i in range(max(1, len(s) - n + 1))}
 
 
 def link_twins(docs: list[Document], threshold: float) -> None:
@@ -290,7 +350,7 @@ def link_twins(docs: list[Document], threshold: float) -> None:
         for c in d.chunks:
             c.twins = []
     for i, a in enumerate(docs):
-        for b in docs[i + 1:]:
+        for b in docs[i + 1 :]:
             fa, fb = fingerprints[a.id], fingerprints[b.id]
             if not fa or not fb or min(len(fa), len(fb)) < threshold * max(len(fa), len(fb)):
                 continue  # the same report in two editions has about the same text (and this is cheap)
@@ -336,8 +396,11 @@ def _fix_garbled_titles(doc: Document, twin: Document) -> None:
     """Give each damaged section title the clean title of the matching section in the twin."""
     by_id = {c.id: c for c in twin.chunks}
     garbled_titles = {c.section[-1] for c in doc.chunks if c.kind == "heading" and "garbled" in c.flags and c.section}
-    garbled_titles |= {c.section[-1] for c in doc.chunks if "garbled" in c.flags and c.section
-                       and c.garbled and c.text.find(c.garbled[0]["text"]) == 0}
+    garbled_titles |= {
+        c.section[-1]
+        for c in doc.chunks
+        if "garbled" in c.flags and c.section and c.garbled and c.text.find(c.garbled[0]["text"]) == 0
+    }
     trad = doc.meta.script == "traditional"
     fixed: dict[str, str] = {}
     for c in doc.chunks:
@@ -363,6 +426,7 @@ def _fix_garbled_titles(doc: Document, twin: Document) -> None:
             if n["title"] in fixed:
                 n["clean_title"] = fixed[n["title"]]
             walk(n["children"])
+
     for tree in doc.sections:
         walk(tree["children"])
     for c in doc.chunks:
@@ -377,8 +441,12 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = Tru
 
     files = find_reports(paths)
     if not files:
-        raise RagError("no report files (" + ", ".join(f"*{x}" for x in SUFFIXES) + ") found in "
-                       + ", ".join(str(p) for p in paths))
+        raise RagError(
+            "no report files ("
+            + ", ".join(f"*{x}" for x in SUFFIXES)
+            + ") found in "
+            + ", ".join(str(p) for p in paths)
+        )
     docs: list[Document] = []
     ids: set[str] = set()
     for f in track(files, description="ingest", disable=not progress, transient=True):
@@ -399,8 +467,20 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = Tru
 def doc_summary(d: Document) -> dict:
     """The document without its chunks: its row in the chunk store and its line of `rag ingest --json`."""
     return {
-        "id": d.id, "name": d.name, "path": d.path, "sha256": d.sha256, "chars": d.chars, "title": d.title,
-        "meta": asdict(d.meta), "articles": d.articles, "sections": d.sections, "markers": d.markers,
-        "narrow": d.narrow, "duplicates_collapsed": d.duplicates_collapsed, "garbled_runs": d.garbled_runs,
-        "twin_of": d.twin_of, "chunks": len(d.chunks), "format": d.fmt,
+        "id": d.id,
+        "name": d.name,
+        "path": d.path,
+        "sha256": d.sha256,
+        "chars": d.chars,
+        "title": d.title,
+        "meta": asdict(d.meta),
+        "articles": d.articles,
+        "sections": d.sections,
+        "markers": d.markers,
+        "narrow": d.narrow,
+        "duplicates_collapsed": d.duplicates_collapsed,
+        "garbled_runs": d.garbled_runs,
+        "twin_of": d.twin_of,
+        "chunks": len(d.chunks),
+        "format": d.fmt,
     }

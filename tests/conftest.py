@@ -22,10 +22,10 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory):
     """Settings pointing at a fresh index of the five seed reports (ingested and indexed)."""
-    from rag.index import build
     from rag.ingest import ingest_paths
+    from rag.search.index import build
+    from rag.search.store import write_store
     from rag.settings import Settings
-    from rag.store import write_store
 
     index_dir = tmp_path_factory.mktemp("index")
     cache = REPO / "index" / "cache"
@@ -41,10 +41,10 @@ def seed_index(tmp_path_factory):
 def corpus_index(tmp_path_factory):
     """Settings pointing at a fresh index of the development corpus (eval/corpus/reports). Its
     embeddings are kept in index/corpus-cache, so only the first session on a machine embeds them."""
-    from rag.index import build
     from rag.ingest import ingest_paths
+    from rag.search.index import build
+    from rag.search.store import write_store
     from rag.settings import Settings
-    from rag.store import write_store
 
     index_dir = tmp_path_factory.mktemp("corpus-index")
     keep = REPO / "index" / "corpus-cache"
@@ -59,14 +59,14 @@ def corpus_index(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def corpus_retriever(corpus_index):
-    from rag.retrieve import Retriever
+    from rag.search.retrieve import Retriever
 
     return Retriever(corpus_index)
 
 
 @pytest.fixture(scope="session")
 def retriever(seed_index):
-    from rag.retrieve import Retriever
+    from rag.search.retrieve import Retriever
 
     return Retriever(seed_index)
 

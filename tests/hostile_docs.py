@@ -93,8 +93,29 @@ def _zip(entries: list[tuple[str, bytes, int, int, int]]) -> bytes:
         offset = len(out)
         out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x800, 8, 0, 0x21, crc, csize, usize, len(fn), 0) + fn
         out += data
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0x800, 8, 0, 0x21, crc, csize, usize,
-                               len(fn), 0, 0, 0, 0, 0, offset) + fn
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0x800,
+                8,
+                0,
+                0x21,
+                crc,
+                csize,
+                usize,
+                len(fn),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + fn
+        )
     cd_offset = len(out)
     out += central
     out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), cd_offset, 0)
@@ -117,8 +138,10 @@ def _with_document(xml_entry: tuple[str, bytes, int, int, int]) -> bytes:
     return _zip(entries)
 
 
-_DOC_OPEN = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="http://schemas.'
-             'openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>').encode("utf-8")
+_DOC_OPEN = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="http://schemas.'
+    b'openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>'
+)
 _DOC_CLOSE = b"</w:t></w:r></w:p></w:body></w:document>"
 
 
@@ -159,27 +182,36 @@ def _document_xml_docx(xml: bytes) -> bytes:
 def docx_billion_laughs(levels: int = 10) -> bytes:
     """document.xml with a DTD whose entities expand ten-fold per level (10**levels × 'lol')."""
     ents = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, levels)]
-    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE w:document [' + "".join(ents) + ']>'
-           '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
-           '<w:p><w:r><w:t>甲市全年地区生产总值增长5.2%。</w:t></w:r></w:p>'
-           f'<w:p><w:r><w:t>&lol{levels - 1};</w:t></w:r></w:p></w:body></w:document>')
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, levels)
+    ]
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE w:document [' + "".join(ents) + "]>"
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+        "<w:p><w:r><w:t>甲市全年地区生产总值增长5.2%。</w:t></w:r></w:p>"
+        f"<w:p><w:r><w:t>&lol{levels - 1};</w:t></w:r></w:p></w:body></w:document>"
+    )
     return _document_xml_docx(xml.encode("utf-8"))
 
 
 def docx_external_entity() -> bytes:
     """document.xml with an external entity pointing at a local file (XXE)."""
-    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-           '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
-           '<w:p><w:r><w:t>甲市全年地区生产总值增长5.2%，一般公共预算收入完成86.4亿元。</w:t></w:r></w:p>'
-           '<w:p><w:r><w:t>&xxe;</w:t></w:r></w:p></w:body></w:document>')
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+        "<w:p><w:r><w:t>甲市全年地区生产总值增长5.2%，一般公共预算收入完成86.4亿元。</w:t></w:r></w:p>"
+        "<w:p><w:r><w:t>&xxe;</w:t></w:r></w:p></w:body></w:document>"
+    )
     return _document_xml_docx(xml.encode("utf-8"))
 
 
 def docx_deep_nesting(depth: int = 100_000) -> bytes:
     """document.xml with `depth` nested elements (a parser that recurses runs out of stack)."""
-    xml = (_DOC_OPEN.replace(b"<w:t>", b"") + b"<w:sdt><w:sdtContent>" * depth
-           + b"</w:sdtContent></w:sdt>" * depth + b"</w:r></w:p></w:body></w:document>")
+    xml = (
+        _DOC_OPEN.replace(b"<w:t>", b"")
+        + b"<w:sdt><w:sdtContent>" * depth
+        + b"</w:sdtContent></w:sdt>" * depth
+        + b"</w:r></w:p></w:body></w:document>"
+    )
     return _document_xml_docx(xml)
 
 
@@ -199,9 +231,11 @@ def _pdf(objects: list[bytes], root: int = 1) -> bytes:
 
 
 _FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
-PDF_LINES = ["Jia City Government Work Report 2024",
-             "The city renovated 128 old residential compounds, benefiting 46,000 households.",
-             "Regional GDP grew by 5.2 percent and general public budget revenue reached 8.64 billion yuan."]
+PDF_LINES = [
+    "Jia City Government Work Report 2024",
+    "The city renovated 128 old residential compounds, benefiting 46,000 households.",
+    "Regional GDP grew by 5.2 percent and general public budget revenue reached 8.64 billion yuan.",
+]
 
 
 def _content(lines: list[str]) -> bytes:
@@ -247,8 +281,10 @@ def pdf_add_javascript(raw: bytes) -> bytes:
     cat = len(out)
     out += f"{root} 0 obj\n".encode() + catalog + b"\nendobj\n"
     xref = len(out)
-    out += (f"xref\n{root} 1\n{cat:010d} 00000 n \n{size} 1\n{act:010d} 00000 n \n"
-            f"trailer\n<< /Size {size + 1} /Root {root} 0 R /Prev {prev} >>\nstartxref\n{xref}\n%%EOF\n").encode()
+    out += (
+        f"xref\n{root} 1\n{cat:010d} 00000 n \n{size} 1\n{act:010d} 00000 n \n"
+        f"trailer\n<< /Size {size + 1} /Root {root} 0 R /Prev {prev} >>\nstartxref\n{xref}\n%%EOF\n"
+    ).encode()
     return bytes(out)
 
 
@@ -292,18 +328,22 @@ def html_hostile(paragraphs: int = 8) -> bytes:
     paras = normal_report(paragraphs).split("\n\n")
     body = []
     for i, p in enumerate(paras[1:], 1):
-        body.append(f"<p onclick=\"alert('泄漏事件{i}')\" onmouseover=\"javascript:alert(1)\">{p}</p>")
+        body.append(f'<p onclick="alert(\'泄漏事件{i}\')" onmouseover="javascript:alert(1)">{p}</p>')
         if i == 3:
-            body += ["<script>document.write('<p>泄漏脚本</p>'); alert('泄漏脚本');</script>",
-                     "<style>p::before { content: '泄漏样式'; }</style>",
-                     "<iframe src=\"javascript:alert('泄漏框架')\">泄漏框架</iframe>",
-                     "<img src=x onerror=\"alert('泄漏事件')\">",
-                     "<svg><script>alert('泄漏脚本')</script></svg>",
-                     "<p><a href=\"javascript:alert('泄漏链接')\">javascript:alert('泄漏链接')</a></p>",
-                     "<p style=\"display:none\"><a href=\"javascript:void(0)\" onclick=\"alert(1)\"></a></p>"]
-    page = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{paras[0]}</title>"
-            "<script src=\"http://192.0.2.1/x.js\"></script><script>window.onload=function(){alert('泄漏脚本')}</script>"
-            f"</head><body onload=\"alert('泄漏事件')\"><h1>{paras[0]}</h1>" + "".join(body) + "</body></html>")
+            body += [
+                "<script>document.write('<p>泄漏脚本</p>'); alert('泄漏脚本');</script>",
+                "<style>p::before { content: '泄漏样式'; }</style>",
+                "<iframe src=\"javascript:alert('泄漏框架')\">泄漏框架</iframe>",
+                "<img src=x onerror=\"alert('泄漏事件')\">",
+                "<svg><script>alert('泄漏脚本')</script></svg>",
+                "<p><a href=\"javascript:alert('泄漏链接')\">javascript:alert('泄漏链接')</a></p>",
+                '<p style="display:none"><a href="javascript:void(0)" onclick="alert(1)"></a></p>',
+            ]
+    page = (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{paras[0]}</title>'
+        "<script src=\"http://192.0.2.1/x.js\"></script><script>window.onload=function(){alert('泄漏脚本')}</script>"
+        f"</head><body onload=\"alert('泄漏事件')\"><h1>{paras[0]}</h1>" + "".join(body) + "</body></html>"
+    )
     return page.encode("utf-8")
 
 

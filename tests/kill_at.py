@@ -43,51 +43,56 @@ def arm(point: str, n: int) -> None:
             die()
 
     if point == "embed":
-        import rag.embed
+        import rag.search.embed
 
-        real_embed = rag.embed.EmbeddingCache.embed
+        real_embed = rag.search.embed.EmbeddingCache.embed
 
         def embed(self, embedder, texts, batch=16, on_progress=None):
             def progress(k: int) -> None:
                 if on_progress:
                     on_progress(k)
                 countdown()
-            return real_embed(self, embedder, texts, batch=batch, on_progress=progress)
-        rag.embed.EmbeddingCache.embed = embed
-    elif point == "store-write":
-        import rag.store
 
-        real_write = rag.store.ChunkStore._write
+            return real_embed(self, embedder, texts, batch=batch, on_progress=progress)
+
+        rag.search.embed.EmbeddingCache.embed = embed
+    elif point == "store-write":
+        import rag.search.store
+
+        real_write = rag.search.store.ChunkStore._write
 
         def write(self, rows, wanted, commit):
             changed = real_write(self, rows, wanted, commit)
             if changed:
                 countdown()
             return changed
-        rag.store.ChunkStore._write = write
-    elif point == "vectors":
-        import rag.vectors
 
-        real_persist = rag.vectors.FaissStore.persist
+        rag.search.store.ChunkStore._write = write
+    elif point == "vectors":
+        import rag.search.vectors
+
+        real_persist = rag.search.vectors.FaissStore.persist
 
         def persist(self, build_dir):
             out = real_persist(self, build_dir)
             countdown()
             return out
-        rag.vectors.FaissStore.persist = persist
-    elif point == "bm25":
-        import rag.bm25
 
-        real_bm25 = rag.bm25.BM25Index.persist
+        rag.search.vectors.FaissStore.persist = persist
+    elif point == "bm25":
+        import rag.search.bm25
+
+        real_bm25 = rag.search.bm25.BM25Index.persist
 
         def persist_bm25(self, path):
             real_bm25(self, path)
             countdown()
-        rag.bm25.BM25Index.persist = persist_bm25
+
+        rag.search.bm25.BM25Index.persist = persist_bm25
     elif point == "cache":
         import numpy as np
 
-        import rag.embed
+        import rag.search.embed
 
         real_savez = np.savez
 
@@ -102,18 +107,20 @@ def arm(point: str, n: int) -> None:
                 file.flush()
                 countdown()
             return real_savez(file, *args, **kwargs)
-        rag.embed.np.savez = savez
-    elif point == "commit":
-        import rag.store
 
-        real_commit = rag.store.ChunkStore.commit
+        rag.search.embed.np.savez = savez
+    elif point == "commit":
+        import rag.search.store
+
+        real_commit = rag.search.store.ChunkStore.commit
 
         def commit(self):
             pending = self.pending
             real_commit(self)
             if pending:
                 countdown()
-        rag.store.ChunkStore.commit = commit
+
+        rag.search.store.ChunkStore.commit = commit
     elif point == "publish":
         real_replace = os.replace
 
@@ -121,6 +128,7 @@ def arm(point: str, n: int) -> None:
             real_replace(src, dst, *args, **kwargs)
             if Path(dst).name == "manifest.json":
                 countdown()
+
         os.replace = replace
     elif point == "upload":
         import rag.library
@@ -131,11 +139,12 @@ def arm(point: str, n: int) -> None:
             if must_index:
                 countdown()
             return real_rebuild(self, embedder, must_index=must_index, **kwargs)
+
         rag.library.Library._rebuild = rebuild
     elif point == "token":
-        import rag.answer
+        import rag.answer.assistant
 
-        real_ask = rag.answer.Assistant.ask
+        real_ask = rag.answer.assistant.Assistant.ask
 
         def ask(self, *args, on_event=None, **kwargs):
             def event(kind, data):
@@ -143,17 +152,19 @@ def arm(point: str, n: int) -> None:
                     on_event(kind, data)
                 if kind == "token":
                     countdown()
+
             return real_ask(self, *args, on_event=event, **kwargs)
-        rag.answer.Assistant.ask = ask
+
+        rag.answer.assistant.Assistant.ask = ask
     else:
         raise SystemExit(f"unknown point {point!r}")
 
 
 def main(argv: list[str]) -> None:
     split = argv.index("--")
-    head, command = argv[:split], argv[split + 1:]
+    head, command = argv[:split], argv[split + 1 :]
     arm(head[0], int(head[1]) if len(head) > 1 else 1)
-    from rag.cli import app
+    from rag.cli.main import app
 
     app(command, prog_name="rag")
 

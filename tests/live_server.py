@@ -8,15 +8,16 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import httpx
 
 
 @contextmanager
-def live_server(make_app: Callable[[int], object], ready: Callable[[], bool] = lambda: True,
-                timeout: float = 240) -> Iterator[tuple[str, object]]:
+def live_server(
+    make_app: Callable[[int], object], ready: Callable[[], bool] = lambda: True, timeout: float = 240
+) -> Iterator[tuple[str, object]]:
     """Yields (base URL, app) once `/readyz` says ready and `ready()` holds; `make_app(port)` builds
     the app for the port it will listen on. Fails the test with the reason when loading fails."""
     import pytest

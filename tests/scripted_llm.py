@@ -1,12 +1,13 @@
 """A scripted stand-in for the model: it says the replies it is given, in order, and keeps the
 prompts it was sent. Tests of the answering branches (parts, retries, comparisons, English) use it
 to reach every branch without weights; the real small model keeps its end-to-end tests."""
+
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
-from rag.prompts import REFUSAL_ZH
+from rag.answer.prompts import REFUSAL_ZH
 
 
 class ScriptedLLM:
@@ -16,8 +17,9 @@ class ScriptedLLM:
         self.max_tokens = 160
         self.prompts: list[list[dict]] = []
 
-    def stream(self, messages: list[dict], max_tokens: int | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
         self.prompts.append(messages)
         reply = self.replies.pop(0) if self.replies else REFUSAL_ZH + "。"
         for ch in reply:  # a character is a token here

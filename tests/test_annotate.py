@@ -33,6 +33,7 @@ def _doc(tmp_path: Path):
 
 def test_periods_follow_the_sections(tmp_path: Path) -> None:
     doc = _doc(tmp_path)
+
     def about(needle: str) -> int | None:
         (c,) = [c for c in doc.chunks if c.kind == "body" and needle in c.text]
         return c.period

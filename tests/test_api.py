@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sample_report import Q_UPLOAD, REPORT
 from typer.testing import CliRunner
 
 from api.main import create_app
 from api.settings import ApiSettings
-
-from sample_report import Q_UPLOAD, REPORT
 
 Q_XINZHOU = "忻州今年要新认定多少家高新技术企业？"
 Q_DAIXIAN = "代县今年全县5G基站要达到多少座？"
@@ -72,8 +71,14 @@ def chunks(text: str) -> list[dict | str]:
 @pytest.fixture(scope="module")
 def env(seed_index, tmp_path_factory):
     settings = copy_index(seed_index, tmp_path_factory.mktemp("api") / "index")
-    api_settings = ApiSettings(max_queue=2, retry_after_s=3, max_body_bytes=16 * 1024, max_upload_bytes=64 * 1024,
-                               api_key=None, cors_origins=[])
+    api_settings = ApiSettings(
+        max_queue=2,
+        retry_after_s=3,
+        max_body_bytes=16 * 1024,
+        max_upload_bytes=64 * 1024,
+        api_key=None,
+        cors_origins=[],
+    )
     app = create_app(settings, api_settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         wait_ready(client)
@@ -109,7 +114,7 @@ def test_models_lists_the_configured_models(client):
 
 # --- search ----------------------------------------------------------------------------------------------
 def test_search_returns_what_rag_search_json_prints(client, env, monkeypatch):
-    from rag.cli import app as cli
+    from rag.cli.main import app as cli
 
     monkeypatch.setenv("RAG_INDEX_DIR", str(env[2].index_dir))
     res = CliRunner().invoke(cli, ["search", Q_XINZHOU, "-k", "3", "--json"])
@@ -124,7 +129,7 @@ def test_search_returns_what_rag_search_json_prints(client, env, monkeypatch):
 
 # --- the native answer endpoint -----------------------------------------------------------------------------
 def test_ask_returns_the_object_of_rag_ask_json(client):
-    from rag.answer import Answer
+    from rag.answer.assistant import Answer
 
     r = client.post("/v1/ask", json={"question": Q_XINZHOU})
     assert r.status_code == 200, r.text
@@ -167,12 +172,22 @@ def test_question_about_an_unknown_city_is_refused_without_the_model(client):
 
 # --- the OpenAI-compatible endpoint ------------------------------------------------------------------------------
 def test_chat_completion_with_history_and_citations(client):
-    messages = [{"role": "system", "content": "You are helpful."},
-                {"role": "user", "content": Q_XINZHOU},
-                {"role": "assistant", "content": "忻州今年要新认定高新技术企业53家以上。[1]"},
-                {"role": "user", "content": [{"type": "text", "text": "那代县呢？"}]}]
-    r = client.post("/v1/chat/completions", json={"model": "gov-report-rag-small", "messages": messages,
-                                                  "temperature": 0.2, "max_tokens": 128, "user": "someone"})
+    messages = [
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": Q_XINZHOU},
+        {"role": "assistant", "content": "忻州今年要新认定高新技术企业53家以上。[1]"},
+        {"role": "user", "content": [{"type": "text", "text": "那代县呢？"}]},
+    ]
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "gov-report-rag-small",
+            "messages": messages,
+            "temperature": 0.2,
+            "max_tokens": 128,
+            "user": "someone",
+        },
+    )
     assert r.status_code == 200, r.text
     data = r.json()
     assert data["object"] == "chat.completion" and data["model"] == "gov-report-rag-small"
@@ -184,8 +199,12 @@ def test_chat_completion_with_history_and_citations(client):
 
 
 def test_chat_completion_stream_ends_with_a_chunk_that_carries_the_citations(client):
-    body = {"model": "small", "messages": [{"role": "user", "content": Q_DAIXIAN}], "stream": True,
-            "stream_options": {"include_usage": True}}
+    body = {
+        "model": "small",
+        "messages": [{"role": "user", "content": Q_DAIXIAN}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     with client.stream("POST", "/v1/chat/completions", json=body) as r:
         assert r.status_code == 200
         parts = chunks(r.read().decode("utf-8"))
@@ -208,8 +227,14 @@ def test_chat_completion_stream_ends_with_a_chunk_that_carries_the_citations(cli
 def test_unknown_model_is_404_in_the_openai_error_shape(client):
     r = client.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 404
-    assert r.json() == {"error": {"message": r.json()["error"]["message"], "type": "not_found_error",
-                                  "param": "model", "code": "model_not_found"}}
+    assert r.json() == {
+        "error": {
+            "message": r.json()["error"]["message"],
+            "type": "not_found_error",
+            "param": "model",
+            "code": "model_not_found",
+        }
+    }
     assert "gov-report-rag" in r.json()["error"]["message"]
 
 
@@ -225,8 +250,10 @@ def test_a_scoped_search_returns_only_the_scoped_report(client):
         r = client.post("/v1/search", json={"question": Q_ANY_PLACE, "k": 5, "scope": {"docs": [name]}})
         assert r.status_code == 200, r.text
         assert len(r.json()) == 5 and {h["doc"] for h in r.json()} == {TAIYUAN}
-    r = client.post("/v1/search", json={"question": Q_ANY_PLACE, "scope": {"places": ["代县", "太原"], "years": [2024],
-                                                                          "levels": ["county"]}})
+    r = client.post(
+        "/v1/search",
+        json={"question": Q_ANY_PLACE, "scope": {"places": ["代县", "太原"], "years": [2024], "levels": ["county"]}},
+    )
     assert r.status_code == 200 and r.json() and {h["doc"] for h in r.json()} == {"004_d43a798d97625b5b"}
     empty = client.post("/v1/search", json={"question": Q_ANY_PLACE, "k": 5, "scope": {"docs": [], "places": []}})
     assert empty.json() == unscoped  # fields left empty do not limit
@@ -259,21 +286,34 @@ def test_a_scoped_chat_completion_cites_only_the_scoped_report(client):
     assert final["citations"] and {c["doc"] for c in final["citations"]} == {TAIYUAN}
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/v1/ask", {"question": Q_ANY_PLACE}), ("/v1/ask", {"question": Q_ANY_PLACE, "stream": True}),
-    ("/v1/search", {"question": Q_ANY_PLACE}),
-    ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_ANY_PLACE}]}),
-], ids=["ask", "ask-stream", "search", "chat"])
-@pytest.mark.parametrize("scope, reason", [
-    ({"docs": ["no-such-report"]}, "scope: no document 'no-such-report' in the library"),
-    ({"places": ["大同"]}, "scope: no report of '大同' in the library"),
-    ({"years": [2019]}, "scope: no report of 2019 in the library"),
-    ({"places": ["代县"], "levels": ["prefecture"]}, "scope: no report in the library is in places 代县; levels prefecture"),
-    ({"places": [" 代县"]}, "scope: ' 代县' is not a document id, file name or place as the library lists it"),
-    ({"docs": [f"seeds/{TAIYUAN}.txt"]}, f"scope: 'seeds/{TAIYUAN}.txt' is not a document id, file name or place"),
-], ids=["doc", "place", "year", "no-report", "padded-place", "path"])
-def test_a_scope_the_library_does_not_hold_is_422_with_the_reason_before_queueing(client, services, hold_worker,
-                                                                                  path, body, scope, reason):
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/v1/ask", {"question": Q_ANY_PLACE}),
+        ("/v1/ask", {"question": Q_ANY_PLACE, "stream": True}),
+        ("/v1/search", {"question": Q_ANY_PLACE}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_ANY_PLACE}]}),
+    ],
+    ids=["ask", "ask-stream", "search", "chat"],
+)
+@pytest.mark.parametrize(
+    "scope, reason",
+    [
+        ({"docs": ["no-such-report"]}, "scope: no document 'no-such-report' in the library"),
+        ({"places": ["大同"]}, "scope: no report of '大同' in the library"),
+        ({"years": [2019]}, "scope: no report of 2019 in the library"),
+        (
+            {"places": ["代县"], "levels": ["prefecture"]},
+            "scope: no report in the library is in places 代县; levels prefecture",
+        ),
+        ({"places": [" 代县"]}, "scope: ' 代县' is not a document id, file name or place as the library lists it"),
+        ({"docs": [f"seeds/{TAIYUAN}.txt"]}, f"scope: 'seeds/{TAIYUAN}.txt' is not a document id, file name or place"),
+    ],
+    ids=["doc", "place", "year", "no-report", "padded-place", "path"],
+)
+def test_a_scope_the_library_does_not_hold_is_422_with_the_reason_before_queueing(
+    client, services, hold_worker, path, body, scope, reason
+):
     with hold_worker(services.queue, queued=1):  # the queue is full: a question that got in line would be a 503
         r = client.post(path, json={**body, "scope": scope})
     assert r.status_code == 422, r.text
@@ -312,8 +352,9 @@ def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_availa
         r = client.post("/v1/ask", json={"question": Q_XINZHOU})
         assert r.status_code == 503 and r.headers["retry-after"] == "3"
         assert r.json()["error"]["code"] == "queue_full"
-        r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": Q_XINZHOU}],
-                                                      "stream": True})
+        r = client.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": Q_XINZHOU}], "stream": True}
+        )
         assert r.status_code == 503 and r.headers["retry-after"] == "3"
         assert set(r.json()["error"]) == {"message", "type", "param", "code"}
         t0 = time.perf_counter()
@@ -324,14 +365,14 @@ def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_availa
     assert services.queue.admitted == 0
 
 
-def test_a_question_that_cannot_start_in_time_is_503_not_a_hanging_request(client, services, monkeypatch,
-                                                                            hold_worker):
+def test_a_question_that_cannot_start_in_time_is_503_not_a_hanging_request(client, services, monkeypatch, hold_worker):
     monkeypatch.setattr(services.queue, "max_wait_s", 0.5)
     with hold_worker(services.queue):
-        for path, body in [("/v1/ask", {"question": Q_XINZHOU}),
-                           ("/v1/ask", {"question": Q_XINZHOU, "stream": True}),
-                           ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_XINZHOU}],
-                                                     "stream": True})]:
+        for path, body in [
+            ("/v1/ask", {"question": Q_XINZHOU}),
+            ("/v1/ask", {"question": Q_XINZHOU, "stream": True}),
+            ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_XINZHOU}], "stream": True}),
+        ]:
             t0 = time.perf_counter()
             r = client.post(path, json=body)
             assert r.status_code == 503 and r.headers["retry-after"] == "3", r.text
@@ -350,8 +391,11 @@ def test_upload_is_answerable_and_delete_removes_it(client, services):
     assert len(docs) == 5 and {d["source"] for d in docs} == {"seed"}
     assert all("path" not in d for d in docs)
 
-    r = client.post("/v1/documents?name=../../etc/阳泉.txt", content=REPORT.encode("utf-8"),
-                    headers={"content-type": "text/plain; charset=utf-8"})
+    r = client.post(
+        "/v1/documents?name=../../etc/阳泉.txt",
+        content=REPORT.encode("utf-8"),
+        headers={"content-type": "text/plain; charset=utf-8"},
+    )
     assert r.status_code == 201, r.text
     info = r.json()
     doc_id = info["document"]["id"]
@@ -451,19 +495,29 @@ def test_files_that_are_not_reports_are_refused_with_a_reason(client, services):
         (PDF_DATA.joinpath("scanned.pdf").read_bytes(), "甲市.pdf", "no text layer"),
         (PDF_DATA.joinpath("upload_report.pdf").read_bytes()[:9000], "甲市.pdf", "truncated"),
     ]
-    before = sorted(p.name for p in (services.settings.index_dir / "uploads").glob("*")) \
-        if (services.settings.index_dir / "uploads").exists() else []
+    before = (
+        sorted(p.name for p in (services.settings.index_dir / "uploads").glob("*"))
+        if (services.settings.index_dir / "uploads").exists()
+        else []
+    )
     for data, name, reason in cases:
         r = client.post("/v1/documents", files={"file": (name, data, "application/octet-stream")})
         assert r.status_code == 422 and reason in r.json()["error"]["message"], (name, r.text)
-        r = client.post(f"/v1/documents?name={name}", content=data, headers={"content-type": "application/octet-stream"})
+        r = client.post(
+            f"/v1/documents?name={name}", content=data, headers={"content-type": "application/octet-stream"}
+        )
         assert r.status_code == 422 and reason in r.json()["error"]["message"], (name, r.text)
-    after = sorted(p.name for p in (services.settings.index_dir / "uploads").glob("*")) \
-        if (services.settings.index_dir / "uploads").exists() else []
+    after = (
+        sorted(p.name for p in (services.settings.index_dir / "uploads").glob("*"))
+        if (services.settings.index_dir / "uploads").exists()
+        else []
+    )
     assert after == before  # nothing half-stored
     r = client.post("/v1/documents", files={"report": ("甲市.txt", REPORT.encode(), "text/plain")})
     assert r.status_code == 422 and r.json()["error"]["param"] == "file"
-    r = client.post("/v1/documents", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"})
+    r = client.post(
+        "/v1/documents", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"}
+    )
     assert r.status_code in (400, 422), r.text
     assert len(client.get("/v1/documents").json()) == 5
 
@@ -471,9 +525,9 @@ def test_files_that_are_not_reports_are_refused_with_a_reason(client, services):
 def test_an_answer_during_an_upload_sees_the_old_index_until_the_new_one_is_complete(client, services, monkeypatch):
     """Pause the upload between writing the chunk store and publishing the index, answer a question in
     that window, then let the upload finish."""
-    import rag.index
+    import rag.search.index
 
-    real_build = rag.index.build
+    real_build = rag.search.index.build
     building, go = threading.Event(), threading.Event()
 
     def paused_build(*args, **kwargs):
@@ -481,7 +535,7 @@ def test_an_answer_during_an_upload_sees_the_old_index_until_the_new_one_is_comp
         assert go.wait(120)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(rag.index, "build", paused_build)
+    monkeypatch.setattr(rag.search.index, "build", paused_build)
     result: dict = {}
     text = REPORT.replace("37个", "41个").replace("阳泉", "晋城")
 
@@ -513,14 +567,16 @@ def test_an_answer_during_an_upload_sees_the_old_index_until_the_new_one_is_comp
 
 
 def test_a_failed_upload_leaves_the_served_index_and_the_files_as_they_were(client, services, monkeypatch):
-    import rag.index
+    import rag.search.index
 
     def broken_build(*args, **kwargs):
         raise OSError("disk full")
 
     before = client.post("/v1/search", json={"question": Q_DAIXIAN, "k": 3}).json()
-    monkeypatch.setattr(rag.index, "build", broken_build)
-    r = client.post("/v1/documents", content=REPORT.replace("阳泉", "长治").encode(), headers={"content-type": "text/plain"})
+    monkeypatch.setattr(rag.search.index, "build", broken_build)
+    r = client.post(
+        "/v1/documents", content=REPORT.replace("阳泉", "长治").encode(), headers={"content-type": "text/plain"}
+    )
     assert r.status_code == 500 and "Traceback" not in r.text and r.json()["error"]["type"] == "server_error"
     monkeypatch.undo()
     assert not list((services.settings.index_dir / "uploads").glob("upload-*"))
@@ -534,7 +590,14 @@ JSON = {"content-type": "application/json"}
 BAD_INPUT = [
     # (id, method, path, request kwargs, status, error code or None)
     ("ask-malformed-json", "POST", "/v1/ask", {"content": b'{"question": ', "headers": JSON}, 400, "invalid_json"),
-    ("ask-not-utf8-json", "POST", "/v1/ask", {"content": b'{"question": "\xff\xfe"}', "headers": JSON}, 400, "invalid_json"),
+    (
+        "ask-not-utf8-json",
+        "POST",
+        "/v1/ask",
+        {"content": b'{"question": "\xff\xfe"}', "headers": JSON},
+        400,
+        "invalid_json",
+    ),
     ("ask-no-body", "POST", "/v1/ask", {}, 422, "missing"),
     ("ask-array-body", "POST", "/v1/ask", {"json": ["question"]}, 422, "model_attributes_type"),
     ("ask-missing-question", "POST", "/v1/ask", {"json": {"k": 3}}, 422, "missing"),
@@ -548,38 +611,115 @@ BAD_INPUT = [
     ("ask-history-string", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "history": "x"}}, 422, "list_type"),
     ("ask-stream-string", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "stream": "yes"}}, 422, "bool_type"),
     ("ask-unknown-field", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "q": 1}}, 422, "extra_forbidden"),
-    ("ask-unknown-model", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "model": "huge"}}, 404, "model_not_found"),
+    (
+        "ask-unknown-model",
+        "POST",
+        "/v1/ask",
+        {"json": {"question": Q_XINZHOU, "model": "huge"}},
+        404,
+        "model_not_found",
+    ),
     ("ask-body-too-large", "POST", "/v1/ask", {"json": {"question": "x" * 20000}}, 413, "body_too_large"),
     ("ask-wrong-method", "GET", "/v1/ask", {}, 405, None),
-    ("chat-malformed-json", "POST", "/v1/chat/completions", {"content": b"{'messages': []}", "headers": JSON}, 400,
-     "invalid_json"),
+    (
+        "chat-malformed-json",
+        "POST",
+        "/v1/chat/completions",
+        {"content": b"{'messages': []}", "headers": JSON},
+        400,
+        "invalid_json",
+    ),
     ("chat-no-messages", "POST", "/v1/chat/completions", {"json": {"model": "small"}}, 422, "missing"),
     ("chat-empty-messages", "POST", "/v1/chat/completions", {"json": {"messages": []}}, 422, "too_short"),
     ("chat-messages-string", "POST", "/v1/chat/completions", {"json": {"messages": "hi"}}, 422, "list_type"),
-    ("chat-bad-role", "POST", "/v1/chat/completions", {"json": {"messages": [{"role": "boss", "content": "x"}]}}, 422,
-     "literal_error"),
-    ("chat-last-not-user", "POST", "/v1/chat/completions",
-     {"json": {"messages": [{"role": "user", "content": Q_XINZHOU}, {"role": "assistant", "content": "53"}]}}, 400,
-     "last_message_not_user"),
-    ("chat-empty-content", "POST", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": ""}]}},
-     400, "empty_question"),
-    ("chat-no-text-part", "POST", "/v1/chat/completions",
-     {"json": {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}}, 400,
-     "empty_question"),
-    ("chat-too-long", "POST", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": LONG}]}}, 400,
-     "question_too_long"),
-    ("chat-unknown-model", "POST", "/v1/chat/completions",
-     {"json": {"model": "gpt-4", "messages": [{"role": "user", "content": Q_XINZHOU}]}}, 404, "model_not_found"),
-    ("chat-max-tokens-zero", "POST", "/v1/chat/completions",
-     {"json": {"max_tokens": 0, "messages": [{"role": "user", "content": Q_XINZHOU}]}}, 422, "greater_than_equal"),
-    ("chat-temperature-high", "POST", "/v1/chat/completions",
-     {"json": {"temperature": 3, "messages": [{"role": "user", "content": Q_XINZHOU}]}}, 422, "less_than_equal"),
-    ("chat-n-two", "POST", "/v1/chat/completions",
-     {"json": {"n": 2, "messages": [{"role": "user", "content": Q_XINZHOU}]}}, 422, "less_than_equal"),
-    ("chat-stream-string", "POST", "/v1/chat/completions",
-     {"json": {"stream": "true", "messages": [{"role": "user", "content": Q_XINZHOU}]}}, 422, "bool_type"),
-    ("chat-too-many-messages", "POST", "/v1/chat/completions",
-     {"json": {"messages": [{"role": "user", "content": "x"}] * 65}}, 400, "too_many_messages"),
+    (
+        "chat-bad-role",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "boss", "content": "x"}]}},
+        422,
+        "literal_error",
+    ),
+    (
+        "chat-last-not-user",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "user", "content": Q_XINZHOU}, {"role": "assistant", "content": "53"}]}},
+        400,
+        "last_message_not_user",
+    ),
+    (
+        "chat-empty-content",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "user", "content": ""}]}},
+        400,
+        "empty_question",
+    ),
+    (
+        "chat-no-text-part",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}},
+        400,
+        "empty_question",
+    ),
+    (
+        "chat-too-long",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "user", "content": LONG}]}},
+        400,
+        "question_too_long",
+    ),
+    (
+        "chat-unknown-model",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"model": "gpt-4", "messages": [{"role": "user", "content": Q_XINZHOU}]}},
+        404,
+        "model_not_found",
+    ),
+    (
+        "chat-max-tokens-zero",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"max_tokens": 0, "messages": [{"role": "user", "content": Q_XINZHOU}]}},
+        422,
+        "greater_than_equal",
+    ),
+    (
+        "chat-temperature-high",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"temperature": 3, "messages": [{"role": "user", "content": Q_XINZHOU}]}},
+        422,
+        "less_than_equal",
+    ),
+    (
+        "chat-n-two",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"n": 2, "messages": [{"role": "user", "content": Q_XINZHOU}]}},
+        422,
+        "less_than_equal",
+    ),
+    (
+        "chat-stream-string",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"stream": "true", "messages": [{"role": "user", "content": Q_XINZHOU}]}},
+        422,
+        "bool_type",
+    ),
+    (
+        "chat-too-many-messages",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "user", "content": "x"}] * 65}},
+        400,
+        "too_many_messages",
+    ),
     ("search-malformed-json", "POST", "/v1/search", {"content": b"question=x", "headers": JSON}, 400, "invalid_json"),
     ("search-missing-question", "POST", "/v1/search", {"json": {}}, 422, "missing"),
     ("search-question-list", "POST", "/v1/search", {"json": {"question": ["x"]}}, 422, "string_type"),
@@ -588,73 +728,211 @@ BAD_INPUT = [
     ("search-k-zero", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "k": 0}}, 422, "greater_than_equal"),
     ("search-k-float", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "k": 2.5}}, 422, "int_type"),
     ("models-wrong-method", "POST", "/v1/models", {"json": {}}, 405, None),
-    ("upload-binary", "POST", "/v1/documents", {"content": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20,
-                                                "headers": {"content-type": "application/octet-stream"}}, 422,
-     "invalid_report"),
-    ("upload-not-utf8", "POST", "/v1/documents", {"content": "忻州市政府工作报告。".encode("gbk") * 10,
-                                                  "headers": {"content-type": "text/plain"}}, 422, "invalid_report"),
-    ("upload-empty", "POST", "/v1/documents", {"content": b"  \n", "headers": {"content-type": "text/plain"}}, 422,
-     "invalid_report"),
-    ("upload-no-text", "POST", "/v1/documents", {"content": b"1234 5678\n" * 5, "headers": {"content-type": "text/plain"}},
-     422, "invalid_report"),
-    ("upload-too-large", "POST", "/v1/documents", {"content": "报告".encode() * 40000,
-                                                   "headers": {"content-type": "text/plain"}}, 413, "body_too_large"),
-    ("upload-image-type", "POST", "/v1/documents", {"content": b"GIF89a", "headers": {"content-type": "image/gif"}}, 415,
-     "unsupported_media_type"),
+    (
+        "upload-binary",
+        "POST",
+        "/v1/documents",
+        {
+            "content": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20,
+            "headers": {"content-type": "application/octet-stream"},
+        },
+        422,
+        "invalid_report",
+    ),
+    (
+        "upload-not-utf8",
+        "POST",
+        "/v1/documents",
+        {"content": "忻州市政府工作报告。".encode("gbk") * 10, "headers": {"content-type": "text/plain"}},
+        422,
+        "invalid_report",
+    ),
+    (
+        "upload-empty",
+        "POST",
+        "/v1/documents",
+        {"content": b"  \n", "headers": {"content-type": "text/plain"}},
+        422,
+        "invalid_report",
+    ),
+    (
+        "upload-no-text",
+        "POST",
+        "/v1/documents",
+        {"content": b"1234 5678\n" * 5, "headers": {"content-type": "text/plain"}},
+        422,
+        "invalid_report",
+    ),
+    (
+        "upload-too-large",
+        "POST",
+        "/v1/documents",
+        {"content": "报告".encode() * 40000, "headers": {"content-type": "text/plain"}},
+        413,
+        "body_too_large",
+    ),
+    (
+        "upload-image-type",
+        "POST",
+        "/v1/documents",
+        {"content": b"GIF89a", "headers": {"content-type": "image/gif"}},
+        415,
+        "unsupported_media_type",
+    ),
     ("upload-json-malformed", "POST", "/v1/documents", {"content": b'{"text": ', "headers": JSON}, 400, "invalid_json"),
     ("upload-json-no-text", "POST", "/v1/documents", {"json": {"name": "x.txt"}}, 422, "missing"),
     ("upload-json-text-int", "POST", "/v1/documents", {"json": {"text": 5}}, 422, "string_type"),
-    ("upload-name-too-long", "POST", "/v1/documents?name=" + "n" * 300, {"content": REPORT.encode(),
-                                                                        "headers": {"content-type": "text/plain"}},
-     422, "string_too_long"),
+    (
+        "upload-name-too-long",
+        "POST",
+        "/v1/documents?name=" + "n" * 300,
+        {"content": REPORT.encode(), "headers": {"content-type": "text/plain"}},
+        422,
+        "string_too_long",
+    ),
     ("delete-unknown-id", "DELETE", "/v1/documents/no-such-report", {}, 404, "document_not_found"),
     ("delete-bad-id", "DELETE", "/v1/documents/..%5C..%5Cetc", {}, 422, "string_pattern_mismatch"),
     ("delete-traversal", "DELETE", "/v1/documents/../../seeds", {}, 404, None),
     ("documents-wrong-method", "PUT", "/v1/documents", {"json": {}}, 405, None),
     ("unknown-route", "GET", "/v2/everything", {}, 404, None),
     # what the OpenAPI document says, the server holds to (tests/test_api_schema.py runs the contract)
-    ("chat-two-text-parts", "POST", "/v1/chat/completions",
-     {"json": {"messages": [{"role": "user", "content": [{"type": "text", "text": "甲市"}, {"type": "text", "text": "？"}]}]}},
-     400, "unsupported_content"),
-    ("chat-blank-history", "POST", "/v1/chat/completions",
-     {"json": {"messages": [{"role": "user", "content": " "}, {"role": "user", "content": Q_XINZHOU}]}}, 400,
-     "empty_question"),
-    ("chat-temperature-string", "POST", "/v1/chat/completions",
-     {"json": {"temperature": "0.5", "messages": [{"role": "user", "content": Q_XINZHOU}]}}, 422, "float_type"),
-    ("ask-model-padded", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "model": " small "}}, 404,
-     "model_not_found"),
+    (
+        "chat-two-text-parts",
+        "POST",
+        "/v1/chat/completions",
+        {
+            "json": {
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "甲市"}, {"type": "text", "text": "？"}]}
+                ]
+            }
+        },
+        400,
+        "unsupported_content",
+    ),
+    (
+        "chat-blank-history",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "user", "content": " "}, {"role": "user", "content": Q_XINZHOU}]}},
+        400,
+        "empty_question",
+    ),
+    (
+        "chat-temperature-string",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"temperature": "0.5", "messages": [{"role": "user", "content": Q_XINZHOU}]}},
+        422,
+        "float_type",
+    ),
+    (
+        "ask-model-padded",
+        "POST",
+        "/v1/ask",
+        {"json": {"question": Q_XINZHOU, "model": " small "}},
+        404,
+        "model_not_found",
+    ),
     ("ask-model-empty", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "model": ""}}, 404, "model_not_found"),
-    ("search-k-whole-float-too-big", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "k": 51.0}}, 422,
-     "less_than_equal"),
+    (
+        "search-k-whole-float-too-big",
+        "POST",
+        "/v1/search",
+        {"json": {"question": Q_XINZHOU, "k": 51.0}},
+        422,
+        "less_than_equal",
+    ),
     ("search-k-bool", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "k": True}}, 422, "int_type"),
-    ("search-scope-string", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "scope": "代县"}}, 422,
-     "model_attributes_type"),
-    ("search-scope-docs-string", "POST", "/v1/search", {"json": {"question": Q_XINZHOU, "scope": {"docs": "000"}}}, 422,
-     "list_type"),
-    ("ask-scope-year-string", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "scope": {"years": ["2024"]}}}, 422,
-     "int_type"),
-    ("ask-scope-unknown-level", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "scope": {"levels": ["city"]}}},
-     422, "literal_error"),
-    ("ask-scope-unknown-field", "POST", "/v1/ask", {"json": {"question": Q_XINZHOU, "scope": {"doc": ["000"]}}}, 422,
-     "extra_forbidden"),
-    ("ask-scope-comma-separated", "POST", "/v1/ask",
-     {"json": {"question": Q_XINZHOU, "scope": {"places": ["代县,太原"]}}}, 422, "unknown_scope"),
-    ("chat-scope-too-many-levels", "POST", "/v1/chat/completions",
-     {"json": {"messages": [{"role": "user", "content": Q_XINZHOU}], "scope": {"levels": ["county"] * 6}}}, 422,
-     "too_long"),
-    ("search-padded-too-long", "POST", "/v1/search", {"json": {"question": " " * 300 + "忻" * 201}}, 400,
-     "question_too_long"),
-    ("upload-form-extra-field", "POST", "/v1/documents",
-     {"files": {"file": ("甲市.txt", REPORT.encode(), "text/plain")}, "data": {"note": "x"}}, 422, "unexpected_field"),
-    ("upload-deep-json", "POST", "/v1/documents", {"content": b'{"text": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-                                                   "headers": JSON}, 400, "invalid_json"),
+    (
+        "search-scope-string",
+        "POST",
+        "/v1/search",
+        {"json": {"question": Q_XINZHOU, "scope": "代县"}},
+        422,
+        "model_attributes_type",
+    ),
+    (
+        "search-scope-docs-string",
+        "POST",
+        "/v1/search",
+        {"json": {"question": Q_XINZHOU, "scope": {"docs": "000"}}},
+        422,
+        "list_type",
+    ),
+    (
+        "ask-scope-year-string",
+        "POST",
+        "/v1/ask",
+        {"json": {"question": Q_XINZHOU, "scope": {"years": ["2024"]}}},
+        422,
+        "int_type",
+    ),
+    (
+        "ask-scope-unknown-level",
+        "POST",
+        "/v1/ask",
+        {"json": {"question": Q_XINZHOU, "scope": {"levels": ["city"]}}},
+        422,
+        "literal_error",
+    ),
+    (
+        "ask-scope-unknown-field",
+        "POST",
+        "/v1/ask",
+        {"json": {"question": Q_XINZHOU, "scope": {"doc": ["000"]}}},
+        422,
+        "extra_forbidden",
+    ),
+    (
+        "ask-scope-comma-separated",
+        "POST",
+        "/v1/ask",
+        {"json": {"question": Q_XINZHOU, "scope": {"places": ["代县,太原"]}}},
+        422,
+        "unknown_scope",
+    ),
+    (
+        "chat-scope-too-many-levels",
+        "POST",
+        "/v1/chat/completions",
+        {"json": {"messages": [{"role": "user", "content": Q_XINZHOU}], "scope": {"levels": ["county"] * 6}}},
+        422,
+        "too_long",
+    ),
+    (
+        "search-padded-too-long",
+        "POST",
+        "/v1/search",
+        {"json": {"question": " " * 300 + "忻" * 201}},
+        400,
+        "question_too_long",
+    ),
+    (
+        "upload-form-extra-field",
+        "POST",
+        "/v1/documents",
+        {"files": {"file": ("甲市.txt", REPORT.encode(), "text/plain")}, "data": {"note": "x"}},
+        422,
+        "unexpected_field",
+    ),
+    (
+        "upload-deep-json",
+        "POST",
+        "/v1/documents",
+        {"content": b'{"text": ' + b"[" * 5000 + b"]" * 5000 + b"}", "headers": JSON},
+        400,
+        "invalid_json",
+    ),
     ("ask-deep-json", "POST", "/v1/ask", {"content": b"[" * 7000 + b"]" * 7000, "headers": JSON}, 400, "invalid_json"),
     ("text-dot-dot-id", "GET", "/v1/documents/%2e%2e/text", {}, 422, "string_pattern_mismatch"),
     ("file-nul-id", "GET", "/v1/documents/%00/file", {}, 422, "string_pattern_mismatch"),
 ]
 
 
-@pytest.mark.parametrize("method, path, kwargs, status, code", [c[1:] for c in BAD_INPUT], ids=[c[0] for c in BAD_INPUT])
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, code", [c[1:] for c in BAD_INPUT], ids=[c[0] for c in BAD_INPUT]
+)
 def test_bad_input_is_a_clear_4xx_never_a_500(client, services, method, path, kwargs, status, code):
     r = client.request(method, path, **kwargs)
     assert r.status_code == status, r.text
@@ -681,22 +959,40 @@ def test_a_chunked_body_over_the_limit_is_413_and_is_not_ingested(client, servic
 def test_openapi_describes_every_endpoint_and_every_request_field(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for path, method in [("/v1/ask", "post"), ("/v1/chat/completions", "post"), ("/v1/search", "post"),
-                         ("/v1/models", "get"), ("/v1/documents", "get"), ("/v1/documents", "post"),
-                         ("/v1/documents/{doc_id}", "delete"), ("/v1/documents/{doc_id}/file", "get"),
-                         ("/healthz", "get"), ("/readyz", "get")]:
+    for path, method in [
+        ("/v1/ask", "post"),
+        ("/v1/chat/completions", "post"),
+        ("/v1/search", "post"),
+        ("/v1/models", "get"),
+        ("/v1/documents", "get"),
+        ("/v1/documents", "post"),
+        ("/v1/documents/{doc_id}", "delete"),
+        ("/v1/documents/{doc_id}/file", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ]:
         assert method in paths[path], path
     schemas = spec["components"]["schemas"]
-    for name in ("AskRequest", "ChatCompletionRequest", "SearchRequest", "ChatMessage", "AskResponse", "Citation",
-                 "SearchResult", "DocumentInfo", "ModelCard", "ErrorDetail", "ScopeRequest"):
+    for name in (
+        "AskRequest",
+        "ChatCompletionRequest",
+        "SearchRequest",
+        "ChatMessage",
+        "AskResponse",
+        "Citation",
+        "SearchResult",
+        "DocumentInfo",
+        "ModelCard",
+        "ErrorDetail",
+        "ScopeRequest",
+    ):
         for field, prop in schemas[name]["properties"].items():
             if field in ("object", "role", "index", "owned_by"):
                 continue
             assert prop.get("description"), f"{name}.{field} has no description"
     page = client.get("/docs")
     assert "text/html" in page.headers["content-type"] and "<script" not in page.text  # works offline
-    for text in ("/v1/chat/completions", "history", "citations",
-                 "Retry-After", "AskRequest", "unknown_scope"):
+    for text in ("/v1/chat/completions", "history", "citations", "Retry-After", "AskRequest", "unknown_scope"):
         assert text in page.text, text
 
 
@@ -711,12 +1007,24 @@ def test_api_key_is_required_everywhere_but_health_and_compared_in_constant_time
     c = TestClient(app)  # no lifespan: the key is checked before any service is needed
     assert c.get("/healthz").status_code == 200
     assert c.get("/readyz").status_code == 503  # not started, but not 401
-    for method, path in [("GET", "/v1/models"), ("POST", "/v1/search"), ("POST", "/v1/ask"),
-                         ("POST", "/v1/chat/completions"), ("GET", "/v1/documents"), ("POST", "/v1/documents"),
-                         ("DELETE", "/v1/documents/x"), ("GET", "/v1/documents/x/file"), ("GET", "/openapi.json"),
-                         ("GET", "/docs")]:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0LWtleQ=="},
-                        {"Authorization": "Bearer s3cret-key-and-more"}):
+    for method, path in [
+        ("GET", "/v1/models"),
+        ("POST", "/v1/search"),
+        ("POST", "/v1/ask"),
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/v1/documents"),
+        ("POST", "/v1/documents"),
+        ("DELETE", "/v1/documents/x"),
+        ("GET", "/v1/documents/x/file"),
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+    ]:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Basic czNjcmV0LWtleQ=="},
+            {"Authorization": "Bearer s3cret-key-and-more"},
+        ):
             r = c.request(method, path, headers=headers, json={})
             assert r.status_code == 401, (method, path, headers, r.text)
             assert r.json()["error"]["type"] == "authentication_error"

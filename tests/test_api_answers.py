@@ -8,13 +8,13 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from live_server import private_index
+from need_model import require_model
+from test_api import Q_DAIXIAN, Q_XINZHOU, chunks, wait_ready
 from typer.testing import CliRunner
 
 from api.main import create_app
 from api.settings import ApiSettings
-from live_server import private_index
-from need_model import require_model
-from test_api import Q_DAIXIAN, Q_XINZHOU, chunks, wait_ready
 
 pytestmark = pytest.mark.llm
 
@@ -39,7 +39,7 @@ def test_the_api_answers_as_rag_ask_does(served, monkeypatch):
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
     monkeypatch.setenv("RAG_LLM", "small")
     monkeypatch.setenv("RAG_SEEDS_DIR", str(settings.seeds_dir))
-    res = CliRunner().invoke(__import__("rag.cli", fromlist=["app"]).app, ["ask", "--json", "--local", Q_XINZHOU])
+    res = CliRunner().invoke(__import__("rag.cli.main", fromlist=["app"]).app, ["ask", "--json", "--local", Q_XINZHOU])
     assert res.exit_code == 0, res.output
     local = json.loads(res.stdout.splitlines()[-1])
     assert (local["answer"], local["refused"]) == (data["answer"], data["refused"])

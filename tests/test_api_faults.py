@@ -10,6 +10,7 @@ import json
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
+from need_model import require_model
 
 from api.dependencies import get_readiness, get_services, require_api_key, require_ready
 from api.errors import AUTH, UNAVAILABLE, ApiError
@@ -17,7 +18,6 @@ from api.health.schemas import Ready
 from api.main import create_app
 from api.services import Services, load_catalog
 from api.settings import ApiSettings
-from need_model import require_model
 
 
 class BrokenAssistant:
@@ -45,17 +45,26 @@ def app_with(seed_index, retriever):
         app = create_app(seed_index, api_settings)
         app.dependency_overrides[get_services] = lambda: services
         return TestClient(app, raise_server_exceptions=False), services
+
     return make
 
 
 def test_an_internal_error_is_a_500_without_details(app_with):
     client, services = app_with(ready=True)
-    for path, body in [("/v1/ask", {"question": "忻州今年要新认定多少家高新技术企业？"}),
-                       ("/v1/chat/completions", {"messages": [{"role": "user", "content": "忻州今年的目标？"}]})]:
+    for path, body in [
+        ("/v1/ask", {"question": "忻州今年要新认定多少家高新技术企业？"}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "忻州今年的目标？"}]}),
+    ]:
         r = client.post(path, json=body)
         assert r.status_code == 500
-        assert r.json() == {"error": {"message": "internal error; the server log has the details",
-                                      "type": "server_error", "param": None, "code": None}}
+        assert r.json() == {
+            "error": {
+                "message": "internal error; the server log has the details",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        }
         assert "secret" not in r.text and "Traceback" not in r.text
     assert services.queue.admitted == 0 and services.queue.stats["failed"] == 2
     assert client.post("/v1/search", json={"question": "忻州", "k": 2}).status_code == 200
@@ -75,8 +84,12 @@ def test_an_internal_error_in_a_stream_is_an_error_event(app_with):
 
 def test_a_service_still_loading_is_a_503_with_retry_after(app_with):
     client, _ = app_with(ready=False)
-    for method, path, body in [("POST", "/v1/ask", {"question": "x"}), ("POST", "/v1/search", {"question": "x"}),
-                               ("GET", "/v1/documents", None), ("GET", "/v1/models", None)]:
+    for method, path, body in [
+        ("POST", "/v1/ask", {"question": "x"}),
+        ("POST", "/v1/search", {"question": "x"}),
+        ("GET", "/v1/documents", None),
+        ("GET", "/v1/models", None),
+    ]:
         r = client.request(method, path, json=body)
         assert r.status_code == 503 and r.headers["retry-after"] == "7", (path, r.text)
         assert r.json()["error"]["code"] == "not_ready"
@@ -102,10 +115,15 @@ def test_readiness_is_a_replaceable_dependency(app_with):
 
     def closed():
         raise ApiError(503, "closed for maintenance", UNAVAILABLE, code="maintenance")
+
     app.dependency_overrides[require_ready] = closed
-    for method, path, body in [("POST", "/v1/search", {"question": "忻州"}), ("GET", "/v1/documents", None),
-                               ("GET", "/v1/models", None), ("POST", "/v1/ask", {"question": "忻州？"}),
-                               ("DELETE", "/v1/documents/x", None)]:
+    for method, path, body in [
+        ("POST", "/v1/search", {"question": "忻州"}),
+        ("GET", "/v1/documents", None),
+        ("GET", "/v1/models", None),
+        ("POST", "/v1/ask", {"question": "忻州？"}),
+        ("DELETE", "/v1/documents/x", None),
+    ]:
         r = client.request(method, path, json=body)
         assert r.status_code == 503 and r.json()["error"]["code"] == "maintenance", (path, r.text)
     assert client.get("/healthz").status_code == 200
@@ -125,6 +143,7 @@ def test_the_key_check_is_a_replaceable_dependency(app_with, seed_index):
     def only_tokens(request: Request) -> None:
         if request.headers.get("x-token") != "t":
             raise ApiError(401, "no token", AUTH, code="invalid_api_key")
+
     open_app = create_app(seed_index, ApiSettings())
     open_app.dependency_overrides[get_services] = lambda: services
     open_app.dependency_overrides[require_api_key] = only_tokens
@@ -147,12 +166,15 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import httpx  # noqa: E402
-
 from sample_report import Q_UPLOAD, REPORT  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 KILL_AT = Path(__file__).with_name("kill_at.py")
-QUESTIONS = ["忻州今年要新认定多少家高新技术企业？", "代县今年全县5G基站要达到多少座？", "今年要新建多少个智慧农业示范园区？"]
+QUESTIONS = [
+    "忻州今年要新认定多少家高新技术企业？",
+    "代县今年全县5G基站要达到多少座？",
+    "今年要新建多少个智慧农业示范园区？",
+]
 
 
 class Server:
@@ -162,16 +184,24 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        head = [sys.executable, str(KILL_AT), kill, str(n), "--"] if kill else [sys.executable, "-m", "rag.cli"]
+        head = [sys.executable, str(KILL_AT), kill, str(n), "--"] if kill else [sys.executable, "-m", "rag.cli.main"]
         self.log = open(Path(settings.index_dir).parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [*head, "serve", "--port", str(self.port), "--log-level", "warning"], cwd=REPO, stdout=self.log,
+            [*head, "serve", "--port", str(self.port), "--log-level", "warning"],
+            cwd=REPO,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_SEEDS_DIR": str(settings.seeds_dir),
-                 "RAG_API_API_KEY": "", **env})
+            env={
+                **os.environ,
+                "RAG_INDEX_DIR": str(settings.index_dir),
+                "RAG_SEEDS_DIR": str(settings.seeds_dir),
+                "RAG_API_API_KEY": "",
+                **env,
+            },
+        )
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def ready(self, timeout: float = 300) -> "Server":
+    def ready(self, timeout: float = 300) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
@@ -217,7 +247,7 @@ def _copy(seed_index, dest: Path):
 
 def _leftovers(index_dir: Path) -> list[str]:
     from rag.files import stale_tmp_files
-    from rag.index import read_manifest
+    from rag.search.index import read_manifest
     from rag.settings import Settings
 
     named = read_manifest(Settings(index_dir=index_dir))["build_dir"]
@@ -234,8 +264,7 @@ MOCK = {"RAG_LLM_BACKEND": "mock"}
 
 # (kill point, whether the upload is there after the restart): killed before the chunk store's commit the
 # upload is undone at the restart; after it, the index it belongs to is published and the upload kept
-@pytest.mark.parametrize("point,kept", [("upload", False), ("embed", False), ("store-write", False),
-                                        ("commit", True)])
+@pytest.mark.parametrize("point,kept", [("upload", False), ("embed", False), ("store-write", False), ("commit", True)])
 def test_an_upload_killed_mid_write_is_undone_or_finished_at_the_restart(seed_index, tmp_path, point, kept):
     settings = _copy(seed_index, tmp_path / "index")
     server = Server(settings, MOCK, kill=point).ready()
@@ -261,8 +290,9 @@ def test_an_upload_killed_mid_write_is_undone_or_finished_at_the_restart(seed_in
             assert not list((settings.index_dir / "uploads").glob("upload-*"))
         assert _leftovers(settings.index_dir) == []
         # and the library takes the same upload normally afterwards
-        r = httpx.post(server.url + "/v1/documents", json={"name": "丙市.txt", "text": REPORT.replace("37", "38")},
-                       timeout=300)
+        r = httpx.post(
+            server.url + "/v1/documents", json={"name": "丙市.txt", "text": REPORT.replace("37", "38")}, timeout=300
+        )
         assert r.status_code == 201, r.text
     finally:
         server.stop()
@@ -309,5 +339,5 @@ def test_a_server_killed_while_streaming_an_answer_answers_the_same_after_a_rest
         again = stream(server)
     finally:
         server.stop()
-    assert full == again and len(full) > len(cut) and full[:len(cut)] == cut
+    assert full == again and len(full) > len(cut) and full[: len(cut)] == cut
     assert [f.stat().st_ino for f in sorted(kv.glob("prefix-*.kv"))] == stamp  # loaded, not rebuilt

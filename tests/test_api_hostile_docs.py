@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 import time
 
+import hostile_docs as h
 import pytest
 from fastapi.testclient import TestClient
 
-import hostile_docs as h
 from api.main import create_app
 from api.settings import ApiSettings
 
@@ -49,8 +49,9 @@ CASES = [  # name, bytes, expected status
 def test_a_hostile_upload_is_indexed_or_refused_in_one_line(client, name, make, status):
     raw = make()
     t = time.monotonic()
-    r = client.post("/v1/documents", params={"name": name}, content=raw,
-                    headers={"Content-Type": "application/octet-stream"})
+    r = client.post(
+        "/v1/documents", params={"name": name}, content=raw, headers={"Content-Type": "application/octet-stream"}
+    )
     took = time.monotonic() - t
     assert r.status_code == status, r.text[:300]
     assert took < 120, f"{name} took {took:.0f} s"
@@ -60,7 +61,7 @@ def test_a_hostile_upload_is_indexed_or_refused_in_one_line(client, name, make, 
         doc = body["document"]
         assert doc["chunks"] >= 1
         text = client.get(f"/v1/documents/{doc['id']}/text").json()
-        longest = max(len("".join(text["text"][p["start"]:p["end"]].split())) for p in text["paragraphs"])
+        longest = max(len("".join(text["text"][p["start"] : p["end"]].split())) for p in text["paragraphs"])
         assert longest <= 3 * 300, f"a chunk of {longest} characters"
         assert "/etc/passwd" not in text["text"] and "root:x:" not in text["text"]
         assert all(leak not in text["text"] for leak in h.LEAKS)
@@ -70,6 +71,10 @@ def test_a_hostile_upload_is_indexed_or_refused_in_one_line(client, name, make, 
 
 
 def test_a_file_over_the_upload_limit_is_a_413(client):
-    r = client.post("/v1/documents", params={"name": "大.txt"}, content=h.single_line(10 << 20),
-                    headers={"Content-Type": "application/octet-stream"})
+    r = client.post(
+        "/v1/documents",
+        params={"name": "大.txt"},
+        content=h.single_line(10 << 20),
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert r.status_code == 413 and "error" in r.json()

@@ -12,10 +12,10 @@ import time
 import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
+from live_server import private_index
 
 from api.main import create_app
 from api.settings import ApiSettings
-from live_server import private_index
 from rag.indicators import table
 
 KEY = "indicator-key"
@@ -91,7 +91,7 @@ def test_the_rows_are_the_tables_each_cited_to_a_sentence_of_its_report(seed):
         text = client.get(f"/v1/documents/{doc}/text").json()["text"]
         for r in [r for r in rows if r["doc"] == doc][:4]:
             cit = r["citation"]
-            assert compact(text[cit["start"]:cit["end"]]) == compact(cit["quote"]), cit
+            assert compact(text[cit["start"] : cit["end"]]) == compact(cit["quote"]), cit
     daixian = next(r for r in rows if r["doc"] == DAIXIAN and r["indicator"] == "gdp_growth")
     assert (daixian["kind"], daixian["period"], daixian["value"]) == ("target", 2024, "5%左右")
 
@@ -130,8 +130,13 @@ def test_csv_has_a_header_and_the_rows_with_their_sentences(seed):
     assert len(lines) == len(rows) + 1
     assert [line[:8] for line in lines[1:]] == [[str(row[f]) for f in table.FIELDS] for row in rows]
     assert [line[8] for line in lines[1:]] == [row["citation"]["quote"] for row in rows]
-    only = list(csv.reader(io.StringIO(client.get("/v1/indicators", params={"format": "csv", "place": "代县",
-                                                                           "indicator": "gdp_growth"}).text)))
+    only = list(
+        csv.reader(
+            io.StringIO(
+                client.get("/v1/indicators", params={"format": "csv", "place": "代县", "indicator": "gdp_growth"}).text
+            )
+        )
+    )
     assert len(only) == 2 and only[1][1] == "代县" and only[1][4] == "gdp_growth" and only[1][7] == "5%左右"
 
 
@@ -192,11 +197,13 @@ def test_the_document_lists_both_paths_and_what_each_filter_accepts(seed):
     assert schemas["IndicatorRow"]["properties"]["citation"]["$ref"] == "#/components/schemas/Citation"
     # what the document admits for a filter is exactly what the server accepts
     params = {p["name"]: p["schema"] for p in spec["paths"]["/v1/indicators"]["get"]["parameters"]}
-    candidates = {"place": ["朔州市", "朔州", "代县", "太原市", "代县,朔州市", "代县,代县", "大同", " 代县", "代县,", ""],
-                  "year": ["2024", "2023", "abc", "2024,2024"],
-                  "level": ["prefecture", "county", "national", "city", "county,prefecture"],
-                  "indicator": list(table.ORDER) + ["gdp", "gdp_growth,cpi", "GDP_GROWTH"],
-                  "doc": [DAIXIAN, "no-such-report", f"{DAIXIAN},{DAIXIAN}"]}
+    candidates = {
+        "place": ["朔州市", "朔州", "代县", "太原市", "代县,朔州市", "代县,代县", "大同", " 代县", "代县,", ""],
+        "year": ["2024", "2023", "abc", "2024,2024"],
+        "level": ["prefecture", "county", "national", "city", "county,prefecture"],
+        "indicator": list(table.ORDER) + ["gdp", "gdp_growth,cpi", "GDP_GROWTH"],
+        "doc": [DAIXIAN, "no-such-report", f"{DAIXIAN},{DAIXIAN}"],
+    }
     verdicts = set()
     for name, values in candidates.items():
         validator = jsonschema_rs.validator_for(params[name])
@@ -211,10 +218,13 @@ def test_the_document_lists_both_paths_and_what_each_filter_accepts(seed):
 def test_a_target_stands_beside_the_result_the_next_report_gives(corpus):
     client, store = corpus
     pairs = rows_of(client, "/v1/indicators/compare")
-    assert pairs == [{**p, "target_citation": p["target_citation"] or None,
-                      "result_citation": p["result_citation"] or None} for p in table.pairs_in(store)]
-    guangdong = next(p for p in pairs if p["place"] == "广东省" and p["indicator"] == "gdp_growth"
-                     and p["period"] == 2025)
+    assert pairs == [
+        {**p, "target_citation": p["target_citation"] or None, "result_citation": p["result_citation"] or None}
+        for p in table.pairs_in(store)
+    ]
+    guangdong = next(
+        p for p in pairs if p["place"] == "广东省" and p["indicator"] == "gdp_growth" and p["period"] == 2025
+    )
     assert (guangdong["target"], guangdong["result"], guangdong["verdict"]) == ("5%左右", "3.9%", "below")
     years = {r["doc"]: r["year"] for r in rows_of(client, place="广东省")}
     assert years[guangdong["target_doc"]] == 2025 and years[guangdong["result_doc"]] == 2026

@@ -10,11 +10,11 @@ import time
 
 import httpx
 import pytest
+from live_server import live_server, private_index
+from need_model import require_model
 
 from api.main import create_app
 from api.settings import ApiSettings
-from live_server import live_server, private_index
-from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -49,8 +49,9 @@ def test_openai_client_lists_the_models(client):
 
 
 def test_openai_client_gets_a_cited_answer(client):
-    resp = client.chat.completions.create(model="gov-report-rag-small",
-                                          messages=[{"role": "user", "content": Q_XINZHOU}])
+    resp = client.chat.completions.create(
+        model="gov-report-rag-small", messages=[{"role": "user", "content": Q_XINZHOU}]
+    )
     msg = resp.choices[0].message
     assert "53" in msg.content, msg.content
     citations = msg.model_extra["citations"]
@@ -60,8 +61,9 @@ def test_openai_client_gets_a_cited_answer(client):
 
 
 def test_openai_client_streams_and_gets_the_citations_in_the_last_chunk(client):
-    stream = client.chat.completions.create(model="gov-report-rag-small", stream=True,
-                                            messages=[{"role": "user", "content": Q_TAIYUAN}])
+    stream = client.chat.completions.create(
+        model="gov-report-rag-small", stream=True, messages=[{"role": "user", "content": Q_TAIYUAN}]
+    )
     pieces, last = [], None
     for chunk in stream:
         if chunk.choices:
@@ -85,8 +87,9 @@ def test_openai_errors_map_to_the_client_exceptions(server, client):
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="gov-report-rag-small", messages=[{"role": "user", "content": " "}])
     with pytest.raises(openai.UnprocessableEntityError):
-        client.chat.completions.create(model="gov-report-rag-small", messages=[{"role": "user", "content": "x"}],
-                                       temperature=5)
+        client.chat.completions.create(
+            model="gov-report-rag-small", messages=[{"role": "user", "content": "x"}], temperature=5
+        )
     wrong = openai.OpenAI(base_url=f"{server[0]}/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         wrong.models.list()
@@ -100,8 +103,9 @@ def test_full_queue_is_a_503_the_client_can_retry(server, client):
     tickets = [services.queue.admit(), services.queue.admit()]
     try:
         with pytest.raises(openai.APIStatusError) as e:
-            client.chat.completions.create(model="gov-report-rag-small",
-                                           messages=[{"role": "user", "content": Q_XINZHOU}])
+            client.chat.completions.create(
+                model="gov-report-rag-small", messages=[{"role": "user", "content": Q_XINZHOU}]
+            )
         assert e.value.status_code == 503 and e.value.response.headers["retry-after"] == "2"
     finally:
         for t in tickets:
@@ -113,8 +117,7 @@ def test_closing_a_stream_cancels_the_generation(server):
     before = _stats(base)
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(timeout=60) as http:
-        with http.stream("POST", f"{base}/v1/ask", headers=headers,
-                         json={"question": Q_XINZHOU, "stream": True}) as r:
+        with http.stream("POST", f"{base}/v1/ask", headers=headers, json={"question": Q_XINZHOU, "stream": True}) as r:
             assert r.status_code == 200
             for line in r.iter_lines():
                 if line.startswith("event: token"):
@@ -136,8 +139,9 @@ def test_a_client_that_gives_up_while_queued_is_never_answered(server, hold_work
     before = _stats(base)
     with hold_worker(services.queue):
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{base}/v1/ask", headers={"Authorization": f"Bearer {KEY}"},
-                       json={"question": Q_XINZHOU}, timeout=1.0)
+            httpx.post(
+                f"{base}/v1/ask", headers={"Authorization": f"Bearer {KEY}"}, json={"question": Q_XINZHOU}, timeout=1.0
+            )
         time.sleep(0.6)  # the server notices the disconnect (it polls every 0.25 s)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -152,8 +156,13 @@ def test_a_client_that_gives_up_while_queued_is_never_answered(server, hold_work
 
 def test_native_stream_over_the_wire(server):
     base = server[0]
-    with httpx.stream("POST", f"{base}/v1/ask", headers={"Authorization": f"Bearer {KEY}"}, timeout=120,
-                      json={"question": "大同今年要新建多少座5G基站？", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        f"{base}/v1/ask",
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=120,
+        json={"question": "大同今年要新建多少座5G基站？", "stream": True},
+    ) as r:
         body = r.read().decode("utf-8")
     kinds = [line[7:] for line in body.splitlines() if line.startswith("event: ")]
     assert kinds[-1] == "done" and "answer" in kinds and "citations" in kinds
@@ -174,8 +183,17 @@ def test_load_test_tool_runs_against_the_server_and_stops_by_itself(server):
         load_test.loopback_only("http://example.com:8000")
     with pytest.raises(SystemExit, match="loopback"):
         load_test.loopback_only("http://10.0.0.1:8000")
-    args = load_test.argparse.Namespace(url=server[0], clients=3, seconds=2.0, timeout=30, mix="search=1",
-                                        model=None, api_key=KEY, pid=None, no_backoff=False)
+    args = load_test.argparse.Namespace(
+        url=server[0],
+        clients=3,
+        seconds=2.0,
+        timeout=30,
+        mix="search=1",
+        model=None,
+        api_key=KEY,
+        pid=None,
+        no_backoff=False,
+    )
     t0 = time.monotonic()
     summary = load_test.asyncio.run(load_test.main_async(args))
     assert time.monotonic() - t0 < 20

@@ -12,13 +12,13 @@ from __future__ import annotations
 import shutil
 import time
 
+import api_schema_hooks  # registers the report strategies, the case filters and the log of removed reports
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
-import api_schema_hooks  # registers the report strategies, the case filters and the log of removed reports
 from api.main import create_app
 from api.settings import ApiSettings
 
@@ -71,11 +71,9 @@ def _without_lifespan(app):
 def run(app, headers: dict, max_examples: int) -> tuple[list, list, dict]:
     """Failures, errors and counts of one schemathesis run (all phases, all checks)."""
     api_schema_hooks.reset()  # a fresh copy of the index: no report removed yet
-    config = SchemathesisConfig.from_dict({
-        "headers": headers,
-        "generation": {"max-examples": max_examples, "database": "none"},
-        "workers": 1,
-    })
+    config = SchemathesisConfig.from_dict(
+        {"headers": headers, "generation": {"max-examples": max_examples, "database": "none"}, "workers": 1}
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", _without_lifespan(app), config=config, headers=headers)
     failures, errors, counts = [], [], {"scenarios": 0, "operations": set()}
     for event in from_schema(schema).execute():
@@ -100,8 +98,12 @@ def test_schemathesis_finds_nothing(served):
     assert len(counts["operations"]) >= 11, counts  # every documented operation was exercised
     spec = TestClient(app).get("/openapi.json", headers=headers).json()
     assert ("securitySchemes" in spec.get("components", {})) == bool(key)
-    assert all(("401" in op["responses"]) == bool(key) for p, ops in spec["paths"].items() for op in ops.values()
-               if p not in ("/healthz", "/readyz"))
+    assert all(
+        ("401" in op["responses"]) == bool(key)
+        for p, ops in spec["paths"].items()
+        for op in ops.values()
+        if p not in ("/healthz", "/readyz")
+    )
 
 
 def test_the_document_carries_the_configured_limits(seed_index):
@@ -130,8 +132,9 @@ def test_the_model_enum_is_what_the_server_accepts(served):
     app, key, headers, _ = served
     client = TestClient(app)
     spec = client.get("/openapi.json", headers=headers).json()
-    enum = next(s for s in spec["components"]["schemas"]["AskRequest"]["properties"]["model"]["anyOf"]
-                if "enum" in s)["enum"]
+    enum = next(s for s in spec["components"]["schemas"]["AskRequest"]["properties"]["model"]["anyOf"] if "enum" in s)[
+        "enum"
+    ]
     listed = {m["id"] for m in client.get("/v1/models", headers=headers).json()["data"]}
     assert listed <= set(enum) and {"default", "small"} <= set(enum)
     for model in enum:
@@ -155,9 +158,12 @@ def test_the_scope_the_document_describes_is_the_scope_the_server_accepts(retrie
 
     vocabulary = Vocabulary.of(retriever)
     validator = jsonschema_rs.validator_for(schema(ScopeRequest.model_json_schema(), vocabulary))
-    names = {"docs": [n for n, _ in vocabulary.docs] + ["no-such-report", f"seeds/{vocabulary.docs[0][0]}.txt"],
-             "places": [p for p, _ in vocabulary.places] + ["大同", " 代县", "代县,太原"],
-             "years": [2024, 2023], "levels": ["national", "province", "prefecture", "county", "district"]}
+    names = {
+        "docs": [n for n, _ in vocabulary.docs] + ["no-such-report", f"seeds/{vocabulary.docs[0][0]}.txt"],
+        "places": [p for p, _ in vocabulary.places] + ["大同", " 代县", "代县,太原"],
+        "years": [2024, 2023],
+        "levels": ["national", "province", "prefecture", "county", "district"],
+    }
     rng = random.Random(7)
     verdicts = set()
     for _ in range(600):

@@ -17,11 +17,10 @@ import pytest
 import uvicorn
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from sample_report import REPORT
 
 from api.main import create_app
 from api.settings import ApiSettings
-
-from sample_report import REPORT
 
 KEY = "s3cret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -54,8 +53,17 @@ def test_every_route_but_the_probes_and_the_page_needs_the_key(seed_index):
     app = create_app(seed_index, ApiSettings(api_key=KEY))
     routes = _routes(app)
     paths = {p for _, p in routes}
-    for needed in ("/openapi.json", "/docs", "/v1/documents/{doc_id}/file", "/v1/documents/{doc_id}/text",
-                   "/v1/documents/{doc_id}", "/v1/ask", "/v1/chat/completions", "/v1/search", "/v1/models"):
+    for needed in (
+        "/openapi.json",
+        "/docs",
+        "/v1/documents/{doc_id}/file",
+        "/v1/documents/{doc_id}/text",
+        "/v1/documents/{doc_id}",
+        "/v1/ask",
+        "/v1/chat/completions",
+        "/v1/search",
+        "/v1/models",
+    ):
         assert needed in paths, needed
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api.security.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
@@ -63,8 +71,13 @@ def test_every_route_but_the_probes_and_the_page_needs_the_key(seed_index):
         guarded = [(m, p) for m, p in routes if p not in OPEN]
         assert len(guarded) >= 11
         for method, path in guarded:
-            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"},
-                            {"Authorization": f"Bearer {KEY}x"}, {"Authorization": f"bearer  {KEY[:-1]}"}):
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": f"Basic {KEY}"},
+                {"Authorization": f"Bearer {KEY}x"},
+                {"Authorization": f"bearer  {KEY[:-1]}"},
+            ):
                 r = client.request(method, _url(path), headers=headers, json={})
                 assert r.status_code == 401, (method, path, headers, r.text)
                 assert r.json()["error"]["type"] == "authentication_error"
@@ -78,8 +91,11 @@ def test_every_route_but_the_probes_and_the_page_needs_the_key(seed_index):
 def test_cors_answers_the_configured_origin_only(seed_index):
     app = create_app(seed_index, ApiSettings(cors_origins=["http://jia.example"]))
     client = TestClient(app)
-    preflight = {"Origin": "http://jia.example", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "Authorization, Content-Type"}
+    preflight = {
+        "Origin": "http://jia.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type",
+    }
     r = client.options("/v1/search", headers=preflight)
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://jia.example"
     assert "authorization" in r.headers["access-control-allow-headers"].lower()
@@ -126,8 +142,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _raw(port: int, method: str, target: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _raw(
+    port: int, method: str, target: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """One request with the target sent byte for byte (http.client does not normalise paths)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -149,9 +166,26 @@ def _documents(port: int) -> list[str]:
     return [d["id"] for d in json.loads(body)]
 
 
-TRAVERSALS = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "%2e%2e", "..",
-              "../secret", "..%2Fsecret", "..%5Csecret", "%2Fetc%2Fpasswd", "/etc/passwd", "%00", "secret%00.txt",
-              "secret.txt", "secret", ".secret", "~%2Fsecret", "%252e%252e%252fsecret", "C:%5CWindows%5Cwin.ini"]
+TRAVERSALS = [
+    "../../etc/passwd",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "%2e%2e",
+    "..",
+    "../secret",
+    "..%2Fsecret",
+    "..%5Csecret",
+    "%2Fetc%2Fpasswd",
+    "/etc/passwd",
+    "%00",
+    "secret%00.txt",
+    "secret.txt",
+    "secret",
+    ".secret",
+    "~%2Fsecret",
+    "%252e%252e%252fsecret",
+    "C:%5CWindows%5Cwin.ini",
+]
 
 
 @pytest.mark.parametrize("doc_id", TRAVERSALS)
@@ -173,14 +207,17 @@ def _nested(depth: int) -> str:
 
 
 @pytest.mark.parametrize("depth", [100, 900, 5000, 10000])
-@pytest.mark.parametrize("path, wrap", [
-    ("/v1/ask", "{body}"),
-    ("/v1/ask", '{{"question": "甲市的目标？", "history": {body}}}'),
-    ("/v1/search", '{{"question": {body}}}'),
-    ("/v1/chat/completions", '{{"messages": [{{"role": "user", "content": "甲市？"}}], "x": {body}}}'),
-    ("/v1/chat/completions", '{{"messages": [{{"role": "user", "content": {body}}}]}}'),
-    ("/v1/documents", '{{"text": {body}}}'),
-])
+@pytest.mark.parametrize(
+    "path, wrap",
+    [
+        ("/v1/ask", "{body}"),
+        ("/v1/ask", '{{"question": "甲市的目标？", "history": {body}}}'),
+        ("/v1/search", '{{"question": {body}}}'),
+        ("/v1/chat/completions", '{{"messages": [{{"role": "user", "content": "甲市？"}}], "x": {body}}}'),
+        ("/v1/chat/completions", '{{"messages": [{{"role": "user", "content": {body}}}]}}'),
+        ("/v1/documents", '{{"text": {body}}}'),
+    ],
+)
 def test_deeply_nested_json_is_a_4xx(served, path, wrap, depth):
     app, port, _ = served
     body = wrap.format(body=_nested(depth)).encode()
@@ -193,11 +230,15 @@ def test_deeply_nested_json_is_a_4xx(served, path, wrap, depth):
     assert "error" in json.loads(answer)
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-Big": "甲" * 1 + "a" * 100_000},
-    {f"X-H{i}": "v" * 20 for i in range(2000)},
-    {"Authorization": "Bearer " + "k" * 100_000},
-], ids=["one-100KB-header", "2000-headers", "100KB-authorization"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Big": "甲" * 1 + "a" * 100_000},
+        {f"X-H{i}": "v" * 20 for i in range(2000)},
+        {"Authorization": "Bearer " + "k" * 100_000},
+    ],
+    ids=["one-100KB-header", "2000-headers", "100KB-authorization"],
+)
 def test_huge_headers_are_refused_with_a_431_not_a_5xx(served, headers):
     """The header block is bounded by the app (RAG_API_MAX_HEADER_BYTES): uvicorn's own limit lets a
     block that arrives in one read through (measured: a 100 KB header was served with 200)."""
@@ -217,8 +258,9 @@ def test_many_small_headers_within_the_limit_are_served(served):
 
 def test_an_upload_named_like_a_path_is_stored_under_a_server_id(served):
     app, port, root = served
-    status, body = _raw(port, "POST", "/v1/documents?name=..%2F..%2Fx.txt", REPORT.encode(),
-                        {"Content-Type": "text/plain"})
+    status, body = _raw(
+        port, "POST", "/v1/documents?name=..%2F..%2Fx.txt", REPORT.encode(), {"Content-Type": "text/plain"}
+    )
     assert status == 201, body[:300]
     doc_id = json.loads(body)["document"]["id"]
     assert doc_id.startswith("upload-") and "/" not in doc_id

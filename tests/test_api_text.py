@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from rag.read import read_source
+from rag.read.formats import read_source
 
 PDF_DATA = Path(__file__).parent / "data" / "pdf"
 XINZHOU = "000_e75e043d3f4bed66"
@@ -86,7 +86,7 @@ def test_a_citation_s_offsets_index_the_text(client):
         assert answer["citations"], answer
         for c in answer["citations"]:
             doc = client.get(f"/v1/documents/{c['doc']}/text").json()
-            assert _compact(doc["text"][c["start"]:c["end"]]) == _compact(c["quote"])
+            assert _compact(doc["text"][c["start"] : c["end"]]) == _compact(c["quote"])
             para = next(p for p in doc["paragraphs"] if p["id"] == c["id"])
             assert para["start"] <= c["start"] < c["end"] <= para["end"]
 
@@ -109,7 +109,7 @@ def test_an_upload_reads_back_and_a_changed_file_is_a_conflict(client, env):
     body = client.get(f"/v1/documents/{doc_id}/text").json()
     assert body["text"] == REPORT and body["name"] == "晋中<b>.txt"
     quote = "今年全市新建口袋公园23个"
-    assert any(REPORT[p["start"]:p["end"]].startswith(quote) and p["kind"] == "body" for p in body["paragraphs"])
+    assert any(REPORT[p["start"] : p["end"]].startswith(quote) and p["kind"] == "body" for p in body["paragraphs"])
     path = env[1].index_dir / "uploads" / f"{doc_id}.txt"
     path.write_text(REPORT.replace("23", "32"), encoding="utf-8")
     r = client.get(f"/v1/documents/{doc_id}/text")
@@ -129,7 +129,7 @@ def test_a_pdf_is_served_as_the_text_read_from_it_with_pages(client):
         assert body["format"] == "pdf" and "%PDF" not in body["text"]
         pages = {p["page"] for p in body["paragraphs"]}
         assert {1, 2} <= pages
-        assert all(_compact(body["text"][p["start"]:p["end"]]) for p in body["paragraphs"])
+        assert all(_compact(body["text"][p["start"] : p["end"]]) for p in body["paragraphs"])
     finally:
         client.delete(f"/v1/documents/{doc_id}")
 

@@ -1,14 +1,14 @@
-"""Answering with every figure checked (rag/attempt.py), branch by branch, with a scripted model
+"""Answering with every figure checked (rag/answer/attempt.py), branch by branch, with a scripted model
 on the real corpus index: questions in parts answered each from its own report, a part the
 library lacks, a reply with the other part's figure retried, yes/no settled against the figure."""
-import pytest
 
+import pytest
 from scripted_llm import scripted
 
 
 @pytest.fixture(scope="module")
 def assistant(corpus_index, corpus_retriever):
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     return Assistant(corpus_index, corpus_retriever)
 
@@ -36,8 +36,14 @@ def test_a_place_the_library_lacks_is_named_and_the_rest_answered(assistant):
 
 
 def test_a_reply_with_the_other_places_figure_is_retried(assistant):
-    llm = scripted(assistant, ["北京2026年地区生产总值增长目标是6%左右。", "北京2026年地区生产总值增长5%左右。",
-                               "海南2026年地区生产总值增长6%左右。"])
+    llm = scripted(
+        assistant,
+        [
+            "北京2026年地区生产总值增长目标是6%左右。",
+            "北京2026年地区生产总值增长5%左右。",
+            "海南2026年地区生产总值增长6%左右。",
+        ],
+    )
     ans = assistant.ask("北京和海南2026年的GDP增长目标哪个更高？")
     assert not ans.refused, ans.notes
     assert any("retried" in n for n in ans.notes)
@@ -54,8 +60,14 @@ def test_yes_no_about_a_figure_is_settled_in_code(assistant):
 
 
 def test_a_part_whose_reply_cannot_be_verified_is_answered_by_its_reports_sentence(assistant):
-    scripted(assistant, ["宁夏2026年地区生产总值增长目标是5%左右。", "海南2026年地区生产总值增长目标是9.9%。",
-                         "海南2026年地区生产总值增长目标是9.9%。"])
+    scripted(
+        assistant,
+        [
+            "宁夏2026年地区生产总值增长目标是5%左右。",
+            "海南2026年地区生产总值增长目标是9.9%。",
+            "海南2026年地区生产总值增长目标是9.9%。",
+        ],
+    )
     ans = assistant.ask("宁夏和海南2026年的地区生产总值增长目标分别是多少？")
     assert "5%左右" in ans.answer and "9.9%" not in ans.answer, ans.answer
     # the unverified reply is dropped; the part is answered by the sentence of 海南's 2026 report, quoted
@@ -81,9 +93,15 @@ def test_a_part_nothing_answers_is_said_to_be_unanswered(assistant):
 
 
 def test_an_english_question_in_parts_is_planned_in_chinese(assistant):
-    llm = scripted(assistant, ["广东和宁夏2025年地区生产总值分别增长多少？", "广东2025年地区生产总值增长3.9%。",
-                               "宁夏2025年地区生产总值增长5.3%。",
-                               "In 2025 Guangdong grew 3.9% (3.9%) and Ningxia 5.3% (5.3%)."])
+    llm = scripted(
+        assistant,
+        [
+            "广东和宁夏2025年地区生产总值分别增长多少？",
+            "广东2025年地区生产总值增长3.9%。",
+            "宁夏2025年地区生产总值增长5.3%。",
+            "In 2025 Guangdong grew 3.9% (3.9%) and Ningxia 5.3% (5.3%).",
+        ],
+    )
     ans = assistant.ask("How fast did the GDP of Guangdong and Ningxia grow in 2025?")
     assert not ans.refused, ans.notes
     assert ans.answer.startswith("In 2025 Guangdong grew 3.9%") and "5.3%" in ans.answer
@@ -93,8 +111,10 @@ def test_an_english_question_in_parts_is_planned_in_chinese(assistant):
 
 
 def test_a_follow_up_that_repeats_the_first_parts_figure_is_asked_again(assistant):
-    llm = scripted(assistant, ["宁夏2025年地区生产总值5696亿元。", "宁夏2025年地区生产总值5696亿元。",
-                               "宁夏2025年地区生产总值增长5.3%。"])
+    llm = scripted(
+        assistant,
+        ["宁夏2025年地区生产总值5696亿元。", "宁夏2025年地区生产总值5696亿元。", "宁夏2025年地区生产总值增长5.3%。"],
+    )
     ans = assistant.ask("宁夏2025年地区生产总值是多少？增长了多少？")
     assert "5696亿元" in ans.answer and "5.3%" in ans.answer, (ans.answer, ans.notes)
     assert any("asked again" in n for n in ans.notes)

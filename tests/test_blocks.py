@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.blocks import Block, build_blocks, group_lists
-from rag.clean import find_markers
-from rag.layout import detect_narrow, split_lines
+from rag.chunk.blocks import Block, build_blocks, group_lists
+from rag.chunk.clean import find_markers
+from rag.chunk.layout import detect_narrow, split_lines
 
 WIDE = """甲市政府工作报告
 ——2024年1月20日在甲市第五届人民代表大会第三次会议上
@@ -23,12 +23,24 @@ WIDE = """甲市政府工作报告
 # A newspaper column of about 14 characters: a wrap puts 「（市、区）」 at the start of a line, and a
 # numbered heading is wrapped over two lines.
 NARROW = [
-    "甲市全年完成固定资产投资八百", "亿元，同比增长百分之六，其中", "工业投资增长百分之九，民间投", "资占比提高到百分之五十五，各县",
-    "（市、区）均完成年度目标任务", "，乙县和丙县增速位居全省前列", "，为全年经济稳定增长提供了有", "力支撑。",
-    "（二）持续改善民生福祉。甲市", "新增城镇就业三万二千人，城镇", "登记失业率控制在百分之三以内", "，居民人均可支配收入增长百分",
+    "甲市全年完成固定资产投资八百",
+    "亿元，同比增长百分之六，其中",
+    "工业投资增长百分之九，民间投",
+    "资占比提高到百分之五十五，各县",
+    "（市、区）均完成年度目标任务",
+    "，乙县和丙县增速位居全省前列",
+    "，为全年经济稳定增长提供了有",
+    "力支撑。",
+    "（二）持续改善民生福祉。甲市",
+    "新增城镇就业三万二千人，城镇",
+    "登记失业率控制在百分之三以内",
+    "，居民人均可支配收入增长百分",
     "之六。",
-    "（三）加快建设乙县交通网络", "和丙镇物流枢纽",
-    "丙镇新建物流园区两个，乙县新", "建道路一百二十公里，改造桥梁", "八座。",
+    "（三）加快建设乙县交通网络",
+    "和丙镇物流枢纽",
+    "丙镇新建物流园区两个，乙县新",
+    "建道路一百二十公里，改造桥梁",
+    "八座。",
 ]
 
 
@@ -61,7 +73,10 @@ def test_a_line_cut_mid_sentence_joins_the_next_in_wide_text() -> None:
 
 def test_inline_heading_and_bold_lead_in_get_titles() -> None:
     inline = [b for b in blocks_of(WIDE) if b.inline]
-    assert [(b.style, b.number, b.title) for b in inline] == [("paren", 1, "（一）坚持稳中求进"), ("bold", None, "乙县经验")]
+    assert [(b.style, b.number, b.title) for b in inline] == [
+        ("paren", 1, "（一）坚持稳中求进"),
+        ("bold", None, "乙县经验"),
+    ]
 
 
 def test_consecutive_bullets_are_one_list_block() -> None:

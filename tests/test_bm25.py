@@ -1,4 +1,4 @@
-"""Keyword scoring (rag/bm25.py): BM25 over invented report sentences, the idf weights read off it,
+"""Keyword scoring (rag/search/bm25.py): BM25 over invented report sentences, the idf weights read off it,
 and the partial sort retrieval uses. Real bm25s and jieba, nothing mocked."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from rag.bm25 import BM25Index, Idf, top_n, top_weight
+from rag.search.bm25 import BM25Index, Idf, top_n, top_weight
 
 TEXTS = ["甲市新认定高新技术企业53家。", "乙县城镇新增就业1.8万人。", "丙区粮食产量稳定，甲市粮食产量增长。"]
 

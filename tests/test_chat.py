@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.chat import rewrite
-from rag.query import Analyzer, Report
-from rag.translate import Translator
+from rag.answer.followup import rewrite
+from rag.search.query import Analyzer, Report
+from rag.search.translate import Translator
 
 
 @pytest.fixture(scope="module")

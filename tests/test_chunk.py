@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.clean import compact, ends_sentence, normalize
+from rag.chunk.clean import compact, ends_sentence, normalize
 from rag.ingest import Document, ingest_paths
 from rag.settings import Settings
 
@@ -54,8 +54,11 @@ def section_titles(doc: Document) -> list[str]:
 
 def section_outline(doc: Document) -> list[tuple[int, int, str]]:
     """(article, depth, compact title) for every section, in document order."""
-    return [(tree["article"], d, compact(n.get("clean_title") or n["title"]))
-            for tree in doc.sections for d, n in walk(tree["children"])]
+    return [
+        (tree["article"], d, compact(n.get("clean_title") or n["title"]))
+        for tree in doc.sections
+        for d, n in walk(tree["children"])
+    ]
 
 
 def paragraphs(doc: Document) -> list[tuple[int, tuple[str, ...], str]]:
@@ -77,10 +80,15 @@ def paragraph_diff(expected: list, got: list) -> str:
     out = [p[2] if isinstance(p, tuple) else p for p in got]
     lost = [p[:28] for p in exp if p not in out]
     new = [p[:28] for p in out if p not in exp]
-    moved = [(a[2][:20], a[1], b[1]) for a, b in zip(expected, got)
-             if isinstance(a, tuple) and isinstance(b, tuple) and a[2] == b[2] and a[1] != b[1]]
-    return (f"{len(exp)} paragraphs expected, {len(out)} found; missing or changed: {lost}; "
-            f"unexpected: {new}; under another section: {moved[:3]}")
+    moved = [
+        (a[2][:20], a[1], b[1])
+        for a, b in zip(expected, got)
+        if isinstance(a, tuple) and isinstance(b, tuple) and a[2] == b[2] and a[1] != b[1]
+    ]
+    return (
+        f"{len(exp)} paragraphs expected, {len(out)} found; missing or changed: {lost}; "
+        f"unexpected: {new}; under another section: {moved[:3]}"
+    )
 
 
 def chunks_with(doc: Document, needle: str) -> list:
@@ -102,11 +110,18 @@ def assert_nothing_lost(doc: Document, text: str) -> None:
     owner: dict[int, str] = {}
     for c in doc.chunks:
         joined = "".join(text[s:e] for s, e in c.spans)
-        same = c.text == joined or c.text.replace("\n", "") == joined or (
-            len(c.text) == len(joined)
-            and all(a == b or (a == "\n" and b.isspace()) for a, b in zip(c.text, joined)))
+        same = (
+            c.text == joined
+            or c.text.replace("\n", "") == joined
+            or (
+                len(c.text) == len(joined)
+                and all(a == b or (a == "\n" and b.isspace()) for a, b in zip(c.text, joined))
+            )
+        )
         assert same, f"{c.id}: text {c.text[:60]!r} is not the original at its spans {joined[:60]!r}"
-        assert c.spans and c.start == c.spans[0][0] and c.end == c.spans[-1][1], f"{c.id}: start/end disagree with spans"
+        assert c.spans and c.start == c.spans[0][0] and c.end == c.spans[-1][1], (
+            f"{c.id}: start/end disagree with spans"
+        )
         for s, e in c.spans:
             assert 0 <= s < e <= len(text), f"{c.id}: span {(s, e)} outside the text"
             for i in range(s, e):
@@ -116,13 +131,16 @@ def assert_nothing_lost(doc: Document, text: str) -> None:
     dups = {i for c in doc.chunks for loc in c.locations[1:] for i in range(loc["start"], loc["end"])}
     # markdown marks (「## 」, the 「**」 of a bold lead-in) are structure, read by the chunker, not text
     marks = {i for m in re.finditer(r"(?m)^#{1,6}[ \t]|\*\*", text) for i in range(m.start(), m.end())}
-    lost = [i for i, ch in enumerate(text)
-            if not ch.isspace() and i not in owner and i not in markers and i not in dups and i not in marks]
+    lost = [
+        i
+        for i, ch in enumerate(text)
+        if not ch.isspace() and i not in owner and i not in markers and i not in dups and i not in marks
+    ]
     if lost:
         runs, start = [], lost[0]
         for a, b in zip(lost, lost[1:] + [None]):
             if b != a + 1:
-                runs.append(text[start:a + 1])
+                runs.append(text[start : a + 1])
                 start = b
         pytest.fail(f"{len(lost)} characters are in no chunk, marker or duplicate location: {runs[:5]}")
 
@@ -142,7 +160,7 @@ def rewrap(text: str, width: int = 16) -> str:
         line = line.strip()
         if not line:
             continue
-        pieces = [line[i:i + width] for i in range(0, len(line), width)]
+        pieces = [line[i : i + width] for i in range(0, len(line), width)]
         for k, piece in enumerate(pieces):
             out.append(piece)
             n += 1
@@ -153,43 +171,64 @@ def rewrap(text: str, width: int = 16) -> str:
 
 
 # --- texts ----------------------------------------------------------------------------------------
-P_REVIEW_1 = ("一年来，我们全力以赴稳增长、促发展，经济回升态势加快巩固。全年生产原煤2.33亿吨，增长7.2%，"
-              "产量排名全省第一。发电量679.9亿千瓦时，增长7.6%，有力支撑了全市经济稳定增长。")
-P_REVIEW_2 = ("一年来，我们全力以赴补短板、提品质，城乡融合发展加快推进。建成长城一号旅游公路127公里、"
-              "“四好农村路”193公里。改造老旧小区34个，改造雨污合流管网70公里。")
-P_TARGETS = ("今年经济社会发展主要预期目标是：地区生产总值增长5%以上，在实际工作中尽可能争取更好结果；"
-             "固定资产投资增长10.5%以上，社会消费品零售总额增长5.5%以上，一般公共预算收入增长3%以上，"
-             "城镇居民人均可支配收入增速与经济增长基本同步。")
-P_ENERGY = ("改造提升能源产业。因地制宜推广绿色开采技术，建成13座智能化煤矿，年产120万吨及以上煤矿"
-            "实现智能化全覆盖，不断提高煤炭先进产能占比。推动煤炭清洁高效利用。")
-P_INDUSTRY = ("发展壮大新兴产业。加快推进新型工业化和制造业振兴升级，梯度培育“链主＋链核＋专精特新”企业，"
-              "发展壮大低碳硅芯、新材料、高端陶瓷等产业，形成集链成群、聚群成势规模效应。")
-P_INVEST = ("扩大有效益的投资。全年计划实施项目1193个，年度计划投资837.48亿元，是上年全市固定资产投资"
-            "总额的2倍以上；其中产业项目519个，年度计划投资473.37亿元。")
-P_COUNTY = ("进一步做大做强县域经济。支持各县（市、区）立足资源禀赋、区位条件、产业基础，充分发挥比较优势，"
-            "培育壮大特色优势主导产业，全面增强县域经济综合实力。")
-P_ECO = ("持续改善环境质量。落实国家空气质量持续改善行动计划，实施秋冬季大气污染综合治理，"
-         "强化多污染物协同控制和区域污染协同治理，深化工业企业颗粒物无组织排放治理。")
+P_REVIEW_1 = (
+    "一年来，我们全力以赴稳增长、促发展，经济回升态势加快巩固。全年生产原煤2.33亿吨，增长7.2%，"
+    "产量排名全省第一。发电量679.9亿千瓦时，增长7.6%，有力支撑了全市经济稳定增长。"
+)
+P_REVIEW_2 = (
+    "一年来，我们全力以赴补短板、提品质，城乡融合发展加快推进。建成长城一号旅游公路127公里、"
+    "“四好农村路”193公里。改造老旧小区34个，改造雨污合流管网70公里。"
+)
+P_TARGETS = (
+    "今年经济社会发展主要预期目标是：地区生产总值增长5%以上，在实际工作中尽可能争取更好结果；"
+    "固定资产投资增长10.5%以上，社会消费品零售总额增长5.5%以上，一般公共预算收入增长3%以上，"
+    "城镇居民人均可支配收入增速与经济增长基本同步。"
+)
+P_ENERGY = (
+    "改造提升能源产业。因地制宜推广绿色开采技术，建成13座智能化煤矿，年产120万吨及以上煤矿"
+    "实现智能化全覆盖，不断提高煤炭先进产能占比。推动煤炭清洁高效利用。"
+)
+P_INDUSTRY = (
+    "发展壮大新兴产业。加快推进新型工业化和制造业振兴升级，梯度培育“链主＋链核＋专精特新”企业，"
+    "发展壮大低碳硅芯、新材料、高端陶瓷等产业，形成集链成群、聚群成势规模效应。"
+)
+P_INVEST = (
+    "扩大有效益的投资。全年计划实施项目1193个，年度计划投资837.48亿元，是上年全市固定资产投资"
+    "总额的2倍以上；其中产业项目519个，年度计划投资473.37亿元。"
+)
+P_COUNTY = (
+    "进一步做大做强县域经济。支持各县（市、区）立足资源禀赋、区位条件、产业基础，充分发挥比较优势，"
+    "培育壮大特色优势主导产业，全面增强县域经济综合实力。"
+)
+P_ECO = (
+    "持续改善环境质量。落实国家空气质量持续改善行动计划，实施秋冬季大气污染综合治理，"
+    "强化多污染物协同控制和区域污染协同治理，深化工业企业颗粒物无组织排放治理。"
+)
 P_CLOSE = "各位代表，人不负青山，青山定不负人。我们一定要深入践行“两山”理念，让大地更加美丽宜居！"
 
-PLAIN_REPORT = "\n".join([
-    "各位代表：",
-    "现在，我代表市人民政府向大会报告工作，请予审议，并请市政协委员和其他列席人员提出意见。",
-    "一、2023年工作回顾",
-    P_REVIEW_1,
-    P_REVIEW_2,
-    "二、2024年重点工作",
-    P_TARGETS,
-    "（一）以能源革命综合改革为牵引，全力构建现代化产业体系",
-    P_ENERGY,
-    P_INDUSTRY,
-    "（二）以供需两端发力为支撑，全力巩固增强经济回升向好态势",
-    P_INVEST,
-    P_COUNTY,
-    "（三）以协同推进减污降碳扩绿增长为导向，全力打造高质量发展生态优势",
-    P_ECO,
-    P_CLOSE,
-]) + "\n"
+PLAIN_REPORT = (
+    "\n".join(
+        [
+            "各位代表：",
+            "现在，我代表市人民政府向大会报告工作，请予审议，并请市政协委员和其他列席人员提出意见。",
+            "一、2023年工作回顾",
+            P_REVIEW_1,
+            P_REVIEW_2,
+            "二、2024年重点工作",
+            P_TARGETS,
+            "（一）以能源革命综合改革为牵引，全力构建现代化产业体系",
+            P_ENERGY,
+            P_INDUSTRY,
+            "（二）以供需两端发力为支撑，全力巩固增强经济回升向好态势",
+            P_INVEST,
+            P_COUNTY,
+            "（三）以协同推进减污降碳扩绿增长为导向，全力打造高质量发展生态优势",
+            P_ECO,
+            P_CLOSE,
+        ]
+    )
+    + "\n"
+)
 
 EXPECTED_SECTIONS = [
     "一、2023年工作回顾",
@@ -212,21 +251,27 @@ def test_one_line_per_paragraph_report(tmp_path: Path) -> None:
 
 
 def test_blank_line_in_mid_sentence_is_joined(tmp_path: Path) -> None:
-    text = ("一、总体要求\n\n全面推进乡村振兴，坚持农业农村优先发展，加快建设农业强市，持续巩固拓展脱贫攻坚成果\n\n"
-            "同乡村振兴有效衔接，确保不发生规模性返贫。\n\n做强乡村特色产业。培育提升省级以上农业产业化龙头企业68个。\n")
+    text = (
+        "一、总体要求\n\n全面推进乡村振兴，坚持农业农村优先发展，加快建设农业强市，持续巩固拓展脱贫攻坚成果\n\n"
+        "同乡村振兴有效衔接，确保不发生规模性返贫。\n\n做强乡村特色产业。培育提升省级以上农业产业化龙头企业68个。\n"
+    )
     doc = build(tmp_path, text)
     c = the_chunk(doc, "持续巩固拓展脱贫攻坚成果同乡村振兴有效衔接")
     assert "page-cut" not in c.flags
-    assert compact("做强乡村特色产业") not in compact(c.text), "a finished sentence followed by a new line ends the paragraph"
+    assert compact("做强乡村特色产业") not in compact(c.text), (
+        "a finished sentence followed by a new line ends the paragraph"
+    )
     the_chunk(doc, "做强乡村特色产业。培育提升省级以上农业产业化龙头企业68个。")
     assert_nothing_lost(doc, text)
 
 
 def test_line_break_in_mid_sentence_is_joined(tmp_path: Path) -> None:
     # as in seed 000: 「…落实免试就近入学全覆盖和“公民同\n\n招”政策,做好随迁子女就学工作。…」
-    text = ("统筹兼顾发展教育事业。大力发展职业教育，推进产教融合、校企合作。落实免试就近入学全覆盖和“公民同\n"
-            "招”政策，做好随迁子女就学工作。巩固拓展“双减”成果。\n"
-            "全面提升保障救助水平。实施全民参保计划，健全多层次社会保障体系。\n")
+    text = (
+        "统筹兼顾发展教育事业。大力发展职业教育，推进产教融合、校企合作。落实免试就近入学全覆盖和“公民同\n"
+        "招”政策，做好随迁子女就学工作。巩固拓展“双减”成果。\n"
+        "全面提升保障救助水平。实施全民参保计划，健全多层次社会保障体系。\n"
+    )
     doc = build(tmp_path, text)
     c = the_chunk(doc, "“公民同招”政策")
     assert "落实免试就近入学全覆盖和“公民同招”政策,做好随迁子女就学工作。" in c.search_text, c.search_text
@@ -248,7 +293,8 @@ def test_rewrapped_report_has_the_same_sections_and_paragraphs(tmp_path: Path) -
     narrow = build(tmp_path, narrow_text, "narrow.txt")
     assert narrow.narrow, "16-character lines should be detected as a narrow newspaper column"
     assert section_outline(narrow) == section_outline(wide), (
-        f"sections differ:\n wide:   {section_titles(wide)}\n narrow: {section_titles(narrow)}")
+        f"sections differ:\n wide:   {section_titles(wide)}\n narrow: {section_titles(narrow)}"
+    )
     pw, pn = paragraphs(wide), paragraphs(narrow)
     assert pn == pw, "paragraphs differ after re-wrapping: " + paragraph_diff(pw, pn)
     assert_nothing_lost(narrow, narrow_text)
@@ -260,8 +306,7 @@ def test_rewrapped_report_other_column_widths(tmp_path: Path, width: int) -> Non
     wide = build(tmp_path, PLAIN_REPORT, "wide.txt")
     narrow = build(tmp_path, narrow_text, f"narrow{width}.txt")
     assert narrow.narrow, f"{width}-character lines should be detected as a narrow column"
-    assert section_outline(narrow) == section_outline(wide), (
-        f"width {width}: sections differ: {section_titles(narrow)}")
+    assert section_outline(narrow) == section_outline(wide), f"width {width}: sections differ: {section_titles(narrow)}"
     pw, pn = paragraphs(wide), paragraphs(narrow)
     assert pn == pw, f"width {width}: paragraphs differ: " + paragraph_diff(pw, pn)
 
@@ -283,8 +328,10 @@ def test_rewrapped_seed_001_has_the_same_sections(tmp_path: Path) -> None:
     sw, sn = section_titles(wide), section_titles(narrow)
     assert [compact(t) for t in sn] == [compact(t) for t in sw], (
         "sections differ after re-wrapping seed 001; lost:\n"
-        + "\n".join(f"  - {t}" for t in sw if t not in sn) + "\n  new:\n"
-        + "\n".join(f"  + {t}" for t in sn if t not in sw))
+        + "\n".join(f"  - {t}" for t in sw if t not in sn)
+        + "\n  new:\n"
+        + "\n".join(f"  + {t}" for t in sn if t not in sw)
+    )
     assert section_outline(narrow) == section_outline(wide), "same titles but a different nesting"
 
 
@@ -305,16 +352,19 @@ def test_rewrapped_report_with_a_mojibake_heading(tmp_path: Path) -> None:
     kids_w = [(n["style"], n["number"]) for _, n in walk(wide.sections[0]["children"])]
     kids_n = [(n["style"], n["number"]) for _, n in walk(narrow.sections[0]["children"])]
     assert kids_w == [("cn", 1), ("cn", 2), ("paren", 1), ("paren", 2), ("paren", 3)], kids_w
-    assert kids_n == kids_w, (f"a damaged heading wrapped over two narrow lines is not recognised: "
-                              f"{section_titles(narrow)}")
+    assert kids_n == kids_w, (
+        f"a damaged heading wrapped over two narrow lines is not recognised: {section_titles(narrow)}"
+    )
     pw, pn = paragraphs(wide), paragraphs(narrow)
     assert pn == pw, "paragraphs differ: " + paragraph_diff(pw, pn)
 
 
 def test_narrow_line_starting_with_a_dash_is_not_a_subtitle(tmp_path: Path) -> None:
     # a figure range 「10—20个」 cut after 「10」: the next line starts with the dash
-    tail = ("推进乡村全面振兴。支持古城乳业创新发展，建设肉羊产业追溯系统，新建改造肉羊标准化养殖场10\n"
-            "—20个。学习践行“千万工程”经\n验，实施农村人居环境整治提升行动。\n")
+    tail = (
+        "推进乡村全面振兴。支持古城乳业创新发展，建设肉羊产业追溯系统，新建改造肉羊标准化养殖场10\n"
+        "—20个。学习践行“千万工程”经\n验，实施农村人居环境整治提升行动。\n"
+    )
     text = rewrap(PLAIN_REPORT, 16) + "\n" + tail
     doc = build(tmp_path, text)
     assert doc.narrow
@@ -327,7 +377,7 @@ def test_narrow_line_starting_with_a_dash_is_not_a_subtitle(tmp_path: Path) -> N
 def test_narrow_heading_wrapped_over_three_lines(tmp_path: Path) -> None:
     narrow_text = rewrap(PLAIN_REPORT, 16)
     heading = "（三）以协同推进减污降碳扩绿增长为导向，全力打造高质量发展生态优势"
-    wrapped = [heading[i:i + 16] for i in range(0, len(heading), 16)]
+    wrapped = [heading[i : i + 16] for i in range(0, len(heading), 16)]
     assert len(wrapped) == 3 and "\n".join(wrapped) in narrow_text, "fixture: the heading should wrap over 3 lines"
     doc = build(tmp_path, narrow_text)
     assert heading in section_titles(doc), f"wrapped heading not recognised; sections: {section_titles(doc)}"
@@ -337,7 +387,9 @@ def test_narrow_heading_wrapped_over_three_lines(tmp_path: Path) -> None:
 
 def test_narrow_wrap_does_not_make_a_false_heading(tmp_path: Path) -> None:
     narrow_text = rewrap(PLAIN_REPORT, 16)
-    assert re.search(r"支持各县\n+（市、区）立足", narrow_text), "fixture: 「（市、区）」 must start a line after the wrap"
+    assert re.search(r"支持各县\n+（市、区）立足", narrow_text), (
+        "fixture: 「（市、区）」 must start a line after the wrap"
+    )
     doc = build(tmp_path, narrow_text)
     titles = section_titles(doc)
     assert not any(t.startswith(("（市", "(市")) for t in titles), f"「（市、区）…」 became a heading: {titles}"
@@ -347,8 +399,10 @@ def test_narrow_wrap_does_not_make_a_false_heading(tmp_path: Path) -> None:
 
 
 def test_wide_text_does_not_make_a_false_heading_after_a_line_break(tmp_path: Path) -> None:
-    text = ("（一）做大做强县域经济\n\n进一步做大做强县域经济。支持各县\n（市、区）立足资源禀赋、区位条件、产业基础，"
-            "充分发挥比较优势，培育壮大特色优势主导产业。\n")
+    text = (
+        "（一）做大做强县域经济\n\n进一步做大做强县域经济。支持各县\n（市、区）立足资源禀赋、区位条件、产业基础，"
+        "充分发挥比较优势，培育壮大特色优势主导产业。\n"
+    )
     doc = build(tmp_path, text)
     assert section_titles(doc) == ["（一）做大做强县域经济"], section_titles(doc)
     the_chunk(doc, "支持各县（市、区）立足资源禀赋")
@@ -357,22 +411,32 @@ def test_wide_text_does_not_make_a_false_heading_after_a_line_break(tmp_path: Pa
 def test_narrow_short_line_ending_a_sentence_ends_the_paragraph(tmp_path: Path) -> None:
     # as in seed 003: 「…完成煤电机组\n\n“三改联动”80万千瓦。\n发展壮大新兴产业。加快推进新\n\n型工业化…」
     body = rewrap(PLAIN_REPORT, 16).rstrip("\n")
-    tail = ("新能源装机825万千瓦。完成煤电机组\n\n“三改联动”80万千瓦。\n打造低碳硅芯全产业链。推进三一集\n\n"
-            "团单晶硅拉晶、硅片、光伏电池、光伏\n组件、支架等项目建设，加快垂直一体\n\n化光伏全产业链项目建设。\n")
+    tail = (
+        "新能源装机825万千瓦。完成煤电机组\n\n“三改联动”80万千瓦。\n打造低碳硅芯全产业链。推进三一集\n\n"
+        "团单晶硅拉晶、硅片、光伏电池、光伏\n组件、支架等项目建设，加快垂直一体\n\n化光伏全产业链项目建设。\n"
+    )
     text = body + "\n\n" + tail
     doc = build(tmp_path, text)
     assert doc.narrow
     a = the_chunk(doc, "完成煤电机组“三改联动”80万千瓦。")
     b = the_chunk(doc, "打造低碳硅芯全产业链。推进三一集团单晶硅拉晶")
     assert a.id != b.id, "「“三改联动”80万千瓦。」 is a short line ending a sentence: the paragraph ends there"
-    assert "打造低碳硅芯全产业链。推进三一集团单晶硅拉晶、硅片、光伏电池、光伏组件、支架等项目建设,加快垂直一体化光伏全产业链项目建设。" == b.search_text, b.search_text
+    assert (
+        "打造低碳硅芯全产业链。推进三一集团单晶硅拉晶、硅片、光伏电池、光伏组件、支架等项目建设,加快垂直一体化光伏全产业链项目建设。"
+        == b.search_text
+    ), b.search_text
 
 
 def test_figure_wrapped_from_its_unit_is_rejoined_in_narrow_text(tmp_path: Path) -> None:
-    text = rewrap(PLAIN_REPORT, 16) + "\n今年计划新开工项目 2468\n个，年度计划投资 951.36亿元，是 2023\n年全市新开工项目投资额的 3倍以上。\n"
+    text = (
+        rewrap(PLAIN_REPORT, 16)
+        + "\n今年计划新开工项目 2468\n个，年度计划投资 951.36亿元，是 2023\n年全市新开工项目投资额的 3倍以上。\n"
+    )
     doc = build(tmp_path, text)
     c = the_chunk(doc, "今年计划新开工项目2468个")
-    assert c.search_text == "今年计划新开工项目2468个,年度计划投资951.36亿元,是2023年全市新开工项目投资额的3倍以上。", c.search_text
+    assert c.search_text == "今年计划新开工项目2468个,年度计划投资951.36亿元,是2023年全市新开工项目投资额的3倍以上。", (
+        c.search_text
+    )
 
 
 # --- page markers ---------------------------------------------------------------------------------
@@ -390,15 +454,23 @@ PAGE_2 = "同乡村振兴有效衔接，确保不发生规模性返贫，牢牢�
         ("{a}\n\n{m}{b}", "（上接第1版）"),
         ("{a}{m}{b}", "（下转第2版）"),
     ],
-    ids=["own-line-blank", "own-line", "end-of-paragraph", "end-of-paragraph-halfwidth", "start-of-paragraph",
-         "mid-line"],
+    ids=[
+        "own-line-blank",
+        "own-line",
+        "end-of-paragraph",
+        "end-of-paragraph-halfwidth",
+        "start-of-paragraph",
+        "mid-line",
+    ],
 )
 def test_marker_is_removed_kept_as_metadata_and_never_joins_pages(tmp_path: Path, layout: str, marker: str) -> None:
     text = "一、总体要求\n\n" + layout.format(a=PAGE_1, b=PAGE_2, m=marker) + "\n\n这是另一段，内容完整。\n"
     doc = build(tmp_path, text)
-    assert [m["text"] for m in doc.markers] == [marker], f"marker {marker} should be kept as metadata, got {doc.markers}"
+    assert [m["text"] for m in doc.markers] == [marker], (
+        f"marker {marker} should be kept as metadata, got {doc.markers}"
+    )
     m = doc.markers[0]
-    assert text[m["start"]:m["end"]] == marker
+    assert text[m["start"] : m["end"]] == marker
     with_marker = [c.id for c in doc.chunks if compact(marker) in compact(c.text) or "版" in c.text]
     assert not with_marker, f"the marker {marker} must be removed from chunk text, found in {with_marker}"
     a, b = compact(PAGE_1), compact(PAGE_2)
@@ -452,9 +524,15 @@ MD_REPORT = f"""# 政府工作报告
 def test_markdown_numbered_and_inline_headings(tmp_path: Path) -> None:
     doc = build(tmp_path, MD_REPORT)
     titles = section_titles(doc)
-    for expected in ("一、2023年工作回顾", "（一）能源保供坚实有力", "二、2024年重点工作",
-                     "(一)以能源革命综合改革为牵引，全力构建现代化产业体系", "发展壮大新兴产业", "提升高端陶瓷产业能级",
-                     "（二）坚持依法行政"):
+    for expected in (
+        "一、2023年工作回顾",
+        "（一）能源保供坚实有力",
+        "二、2024年重点工作",
+        "(一)以能源革命综合改革为牵引，全力构建现代化产业体系",
+        "发展壮大新兴产业",
+        "提升高端陶瓷产业能级",
+        "（二）坚持依法行政",
+    ):
         assert expected in titles, f"heading {expected!r} not detected; sections: {titles}"
     assert doc.articles[0]["title"] == "政府工作报告"
     assert doc.meta.date == "2024-02-20" and doc.meta.meeting == "某某市第三届人民代表大会第二次会议", doc.meta
@@ -477,28 +555,38 @@ def test_markdown_numbered_and_inline_headings(tmp_path: Path) -> None:
     lead = the_chunk(doc, "加快推进新型工业化和制造业振兴升级")
     assert lead.text.startswith("发展壮大新兴产业。加快推进"), lead.text
     assert "".join(MD_REPORT[s:e] for s, e in lead.spans) == lead.text
-    assert MD_REPORT[lead.start:lead.start + 2] == "发展" and MD_REPORT[lead.start - 2:lead.start] == "**"
+    assert MD_REPORT[lead.start : lead.start + 2] == "发展" and MD_REPORT[lead.start - 2 : lead.start] == "**"
     assert [c.text for c in doc.chunks if c.kind == "heading" and "重点工作" in c.text] == ["二、2024年重点工作"]
     crumb = the_chunk(doc, P_ENERGY).breadcrumb
-    assert crumb == "某某市 · 2024年政府工作报告 › 二、2024年重点工作 › (一)以能源革命综合改革为牵引，全力构建现代化产业体系", crumb
+    assert (
+        crumb
+        == "某某市 · 2024年政府工作报告 › 二、2024年重点工作 › (一)以能源革命综合改革为牵引，全力构建现代化产业体系"
+    ), crumb
     assert_nothing_lost(doc, MD_REPORT)
 
 
 def test_short_two_phrase_title_lines(tmp_path: Path) -> None:
-    text = (f"2024年政府工作报告（摘要）\n\n{P_ENERGY}\n\n大力改善生态环境 厚植高质量发展绿色本底\n\n{P_ECO}\n\n"
-            f"不断深化改革开放 激发高质量发展动力活力\n\n{P_INVEST}\n")
+    text = (
+        f"2024年政府工作报告（摘要）\n\n{P_ENERGY}\n\n大力改善生态环境 厚植高质量发展绿色本底\n\n{P_ECO}\n\n"
+        f"不断深化改革开放 激发高质量发展动力活力\n\n{P_INVEST}\n"
+    )
     doc = build(tmp_path, text)
-    assert section_titles(doc) == ["大力改善生态环境 厚植高质量发展绿色本底", "不断深化改革开放 激发高质量发展动力活力"], section_titles(doc)
+    assert section_titles(doc) == [
+        "大力改善生态环境 厚植高质量发展绿色本底",
+        "不断深化改革开放 激发高质量发展动力活力",
+    ], section_titles(doc)
     assert the_chunk(doc, P_ECO).section == ["大力改善生态环境 厚植高质量发展绿色本底"]
     assert the_chunk(doc, P_INVEST).section == ["不断深化改革开放 激发高质量发展动力活力"]
     assert doc.articles[0]["kind"].startswith("政府工作报告") and "摘要" in doc.articles[0]["kind"], doc.articles
 
 
 def test_news_headline_and_box_title_open_articles(tmp_path: Path) -> None:
-    text = (f"2024年政府工作报告（摘要）\n\n{P_ENERGY}\n\n{P_INDUSTRY}\n\n"
-            "今年全力办好10件民生实事\n\n本报讯 2月27日，记者从市十五届人大四次会议上获悉，市政府今年将再全力办好10件民生实事。\n\n"
-            f"{P_COUNTY}\n\n（李俊华、陈嘉欣）\n\n"
-            "2024 循光前行\n\n- 高标准建设国家“无废城市”\n- 推动晋祠泉早日实现稳定复流\n- 加快国家二手车出口试点城市建设\n")
+    text = (
+        f"2024年政府工作报告（摘要）\n\n{P_ENERGY}\n\n{P_INDUSTRY}\n\n"
+        "今年全力办好10件民生实事\n\n本报讯 2月27日，记者从市十五届人大四次会议上获悉，市政府今年将再全力办好10件民生实事。\n\n"
+        f"{P_COUNTY}\n\n（李俊华、陈嘉欣）\n\n"
+        "2024 循光前行\n\n- 高标准建设国家“无废城市”\n- 推动晋祠泉早日实现稳定复流\n- 加快国家二手车出口试点城市建设\n"
+    )
     doc = build(tmp_path, text)
     arts = {a["index"]: a for a in doc.articles}
     by_title = {a["title"]: a for a in doc.articles}
@@ -526,9 +614,10 @@ def test_mojibake_headings_are_still_headings(tmp_path: Path) -> None:
     assert [n["title"] for n in top] == ["二、2024年重点工作"], top
     kids = top[0]["children"]
     assert [(n["style"], n["number"]) for n in kids] == [("paren", 1), ("paren", 2), ("paren", 3)], (
-        f"the damaged （一）（二）（三） should be numbered headings under 二、: {[(n['title'], n['number']) for n in kids]}")
+        f"the damaged （一）（二）（三） should be numbered headings under 二、: {[(n['title'], n['number']) for n in kids]}"
+    )
     assert all(n["garbled"] for n in kids), "each damaged heading is marked garbled"
-    for needle, h in ((P_ENERGY, h1), (P_INVEST, h2), (P_ECO, h3)):
+    for needle, _h in ((P_ENERGY, h1), (P_INVEST, h2), (P_ECO, h3)):
         c = the_chunk(doc, needle)
         assert len(c.section) == 2 and c.section[0] == "二、2024年重点工作", f"{needle[:8]}… section {c.section}"
     heads = [c for c in doc.chunks if c.kind == "heading" and c.text in (h1, h2, h3)]
@@ -551,11 +640,13 @@ def test_garbled_run_in_body_is_flagged_on_its_chunk(tmp_path: Path) -> None:
 
 # --- articles -------------------------------------------------------------------------------------
 def test_two_articles_in_one_file(tmp_path: Path) -> None:
-    text = (f"# 政府工作报告\n\n## ——2024年3月27日在某某市第五届人民代表大会第四次会议上\n\n"
-            f"### （七）千方百计保障和改善民生\n\n{P_REVIEW_1}\n\n{P_INVEST}\n\n"
-            "# 唱响新时代“劳动者之歌”\n\n## ——2023年全市工会工作综述\n\n"
-            "### 思想领航 凝聚奋进力量\n\n市总工会把党的创新理论宣讲工作摆在突出位置，不断丰富教育载体，持续深化引导职工群众听党话、跟党走。\n\n"
-            "### 服务大局 彰显责任担当\n\n全市工会大力开展行业性、区域性劳动竞赛，层层发动，参赛职工10万余人。\n")
+    text = (
+        f"# 政府工作报告\n\n## ——2024年3月27日在某某市第五届人民代表大会第四次会议上\n\n"
+        f"### （七）千方百计保障和改善民生\n\n{P_REVIEW_1}\n\n{P_INVEST}\n\n"
+        "# 唱响新时代“劳动者之歌”\n\n## ——2023年全市工会工作综述\n\n"
+        "### 思想领航 凝聚奋进力量\n\n市总工会把党的创新理论宣讲工作摆在突出位置，不断丰富教育载体，持续深化引导职工群众听党话、跟党走。\n\n"
+        "### 服务大局 彰显责任担当\n\n全市工会大力开展行业性、区域性劳动竞赛，层层发动，参赛职工10万余人。\n"
+    )
     doc = build(tmp_path, text)
     arts = {a["index"]: a for a in doc.articles}
     assert len(arts) == 2, doc.articles
@@ -569,20 +660,24 @@ def test_two_articles_in_one_file(tmp_path: Path) -> None:
 
 
 # --- chunks ---------------------------------------------------------------------------------------
-LONG_PARA = ("持续打造交通强市。加快集大原高铁建设，力争年底通车，同步建成东综合客运枢纽。推进应县罗庄至东榆林段改扩建工程，"
-             "开工王家堡至薛家堡段公路改扩建工程。建成长城一号旅游公路214.2公里、“四好农村路”183.5公里。"
-             "加快推进应繁高速、元朔高速西影寺段改线工程前期工作，力争年内开工。做好至太原高速公路、国道241县城过境改线工程前期工作。"
-             "今年经济社会发展主要预期指标是：地区生产总值增长5%左右；固定资产投资增长13%左右；社会消费品零售总额增长5.5%左右；"
-             "一般公共预算收入增长3%左右；城镇居民人均可支配收入与经济增长基本同步，农村居民人均可支配收入增长8%以上；"
-             "城镇新增就业人数3100人；居民消费价格指数控制在3%左右。实施城市更新行动。启动城市体检，改造老旧小区15个，"
-             "改造5条道路雨污合流管网。推进城市生活垃圾分类。通过国家园林城市复查。")
+LONG_PARA = (
+    "持续打造交通强市。加快集大原高铁建设，力争年底通车，同步建成东综合客运枢纽。推进应县罗庄至东榆林段改扩建工程，"
+    "开工王家堡至薛家堡段公路改扩建工程。建成长城一号旅游公路214.2公里、“四好农村路”183.5公里。"
+    "加快推进应繁高速、元朔高速西影寺段改线工程前期工作，力争年内开工。做好至太原高速公路、国道241县城过境改线工程前期工作。"
+    "今年经济社会发展主要预期指标是：地区生产总值增长5%左右；固定资产投资增长13%左右；社会消费品零售总额增长5.5%左右；"
+    "一般公共预算收入增长3%左右；城镇居民人均可支配收入与经济增长基本同步，农村居民人均可支配收入增长8%以上；"
+    "城镇新增就业人数3100人；居民消费价格指数控制在3%左右。实施城市更新行动。启动城市体检，改造老旧小区15个，"
+    "改造5条道路雨污合流管网。推进城市生活垃圾分类。通过国家园林城市复查。"
+)
 
 
 def test_long_paragraph_is_split_at_sentence_ends_only(tmp_path: Path) -> None:
     text = f"一、重点工作\n\n{LONG_PARA}\n\n{P_CLOSE}\n"
     doc = build(tmp_path, text, chunk_target_chars=100)
     parts = [c for c in doc.chunks if c.kind == "body" and compact(c.text) in compact(LONG_PARA)]
-    assert len(parts) >= 3, f"a {len(LONG_PARA)}-character paragraph with target 100 should be split, got {len(parts)} part(s)"
+    assert len(parts) >= 3, (
+        f"a {len(LONG_PARA)}-character paragraph with target 100 should be split, got {len(parts)} part(s)"
+    )
     assert "".join(c.text for c in parts) == LONG_PARA, "the parts together are exactly the paragraph"
     assert [c.part for c in parts] == list(range(1, len(parts) + 1)), [c.id for c in parts]
     assert len({(c.section_path, c.paragraph) for c in parts}) == 1, "parts share one paragraph number"
@@ -593,7 +688,7 @@ def test_long_paragraph_is_split_at_sentence_ends_only(tmp_path: Path) -> None:
     for figure in ("214.2公里", "183.5公里", "增长5.5%左右", "3100人", "国道241县城", "改造老旧小区15个"):
         holders = [c.id for c in parts if figure in c.text]
         assert len(holders) == 1, f"figure {figure!r} must stay whole in one chunk, found in {holders}"
-    targets = LONG_PARA[LONG_PARA.index("今年经济社会发展主要预期指标是"):LONG_PARA.index("实施城市更新行动")]
+    targets = LONG_PARA[LONG_PARA.index("今年经济社会发展主要预期指标是") : LONG_PARA.index("实施城市更新行动")]
     assert len(targets) > 100, "fixture: the list of targets is longer than the target size"
     holders = [c.id for c in parts if targets in c.text]
     assert len(holders) == 1, f"the list of targets (主要预期指标) must be kept intact in one chunk, got {holders}"
@@ -627,12 +722,16 @@ def test_ids_are_stable_unique_and_carry_section_and_paragraph(tmp_path: Path) -
 
 # --- duplicates -----------------------------------------------------------------------------------
 DUP = "竭诚服务职工群众，是工会一切工作的出发点和落脚点。市总工会不断加强服务阵地建设，健全服务职工体系，创新服务方式。"
-NEAR = "竭诚服务职工群众，是工会一切工作的出发点和落脚点。市总工会不断加强服务阵地建设，健全服务职工体系，创新服务方法。"
+NEAR = (
+    "竭诚服务职工群众，是工会一切工作的出发点和落脚点。市总工会不断加强服务阵地建设，健全服务职工体系，创新服务方法。"
+)
 
 
 def test_identical_and_near_identical_paragraphs_are_collapsed(tmp_path: Path) -> None:
-    text = (f"### 用心用情 展现帮扶作为\n\n{DUP}\n\n{P_REVIEW_1}\n\n### 思想领航 凝聚奋进力量\n\n{DUP}\n\n"
-            f"{P_REVIEW_2}\n\n{NEAR}\n")
+    text = (
+        f"### 用心用情 展现帮扶作为\n\n{DUP}\n\n{P_REVIEW_1}\n\n### 思想领航 凝聚奋进力量\n\n{DUP}\n\n"
+        f"{P_REVIEW_2}\n\n{NEAR}\n"
+    )
     doc = build(tmp_path, text)
     holders = chunks_with(doc, "竭诚服务职工群众")
     assert len(holders) == 1, f"identical/near-identical paragraphs must be one chunk, got {[c.id for c in holders]}"
@@ -642,7 +741,7 @@ def test_identical_and_near_identical_paragraphs_are_collapsed(tmp_path: Path) -
     locs = sorted(loc["start"] for loc in c.locations)
     assert locs == starts, f"every source location must be kept: locations {c.locations}, occurrences at {starts}"
     for loc in c.locations:
-        assert compact(text[loc["start"]:loc["end"]]) in (compact(DUP), compact(NEAR)), loc
+        assert compact(text[loc["start"] : loc["end"]]) in (compact(DUP), compact(NEAR)), loc
         assert loc["doc"] == doc.id
     assert "duplicates-collapsed" in c.flags
     assert doc.duplicates_collapsed == 2
@@ -683,10 +782,11 @@ def test_a_report_on_one_line_gives_bounded_chunks(tmp_path, punctuated):
     lengths = [len(c.text) for c in doc.chunks]
     assert max(lengths) <= 3 * 300 and len(doc.chunks) > 100
     for c in doc.chunks:  # every chunk is its own stretch of the original
-        assert text[c.start:c.end] == c.text
+        assert text[c.start : c.end] == c.text
     if not punctuated:  # cut between figures, never inside one
-        assert all(not re.search(r"\d$", c.text) or not re.match(r"[\d.]", n.text)
-                   for c, n in zip(doc.chunks, doc.chunks[1:]))
+        assert all(
+            not re.search(r"\d$", c.text) or not re.match(r"[\d.]", n.text) for c, n in zip(doc.chunks, doc.chunks[1:])
+        )
 
 
 def test_a_hundred_thousand_tiny_lines_give_bounded_chunks(tmp_path):

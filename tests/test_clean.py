@@ -16,14 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.clean import (
-    find_garbled,
-    find_markers,
-    normalize,
-    norm,
-    to_simplified,
-    to_traditional,
-)
+from rag.chunk.clean import find_garbled, find_markers, norm, normalize, to_simplified, to_traditional
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = Path(os.environ.get("RAG_SEEDS_DIR", str(REPO_ROOT / "seeds")))
@@ -57,7 +50,7 @@ def first_diffs(a: str, b: str, n: int = 5) -> list[tuple[str, str]]:
     out = []
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag != "equal":
-            out.append((a[max(0, i1 - 4):i2 + 4], b[max(0, j1 - 4):j2 + 4]))
+            out.append((a[max(0, i1 - 4) : i2 + 4], b[max(0, j1 - 4) : j2 + 4]))
         if len(out) >= n:
             break
     return out
@@ -97,13 +90,28 @@ def first_diffs(a: str, b: str, n: int = 5) -> list[tuple[str, str]]:
         ("每立方米m^{3}", "每立方米m3"),
     ],
     ids=[
-        "nfkc-fullwidth-latin", "nfkc-fullwidth-digits", "nfkc-fullwidth-plus",
-        "t2s-words", "t2s-meeting", "t2s-xiangwang",
-        "spaces-letter-spaced", "spaces-before-number", "spaces-letter-spaced-2", "spaces-around-number",
-        "spaces-before-latin", "spaces-latin-inside-chinese",
-        "latin-words-kept", "latin-words-collapsed",
-        "md-h2", "md-h3", "md-h1", "md-bold", "md-bullet",
-        "latex-pm25", "latex-co2", "latex-superscript",
+        "nfkc-fullwidth-latin",
+        "nfkc-fullwidth-digits",
+        "nfkc-fullwidth-plus",
+        "t2s-words",
+        "t2s-meeting",
+        "t2s-xiangwang",
+        "spaces-letter-spaced",
+        "spaces-before-number",
+        "spaces-letter-spaced-2",
+        "spaces-around-number",
+        "spaces-before-latin",
+        "spaces-latin-inside-chinese",
+        "latin-words-kept",
+        "latin-words-collapsed",
+        "md-h2",
+        "md-h3",
+        "md-h1",
+        "md-bold",
+        "md-bullet",
+        "latex-pm25",
+        "latex-co2",
+        "latex-superscript",
     ],
 )
 def test_normalize_small_texts(raw: str, expected: str) -> None:
@@ -170,7 +178,7 @@ def test_normalize_offsets_point_at_the_source_character_on_seeds(key: str) -> N
     bad = []
     for ch, off in zip(n.text, n.offsets):
         if not (derived_from(ch, text[off]) or (ch == " " and text[off].isspace())):
-            bad.append((ch, text[max(0, off - 3):off + 3]))
+            bad.append((ch, text[max(0, off - 3) : off + 3]))
     assert not bad, f"seed {key}: search characters not derived from the original at their offset: {bad[:5]}"
     assert "\n" not in n.text and "  " not in n.text, f"seed {key}: whitespace survived normalisation"
 
@@ -223,14 +231,21 @@ def test_markdown_markup_stripped_from_seed_004() -> None:
         ("持续巩固拓展（下转第2版）脱贫攻坚成果。", "（下转第2版）", "to", "2"),
         ("加快构建（转第4版）", "（转第4版）", "to", "4"),
     ],
-    ids=["from-start-of-paragraph", "from-own-line", "from-halfwidth-start", "to-end-of-paragraph",
-         "to-halfwidth-end", "to-mid-paragraph", "to-short-form"],
+    ids=[
+        "from-start-of-paragraph",
+        "from-own-line",
+        "from-halfwidth-start",
+        "to-end-of-paragraph",
+        "to-halfwidth-end",
+        "to-mid-paragraph",
+        "to-short-form",
+    ],
 )
 def test_find_markers_small_texts(text: str, marker: str, direction: str, page: str) -> None:
     found = find_markers(text)
     assert [m.text for m in found] == [marker], f"find_markers({text!r}) should find exactly {marker!r}, got {found}"
     m = found[0]
-    assert text[m.start:m.end] == marker, "marker offsets must point at the marker in the original"
+    assert text[m.start : m.end] == marker, "marker offsets must point at the marker in the original"
     assert m.direction == direction, f"{marker}: direction should be {direction!r}, got {m.direction!r}"
     assert m.page == page, f"{marker}: page should be {page!r}, got {m.page!r}"
 
@@ -277,7 +292,7 @@ def test_find_garbled_flags_a_damaged_heading_start(line: str) -> None:
     runs = find_garbled(line)
     assert runs, f"no garbled run found in {line!r}"
     assert runs[0].start == 0, f"the damage starts the line; first run is {runs[0]}"
-    assert line[runs[0].start:runs[0].end] == runs[0].text
+    assert line[runs[0].start : runs[0].end] == runs[0].text
 
 
 @pytest.mark.parametrize(
@@ -304,9 +319,11 @@ def test_garbled_runs_found_in_seed_001() -> None:
     runs = find_garbled(text)
     found = {r.text for r in runs}
     for damaged in ("萜笳呷媛鋵崱", "缇畴娚藼", "。ㄒ唬┮"):
-        assert any(damaged in r or r in damaged for r in found), f"{damaged!r} should be inside a garbled run; runs: {sorted(found)}"
+        assert any(damaged in r or r in damaged for r in found), (
+            f"{damaged!r} should be inside a garbled run; runs: {sorted(found)}"
+        )
     for r in runs:
-        assert text[r.start:r.end] == r.text
+        assert text[r.start : r.end] == r.text
 
 
 def test_invisible_characters_inside_figures_and_words_leave_the_search_text():

@@ -11,8 +11,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from rag.answer import Answer
-from rag.cli import app as cli
+from rag.answer.assistant import Answer
+from rag.cli.main import app as cli
 
 Q = "忻州今年要新认定多少家高新技术企业？"
 
@@ -64,11 +64,14 @@ def test_search_json_prints_the_ranked_passages(env):
     assert len(hits) == 3 and "53" in hits[0]["text"]
 
 
-@pytest.mark.parametrize("args, words", [
-    (["ask", "-k", "0", Q], "-k must be at least 1"),
-    (["ask", "问" * 501], "question"),
-    (["chunks", "--doc", "no-such-report"], "no document 'no-such-report'"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["ask", "-k", "0", Q], "-k must be at least 1"),
+        (["ask", "问" * 501], "question"),
+        (["chunks", "--doc", "no-such-report"], "no document 'no-such-report'"),
+    ],
+)
 def test_bad_input_is_one_error_line(env, args, words):
     line = _one_error_line(CliRunner().invoke(cli, args))
     assert words in line
@@ -95,8 +98,24 @@ def test_a_scoped_search_returns_only_the_scoped_reports(env):
     by_id = _docs(runner.invoke(cli, ["search", "--json", "-k", "5", "--doc", TAIYUAN, Q_ANY_PLACE]))
     by_path = _docs(runner.invoke(cli, ["search", "--json", "-k", "5", "--doc", f"seeds/{TAIYUAN}.txt", Q_ANY_PLACE]))
     assert by_id == by_path and len(by_id) == 5 and set(by_id) == {TAIYUAN}
-    together = _docs(runner.invoke(cli, ["search", "--json", "-k", "10", "--place", "代县,太原", "--year", "2024",
-                                         "--level", "county", Q_ANY_PLACE]))
+    together = _docs(
+        runner.invoke(
+            cli,
+            [
+                "search",
+                "--json",
+                "-k",
+                "10",
+                "--place",
+                "代县,太原",
+                "--year",
+                "2024",
+                "--level",
+                "county",
+                Q_ANY_PLACE,
+            ],
+        )
+    )
     assert together and set(together) == {"004_d43a798d97625b5b"}  # 代县 is the one county
 
 
@@ -124,14 +143,20 @@ def test_the_scope_of_a_chat_holds_for_every_question(env):
 
 
 @pytest.mark.parametrize("command", [["search", Q], ["ask", Q], ["chat"]], ids=["search", "ask", "chat"])
-@pytest.mark.parametrize("scope, words", [
-    (["--doc", "no-such-report"], "scope: no document 'no-such-report' in the library"),
-    (["--place", "大同"], "scope: no report of '大同' in the library"),
-    (["--year", "20x4"], "scope: '20x4' is not a year"),
-    (["--year", "2019"], "scope: no report of 2019 in the library"),
-    (["--level", "city"], "scope: unknown level 'city'"),
-    (["--place", "代县", "--level", "prefecture"], "scope: no report in the library is in places 代县; levels prefecture"),
-])
+@pytest.mark.parametrize(
+    "scope, words",
+    [
+        (["--doc", "no-such-report"], "scope: no document 'no-such-report' in the library"),
+        (["--place", "大同"], "scope: no report of '大同' in the library"),
+        (["--year", "20x4"], "scope: '20x4' is not a year"),
+        (["--year", "2019"], "scope: no report of 2019 in the library"),
+        (["--level", "city"], "scope: unknown level 'city'"),
+        (
+            ["--place", "代县", "--level", "prefecture"],
+            "scope: no report in the library is in places 代县; levels prefecture",
+        ),
+    ],
+)
 def test_a_bad_scope_is_one_error_line(env, command, scope, words):
     line = _one_error_line(CliRunner().invoke(cli, [*command, *scope], input="/quit\n"))
     assert words in line

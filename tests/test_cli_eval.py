@@ -1,4 +1,4 @@
-"""`rag eval` (rag/cli_eval.py) on the seed index, retrieval only (the embedder, no language model):
+"""`rag eval` (rag/cli/eval.py) on the seed index, retrieval only (the embedder, no language model):
 metrics on stdout, one JSON line per question in --out, the hit@5 gate and one-line errors."""
 
 from __future__ import annotations
@@ -7,13 +7,25 @@ import json
 
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli.main import app
 
 QUESTIONS = [
-    {"id": "t1", "question": "代县全县5G基站要达到多少座？", "answer": "400座", "doc": [], "evidence": ["400座"],
-     "type": "number"},
-    {"id": "t2", "question": "甲市的地铁通车里程是多少？", "answer": "", "doc": [], "evidence": ["地铁通车里程"],
-     "type": "number"},
+    {
+        "id": "t1",
+        "question": "代县全县5G基站要达到多少座？",
+        "answer": "400座",
+        "doc": [],
+        "evidence": ["400座"],
+        "type": "number",
+    },
+    {
+        "id": "t2",
+        "question": "甲市的地铁通车里程是多少？",
+        "answer": "",
+        "doc": [],
+        "evidence": ["地铁通车里程"],
+        "type": "number",
+    },
 ]
 
 
@@ -26,8 +38,10 @@ def _questions(tmp_path):
 def test_retrieval_only_writes_metrics_and_one_line_per_question(seed_index, tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_INDEX_DIR", str(seed_index.index_dir))
     out = tmp_path / "out" / "r.jsonl"
-    res = CliRunner().invoke(app, ["eval", "--retrieval-only", "--json", "--questions", str(_questions(tmp_path)),
-                                   "--out", str(out), "-k", "5"])
+    res = CliRunner().invoke(
+        app,
+        ["eval", "--retrieval-only", "--json", "--questions", str(_questions(tmp_path)), "--out", str(out), "-k", "5"],
+    )
     assert res.exit_code == 0, res.output
     metrics = json.loads(res.stdout)
     assert metrics["overall"]["n"] == 2 and metrics["overall"]["hit@5"] == 0.5
@@ -40,7 +54,9 @@ def test_retrieval_only_writes_metrics_and_one_line_per_question(seed_index, tmp
 def test_the_hit5_gate_and_errors_exit_1(seed_index, tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_INDEX_DIR", str(seed_index.index_dir))
     questions = str(_questions(tmp_path))
-    gate = CliRunner().invoke(app, ["eval", "--retrieval-only", "--json", "--questions", questions, "--min-hit5", "0.9"])
+    gate = CliRunner().invoke(
+        app, ["eval", "--retrieval-only", "--json", "--questions", questions, "--min-hit5", "0.9"]
+    )
     assert gate.exit_code == 1 and "below the gate 0.9" in gate.stderr
     model = CliRunner().invoke(app, ["eval", "--questions", questions, "--model", "huge"])  # refused before loading
     assert model.exit_code == 1 and model.stderr.strip() == "error: unknown model 'huge'; choose default or small"

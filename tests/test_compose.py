@@ -1,13 +1,31 @@
-"""Answers composed in code (rag/compose.py): the replies to each part joined, the parts the
+"""Answers composed in code (rag/answer/compose.py): the replies to each part joined, the parts the
 reports do not answer named, and the relation of two figures computed (no model needed)."""
-from rag.compose import (asked_verdict, change_sentence, compare_sentence, contradiction, figures_of, join_replies,
-                         main_figure, part_remarks, relate, target_verdict)
-from rag.query import QueryAnalysis
+
+from rag.answer.compose import (
+    asked_verdict,
+    change_sentence,
+    compare_sentence,
+    contradiction,
+    figures_of,
+    join_replies,
+    main_figure,
+    part_remarks,
+    relate,
+    target_verdict,
+)
+from rag.search.query import QueryAnalysis
 
 
 def _plan(relation: str, parts: list[QueryAnalysis], **kw) -> QueryAnalysis:
-    return QueryAnalysis(question="…", text="…", english=False, relation=relation, part_plans=parts,
-                         parts=[p.question for p in parts], **kw)
+    return QueryAnalysis(
+        question="…",
+        text="…",
+        english=False,
+        relation=relation,
+        part_plans=parts,
+        parts=[p.question for p in parts],
+        **kw,
+    )
 
 
 def _part(question: str, **kw) -> QueryAnalysis:
@@ -15,8 +33,13 @@ def _part(question: str, **kw) -> QueryAnalysis:
 
 
 def test_replies_to_each_part_are_joined_and_compared_in_code():
-    q = QueryAnalysis(question="…", text="…", english=False,
-                      parts=["甲市今年的增长目标是多少？", "去年的实际增速是多少？"], compare=("高", "低"))
+    q = QueryAnalysis(
+        question="…",
+        text="…",
+        english=False,
+        parts=["甲市今年的增长目标是多少？", "去年的实际增速是多少？"],
+        compare=("高", "低"),
+    )
     replies = ["甲市今年的增长目标是5%左右。[1]", "去年实际增长5.6%。[2]"]
     assert join_replies(replies) == "甲市今年的增长目标是5%左右。[1]\n去年实际增长5.6%。[2]"
     assert part_remarks(q, replies) == "后者（5.6%）高于前者（5%左右），相差0.6个百分点。", "whatever the model said"
@@ -29,15 +52,21 @@ def test_replies_to_each_part_are_joined_and_compared_in_code():
 
 
 def test_a_chinese_reply_that_starts_with_a_year_keeps_chinese_punctuation():
-    assert join_replies(["2015年安排5000亿元", "2016年安排6000亿元。[2]"]) == "2015年安排5000亿元。\n2016年安排6000亿元。[2]"
+    assert (
+        join_replies(["2015年安排5000亿元", "2016年安排6000亿元。[2]"])
+        == "2015年安排5000亿元。\n2016年安排6000亿元。[2]"
+    )
     assert join_replies(["Jia City plans 120 (120个) projects"]) == "Jia City plans 120 (120个) projects."
 
 
 def test_figures_as_reports_write_them():
     f = figures_of("目标为4.5%—5%，就业8万人以上，粮食76.28亿斤，2025年增长3.9%[2]")
     assert [(x.low, x.high, x.unit, x.qualifier) for x in f] == [
-        (4.5, 5.0, "%", ""), (80000.0, 80000.0, "人", "以上"), (7628000000.0, 7628000000.0, "斤", ""),
-        (3.9, 3.9, "%", "")]
+        (4.5, 5.0, "%", ""),
+        (80000.0, 80000.0, "人", "以上"),
+        (7628000000.0, 7628000000.0, "斤", ""),
+        (3.9, 3.9, "%", ""),
+    ]
     assert main_figure("总量14.6万亿元，增长3.9%", "growth").text == "3.9%"
     assert main_figure("总量14.6万亿元，增长3.9%", "amount").text == "14.6万亿元"
 
@@ -50,16 +79,22 @@ def test_two_places_compared():
 
 
 def test_a_target_changed_between_two_reports():
-    assert change_sentence(main_figure("17万人以上"), main_figure("17万人左右"), "2025年", "2026年") == \
-        "2025年为17万人以上，2026年为17万人左右：数值不变，表述由“以上”改为“左右”。"
-    assert change_sentence(main_figure("8万人以上"), main_figure("8.2万人以上"), "2025年", "2026年") == \
-        "2025年为8万人以上，2026年为8.2万人以上，上调2000人。"
+    assert (
+        change_sentence(main_figure("17万人以上"), main_figure("17万人左右"), "2025年", "2026年")
+        == "2025年为17万人以上，2026年为17万人左右：数值不变，表述由“以上”改为“左右”。"
+    )
+    assert (
+        change_sentence(main_figure("8万人以上"), main_figure("8.2万人以上"), "2025年", "2026年")
+        == "2025年为8万人以上，2026年为8.2万人以上，上调2000人。"
+    )
     assert change_sentence(main_figure("5%左右"), main_figure("4.5%—5%"), "2025年", "2026年").endswith("有所下调。")
 
 
 def test_a_result_against_its_target():
     assert target_verdict(main_figure("5%左右"), main_figure("3.9%")) == (
-        "实际（3.9%）低于目标1.1个百分点（目标5%左右）。", None)
+        "实际（3.9%）低于目标1.1个百分点（目标5%左右）。",
+        None,
+    )
     text, met = target_verdict(main_figure("8万人以上"), main_figure("8.55万人"), "met")
     assert met is True and text.endswith("完成目标。")
     text, met = target_verdict(main_figure("5.5%左右"), main_figure("5.0%"), "le")
@@ -88,14 +123,19 @@ def test_a_yes_no_figure_the_cited_sentence_contradicts():
 
 
 def test_relate_names_the_part_a_place_missing_from_the_library_asks_of():
-    parts = [_part("甲省2026年增长目标是多少？", places={"甲省"}), _part("丙省2026年增长目标是多少？", unknown_places=["丙省"])]
+    parts = [
+        _part("甲省2026年增长目标是多少？", places={"甲省"}),
+        _part("丙省2026年增长目标是多少？", unknown_places=["丙省"]),
+    ]
     lead, tail = relate(_plan("each", parts), ["甲省2026年的增长目标是5%左右。[1]", "资料中未提及。"])
     assert lead == "" and tail == "（丙省：资料中没有丙省的报告。）"
 
 
 def test_relate_settles_a_yes_no_question_about_a_target():
-    parts = [_part("乙市2025年就业目标是多少？", attribute="target", years={2025}),
-             _part("乙市2025年就业实际是多少？", attribute="result", years={2025})]
+    parts = [
+        _part("乙市2025年就业目标是多少？", attribute="target", years={2025}),
+        _part("乙市2025年就业实际是多少？", attribute="result", years={2025}),
+    ]
     q = _plan("target_vs_actual", parts, yes_no=True, asked=("met", "8万人以上"))
     lead, tail = relate(q, ["目标为8万人以上。[1]", "新增城镇就业8.55万人。[2]"])
     assert lead == "是。" and "完成目标" in tail
@@ -105,8 +145,10 @@ def test_relate_settles_a_yes_no_question_about_a_target():
 
 
 def test_relate_does_not_judge_a_target_against_another_years_result():
-    parts = [_part("今年目标是多少？", attribute="target", years={2018}),
-             _part("去年实际是多少？", attribute="result", years={2017})]
+    parts = [
+        _part("今年目标是多少？", attribute="target", years={2018}),
+        _part("去年实际是多少？", attribute="result", years={2017}),
+    ]
     lead, tail = relate(_plan("target_vs_actual", parts), ["目标5000人。[1]", "新增4800人。[2]"])
     assert lead == "" and "目标" not in tail
 

@@ -1,4 +1,4 @@
-"""Bytes to text (rag/decode.py): encodings told from invented report bytes, binary files named,
+"""Bytes to text (rag/read/decode.py): encodings told from invented report bytes, binary files named,
 and the two repairs. The corpus files, re-encoded, are read end to end in tests/test_read.py."""
 
 from __future__ import annotations
@@ -7,21 +7,24 @@ import codecs
 
 import pytest
 
-from rag.decode import binary_kind, decode, repair, resolve_artefacts, too_many_controls, unify_newlines
 from rag.errors import RagError
+from rag.read.decode import binary_kind, decode, repair, resolve_artefacts, too_many_controls, unify_newlines
 
 TEXT = "甲市人民政府工作报告\n\n一、2024年工作回顾\n\n全年新建公园12个，新增绿地面积30公顷。\n"
 
 
-@pytest.mark.parametrize("raw, encoding", [
-    (TEXT.encode("utf-8"), "utf-8"),
-    (codecs.BOM_UTF8 + TEXT.encode("utf-8"), "utf-8-sig"),
-    (TEXT.encode("utf-16"), "utf-16"),  # with a byte-order mark
-    (TEXT.encode("utf-16-le"), "utf-16-le"),  # without one: the byte order that reads as Chinese
-    (TEXT.encode("utf-16-be"), "utf-16-be"),
-    (TEXT.encode("utf-32"), "utf-32"),
-    (TEXT.encode("gbk"), "gb18030"),
-])
+@pytest.mark.parametrize(
+    "raw, encoding",
+    [
+        (TEXT.encode("utf-8"), "utf-8"),
+        (codecs.BOM_UTF8 + TEXT.encode("utf-8"), "utf-8-sig"),
+        (TEXT.encode("utf-16"), "utf-16"),  # with a byte-order mark
+        (TEXT.encode("utf-16-le"), "utf-16-le"),  # without one: the byte order that reads as Chinese
+        (TEXT.encode("utf-16-be"), "utf-16-be"),
+        (TEXT.encode("utf-32"), "utf-32"),
+        (TEXT.encode("gbk"), "gb18030"),
+    ],
+)
 def test_encodings_are_told_from_the_bytes(raw, encoding):
     assert decode(raw) == (TEXT, encoding)
 

@@ -3,7 +3,7 @@ under 「注释」 at the end of the article citing them, each line written as t
 
 from __future__ import annotations
 
-from rag.docx_lines import Line, attachments, render, with_notes
+from rag.read.docx_lines import Line, attachments, render, with_notes
 
 
 def _texts(lines: list[Line]) -> list[str]:
@@ -19,10 +19,20 @@ def test_lines_are_written_as_headings_rows_lead_ins_or_plain():
 
 
 def test_an_attachment_after_the_body_opens_an_article_with_its_title():
-    lines = [Line([("甲市政府工作报告", 1)], level=1), Line([("今年全市新增就业1万人。", 2)]),
-             Line([("附件1", 3)]), Line([("乙县十件民生实事", 4)]), Line([("一是新建学校两所。", 5)])]
+    lines = [
+        Line([("甲市政府工作报告", 1)], level=1),
+        Line([("今年全市新增就业1万人。", 2)]),
+        Line([("附件1", 3)]),
+        Line([("乙县十件民生实事", 4)]),
+        Line([("一是新建学校两所。", 5)]),
+    ]
     out = attachments(lines)
-    assert _texts(out) == ["# 甲市政府工作报告", "今年全市新增就业1万人。", "# 附件1 乙县十件民生实事", "一是新建学校两所。"]
+    assert _texts(out) == [
+        "# 甲市政府工作报告",
+        "今年全市新增就业1万人。",
+        "# 附件1 乙县十件民生实事",
+        "一是新建学校两所。",
+    ]
     assert out[2].pieces == [("附件1", 3), ("乙县十件民生实事", 4)]  # each keeps its paragraph
 
 
@@ -32,12 +42,21 @@ def test_an_attachment_word_before_any_body_or_inside_a_sentence_stays_text():
 
 
 def test_notes_go_under_a_notes_heading_at_the_end_of_the_article_citing_them():
-    lines = [Line([("甲市政府工作报告", 1)], level=1),
-             Line([("推进“一网通办”［1］改革。", 2)], notes=[1]),
-             Line([("附件", 3)], level=1), Line([("乙县名录。", 4)])]
+    lines = [
+        Line([("甲市政府工作报告", 1)], level=1),
+        Line([("推进“一网通办”［1］改革。", 2)], notes=[1]),
+        Line([("附件", 3)], level=1),
+        Line([("乙县名录。", 4)]),
+    ]
     out = with_notes({1: "指政务服务一个入口办理。"}, lines)
-    assert _texts(out) == ["# 甲市政府工作报告", "推进“一网通办”［1］改革。", "注释",
-                           "［1］“一网通办”：指政务服务一个入口办理。", "# 附件", "乙县名录。"]
+    assert _texts(out) == [
+        "# 甲市政府工作报告",
+        "推进“一网通办”［1］改革。",
+        "注释",
+        "［1］“一网通办”：指政务服务一个入口办理。",
+        "# 附件",
+        "乙县名录。",
+    ]
     assert out[3].pieces[0][1] == 2  # the note cites the paragraph that refers to it
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from rag.docx_style import Numbering, Styles, format_number, on
+from rag.read.docx_style import Numbering, Styles, format_number, on
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
@@ -18,8 +18,12 @@ def _xml(body: str):
 def _para(style: str | None = None, outline: int | None = None):
     ppr = ""
     if style or outline is not None:
-        ppr = "<w:pPr>" + (f'<w:pStyle w:val="{style}"/>' if style else "") + \
-              (f'<w:outlineLvl w:val="{outline}"/>' if outline is not None else "") + "</w:pPr>"
+        ppr = (
+            "<w:pPr>"
+            + (f'<w:pStyle w:val="{style}"/>' if style else "")
+            + (f'<w:outlineLvl w:val="{outline}"/>' if outline is not None else "")
+            + "</w:pPr>"
+        )
     return _xml(f"<w:p>{ppr}</w:p>")[0]
 
 
@@ -36,16 +40,19 @@ STYLES = _xml("""
 """)
 
 
-@pytest.mark.parametrize("style, outline, level", [
-    (None, None, None),        # the default paragraph style is body text
-    ("T", None, 0),            # the title
-    ("H2", None, 2),
-    ("CN1", None, 1),          # a Chinese style name
-    ("Mine", None, 2),         # a style based on a heading
-    ("Out", None, 3),          # an outline level in the style (0-based in the XML)
-    ("Normal", 0, 1),          # an outline level on the paragraph itself
-    ("Loop1", None, None),     # a basedOn cycle ends, it does not hang
-])
+@pytest.mark.parametrize(
+    "style, outline, level",
+    [
+        (None, None, None),  # the default paragraph style is body text
+        ("T", None, 0),  # the title
+        ("H2", None, 2),
+        ("CN1", None, 1),  # a Chinese style name
+        ("Mine", None, 2),  # a style based on a heading
+        ("Out", None, 3),  # an outline level in the style (0-based in the XML)
+        ("Normal", 0, 1),  # an outline level on the paragraph itself
+        ("Loop1", None, None),  # a basedOn cycle ends, it does not hang
+    ],
+)
 def test_heading_levels(style, outline, level):
     assert Styles(STYLES).heading_level(_para(style, outline)) == level
 
@@ -60,12 +67,23 @@ def test_toggle_properties():
     assert [on(x) for x in b] == [True, False, True] and on(None) is None
 
 
-@pytest.mark.parametrize("n, fmt, text", [
-    # Word repeats letters past z: 27 is "aa", 28 "bb"
-    (3, "chineseCounting", "三"), (12, "chineseCounting", "十二"), (20, "chineseCounting", "二十"),
-    (3, "decimal", "3"), (3, "decimalEnclosedCircle", "③"), (4, "lowerRoman", "iv"), (28, "upperLetter", "BB"),
-    (5, "decimalFullWidth", "５"), (7, "decimalZero", "07"), (2, "ideographTraditional", "乙"), (2, "unknown", "2"),
-])
+@pytest.mark.parametrize(
+    "n, fmt, text",
+    [
+        # Word repeats letters past z: 27 is "aa", 28 "bb"
+        (3, "chineseCounting", "三"),
+        (12, "chineseCounting", "十二"),
+        (20, "chineseCounting", "二十"),
+        (3, "decimal", "3"),
+        (3, "decimalEnclosedCircle", "③"),
+        (4, "lowerRoman", "iv"),
+        (28, "upperLetter", "BB"),
+        (5, "decimalFullWidth", "５"),
+        (7, "decimalZero", "07"),
+        (2, "ideographTraditional", "乙"),
+        (2, "unknown", "2"),
+    ],
+)
 def test_number_formats(n, fmt, text):
     assert format_number(n, fmt) == text
 
@@ -88,8 +106,15 @@ NUMBERING = _xml("""
 
 def test_list_labels_count_restart_deeper_levels_and_continue_across_lists():
     num = Numbering(NUMBERING)
-    labels = [num.label("1", 0), num.label("1", 1), num.label("1", 1), num.label("1", 2),
-              num.label("1", 0), num.label("1", 1), num.label("2", 0)]
+    labels = [
+        num.label("1", 0),
+        num.label("1", 1),
+        num.label("1", 1),
+        num.label("1", 2),
+        num.label("1", 0),
+        num.label("1", 1),
+        num.label("2", 0),
+    ]
     assert labels == ["一、", "（一）", "（二）", "1.", "二、", "（一）", "三、"]  # numId 2 continues numId 1
 
 

@@ -1,10 +1,10 @@
-"""Duplicate paragraphs inside one report (rag/duplicates.py), on paragraphs cut from invented
+"""Duplicate paragraphs inside one report (rag/chunk/duplicates.py), on paragraphs cut from invented
 reports by the real chunker."""
 
 from __future__ import annotations
 
-from rag.chunk import cut_document
-from rag.duplicates import ALL_PAIRS_UP_TO, _bigram_set, _pairs, find_duplicates
+from rag.chunk.chunker import cut_document
+from rag.chunk.duplicates import ALL_PAIRS_UP_TO, _bigram_set, _pairs, find_duplicates
 
 A = "甲市全年新建公园12个，新增绿地面积30公顷，城市人均公园绿地面积达到15平方米，群众满意度持续提升。"
 A_NEAR = "甲市全年新建公园12个，新增绿地面积30公顷，城市人均公园绿地面积达到15平方米，群众满意度不断提升。"
@@ -22,7 +22,7 @@ def test_identical_and_near_identical_paragraphs_form_one_group():
     groups, collapsed = find_duplicates(paras, 0.8)
     assert collapsed == 2
     assert len(groups["groups"]) == 1 and len(groups["dropped"]) == 2
-    (canon_id, others), = groups["groups"].items()
+    ((canon_id, others),) = groups["groups"].items()
     canon = next(p for p in paras if id(p) == canon_id)
     assert canon.block.text.strip() == A  # of equal lengths the first is kept
     assert {id(p) for p in others} == groups["dropped"]

@@ -1,18 +1,34 @@
-"""Embedding (rag/embed.py): the text a chunk is embedded as, and the vector cache keyed by it.
+"""Embedding (rag/search/embed.py): the text a chunk is embedded as, and the vector cache keyed by it.
 The real embedders are exercised in tests/test_retrieve.py and tests/test_index.py."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rag.embed import EmbeddingCache, embed_text
 from rag.ingest import Chunk
+from rag.search.embed import EmbeddingCache, embed_text
 
 
 def chunk(**kw) -> Chunk:
-    base = dict(id="d/a1/s1/p1", doc="d", article=1, kind="body", title="2024年政府工作报告", place="甲市", year=2024,
-                section=["一、2023年工作回顾"], section_path="1", paragraph=1, part=0, text="全市新建公园12个。",
-                search_text="全市新建公园12个。", start=0, end=9, spans=[[0, 9]], locations=[])
+    base = dict(
+        id="d/a1/s1/p1",
+        doc="d",
+        article=1,
+        kind="body",
+        title="2024年政府工作报告",
+        place="甲市",
+        year=2024,
+        section=["一、2023年工作回顾"],
+        section_path="1",
+        paragraph=1,
+        part=0,
+        text="全市新建公园12个。",
+        search_text="全市新建公园12个。",
+        start=0,
+        end=9,
+        spans=[[0, 9]],
+        locations=[],
+    )
     base.update(kw)
     return Chunk(**base)
 

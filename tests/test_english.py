@@ -1,8 +1,8 @@
-"""English normalisation (rag/english.py): one key for a dictionary definition and a question."""
+"""English normalisation (rag/search/english.py): one key for a dictionary definition and a question."""
 
 from __future__ import annotations
 
-from rag.english import FUNCTION_WORDS, GENERIC_WORDS, STOP_WORDS, english_words, fold, phrase_key
+from rag.search.english import FUNCTION_WORDS, GENERIC_WORDS, STOP_WORDS, english_words, fold, phrase_key
 
 
 def test_fold():

@@ -4,9 +4,9 @@ small model, held to thresholds. The complete run with the default model is `rag
 from __future__ import annotations
 
 import pytest
+from need_model import require_model
 
 from rag.evaluate import load_questions, run_full, write_report
-from need_model import require_model
 
 pytestmark = pytest.mark.llm
 
@@ -16,7 +16,7 @@ THRESHOLDS = {"answer_accuracy": 0.5, "refusal_accuracy": 0.5, "citation_precisi
 
 
 def test_small_full_run_meets_thresholds(seed_index, retriever, repo_root, tmp_path):
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     require_model(seed_index, "small")
     questions = [q for q in load_questions(repo_root / "eval" / "questions.jsonl") if q.id in IDS]

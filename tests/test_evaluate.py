@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-from rag.evaluate import (
-    Question,
-    answer_metrics,
-    compare,
-    figures_correct,
-    is_concise,
-    items_correct,
-    judge,
-    polarity,
-)
-from rag.prompts import is_refusal
+from rag.answer.prompts import is_refusal
+from rag.evaluate import Question, answer_metrics, compare, figures_correct, is_concise, items_correct, judge, polarity
 
 
 def q(type_: str = "number", answer: str = "53家以上", evidence=("新认定高新技术企业53家以上",)) -> Question:
-    return Question(id="t1", question="忻州今年要新认定多少家高新技术企业？", answer=answer, doc=["000.txt"],
-                    evidence=list(evidence), type=type_)
+    return Question(
+        id="t1",
+        question="忻州今年要新认定多少家高新技术企业？",
+        answer=answer,
+        doc=["000.txt"],
+        evidence=list(evidence),
+        type=type_,
+    )
 
 
 def ans(text: str, refused: bool = False, cites=(), retrieved_text: str = "新认定高新技术企业53家以上。") -> dict:
-    return {"answer": text, "refused": refused, "extractive": False,
-            "citations": [{"id": cid, "text": t, "twins": []} for cid, t in cites],
-            "retrieved": [{"rank": 1, "text": retrieved_text, "also": []}],
-            "timings": {"retrieve_ms": 10.0, "first_token_s": 2.0, "total_s": 3.0, "prompt_tokens": 150}}
+    return {
+        "answer": text,
+        "refused": refused,
+        "extractive": False,
+        "citations": [{"id": cid, "text": t, "twins": []} for cid, t in cites],
+        "retrieved": [{"rank": 1, "text": retrieved_text, "also": []}],
+        "timings": {"retrieve_ms": 10.0, "first_token_s": 2.0, "total_s": 3.0, "prompt_tokens": 150},
+    }
 
 
 def test_a_correct_answer_in_other_words_passes():
@@ -63,8 +64,13 @@ def test_a_citation_to_the_wrong_paragraph_counts_against_precision():
 
 
 def test_refusals_phrased_differently_are_recognised():
-    for text in ("资料中未提及。", "资料中未提及忻州2023年的数据。", "报告中没有提及这一数字", "The reports do not say.",
-                 "This is not mentioned in the sources."):
+    for text in (
+        "资料中未提及。",
+        "资料中未提及忻州2023年的数据。",
+        "报告中没有提及这一数字",
+        "The reports do not say.",
+        "This is not mentioned in the sources.",
+    ):
         assert is_refusal(text), text
     assert not is_refusal("忻州今年要新认定高新技术企业53家以上。")
 

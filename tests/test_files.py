@@ -10,8 +10,18 @@ import sqlite3
 import pytest
 
 from rag.errors import RagError
-from rag.files import (atomic_write_bytes, atomic_write_text, atomic_writer, is_no_space, no_space_error, pid_alive,
-                       remove_stale_tmp, sha256_file, stale_tmp_files, tmp_name)
+from rag.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    atomic_writer,
+    is_no_space,
+    no_space_error,
+    pid_alive,
+    remove_stale_tmp,
+    sha256_file,
+    stale_tmp_files,
+    tmp_name,
+)
 
 
 def test_a_write_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):
@@ -36,9 +46,9 @@ def test_a_failed_write_keeps_the_old_content_and_no_temporary(tmp_path):
 def test_leftovers_of_dead_writers_are_found_and_those_of_live_ones_are_not(tmp_path):
     mine = tmp_name(tmp_path / "index.faiss")  # this process: a write in progress
     mine.write_bytes(b"x")
-    dead = tmp_path / f".store.sqlite.{2 ** 22 + 4321}.tmp"
+    dead = tmp_path / f".store.sqlite.{2**22 + 4321}.tmp"
     dead.write_bytes(b"x")
-    dead_dir = tmp_path / f".build.{2 ** 22 + 4322}.tmp.d"
+    dead_dir = tmp_path / f".build.{2**22 + 4322}.tmp.d"
     dead_dir.mkdir()
     (tmp_path / "notes.tmp").write_bytes(b"not ours")
     assert set(stale_tmp_files(tmp_path)) == {dead, dead_dir}
@@ -50,7 +60,7 @@ def test_leftovers_of_dead_writers_are_found_and_those_of_live_ones_are_not(tmp_
 def test_pid_alive():
     assert pid_alive(os.getpid())
     assert not pid_alive(0) and not pid_alive(-1)
-    assert not pid_alive(2 ** 22 + 999)  # above the kernel's largest pid
+    assert not pid_alive(2**22 + 999)  # above the kernel's largest pid
 
 
 def test_sha256_of_a_file(tmp_path):
@@ -59,14 +69,17 @@ def test_sha256_of_a_file(tmp_path):
     assert sha256_file(tmp_path / "w") == hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("exc, full", [
-    (OSError(errno.ENOSPC, "No space left on device"), True),
-    (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
-    (sqlite3.OperationalError("database or disk is full"), True),
-    (RuntimeError("fwrite: No space left on device"), True),
-    (OSError(errno.EACCES, "Permission denied"), False),
-    (ValueError("bad value"), False),
-])
+@pytest.mark.parametrize(
+    "exc, full",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (sqlite3.OperationalError("database or disk is full"), True),
+        (RuntimeError("fwrite: No space left on device"), True),
+        (OSError(errno.EACCES, "Permission denied"), False),
+        (ValueError("bad value"), False),
+    ],
+)
 def test_a_full_disk_is_recognised_however_it_is_reported(exc, full):
     assert is_no_space(exc) is full
 

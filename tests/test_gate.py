@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.gate import Gate, asks_one_year, asks_quantity, gives_figure
+from rag.answer.gate import Gate, asks_one_year, asks_quantity, gives_figure
 
 
 @pytest.fixture(scope="module")
@@ -16,14 +16,17 @@ def ask(gate: Gate, question: str, k: int = 5):
     return gate.retriever.analyse(question), gate.retriever.search(question, k)
 
 
-@pytest.mark.parametrize("reply, figure", [
-    ("甲市2025年粮食产量的目标是超额完成国家任务。[1]", False),   # a target without a figure
-    ("乙县“十四五”期间的目标是进一步提高。[1]", False),           # a year and a plan's name are not figures
-    ("甲市今年城镇新增就业2800人。[1]", True),
-    ("乙县计划新建三个产业园区。[1]", True),
-    ("甲市的目标是实现翻一番。[1]", True),
-    ("The target is about five percent. [1]", True),
-])
+@pytest.mark.parametrize(
+    "reply, figure",
+    [
+        ("甲市2025年粮食产量的目标是超额完成国家任务。[1]", False),  # a target without a figure
+        ("乙县“十四五”期间的目标是进一步提高。[1]", False),  # a year and a plan's name are not figures
+        ("甲市今年城镇新增就业2800人。[1]", True),
+        ("乙县计划新建三个产业园区。[1]", True),
+        ("甲市的目标是实现翻一番。[1]", True),
+        ("The target is about five percent. [1]", True),
+    ],
+)
 def test_a_reply_gives_a_figure_only_when_it_states_a_quantity(reply, figure):
     assert gives_figure(reply) is figure
 
@@ -54,7 +57,8 @@ def test_a_question_the_reports_answer_passes_the_gate(gate):
     q, results = ask(gate, "今年城镇新增就业的预期目标是多少？")
     assert gate.precheck(q, q.question, results) is None
     assert gate.fitting_chunks(q, results) <= {r.id for r in results} | {
-        c for r in results for c in (*gate.retriever.by_id[r.id].follows, *gate.retriever.by_id[r.id].notes)}
+        c for r in results for c in (*gate.retriever.by_id[r.id].follows, *gate.retriever.by_id[r.id].notes)
+    }
 
 
 def test_topic_coverage_weighs_key_terms_by_idf(gate):
@@ -73,7 +77,7 @@ def test_the_key_terms_leave_out_question_words_and_figures(gate):
 
 
 def test_the_quoted_fallback_needs_a_figure_when_the_question_asks_how_much(gate):
-    from rag.generate import select_context
+    from rag.answer.context import select_context
 
     question = "城镇新增就业多少人？"
     q, results = ask(gate, question)
@@ -85,11 +89,10 @@ def test_the_quoted_fallback_needs_a_figure_when_the_question_asks_how_much(gate
     assert gate.plain_answer(q, question, topic, passages, ruled_out={(best.chunk_id, best.start)}) != best
 
 
-
 def test_the_margins_come_from_the_settings(retriever):
     """`Settings.gate` decides: a quoting bar no sentence reaches leaves no quoted fallback; an
     on-topic bar no passage reaches refuses a question the reports answer."""
-    from rag.generate import select_context
+    from rag.answer.context import select_context
 
     assert Gate(retriever).margins == retriever.settings.gate
     question = "城镇新增就业多少人？"
@@ -108,7 +111,7 @@ def test_the_margins_come_from_the_settings(retriever):
 
 def test_each_part_fits_the_passages_of_its_own_year(corpus_retriever):
     """「2014年…多少？2015年的目标又是多少？」: the 2015 target paragraph cannot answer the 2014 part."""
-    from rag.gate import Gate
+    from rag.answer.gate import Gate
 
     gate = Gate(corpus_retriever)
     q = corpus_retriever.analyse("2015年政府工作报告中，2014年城镇新增就业多少人？2015年的预期目标又是多少？")
@@ -121,7 +124,7 @@ def test_each_part_fits_the_passages_of_its_own_year(corpus_retriever):
 
 
 def test_a_sentence_that_says_no_to_a_yes_no_question(gate, retriever):
-    from rag.generate import ContextSentence, Passage
+    from rag.answer.context import ContextSentence, Passage
 
     q = retriever.analyse("甲市今年是否提出了地区生产总值增长目标？")
     topic = gate.topic_terms(q, q.question)
@@ -132,7 +135,7 @@ def test_a_sentence_that_says_no_to_a_yes_no_question(gate, retriever):
 
 
 def test_a_reply_in_the_unit_the_question_asks_for():
-    from rag.gate import in_asked_unit
+    from rag.answer.gate import in_asked_unit
 
     assert not in_asked_unit("甲市2025年免税销售额是多少亿元？", "甲市免税销售额增长46.8%。")
     assert in_asked_unit("甲市2025年免税销售额是多少亿元？", "甲市免税销售额520亿元。")

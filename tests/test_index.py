@@ -17,13 +17,18 @@ import pytest
 
 from rag.errors import RagError
 from rag.files import is_no_space, stale_tmp_files
-from rag.index import MANIFEST, load, read_manifest, verify_files
-from rag.store import FILE as STORE_FILE, ChunkStore
+from rag.search.index import MANIFEST, load, read_manifest, verify_files
+from rag.search.store import FILE as STORE_FILE
+from rag.search.store import ChunkStore
 
 REPO = Path(__file__).resolve().parent.parent
 KILL_AT = Path(__file__).with_name("kill_at.py")
-QUESTIONS = ["忻州今年要新认定多少家高新技术企业？", "代县今年全县5G基站要达到多少座？", "太原市去年地区生产总值增长多少？",
-             "乙县今年要新建多少座冷链仓库？"]
+QUESTIONS = [
+    "忻州今年要新认定多少家高新技术企业？",
+    "代县今年全县5G基站要达到多少座？",
+    "太原市去年地区生产总值增长多少？",
+    "乙县今年要新建多少座冷链仓库？",
+]
 # an invented county's report: the run that is killed adds it (its chunks are embedded, written, indexed)
 EXTRA = """乙县2024年政府工作报告
 
@@ -63,15 +68,19 @@ def copy_index(seed_index, dest: Path):
 
 def run(settings, *args: str, kill: str | None = None, n: int = 1, **kw) -> subprocess.CompletedProcess:
     """`rag ARGS` in a new process on `settings`' index folder, SIGKILLed at `kill` when given."""
-    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_SEEDS_DIR": str(settings.seeds_dir),
-           "COLUMNS": "200"}
-    head = [sys.executable, str(KILL_AT), kill, str(n), "--"] if kill else [sys.executable, "-m", "rag.cli"]
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_SEEDS_DIR": str(settings.seeds_dir),
+        "COLUMNS": "200",
+    }
+    head = [sys.executable, str(KILL_AT), kill, str(n), "--"] if kill else [sys.executable, "-m", "rag.cli.main"]
     return subprocess.run([*head, *args], env=env, capture_output=True, text=True, timeout=600, cwd=REPO, **kw)
 
 
 def searches(settings, embedder) -> list:
     """What `rag search --json` prints for each question (the same Retriever, in this process)."""
-    from rag.retrieve import Retriever
+    from rag.search.retrieve import Retriever
 
     retriever = Retriever(settings, embedder=embedder)
     try:
@@ -92,7 +101,7 @@ def leftovers(settings) -> list[str]:
 
 @pytest.fixture(scope="module")
 def embedder(seed_index):
-    from rag.embed import get_embedder
+    from rag.search.embed import get_embedder
 
     return get_embedder(seed_index)
 
@@ -118,13 +127,21 @@ def references(seed_index, embedder, extra, tmp_path_factory):
 
 # --- kill -9 in the middle of a build ------------------------------------------------------------------------
 # (point, whether the killed run's index is the one published afterwards)
-POINTS = [("embed", False), ("store-write", False), ("vectors", False), ("bm25", False), ("cache", False),
-          ("commit", True), ("publish", True)]
+POINTS = [
+    ("embed", False),
+    ("store-write", False),
+    ("vectors", False),
+    ("bm25", False),
+    ("cache", False),
+    ("commit", True),
+    ("publish", True),
+]
 
 
 @pytest.mark.parametrize("point,published", POINTS, ids=[p for p, _ in POINTS])
-def test_a_build_killed_at_any_step_leaves_an_index_that_answers_as_before(seed_index, embedder, extra, references,
-                                                                          tmp_path, point, published):
+def test_a_build_killed_at_any_step_leaves_an_index_that_answers_as_before(
+    seed_index, embedder, extra, references, tmp_path, point, published
+):
     old, new = references
     settings = copy_index(seed_index, tmp_path / "index")
     killed = run(settings, "index", "--quiet", str(seed_index.seeds_dir), str(extra), kill=point)
@@ -167,7 +184,9 @@ def small_disk(tmp_path):
     mnt.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], capture_output=True, text=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): the disk-full test needs root")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): the disk-full test needs root"
+        )
     try:
         yield mnt
     finally:
@@ -186,10 +205,14 @@ def fill(folder: Path, leave: int) -> Path:
 
 # With 4 KiB left the first write to fail is the store's or the index's, whichever reaches the disk first
 # (SQLite keeps an uncommitted change in its page cache until it spills); with 700 KiB the store fits.
-@pytest.mark.parametrize("leave,what", [(4 * 1024, ("the chunk store", "the index")), (700 * 1024, ("the index",))],
-                         ids=["store-write", "index-write"])
-def test_a_full_disk_is_one_line_and_the_old_index_stays(seed_index, embedder, extra, references, small_disk, leave,
-                                                         what):
+@pytest.mark.parametrize(
+    "leave,what",
+    [(4 * 1024, ("the chunk store", "the index")), (700 * 1024, ("the index",))],
+    ids=["store-write", "index-write"],
+)
+def test_a_full_disk_is_one_line_and_the_old_index_stays(
+    seed_index, embedder, extra, references, small_disk, leave, what
+):
     old, new = references
     settings = copy_index(seed_index, small_disk / "index")
     manifest = (settings.index_dir / MANIFEST).read_bytes()
@@ -198,8 +221,10 @@ def test_a_full_disk_is_one_line_and_the_old_index_stays(seed_index, embedder, e
     assert failed.returncode == 1, failed.stderr
     lines = failed.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in failed.stderr, failed.stderr
-    assert any(lines[0].startswith(f"error: no space left on the device while writing {w} in {settings.index_dir} (")
-               for w in what), lines[0]
+    assert any(
+        lines[0].startswith(f"error: no space left on the device while writing {w} in {settings.index_dir} (")
+        for w in what
+    ), lines[0]
     assert (settings.index_dir / MANIFEST).read_bytes() == manifest
     assert leftovers(settings) == [] and not list(settings.index_dir.glob(".*.tmp"))
     load(settings)  # every index file still matches its sha256
@@ -247,13 +272,21 @@ def test_every_damaged_index_file_is_named_with_the_fix(seed_index, tmp_path):
     settings = copy_index(seed_index, tmp_path / "index")
     manifest = read_manifest(settings)
     build = settings.index_dir / manifest["build_dir"]
-    assert set(manifest["files"]) >= {"vectors.faiss", "ids.npy", "keys.npy", "bm25/data.csc.index.npy",
-                                      "bm25/vocab.index.json"}
+    assert set(manifest["files"]) >= {
+        "vectors.faiss",
+        "ids.npy",
+        "keys.npy",
+        "bm25/data.csc.index.npy",
+        "bm25/vocab.index.json",
+    }
     for name in manifest["files"]:
         original = (build / name).read_bytes()
         flip(build / name)
-        with pytest.raises(RagError, match=rf"^index file {name} is damaged \(checksum mismatch\); "
-                                           r"run `rag index --rebuild`$"):
+        with pytest.raises(
+            RagError,
+            match=rf"^index file {name} is damaged \(checksum mismatch\); "
+            r"run `rag index --rebuild`$",
+        ):
             load(settings)
         (build / name).write_bytes(original)
     (build / "ids.npy").unlink()
@@ -285,14 +318,14 @@ def damage_a_chunk_row(settings, needle: str = "高新技术企业") -> None:
     path = settings.index_dir / STORE_FILE
     data = path.read_bytes()
     at = data.index(needle.encode("utf-8"))
-    path.write_bytes(data[:at] + "高薪".encode("utf-8") + data[at + len(needle[:2].encode("utf-8")):])
+    path.write_bytes(data[:at] + "高薪".encode() + data[at + len(needle[:2].encode("utf-8")) :])
 
 
 @pytest.fixture(scope="module")
 def small_index(embedder, extra, tmp_path_factory):
     """An index of the invented county's report alone (a rebuild embeds a dozen chunks, not the seeds)."""
-    from rag.index import build
     from rag.ingest import ingest_paths
+    from rag.search.index import build
     from rag.settings import Settings
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("small") / "index", seeds_dir=extra)
@@ -323,7 +356,7 @@ def test_damaged_files_are_reported_by_the_commands_and_rebuilt(small_index, emb
 
 def test_a_damaged_row_is_never_cited(seed_index, embedder, tmp_path):
     """The damaged chunk is one a question retrieves: the search is refused, not answered with it."""
-    from rag.retrieve import Retriever
+    from rag.search.retrieve import Retriever
 
     settings = copy_index(seed_index, tmp_path / "index")
     damage_a_chunk_row(settings)
@@ -334,9 +367,9 @@ def test_a_damaged_row_is_never_cited(seed_index, embedder, tmp_path):
 
 
 def test_a_damaged_embedding_cache_is_detected_and_rebuilt(embedder, extra, tmp_path):
-    from rag.embed import EmbeddingCache
-    from rag.index import build
     from rag.ingest import ingest_paths
+    from rag.search.embed import EmbeddingCache
+    from rag.search.index import build
     from rag.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "index", seeds_dir=extra)

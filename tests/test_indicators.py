@@ -12,8 +12,8 @@ from rag.indicators.compare import pair_rows, verdict
 from rag.indicators.extract import extract
 from rag.indicators.score import score, value_key
 from rag.ingest import ingest_paths, load_file
+from rag.search.store import ChunkStore, write_store
 from rag.settings import Settings
-from rag.store import ChunkStore, write_store
 
 REPORT_2025 = """甲省2025年政府工作报告
 ——2025年1月15日在甲省第十四届人民代表大会第三次会议上
@@ -64,7 +64,7 @@ def test_targets_come_from_the_plan_and_results_from_the_review(tmp_path: Path) 
     for r in rows.values():
         assert r.value.replace("持平", "") in r.citation["quote"] or r.value in r.citation["quote"]
         assert r.citation["doc"] == "甲省_2025" and r.citation["start"] < r.citation["end"]
-        assert REPORT_2025[r.citation["start"]:r.citation["end"]] == r.citation["quote"]
+        assert REPORT_2025[r.citation["start"] : r.citation["end"]] == r.citation["quote"]
 
 
 def test_nothing_is_guessed(tmp_path: Path) -> None:
@@ -75,7 +75,10 @@ def test_nothing_is_guessed(tmp_path: Path) -> None:
 
 
 def test_a_target_meets_the_next_reports_result(tmp_path: Path) -> None:
-    rows = [r.to_dict() for r in _rows(tmp_path, "甲省_2025.txt", REPORT_2025) + _rows(tmp_path, "甲省_2026.txt", REPORT_2026)]
+    rows = [
+        r.to_dict()
+        for r in _rows(tmp_path, "甲省_2025.txt", REPORT_2025) + _rows(tmp_path, "甲省_2026.txt", REPORT_2026)
+    ]
     pairs = {p["indicator"]: p for p in pair_rows(rows) if p["period"] == 2025}
     assert pairs["gdp_growth"]["target"] == "5.5%左右" and pairs["gdp_growth"]["result"] == "5.6%"
     assert pairs["gdp_growth"]["verdict"] == "above"
@@ -86,17 +89,20 @@ def test_a_target_meets_the_next_reports_result(tmp_path: Path) -> None:
     assert pairs["gdp_growth"]["target_doc"] == "甲省_2025" and pairs["gdp_growth"]["result_doc"] == "甲省_2026"
 
 
-@pytest.mark.parametrize("target,result,indicator,expected", [
-    ("5%左右", "5%", "gdp_growth", "met"),
-    ("5%左右", "3.9%", "gdp_growth", "below"),
-    ("4.5%—5%", "4.8%", "gdp_growth", "met"),
-    ("1100万人以上", "1256万人", "urban_jobs", "met"),
-    ("1100万人以上", "1000万人", "urban_jobs", "below"),
-    ("5.5%左右", "5.2%", "unemployment_rate", "met"),
-    ("3%以内", "3.5%", "cpi", "above"),
-    ("与经济增长同步", "4.3%", "income_growth", "not comparable"),
-    ("5%左右", "110万人", "gdp_growth", "not comparable"),
-])
+@pytest.mark.parametrize(
+    "target,result,indicator,expected",
+    [
+        ("5%左右", "5%", "gdp_growth", "met"),
+        ("5%左右", "3.9%", "gdp_growth", "below"),
+        ("4.5%—5%", "4.8%", "gdp_growth", "met"),
+        ("1100万人以上", "1256万人", "urban_jobs", "met"),
+        ("1100万人以上", "1000万人", "urban_jobs", "below"),
+        ("5.5%左右", "5.2%", "unemployment_rate", "met"),
+        ("3%以内", "3.5%", "cpi", "above"),
+        ("与经济增长同步", "4.3%", "income_growth", "not comparable"),
+        ("5%左右", "110万人", "gdp_growth", "not comparable"),
+    ],
+)
 def test_verdict(target, result, indicator, expected):
     assert verdict(target, result, indicator) == expected
 
@@ -111,12 +117,30 @@ def test_value_keys_keep_numbers_qualifiers_and_direction():
 def test_scoring_counts_correct_wrong_invented_and_missed(tmp_path: Path):
     rows = [r.to_dict() for r in _rows(tmp_path, "甲省_2025.txt", REPORT_2025)]
     gold = [
-        {"doc": "甲省_2025", "indicator": "gdp_growth", "kind": "target", "period": 2025, "value": "5.5%左右",
-         "evidence": "地区生产总值增长5.5%左右"},
-        {"doc": "甲省_2025", "indicator": "urban_jobs", "kind": "result", "period": 2024, "value": "8.3万人",
-         "evidence": "城镇新增就业8.2万人"},
-        {"doc": "甲省_2025", "indicator": "retail_growth", "kind": "target", "period": 2025, "value": "6%",
-         "evidence": "社会消费品零售总额增长6%"},
+        {
+            "doc": "甲省_2025",
+            "indicator": "gdp_growth",
+            "kind": "target",
+            "period": 2025,
+            "value": "5.5%左右",
+            "evidence": "地区生产总值增长5.5%左右",
+        },
+        {
+            "doc": "甲省_2025",
+            "indicator": "urban_jobs",
+            "kind": "result",
+            "period": 2024,
+            "value": "8.3万人",
+            "evidence": "城镇新增就业8.2万人",
+        },
+        {
+            "doc": "甲省_2025",
+            "indicator": "retail_growth",
+            "kind": "target",
+            "period": 2025,
+            "value": "6%",
+            "evidence": "社会消费品零售总额增长6%",
+        },
     ]
     res = score(rows, gold, {"甲省_2025": "甲省"}, {"甲省_2025": 2025})
     outcomes = {(f["indicator"], f["outcome"]) for f in res["failures"]}
@@ -164,7 +188,7 @@ def test_cli_indicators(tmp_path: Path, monkeypatch):
 
     from typer.testing import CliRunner
 
-    from rag.cli import app
+    from rag.cli.main import app
 
     reports = tmp_path / "reports"
     reports.mkdir()

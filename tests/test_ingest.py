@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.clean import compact, find_garbled, normalize, to_simplified
+from rag.chunk.clean import compact, find_garbled, normalize, to_simplified
 from rag.errors import RagError
 from rag.ingest import Document, ingest_paths, read_report
 from rag.settings import Settings
@@ -57,7 +57,7 @@ def seed_hashes() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def docs(seed_hashes) -> dict[str, Document]:
     """The five seeds ingested once (a few seconds)."""
-    for key, stem in SEED.items():
+    for stem in SEED.values():
         assert (SEEDS_DIR / f"{stem}.txt").exists(), f"seed {stem}.txt missing from {SEEDS_DIR}"
     ingested = ingest_paths([Path(SEEDS_DIR)], Settings(), progress=False)
     by_key = {d.id[:3]: d for d in ingested}
@@ -110,7 +110,7 @@ def paragraphs(doc: Document) -> list[tuple[tuple[str, ...], str]]:
 
 
 def grams(s: str, n: int = 4) -> set[str]:
-    return {s[i:i + n] for i in range(max(1, len(s) - n + 1))}
+    return {s[i : i + n] for i in range(max(1, len(s) - n + 1))}
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -155,7 +155,9 @@ def test_read_report_empty_is_none(tmp_path: Path, data: bytes) -> None:
 
 def test_ingest_skips_empty_file_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "a_empty.txt").write_bytes(b"")
-    (tmp_path / "b_report.txt").write_text("一、总体要求\n\n全市经济运行稳中向好，地区生产总值增长5%。\n", encoding="utf-8")
+    (tmp_path / "b_report.txt").write_text(
+        "一、总体要求\n\n全市经济运行稳中向好，地区生产总值增长5%。\n", encoding="utf-8"
+    )
     with caplog.at_level(logging.WARNING):
         got = ingest_paths([tmp_path], Settings(), progress=False)
     assert [d.id for d in got] == ["b_report"], "the empty file is skipped, the other one ingested"
@@ -186,8 +188,14 @@ def test_every_character_is_in_exactly_one_place(docs, texts, key: str) -> None:
     owner: dict[int, str] = {}
     for c in doc.chunks:
         joined = "".join(text[s:e] for s, e in c.spans)
-        same = c.text == joined or c.text.replace("\n", "") == joined or (
-            len(c.text) == len(joined) and all(a == b or (a == "\n" and b.isspace()) for a, b in zip(c.text, joined)))
+        same = (
+            c.text == joined
+            or c.text.replace("\n", "") == joined
+            or (
+                len(c.text) == len(joined)
+                and all(a == b or (a == "\n" and b.isspace()) for a, b in zip(c.text, joined))
+            )
+        )
         assert same, f"{c.id}: chunk text is not the original at its spans:\n {c.text[:50]!r}\n {joined[:50]!r}"
         assert (c.start, c.end) == (c.spans[0][0], c.spans[-1][1]), f"{c.id}: start/end disagree with spans"
         for s, e in c.spans:
@@ -199,7 +207,9 @@ def test_every_character_is_in_exactly_one_place(docs, texts, key: str) -> None:
     # markdown marks (「## 」, the 「**」 of a bold lead-in) are read as structure and kept out of the text
     marks = {i for m in re.finditer(r"(?m)^#{1,6}[ \t]|\*\*", text) for i in range(m.start(), m.end())}
     lost = [i for i, ch in enumerate(text) if not ch.isspace() and i not in owner and i not in markers | dups | marks]
-    assert not lost, f"{key}: {len(lost)} characters in no chunk/marker/duplicate, e.g. {text[lost[0]:lost[0] + 30]!r}"
+    assert not lost, (
+        f"{key}: {len(lost)} characters in no chunk/marker/duplicate, e.g. {text[lost[0] : lost[0] + 30]!r}"
+    )
     for c in doc.chunks:
         assert c.search_text == normalize(c.text).text, f"{c.id}: search_text is not normalize(text)"
 
@@ -225,7 +235,8 @@ def test_document_metadata(docs, key: str, place: str, level: str, year: int, ki
 def test_date_and_meeting_where_stated(docs) -> None:
     assert (docs["000"].meta.date, docs["000"].meta.meeting) == ("2024-03-27", "忻州市第五届人民代表大会第四次会议")
     assert (docs["001"].meta.date, docs["001"].meta.meeting) == ("2024-02-27", "朔州市第七届人民代表大会第四次会议"), (
-        f"001's Traditional meeting line should be normalised: {docs['001'].meta}")
+        f"001's Traditional meeting line should be normalised: {docs['001'].meta}"
+    )
     assert docs["001"].meta.script == "traditional" and docs["003"].meta.script == "simplified"
     assert docs["003"].meta.meeting == "" and docs["004"].meta.meeting == "", "no meeting line in 003/004"
 
@@ -248,12 +259,19 @@ def test_000_holds_a_report_and_a_union_review(docs) -> None:
     doc = docs["000"]
     arts = [(a["kind"], a["year"]) for a in doc.articles]
     assert arts == [("政府工作报告", 2024), ("综述", 2023)], doc.articles
-    assert doc.articles[1]["title"] == "唱响新时代“劳动者之歌”" and "2023年全市工会工作综述" in doc.articles[1]["subtitle"]
+    assert (
+        doc.articles[1]["title"] == "唱响新时代“劳动者之歌”" and "2023年全市工会工作综述" in doc.articles[1]["subtitle"]
+    )
     report = [title_of(n) for _, n in walk(article_tree(doc, 1))]
     prefixes = ["(七)", "(八)", "三、", "(五)", "(六)"]
     assert [t[:3] if t.startswith("(") else t[:2] for t in report] == prefixes, f"report sections: {report}"
     union = [title_of(n) for _, n in walk(article_tree(doc, 2))]
-    assert union == ["用心用情 展现帮扶作为", "思想领航 凝聚奋进力量", "服务大局 彰显责任担当", "大抓基层 激发组织活力"], union
+    assert union == [
+        "用心用情 展现帮扶作为",
+        "思想领航 凝聚奋进力量",
+        "服务大局 彰显责任担当",
+        "大抓基层 激发组织活力",
+    ], union
 
 
 @pytest.mark.parametrize(
@@ -273,7 +291,8 @@ def test_000_union_paragraphs_belong_to_the_union_review(docs, needle: str) -> N
     c = the_chunk(docs["000"], needle)
     assert article(docs["000"], c.article)["kind"] == "综述", f"{c.id} ({needle[:12]}…) is in {c.title}"
     assert not any(s.startswith(("(五)", "(六)", "(七)", "(八)", "三、")) for s in c.section), (
-        f"{c.id}: a union paragraph must not sit under a report heading: {c.section}")
+        f"{c.id}: a union paragraph must not sit under a report heading: {c.section}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -291,7 +310,9 @@ def test_000_union_paragraphs_belong_to_the_union_review(docs, needle: str) -> N
 def test_000_report_paragraphs_stay_in_the_report(docs, needle: str, section_prefix: str) -> None:
     c = the_chunk(docs["000"], needle)
     assert article(docs["000"], c.article)["kind"] == "政府工作报告", f"{c.id} is in {c.title}"
-    assert c.section and c.section[-1].startswith(section_prefix), f"{c.id} should be under {section_prefix}…: {c.section}"
+    assert c.section and c.section[-1].startswith(section_prefix), (
+        f"{c.id} should be under {section_prefix}…: {c.section}"
+    )
 
 
 def test_002_abstract_news_and_boxes(docs) -> None:
@@ -305,9 +326,13 @@ def test_002_abstract_news_and_boxes(docs) -> None:
         ("2024 循光前行", "box"),
     ], arts
     sections = [title_of(n) for _, n in walk(article_tree(doc, 1))]
-    assert sections == ["大力改善生态环境 厚植高质量发展绿色本底", "不断深化改革开放 激发高质量发展动力活力",
-                        "持续增进民生福祉 让人民群众共享高质量发展成果", "树牢安全发展理念 坚决守住高质量发展底线",
-                        "全面加强政府自身建设 努力建设人民满意的服务型政府"], sections
+    assert sections == [
+        "大力改善生态环境 厚植高质量发展绿色本底",
+        "不断深化改革开放 激发高质量发展动力活力",
+        "持续增进民生福祉 让人民群众共享高质量发展成果",
+        "树牢安全发展理念 坚决守住高质量发展底线",
+        "全面加强政府自身建设 努力建设人民满意的服务型政府",
+    ], sections
     expect = {
         "强化工作落实。认真贯彻落实习近平总书记“四个抓落实”重要要求": 1,
         "市政府去年承诺办好的12件民生实事已全部兑现": 2,
@@ -321,10 +346,14 @@ def test_002_abstract_news_and_boxes(docs) -> None:
     }
     for needle, index in expect.items():
         c = the_chunk(doc, needle)
-        assert c.article == index, f"{needle[:12]}… should be in article {index} ({article(doc, index)['title']}), got {c.title}"
+        assert c.article == index, (
+            f"{needle[:12]}… should be in article {index} ({article(doc, index)['title']}), got {c.title}"
+        )
     box = the_chunk(doc, "晋祠文旅体验综合项目入选全国十佳文化遗")
     assert box.kind == "bullet"
-    assert "晋祠文旅体验综合项目入选全国十佳文化遗产旅游案例" in box.search_text, "a list item broken by a blank line is one item"
+    assert "晋祠文旅体验综合项目入选全国十佳文化遗产旅游案例" in box.search_text, (
+        "a list item broken by a blank line is one item"
+    )
 
 
 def test_every_chunk_belongs_to_a_known_article(docs) -> None:
@@ -341,7 +370,7 @@ def test_markers_are_kept_as_metadata(docs, texts, key: str) -> None:
     got = [m["text"] for m in docs[key].markers]
     assert got == MARKER_TEXTS[key], f"{key}: markers should be {MARKER_TEXTS[key]}, got {got}"
     for m in docs[key].markers:
-        assert texts[key][m["start"]:m["end"]] == m["text"]
+        assert texts[key][m["start"] : m["end"]] == m["text"]
 
 
 @pytest.mark.parametrize("key", sorted(SEED))
@@ -362,7 +391,9 @@ def test_marker_at_the_start_or_end_of_a_paragraph(docs) -> None:
     c = the_chunk(docs["004"], "人民群众的获得感、幸福感、安全感进一步增强。")
     assert c.text == "人民群众的获得感、幸福感、安全感进一步增强。", repr(c.text)
     last = the_chunk(docs["004"], "运用“啄木鸟”工作机制")
-    assert last.text.endswith("运用“啄木鸟”工作机制,"), f"(下转第三版) must be cut from the paragraph: {last.text[-20:]!r}"
+    assert last.text.endswith("运用“啄木鸟”工作机制,"), (
+        f"(下转第三版) must be cut from the paragraph: {last.text[-20:]!r}"
+    )
     first = the_chunk(docs["003"], "一年来，我们全力以赴抓改革、促")
     assert first.text.startswith("一年来"), repr(first.text[:20])
     end = the_chunk(docs["003"], "不折不扣抓好国务院安委办督导组反馈")
@@ -390,13 +421,30 @@ def test_marker_at_the_start_or_end_of_a_paragraph(docs) -> None:
         ("003", "确保民营企业公平参与市场竞争"),
         ("003", "脱贫人口人均纯收入达15869元"),
     ],
-    ids=["000-gongmin", "000-xinshidai", "002-zengshou", "002-xingdong", "002-shishi", "002-gaoxiaoban",
-         "002-nongmingong", "002-shouzhu", "002-gongkai", "003-genben", "003-jiji", "003-120wan", "003-1193",
-         "003-10-20", "003-letter-spaced", "003-15869"],
+    ids=[
+        "000-gongmin",
+        "000-xinshidai",
+        "002-zengshou",
+        "002-xingdong",
+        "002-shishi",
+        "002-gaoxiaoban",
+        "002-nongmingong",
+        "002-shouzhu",
+        "002-gongkai",
+        "003-genben",
+        "003-jiji",
+        "003-120wan",
+        "003-1193",
+        "003-10-20",
+        "003-letter-spaced",
+        "003-15869",
+    ],
 )
 def test_paragraphs_broken_across_lines_are_rebuilt(docs, key: str, joined: str) -> None:
     hits = [c for c in docs[key].chunks if joined in c.search_text]
-    assert len(hits) == 1, f"{key}: {joined!r} should be found in exactly one chunk's search text, got {[c.id for c in hits]}"
+    assert len(hits) == 1, (
+        f"{key}: {joined!r} should be found in exactly one chunk's search text, got {[c.id for c in hits]}"
+    )
 
 
 def test_003_short_line_ending_a_sentence_ends_the_paragraph(docs) -> None:
@@ -412,10 +460,12 @@ def test_003_paragraphs_match_001_one_to_one(docs) -> None:
     p3 = [p for _, p in paragraphs(docs["003"])]
     i = next(k for k, p in enumerate(p1) if p.startswith("一年来我们全力以赴抓改革"))
     j = next(k for k, p in enumerate(p1) if p.startswith("毫不松懈抓好安全生产"))
-    p1 = p1[i:j + 1]
+    p1 = p1[i : j + 1]
     assert len(p3) == len(p1), f"003 has {len(p3)} paragraphs, 001 has {len(p1)} in the same stretch"
     for a, b in zip(p1, p3):
-        assert a[:12] == b[:12] and abs(len(a) - len(b)) <= 3, f"paragraphs differ:\n 001: {a[:30]}…{a[-12:]} ({len(a)})\n 003: {b[:30]}…{b[-12:]} ({len(b)})"
+        assert a[:12] == b[:12] and abs(len(a) - len(b)) <= 3, (
+            f"paragraphs differ:\n 001: {a[:30]}…{a[-12:]} ({len(a)})\n 003: {b[:30]}…{b[-12:]} ({len(b)})"
+        )
 
 
 # --- sections -------------------------------------------------------------------------------------
@@ -455,9 +505,14 @@ def test_001_garbled_headings_are_recognised(docs) -> None:
     assert [n["title"] for n in top][:3] == ["一、2023年工作回顧", "二、2024年重點工作", "三、加強政府自身建設"]
     kids = top[1]["children"]
     assert [(n["style"], n["number"]) for n in kids] == [("paren", k) for k in range(1, 9)], (
-        f"(一)…(八) under 二、: {[(n['title'], n['number']) for n in kids]}")
+        f"(一)…(八) under 二、: {[(n['title'], n['number']) for n in kids]}"
+    )
     assert sum(n["garbled"] for n in kids) == 7, "7 of the 8 headings are damaged"
-    heads = [c for c in docs["001"].chunks if c.kind == "heading" and len(c.section) == 2 and c.section[0] == "二、2024年重點工作"]
+    heads = [
+        c
+        for c in docs["001"].chunks
+        if c.kind == "heading" and len(c.section) == 2 and c.section[0] == "二、2024年重點工作"
+    ]
     assert len(heads) == 8
     assert sum("garbled" in c.flags for c in heads) == 7, [(c.text[:10], c.flags) for c in heads]
     kids3 = top[2]["children"]
@@ -467,7 +522,9 @@ def test_001_garbled_headings_are_recognised(docs) -> None:
 def test_001_damaged_headings_get_their_titles_from_the_twin(docs) -> None:
     kids = article_tree(docs["001"], 1)[1]["children"]
     got = [compact(title_of(n)) for n in kids]
-    assert got == [compact(t) for t in SECTIONS_003], f"001 section titles after twin repair: {[title_of(n) for n in kids]}"
+    assert got == [compact(t) for t in SECTIONS_003], (
+        f"001 section titles after twin repair: {[title_of(n) for n in kids]}"
+    )
     c = the_chunk(docs["001"], "提高就業質量水平。突出就業優先導向")
     assert compact(c.section[-1]) == compact(SECTIONS_003[6]), c.section
 
@@ -485,13 +542,29 @@ def test_garbled_runs_are_flagged_on_their_chunks(docs, texts) -> None:
 def test_004_bold_lead_ins_and_numbered_sections(docs) -> None:
     tree = article_tree(docs["004"], 1)
     top = [n["title"] for n in tree]
-    assert top[:8] == ["社会保障更加有力", "群众就业更加充分", "看病就医更加便捷", "教育事业更加普惠", "文体事业更加繁荣",
-                       "清廉政府建设常抓不懈", "法治政府建设不断深化", "干事创业氛围更加浓厚"], top
+    assert top[:8] == [
+        "社会保障更加有力",
+        "群众就业更加充分",
+        "看病就医更加便捷",
+        "教育事业更加普惠",
+        "文体事业更加繁荣",
+        "清廉政府建设常抓不懈",
+        "法治政府建设不断深化",
+        "干事创业氛围更加浓厚",
+    ], top
     plan = next(n for n in tree if n["title"] == "2024年工作安排")
-    assert [n["title"] for n in plan["children"]] == ["(一)聚力产业转型升级,构建现代化产业体系", "(二)狠抓项目建设,夯实高质量发展支撑",
-                                                     "(三)深化改革开放,激发高质量发展活力"]
+    assert [n["title"] for n in plan["children"]] == [
+        "(一)聚力产业转型升级,构建现代化产业体系",
+        "(二)狠抓项目建设,夯实高质量发展支撑",
+        "(三)深化改革开放,激发高质量发展活力",
+    ]
     assert [n["title"] for n in plan["children"][0]["children"]] == [
-        "加快传统产业转型升级", "推进代州黄酒专业镇提质增效", "加快文旅产业提档升级", "加快发展新能源产业", "加快发展数字经济"]
+        "加快传统产业转型升级",
+        "推进代州黄酒专业镇提质增效",
+        "加快文旅产业提档升级",
+        "加快发展新能源产业",
+        "加快发展数字经济",
+    ]
     c = the_chunk(docs["004"], "重点推动总投资约91.5亿元的黄草院1400MW抽水蓄能电站")
     assert c.section == ["2024年工作安排", "(一)聚力产业转型升级,构建现代化产业体系", "加快发展新能源产业"], c.section
 
@@ -500,15 +573,24 @@ def test_004_bold_lead_ins_and_numbered_sections(docs) -> None:
 @pytest.mark.parametrize(
     "key, sentence",
     [
-        ("004", "今年经济社会发展主要预期指标是:地区生产总值增长5%左右;固定资产投资增长13%左右;社会消费品零售总额增长5.5%左右;"
-                "一般公共预算收入增长3%左右;城镇居民人均可支配收入与经济增长基本同步,农村居民人均可支配收入增长8%以上;"
-                "城镇新增就业人数3100人;居民消费价格指数控制在3%左右。"),
-        ("003", "今年经济社会发展主要预期目标是:地区生产总值增长5%以上,在实际工作中尽可能争取更好结果;固定资产投资增长10.5%以上,"
-                "社会消费品零售总额增长5.5%以上,一般公共预算收入增长3%以上,城镇居民人均可支配收入增速与经济增长基本同步,"
-                "农村居民人均可支配收入增速高于经济增长水平。"),
-        ("001", "今年经济社会发展主要预期目标是:地区生产总值增长5%以上,在实际工作中尽可能争取更好结果;固定资产投资增长10.5%以上,"
-                "社会消费品零售总额增长5.5%以上,一般公共预算收入增长3%以上,城镇居民人均可支配收入增速与经济增长基本同步,"
-                "农村居民人均可支配收入增速高于经济增长水平。"),
+        (
+            "004",
+            "今年经济社会发展主要预期指标是:地区生产总值增长5%左右;固定资产投资增长13%左右;社会消费品零售总额增长5.5%左右;"
+            "一般公共预算收入增长3%左右;城镇居民人均可支配收入与经济增长基本同步,农村居民人均可支配收入增长8%以上;"
+            "城镇新增就业人数3100人;居民消费价格指数控制在3%左右。",
+        ),
+        (
+            "003",
+            "今年经济社会发展主要预期目标是:地区生产总值增长5%以上,在实际工作中尽可能争取更好结果;固定资产投资增长10.5%以上,"
+            "社会消费品零售总额增长5.5%以上,一般公共预算收入增长3%以上,城镇居民人均可支配收入增速与经济增长基本同步,"
+            "农村居民人均可支配收入增速高于经济增长水平。",
+        ),
+        (
+            "001",
+            "今年经济社会发展主要预期目标是:地区生产总值增长5%以上,在实际工作中尽可能争取更好结果;固定资产投资增长10.5%以上,"
+            "社会消费品零售总额增长5.5%以上,一般公共预算收入增长3%以上,城镇居民人均可支配收入增速与经济增长基本同步,"
+            "农村居民人均可支配收入增速高于经济增长水平。",
+        ),
     ],
 )
 def test_list_of_targets_is_kept_in_one_chunk(docs, key: str, sentence: str) -> None:
@@ -543,8 +625,16 @@ def test_long_paragraphs_are_split_at_sentence_ends(docs, key: str) -> None:
 
 @pytest.mark.parametrize(
     "key, figure",
-    [("003", "年产120万吨"), ("003", "1193个"), ("003", "837.48亿元"), ("003", "10—20个"), ("003", "15869元"),
-     ("001", "2.33億噸"), ("000", "164.7226万元"), ("004", "1156.78万元")],
+    [
+        ("003", "年产120万吨"),
+        ("003", "1193个"),
+        ("003", "837.48亿元"),
+        ("003", "10—20个"),
+        ("003", "15869元"),
+        ("001", "2.33億噸"),
+        ("000", "164.7226万元"),
+        ("004", "1156.78万元"),
+    ],
 )
 def test_a_figure_is_never_separated_from_its_unit(docs, key: str, figure: str) -> None:
     key_s = normalize(figure).text
@@ -592,15 +682,26 @@ def test_breadcrumbs(docs, key: str) -> None:
 
 def test_breadcrumb_example_from_the_issue(docs) -> None:
     c = the_chunk(docs["003"], "提高就业质量水平。突出就业优先导向")
-    assert c.breadcrumb == ("朔州市 · 2024年政府工作报告 › 二、2024年重点工作 › "
-                            "（七）以补齐民生短板为根本，全力满足人民群众对美好生活的向往"), c.breadcrumb
+    assert c.breadcrumb == (
+        "朔州市 · 2024年政府工作报告 › 二、2024年重点工作 › "
+        "（七）以补齐民生短板为根本，全力满足人民群众对美好生活的向往"
+    ), c.breadcrumb
     t = the_chunk(docs["001"], "提高就業質量水平。突出就業優先導向")
-    assert to_simplified(t.breadcrumb).startswith("朔州市 · 2024年政府工作报告 › 二、2024年重点工作 › （七）"), t.breadcrumb
+    assert to_simplified(t.breadcrumb).startswith("朔州市 · 2024年政府工作报告 › 二、2024年重点工作 › （七）"), (
+        t.breadcrumb
+    )
 
 
 # --- duplicates -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("needle", ["竭诚服务职工群众,是工会一切工作的出发点和落脚点", "实施职工暖心关爱服务工程,筹措资金164.7226万元",
-                                    "聚焦高质量发展这个首要任务,组织职工群众建功立业"], ids=["serve", "care", "focus"])
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "竭诚服务职工群众,是工会一切工作的出发点和落脚点",
+        "实施职工暖心关爱服务工程,筹措资金164.7226万元",
+        "聚焦高质量发展这个首要任务,组织职工群众建功立业",
+    ],
+    ids=["serve", "care", "focus"],
+)
 def test_000_duplicates_are_collapsed_keeping_every_location(docs, texts, needle: str) -> None:
     doc, text = docs["000"], texts["000"]
     occurrences = [m.start() for m in re.finditer(re.escape(needle), text)]
@@ -608,7 +709,8 @@ def test_000_duplicates_are_collapsed_keeping_every_location(docs, texts, needle
     c = the_chunk(doc, needle)
     for pos in occurrences:
         assert any(loc["start"] <= pos < loc["end"] for loc in c.locations), (
-            f"{c.id}: the occurrence at {pos} is not among its locations {c.locations}")
+            f"{c.id}: the occurrence at {pos} is not among its locations {c.locations}"
+        )
     assert "duplicates-collapsed" in c.flags
 
 
@@ -646,8 +748,11 @@ def test_every_paragraph_of_003_is_linked_to_001(docs) -> None:
 
 @pytest.mark.parametrize(
     "garbled, clean",
-    [("?v深推進", "纵深推进“承诺制＋标准地＋全代办”改革"), ("?茖W開展國土綠化", "科学开展国土绿化"),
-     ("參;颊呖床【歪t負擔", "减轻参保患者看病就医负担")],
+    [
+        ("?v深推進", "纵深推进“承诺制＋标准地＋全代办”改革"),
+        ("?茖W開展國土綠化", "科学开展国土绿化"),
+        ("參;颊呖床【歪t負擔", "减轻参保患者看病就医负担"),
+    ],
     ids=["zongshen", "kexue", "kanbing"],
 )
 def test_garbled_passage_is_matched_to_its_clean_twin(docs, garbled: str, clean: str) -> None:
@@ -657,17 +762,36 @@ def test_garbled_passage_is_matched_to_its_clean_twin(docs, garbled: str, clean:
     assert "garbled" in g.flags, f"{g.id} holds {garbled!r} but is not flagged"
     by_id = {c.id: c for c in docs["003"].chunks}
     twins = [by_id[t] for t in g.twins if t in by_id]
-    assert any(clean in t.text for t in twins), f"{g.id} should be linked to the 003 chunk with {clean!r}; twins: {g.twins}"
+    assert any(clean in t.text for t in twins), (
+        f"{g.id} should be linked to the 003 chunk with {clean!r}; twins: {g.twins}"
+    )
 
 
 # --- command line ---------------------------------------------------------------------------------
-REPORT_A = ("# 政府工作报告\n\n## ——2024年1月10日在青山市第一届人民代表大会第二次会议上\n\n一、2023年工作回顾\n\n"
-            "全市经济运行稳中向好，地区生产总值增长5%，规上工业增加值增长4%。\n\n二、2024年重点工作\n\n"
-            "（一）坚持创新驱动，加快产业升级\n\n新建市级技术创新中心2家，新认定高新技术企业53家以上。\n")
-REPORT_B = ("2024年政府工作报告（摘要）\n\n大力改善生态环境 厚植高质量发展绿色本底\n\n"
-            "加快绿色低碳转型。持续深化能源革命综合改革，年内新能源装机容量达到180万千瓦。\n")
-REQUIRED_KEYS = {"id", "doc", "title", "place", "year", "section", "paragraph", "text", "search_text", "start",
-                 "end", "locations", "flags"}
+REPORT_A = (
+    "# 政府工作报告\n\n## ——2024年1月10日在青山市第一届人民代表大会第二次会议上\n\n一、2023年工作回顾\n\n"
+    "全市经济运行稳中向好，地区生产总值增长5%，规上工业增加值增长4%。\n\n二、2024年重点工作\n\n"
+    "（一）坚持创新驱动，加快产业升级\n\n新建市级技术创新中心2家，新认定高新技术企业53家以上。\n"
+)
+REPORT_B = (
+    "2024年政府工作报告（摘要）\n\n大力改善生态环境 厚植高质量发展绿色本底\n\n"
+    "加快绿色低碳转型。持续深化能源革命综合改革，年内新能源装机容量达到180万千瓦。\n"
+)
+REQUIRED_KEYS = {
+    "id",
+    "doc",
+    "title",
+    "place",
+    "year",
+    "section",
+    "paragraph",
+    "text",
+    "search_text",
+    "start",
+    "end",
+    "locations",
+    "flags",
+}
 
 
 @pytest.fixture
@@ -684,7 +808,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 
 
 def _run(args: list[str]):
-    from rag.cli import app
+    from rag.cli.main import app
 
     return CliRunner().invoke(app, args)
 
@@ -713,7 +837,9 @@ def test_cli_ingest_then_chunks_json(cli_env) -> None:
     for rec in records:
         missing = REQUIRED_KEYS - set(rec)
         assert not missing, f"chunk record {rec.get('id')} lacks {missing}"
-        assert isinstance(rec["section"], list) and isinstance(rec["locations"], list) and isinstance(rec["flags"], list)
+        assert (
+            isinstance(rec["section"], list) and isinstance(rec["locations"], list) and isinstance(rec["flags"], list)
+        )
         assert isinstance(rec["paragraph"], int) and isinstance(rec["start"], int) and isinstance(rec["end"], int)
     assert {r["doc"] for r in records} == {"a", "b"}
     hit = [r for r in records if "新认定高新技术企业53家以上" in r["text"]]
@@ -722,7 +848,7 @@ def test_cli_ingest_then_chunks_json(cli_env) -> None:
     assert r["place"] == "青山市" and r["year"] == 2024, r
     assert r["section"] == ["二、2024年重点工作", "（一）坚持创新驱动，加快产业升级"], r["section"]
     assert r["paragraph"] == 1 and r["search_text"] == normalize(r["text"]).text
-    assert REPORT_A[r["start"]:r["end"]] == r["text"], "offsets refer to the decoded text (BOM dropped)"
+    assert REPORT_A[r["start"] : r["end"]] == r["text"], "offsets refer to the decoded text (BOM dropped)"
     res = _run(["chunks", "--json", "--doc", "b.md"])
     assert res.exit_code == 0 and {x["doc"] for x in _json_lines(res.stdout)} == {"b"}
 
@@ -730,7 +856,7 @@ def test_cli_ingest_then_chunks_json(cli_env) -> None:
 def test_cli_ingest_defaults_to_the_seeds_dir_from_the_environment(cli_env) -> None:
     res = _run(["ingest"])
     assert res.exit_code == 0, res.output
-    from rag.store import ChunkStore
+    from rag.search.store import ChunkStore
 
     store = ChunkStore(cli_env["index"])
     assert sorted(d["id"] for d in store.documents()) == ["a", "b"]
@@ -790,11 +916,15 @@ def _zip_bytes(entries: dict[str, bytes]) -> bytes:
 def test_cli_mixed_formats_in_one_folder(cli_env) -> None:
     """A Word file and a web page beside the text files: each read by its own reader, one document each."""
     (cli_env["reports"] / "c.docx").write_bytes(_docx_bytes(REPORT_A.replace("青山市", "白水县")))
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>政府工作报告</title>"
-            "<script>document.write('不是内容')</script></head><body><ul><li><a href='/'>首页</a></li>"
-            "<li><a href='/x'>政务公开</a></li></ul><h1>政府工作报告</h1>"
-            + "".join(f"<p>{ln}</p>" for ln in REPORT_A.replace("青山市", "黄河区").replace("#", "").splitlines() if ln.strip())
-            + "<iframe src='https://example.invalid/'></iframe><div>版权所有 甲ICP备123号</div></body></html>")
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>政府工作报告</title>"
+        "<script>document.write('不是内容')</script></head><body><ul><li><a href='/'>首页</a></li>"
+        "<li><a href='/x'>政务公开</a></li></ul><h1>政府工作报告</h1>"
+        + "".join(
+            f"<p>{ln}</p>" for ln in REPORT_A.replace("青山市", "黄河区").replace("#", "").splitlines() if ln.strip()
+        )
+        + "<iframe src='https://example.invalid/'></iframe><div>版权所有 甲ICP备123号</div></body></html>"
+    )
     (cli_env["reports"] / "d.html").write_text(page, encoding="utf-8")
     shutil.copy(Path(__file__).parent / "data" / "pdf" / "upload_report.pdf", cli_env["reports"] / "e.pdf")
     res = _run(["ingest", str(cli_env["reports"]), "--json"])
@@ -813,18 +943,31 @@ def test_cli_mixed_formats_in_one_folder(cli_env) -> None:
     assert not any("不是内容" in r["text"] or "ICP" in r["text"] for r in records if r["doc"] == "d")
 
 
-@pytest.mark.parametrize("name, data, reason", [
-    ("renamed.docx", _zip_bytes({"data.xml": b"<x/>"}), "not a Word document"),
-    ("bomb.docx", _zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"\0" * (40 << 20)}),
-     "not a normal .docx"),
-    ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "password-protected"),
-    ("menu.html", ("<html><body>" + "".join(f"<a href='/{i}'>栏目{i}</a> " for i in range(50))
-                   + "<script>alert(1)</script></body></html>").encode(), "no report text"),
-    ("locked.pdf", (Path(__file__).parent / "data" / "pdf" / "encrypted.pdf").read_bytes(), "encrypted"),
-    ("scan.pdf", (Path(__file__).parent / "data" / "pdf" / "scanned.pdf").read_bytes(), "run OCR first"),
-    ("cut.pdf", (Path(__file__).parent / "data" / "pdf" / "upload_report.pdf").read_bytes()[:9000], "truncated"),
-    ("junk.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n", "damaged"),
-])
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("renamed.docx", _zip_bytes({"data.xml": b"<x/>"}), "not a Word document"),
+        (
+            "bomb.docx",
+            _zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"\0" * (40 << 20)}),
+            "not a normal .docx",
+        ),
+        ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "password-protected"),
+        (
+            "menu.html",
+            (
+                "<html><body>"
+                + "".join(f"<a href='/{i}'>栏目{i}</a> " for i in range(50))
+                + "<script>alert(1)</script></body></html>"
+            ).encode(),
+            "no report text",
+        ),
+        ("locked.pdf", (Path(__file__).parent / "data" / "pdf" / "encrypted.pdf").read_bytes(), "encrypted"),
+        ("scan.pdf", (Path(__file__).parent / "data" / "pdf" / "scanned.pdf").read_bytes(), "run OCR first"),
+        ("cut.pdf", (Path(__file__).parent / "data" / "pdf" / "upload_report.pdf").read_bytes()[:9000], "truncated"),
+        ("junk.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n", "damaged"),
+    ],
+)
 def test_cli_bad_files_of_other_formats_are_a_clear_error(cli_env, name, data, reason) -> None:
     (cli_env["reports"] / name).write_bytes(data)
     res = _run(["ingest", str(cli_env["reports"])])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.clean import compact
+from rag.chunk.clean import compact
 from rag.ingest import ingest_paths, load_file
-from rag.read import read_source
+from rag.read.formats import read_source
 from rag.settings import Settings
 
 REPORTS = Path(__file__).resolve().parent.parent / "eval" / "corpus" / "reports"
@@ -24,8 +24,15 @@ def docs():
 def test_every_report_is_read(docs) -> None:
     assert len(docs) == 18, sorted(docs)
     assert {"04_national_2023", "09_province_beijing_2026", "10_province_hainan_2026"} <= set(docs)
-    assert {docs[k].fmt for k in ("07_province_guangdong_2025", "08_province_ningxia_2025",
-                                  "17_province_beijing_2025", "18_province_hainan_2025")} == {"docx"}
+    assert {
+        docs[k].fmt
+        for k in (
+            "07_province_guangdong_2025",
+            "08_province_ningxia_2025",
+            "17_province_beijing_2025",
+            "18_province_hainan_2025",
+        )
+    } == {"docx"}
     assert {docs[k].fmt for k in ("15_province_guangdong_2026", "16_province_ningxia_2026")} == {"csv"}
 
 
@@ -42,8 +49,11 @@ def test_a_review_of_five_years_is_about_no_one_year(docs) -> None:
     five = next(c for c in d.chunks if c.text.startswith("过去五年极不寻常"))
     one = next(c for c in d.chunks if c.text.startswith("过去一年，我国经济发展"))
     assert five.period is None and one.period == 2022
-    plan = [c for c in docs["16_province_ningxia_2026"].chunks if c.section and "十五五" in c.section[-1]
-            and c.kind == "body"]
+    plan = [
+        c
+        for c in docs["16_province_ningxia_2026"].chunks
+        if c.section and "十五五" in c.section[-1] and c.kind == "body"
+    ]
     assert plan and all(c.period is None for c in plan), "a five-year plan's targets are no year's targets"
 
 
@@ -78,15 +88,19 @@ def test_glossary_notes_are_linked_to_their_markers(docs) -> None:
     notes = {c.term: c for c in d.chunks if c.term}
     assert len(notes) >= 25, sorted(notes)
     note = notes["四大主导产业"]
-    assert "旅游业、现代服务业、高新技术产业、热带特色高效农业" in note.text, "the term and its explanation are one note"
+    assert "旅游业、现代服务业、高新技术产业、热带特色高效农业" in note.text, (
+        "the term and its explanation are one note"
+    )
     assert note.section and note.section[-1] == "注释" and note.period is None
     marked = [c for c in d.chunks if note.id in c.notes]
     assert marked and all("四大主导产业［2］" in c.text for c in marked)
 
 
 def test_note_on_a_made_up_report(tmp_path: Path) -> None:
-    text = ("政府工作报告\n各位代表：\n一、2023年工作回顾\n全市推进“三区联动”［1］，城镇新增就业1.2万人。\n"
-            "注释\n［1］三区联动：\n开发区、景区、社区协同发展。\n")
+    text = (
+        "政府工作报告\n各位代表：\n一、2023年工作回顾\n全市推进“三区联动”［1］，城镇新增就业1.2万人。\n"
+        "注释\n［1］三区联动：\n开发区、景区、社区协同发展。\n"
+    )
     (tmp_path / "甲市.txt").write_text(text, encoding="utf-8")
     (doc,) = load_file(tmp_path / "甲市.txt", Settings())
     (note,) = [c for c in doc.chunks if c.term]
@@ -118,4 +132,7 @@ def test_review_and_plan_periods(docs) -> None:
     plan = [c for c in d.chunks if c.kind == "body" and c.section and c.section[0].startswith("三、2019年")]
     assert plan and all(c.period == 2019 for c in plan)
     d = docs["03_national_2022"]  # no title, date or speaker: the year comes from 「一、2021年工作回顾」
-    assert d.meta.year == 2022 and next(c for c in d.chunks if c.section and "2021年工作回顾" in c.section[0]).period == 2021
+    assert (
+        d.meta.year == 2022
+        and next(c for c in d.chunks if c.section and "2021年工作回顾" in c.section[0]).period == 2021
+    )

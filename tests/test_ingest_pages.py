@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.cite import Citation
+from rag.answer.cite import Citation
 from rag.ingest import build_document, chunk_pages
-from rag.read import SourceSpan, SourceText
+from rag.read.formats import SourceSpan, SourceText
 from rag.settings import Settings
 
 PARAS = [
@@ -47,12 +47,27 @@ def test_chunks_of_a_pdf_carry_their_page_and_citations_show_it():
     target = next(c for t, c in by_text.items() if "失业率5.5%" in t)
     assert first.page_at(first.start) == 1
     assert target.page_at(target.start) == 2
-    cit = Citation(n=1, id=target.id, doc=target.doc, title="", section=target.section, breadcrumb="",
-                   paragraph=target.paragraph, quote="城镇调查失业率5.5%以内", text=target.text,
-                   start=target.start, end=target.end, page=target.page_at(target.start))
+    cit = Citation(
+        n=1,
+        id=target.id,
+        doc=target.doc,
+        title="",
+        section=target.section,
+        breadcrumb="",
+        paragraph=target.paragraph,
+        quote="城镇调查失业率5.5%以内",
+        text=target.text,
+        start=target.start,
+        end=target.end,
+        page=target.page_at(target.start),
+    )
     assert cit.location == f"第2页 ¶{target.paragraph}"
     assert cit.to_dict()["page"] == 2
     text_doc = build_document(Path("甲市.txt"), src.text, Settings(), "甲市")
     assert all(c.pages == [] for c in text_doc.chunks)
-    assert Citation(n=1, id="x", doc="x", title="", section=[], breadcrumb="", paragraph=3, quote="", text="",
-                    start=0, end=0).location == "¶3"
+    assert (
+        Citation(
+            n=1, id="x", doc="x", title="", section=[], breadcrumb="", paragraph=3, quote="", text="", start=0, end=0
+        ).location
+        == "¶3"
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.clean import find_markers
-from rag.layout import detect_narrow, split_lines
+from rag.chunk.clean import find_markers
+from rag.chunk.layout import detect_narrow, split_lines
 
 
 def test_lines_keep_their_offsets_and_note_blank_lines() -> None:
@@ -11,7 +11,7 @@ def test_lines_keep_their_offsets_and_note_blank_lines() -> None:
     lines = split_lines(text, [])
     assert [ln.text for ln in lines] == ["甲市政府工作报告", "一、过去一年工作回顾", "全市经济稳中有进。"]
     for ln in lines:
-        assert text[ln.start:ln.end] == ln.text
+        assert text[ln.start : ln.end] == ln.text
     assert [ln.blank_before for ln in lines] == [False, True, False]
     assert [ln.hard_before for ln in lines] == [True, False, False]  # the file start is a hard break
 
@@ -29,12 +29,12 @@ def test_a_marker_inside_a_line_splits_it() -> None:
     text = "丙镇新增就业（上接第1版）三千人。"
     lines = split_lines(text, find_markers(text))
     assert [(ln.text, ln.hard_before) for ln in lines] == [("丙镇新增就业", True), ("三千人。", True)]
-    assert text[lines[1].start:lines[1].end] == "三千人。"
+    assert text[lines[1].start : lines[1].end] == "三千人。"
 
 
 def _column(width: int, n: int) -> list[str]:
     body = "甲市坚持稳中求进工作总基调完整准确全面贯彻新发展理念加快构建新发展格局着力推动高质量发展" * 20
-    return [body[i * width:(i + 1) * width] for i in range(n)]
+    return [body[i * width : (i + 1) * width] for i in range(n)]
 
 
 def test_narrow_columns_are_detected_with_their_width() -> None:

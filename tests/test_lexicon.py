@@ -1,4 +1,4 @@
-"""The reversed CC-CEDICT lexicon and its pickled cache (rag/lexicon.py), from the real dictionary:
+"""The reversed CC-CEDICT lexicon and its pickled cache (rag/search/lexicon.py), from the real dictionary:
 no mocks. Invented places (甲县, 乙壮族自治区) for the sense parsing, real entries for the index."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from rag import lexicon
-from rag.lexicon import CACHE_NAME, Lexicon, _acronyms, _clean_definition, _names_place, _place_names
+from rag.search import lexicon
+from rag.search.lexicon import CACHE_NAME, Lexicon, _acronyms, _clean_definition, _names_place, _place_names
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,11 @@ def test_place_senses():
     assert _names_place("Jia county in Bing province") and _names_place("abbr. for 甲乙自治区")
     assert not _names_place("bond")
     assert _place_names("Jia county in Bing") == ["jia", "jia county"]
-    assert _place_names("Yi Zhuang Autonomous Region, abbr. to 乙") == ["yi zhuang", "yi zhuang autonomous region", "yi"]
+    assert _place_names("Yi Zhuang Autonomous Region, abbr. to 乙") == [
+        "yi zhuang",
+        "yi zhuang autonomous region",
+        "yi",
+    ]
     assert _place_names("lowercase sense") == []
 
 

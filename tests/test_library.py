@@ -9,7 +9,7 @@ from dataclasses import asdict
 import pytest
 
 from rag.library import InvalidReport, Library, display_name, validate_report
-from rag.store import ChunkStore
+from rag.search.store import ChunkStore
 
 
 def test_incremental_ingestion_matches_ingest_paths(seed_index, tmp_path):
@@ -27,14 +27,17 @@ def test_incremental_ingestion_matches_ingest_paths(seed_index, tmp_path):
     assert first[0] is not again[0]  # copies: twin linking never changes the cache
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"", "empty"),
-    (b"\x00\x01\x02 report", "NUL"),
-    ("忻州市政府工作报告".encode("gbk"), "not UTF-8"),
-    (b"\x01\x02\x03\x04\x05\x06 abc " * 10, "binary"),
-    (b"12345 67890", "no Chinese"),
-    ("报告".encode() * 600, "at most"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02 report", "NUL"),
+        ("忻州市政府工作报告".encode("gbk"), "not UTF-8"),
+        (b"\x01\x02\x03\x04\x05\x06 abc " * 10, "binary"),
+        (b"12345 67890", "no Chinese"),
+        ("报告".encode() * 600, "at most"),
+    ],
+)
 def test_uploads_that_are_not_text_reports_are_refused(data, reason):
     with pytest.raises(InvalidReport, match=reason):
         validate_report(data, max_bytes=3000)
@@ -47,8 +50,8 @@ def test_a_valid_report_passes_with_a_bom_and_crlf():
 def test_an_upload_is_held_to_the_readers_rule_for_control_characters(tmp_path):
     """Word's line breaks (vertical tabs) are text to the readers; an upload with them is not refused
     while the CLI reads the same file, and a binary-looking text is refused by both."""
-    from rag.decode import decode
     from rag.errors import RagError
+    from rag.read.decode import decode
 
     word_breaks = "甲市2024年政府工作报告\v各位代表：\v现在，我代表市人民政府报告工作。\v新建公园3个。\n".encode()
     assert decode(word_breaks)[0] == validate_report(word_breaks, 10_000)
@@ -75,8 +78,9 @@ def test_sync_rebuilds_when_the_store_misses_an_upload(seed_index, tmp_path):
     assert lib.in_sync() and lib.sync() is None
     up = index_dir / "uploads"
     up.mkdir()
-    (up / "upload-0123456789ab.txt").write_text("阳泉市2024年政府工作报告\n\n今年全市新建智慧农业示范园区37个。\n",
-                                                encoding="utf-8")
+    (up / "upload-0123456789ab.txt").write_text(
+        "阳泉市2024年政府工作报告\n\n今年全市新建智慧农业示范园区37个。\n", encoding="utf-8"
+    )
     (up / "notes.txt").write_text("not an upload id: ignored", encoding="utf-8")
     assert not lib.in_sync()
     change = lib.sync()

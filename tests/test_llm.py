@@ -14,16 +14,21 @@ import time
 
 import httpx
 import pytest
-
-from rag.errors import RagError
-from rag.llm import Capped, MockLLM, make_llm
 from need_model import require_model
+
+from rag.answer.llm import Capped, MockLLM, make_llm
+from rag.errors import RagError
 
 pytestmark = pytest.mark.llm
 
-PROMPT = [{"role": "system", "content": "你是助手。"},
-          {"role": "user", "content": "资料：\n[1]（甲市·2024年·（二）扩大有效投资）全年计划实施项目120个。\n\n"
-                                      "问题：请把“甲市今年计划实施项目120个”这句话重复十遍。"}]
+PROMPT = [
+    {"role": "system", "content": "你是助手。"},
+    {
+        "role": "user",
+        "content": "资料：\n[1]（甲市·2024年·（二）扩大有效投资）全年计划实施项目120个。\n\n"
+        "问题：请把“甲市今年计划实施项目120个”这句话重复十遍。",
+    },
+]
 
 
 def _free_port() -> int:
@@ -45,9 +50,26 @@ def llm_server(small_gguf):
     """llama-cpp-python's OpenAI-compatible server with the small model, on a loopback port."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(small_gguf), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1), "--verbose", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(small_gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(os.cpu_count() or 1),
+            "--verbose",
+            "false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
@@ -115,7 +137,7 @@ def test_a_capped_model_keeps_the_shared_budget(backend):
 
 
 def test_an_answer_through_each_backend_is_cited_and_checked(backend, retriever):
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     settings, _ = backend
     ans = Assistant(settings, retriever).ask("忻州今年要新认定多少家高新技术企业？", model="small")
@@ -144,7 +166,12 @@ def test_openai_backend_reports_a_server_error(seed_index, llm_server):
 def test_mock_backend_needs_no_weights_and_refuses_off_topic(tmp_path, seed_index):
     settings = seed_index.model_copy(update={"llm_backend": "mock", "models_dir": tmp_path})
     llm = make_llm(settings, "default")
-    off_topic = [{"role": "user", "content": "资料：\n[1]（甲市·2024年·概况）全年计划实施项目120个。\n\n问题：乙县有多少座水库？"}]
+    off_topic = [
+        {
+            "role": "user",
+            "content": "资料：\n[1]（甲市·2024年·概况）全年计划实施项目120个。\n\n问题：乙县有多少座水库？",
+        }
+    ]
     assert "".join(llm.stream(off_topic)) == "资料中未提及。"
     assert MockLLM.reply(PROMPT) == "全年计划实施项目120个。[1]"
 
@@ -158,8 +185,9 @@ def test_the_api_answers_through_the_mock_backend_without_weights(seed_index, tm
     from api.settings import ApiSettings
 
     shutil.copytree(seed_index.index_dir, tmp_path / "index")
-    settings = seed_index.model_copy(update={"index_dir": tmp_path / "index", "models_dir": tmp_path / "no-models",
-                                             "llm_backend": "mock"})
+    settings = seed_index.model_copy(
+        update={"index_dir": tmp_path / "index", "models_dir": tmp_path / "no-models", "llm_backend": "mock"}
+    )
     with TestClient(create_app(settings, ApiSettings(api_key=None, cors_origins=[]))) as client:
         deadline = time.monotonic() + 120
         while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
@@ -180,12 +208,15 @@ def _make_var(repo_root, name: str, *args: str) -> str:
 _ZEN4 = "fpu avx avx2 fma f16c bmi2 avx512f avx512bw avx512vl avx512dq avx512_vnni avx512vbmi avx512_bf16"
 
 
-@pytest.mark.parametrize("flags, avx512, avx_vnni", [
-    ("fpu sse4_2 avx avx2 fma f16c bmi2", False, False),
-    ("fpu avx avx2 fma f16c bmi2 avx512f avx512bw avx512vl avx512dq", False, False),  # no VNNI: not enough
-    (_ZEN4, True, False),  # AVX512-VNNI without the VEX-encoded AVX-VNNI (AMD Zen 4)
-    (_ZEN4 + " avx_vnni amx_int8", True, True),  # a recent Intel core
-])
+@pytest.mark.parametrize(
+    "flags, avx512, avx_vnni",
+    [
+        ("fpu sse4_2 avx avx2 fma f16c bmi2", False, False),
+        ("fpu avx avx2 fma f16c bmi2 avx512f avx512bw avx512vl avx512dq", False, False),  # no VNNI: not enough
+        (_ZEN4, True, False),  # AVX512-VNNI without the VEX-encoded AVX-VNNI (AMD Zen 4)
+        (_ZEN4 + " avx_vnni amx_int8", True, True),  # a recent Intel core
+    ],
+)
 def test_setup_builds_llama_cpp_for_the_cpu_it_runs_on(repo_root, tmp_path, flags, avx512, avx_vnni):
     """`make setup` picks the build flags from the CPU's: AVX-512 only with all of its parts, AVX-VNNI
     only where the CPU has it, the portable AVX2 set otherwise, AMX and -march=native never; each set

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.chunk.metadata import derive, level_of, parse_date
 from rag.ingest import load_file
-from rag.metadata import derive, level_of, parse_date
 from rag.settings import Settings
 
 REPORTS = Path(__file__).resolve().parent.parent / "eval" / "corpus" / "reports"
@@ -77,12 +77,15 @@ def test_national_report_from_the_meeting_or_the_opening() -> None:
     assert (m.place, m.level) == ("全国", "national")
 
 
-@pytest.mark.parametrize("opening, place, level", [
-    ("我代表乙县人民政府向大会报告工作", "乙县", "county"),
-    ("我代表丙区人民政府向大会报告工作", "丙区", "district"),
-    ("我代表丁省人民政府向大会报告工作", "丁省", "province"),
-    ("我代表戊自治区人民政府向大会报告工作", "戊自治区", "province"),
-])
+@pytest.mark.parametrize(
+    "opening, place, level",
+    [
+        ("我代表乙县人民政府向大会报告工作", "乙县", "county"),
+        ("我代表丙区人民政府向大会报告工作", "丙区", "district"),
+        ("我代表丁省人民政府向大会报告工作", "丁省", "province"),
+        ("我代表戊自治区人民政府向大会报告工作", "戊自治区", "province"),
+    ],
+)
 def test_level_from_the_opening(opening: str, place: str, level: str) -> None:
     m = derive(f"各位代表：\n现在，{opening}，请予审议。\n" + BODY)
     assert (m.place, m.level) == (place, level)
@@ -103,8 +106,19 @@ def test_unknown_stays_unknown() -> None:
     assert (m.place, m.level, m.year) == ("", "", None)
 
 
-@pytest.mark.parametrize("place, level", [("全国", "national"), ("北京市", "province"), ("宁夏回族自治区", "province"),
-                                          ("甲省", "province"), ("乙市", "prefecture"), ("丙县", "county"),
-                                          ("丁旗", "county"), ("戊区", "district"), ("", "")])
+@pytest.mark.parametrize(
+    "place, level",
+    [
+        ("全国", "national"),
+        ("北京市", "province"),
+        ("宁夏回族自治区", "province"),
+        ("甲省", "province"),
+        ("乙市", "prefecture"),
+        ("丙县", "county"),
+        ("丁旗", "county"),
+        ("戊区", "district"),
+        ("", ""),
+    ],
+)
 def test_level_of(place: str, level: str) -> None:
     assert level_of(place) == level

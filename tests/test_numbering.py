@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rag.numbering import NOTE_MARK_RE, cn_to_int, enum_prefix, int_to_cn
+from rag.chunk.numbering import NOTE_MARK_RE, cn_to_int, enum_prefix, int_to_cn
 
 
-@pytest.mark.parametrize("cn, n", [("一", 1), ("九", 9), ("十", 10), ("十二", 12), ("二十", 20), ("二十三", 23),
-                                   ("九十九", 99), ("", 0)])
+@pytest.mark.parametrize(
+    "cn, n", [("一", 1), ("九", 9), ("十", 10), ("十二", 12), ("二十", 20), ("二十三", 23), ("九十九", 99), ("", 0)]
+)
 def test_cn_to_int(cn: str, n: int) -> None:
     assert cn_to_int(cn) == n
 
@@ -19,13 +20,16 @@ def test_int_to_cn_is_the_inverse_of_cn_to_int() -> None:
         assert cn_to_int(int_to_cn(n)) == n
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("三、加快建设甲市新区", ("cn", 3, 2)),
-    ("（十二）推进乙县农村改革", ("paren", 12, 4)),
-    ("(四)稳定就业", ("paren", 4, 3)),
-    ("7.完善丙镇供水", ("arabic", 7, 2)),
-    ("12、扩大开放", ("arabic", 12, 3)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("三、加快建设甲市新区", ("cn", 3, 2)),
+        ("（十二）推进乙县农村改革", ("paren", 12, 4)),
+        ("(四)稳定就业", ("paren", 4, 3)),
+        ("7.完善丙镇供水", ("arabic", 7, 2)),
+        ("12、扩大开放", ("arabic", 12, 3)),
+    ],
+)
 def test_enum_prefix_reads_style_number_and_prefix_length(text: str, expected: tuple) -> None:
     assert enum_prefix(text) == expected
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.pdf_layout import PAGE_NUMBER_RE, fold_compat, glue
+from rag.read.pdf_layout import PAGE_NUMBER_RE, fold_compat, glue
 
 
 @pytest.mark.parametrize("pattern", ["— 3 —", "- 3 -", "第3页", "第 3 页 共 20 页", "3", "－１２－", "3/20"])

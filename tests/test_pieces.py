@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from rag.blocks import build_blocks, group_lists
-from rag.layout import detect_narrow, split_lines
-from rag.pieces import HARD_MAX, cap_length, make_pieces, para_text, split_full_sentences, split_paragraph
-from rag.sections import Para, build_sections
+from rag.chunk.blocks import build_blocks, group_lists
+from rag.chunk.layout import detect_narrow, split_lines
+from rag.chunk.pieces import HARD_MAX, cap_length, make_pieces, para_text, split_full_sentences, split_paragraph
+from rag.chunk.sections import Para, build_sections
 
 MD = "## 一、甲市交通\n全年**乙县**新建道路。\n- 新建道路\n- 改造桥梁\n丙镇改造桥梁八座。\n## 二、甲市民生\n丁村新增就业三百人。\n"
 
@@ -20,7 +20,12 @@ def paras_of(text: str) -> list[Para]:
 def test_full_sentences_end_at_stops_with_their_closing_quotes_not_at_semicolons() -> None:
     text = "甲市新建道路120公里。乙县“完成改造！”丙镇增长；丁村稳定？剩余"
     spans = split_full_sentences(text)
-    assert [text[s:e] for s, e in spans] == ["甲市新建道路120公里。", "乙县“完成改造！”", "丙镇增长；丁村稳定？", "剩余"]
+    assert [text[s:e] for s, e in spans] == [
+        "甲市新建道路120公里。",
+        "乙县“完成改造！”",
+        "丙镇增长；丁村稳定？",
+        "剩余",
+    ]
     assert spans[0][0] == 0 and spans[-1][1] == len(text)
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
 
@@ -49,7 +54,11 @@ def test_a_short_last_part_joins_the_one_before() -> None:
 
 
 def test_spaces_do_not_count_so_a_letter_spaced_copy_is_cut_at_the_same_sentences() -> None:
-    sentences = ["甲市全年新建道路一百二十公里，改造桥梁八座。", "乙县新增就业三千人。", "丙镇完成老旧小区改造十个，惠及居民两千户。"] * 4
+    sentences = [
+        "甲市全年新建道路一百二十公里，改造桥梁八座。",
+        "乙县新增就业三千人。",
+        "丙镇完成老旧小区改造十个，惠及居民两千户。",
+    ] * 4
     clean = "".join(sentences)
     spaced = " ".join(clean)
     cut_clean = [re.sub(r"\s", "", clean[s:e]) for s, e in split_paragraph(clean, 40)]
@@ -81,8 +90,14 @@ def test_cap_length_never_cuts_inside_a_figure() -> None:
 
 def test_para_text_drops_markdown_marks_and_keeps_each_character_offset() -> None:
     texts = [para_text(p) for p in paras_of(MD)]
-    assert [t for t, _ in texts] == ["一、甲市交通", "全年乙县新建道路。", "- 新建道路\n- 改造桥梁", "丙镇改造桥梁八座。",
-                                     "二、甲市民生", "丁村新增就业三百人。"]
+    assert [t for t, _ in texts] == [
+        "一、甲市交通",
+        "全年乙县新建道路。",
+        "- 新建道路\n- 改造桥梁",
+        "丙镇改造桥梁八座。",
+        "二、甲市民生",
+        "丁村新增就业三百人。",
+    ]
     for t, offs in texts:
         assert len(offs) == len(t)
         assert "".join(MD[o] for o in offs) == t  # a list's line break maps to the line break of the file
@@ -91,8 +106,11 @@ def test_para_text_drops_markdown_marks_and_keeps_each_character_offset() -> Non
 def test_make_pieces_numbers_paragraphs_within_their_section() -> None:
     pieces = make_pieces(paras_of(MD), 300)
     assert [(pc.number, pc.part) for pc in pieces] == [(0, 0), (1, 0), (2, 0), (3, 0), (0, 0), (1, 0)]
-    assert pieces[1].spans == [(MD.index("全年"), MD.index("全年") + 2), (MD.index("乙县"), MD.index("乙县") + 2),
-                               (MD.index("新建道路。"), MD.index("新建道路。") + 5)]
+    assert pieces[1].spans == [
+        (MD.index("全年"), MD.index("全年") + 2),
+        (MD.index("乙县"), MD.index("乙县") + 2),
+        (MD.index("新建道路。"), MD.index("新建道路。") + 5),
+    ]
 
 
 def test_make_pieces_numbers_the_parts_of_a_split_paragraph() -> None:

@@ -1,9 +1,10 @@
-"""The places of a question (rag/places.py): the library's by any alias or Latin name, the ones it
+"""The places of a question (rag/search/places.py): the library's by any alias or Latin name, the ones it
 lacks, and where each is named (for questions about two places)."""
+
 import pytest
 
-from rag.places import Places, place_aliases
-from rag.translate import Translator
+from rag.search.places import Places, place_aliases
+from rag.search.translate import Translator
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,37 @@
-"""The shape of a question (rag/plan.py): attributes, relations, parts and yes/no figures. Pure
+"""The shape of a question (rag/answer/plan.py): attributes, relations, parts and yes/no figures. Pure
 functions of the wording; the questions are invented (甲省, 乙市), never a report's phrases."""
+
 import pytest
 
-from rag.plan import (asked_figure, attribute_of, clean_part, compare_words, completion_test, measure_of,
-                      parallel_parts, relation_of, split_parts, target_and_result, without_asked_figure, year_spans)
+from rag.answer.plan import (
+    asked_figure,
+    attribute_of,
+    clean_part,
+    compare_words,
+    completion_test,
+    measure_of,
+    parallel_parts,
+    relation_of,
+    split_parts,
+    target_and_result,
+    without_asked_figure,
+    year_spans,
+)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("甲省2025年地区生产总值增长的预期目标是多少？", "target"),
-    ("甲省今年计划新建多少所学校？", "target"),
-    ("乙市2024年原定增长多少？", "target"),
-    ("甲省2025年实际增长了多少？", "result"),
-    ("乙市去年新增了多少就业岗位？", "result"),
-    ("甲省的粮食产量是多少？", None),
-    ("What target did Jia Province set for 2025?", "target"),
-    ("What was the actual growth?", "result"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("甲省2025年地区生产总值增长的预期目标是多少？", "target"),
+        ("甲省今年计划新建多少所学校？", "target"),
+        ("乙市2024年原定增长多少？", "target"),
+        ("甲省2025年实际增长了多少？", "result"),
+        ("乙市去年新增了多少就业岗位？", "result"),
+        ("甲省的粮食产量是多少？", None),
+        ("What target did Jia Province set for 2025?", "target"),
+        ("What was the actual growth?", "result"),
+    ],
+)
 def test_attribute(text, expected):
     assert attribute_of(text) == expected
 
@@ -27,22 +43,25 @@ def test_measure():
     assert measure_of("有没有提出这项改革") is None
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("甲省和乙省2026年的增长目标哪个更高？", "compare"),
-    ("2025年甲省和乙省谁的经济增速更快？", "compare"),
-    ("乙市2026年的民生实事比2025年多吗？", "compare"),
-    ("甲省的就业目标从2025年到2026年是怎么调整的？", "change"),
-    ("甲省2026年的目标和2025年的目标相比有什么变化？", "change"),
-    ("甲省2025年的增长目标完成得怎么样？", "target_vs_actual"),
-    ("乙市2025年完成了增长3%的目标吗？", "target_vs_actual"),
-    ("甲省投资计划增长多少，实际增长多少？", "target_vs_actual"),
-    ("甲省和乙省的粮食产量分别是多少？", "each"),
-    ("甲省2025年的增长目标是多少？", ""),
-    # 「比上年增长了多少」 compares with last year inside one figure: no second part
-    ("甲省2024年地区生产总值比上年增长了多少？", ""),
-    ("How did the jobs target change between the 2025 and 2026 reports?", "change"),
-    ("Did Jia Province meet its 2025 growth target?", "target_vs_actual"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("甲省和乙省2026年的增长目标哪个更高？", "compare"),
+        ("2025年甲省和乙省谁的经济增速更快？", "compare"),
+        ("乙市2026年的民生实事比2025年多吗？", "compare"),
+        ("甲省的就业目标从2025年到2026年是怎么调整的？", "change"),
+        ("甲省2026年的目标和2025年的目标相比有什么变化？", "change"),
+        ("甲省2025年的增长目标完成得怎么样？", "target_vs_actual"),
+        ("乙市2025年完成了增长3%的目标吗？", "target_vs_actual"),
+        ("甲省投资计划增长多少，实际增长多少？", "target_vs_actual"),
+        ("甲省和乙省的粮食产量分别是多少？", "each"),
+        ("甲省2025年的增长目标是多少？", ""),
+        # 「比上年增长了多少」 compares with last year inside one figure: no second part
+        ("甲省2024年地区生产总值比上年增长了多少？", ""),
+        ("How did the jobs target change between the 2025 and 2026 reports?", "change"),
+        ("Did Jia Province meet its 2025 growth target?", "target_vs_actual"),
+    ],
+)
 def test_relation(text, expected):
     assert relation_of(text) == expected
 
@@ -53,13 +72,16 @@ def test_compare_words_follow_the_question():
     assert compare_words("哪个更高？") == ("高", "低")
 
 
-@pytest.mark.parametrize("text, how, figure", [
-    ("甲省2026年的增长目标是否超过5%？", "gt", "5%"),
-    ("乙市2023年城镇新增就业超过1200万人了吗？", "gt", "1200万人"),
-    ("甲省2025年城镇调查失业率控制在5%以内了吗？", "le", "5%以内"),
-    ("乙市2026年的增长目标还是“6%以上”吗？", "eq", "6%以上"),
-    ("甲省优良天数比例是否首次突破80%？", "ge", "80%"),
-])
+@pytest.mark.parametrize(
+    "text, how, figure",
+    [
+        ("甲省2026年的增长目标是否超过5%？", "gt", "5%"),
+        ("乙市2023年城镇新增就业超过1200万人了吗？", "gt", "1200万人"),
+        ("甲省2025年城镇调查失业率控制在5%以内了吗？", "le", "5%以内"),
+        ("乙市2026年的增长目标还是“6%以上”吗？", "eq", "6%以上"),
+        ("甲省优良天数比例是否首次突破80%？", "ge", "80%"),
+    ],
+)
 def test_asked_figure(text, how, figure):
     got = asked_figure(text)
     assert got is not None and got[:2] == (how, figure)
@@ -77,17 +99,31 @@ def test_a_yes_no_question_about_a_figure_asks_for_the_figure():
     assert without_asked_figure("乙市2026年的增长目标还是“6%以上”吗？") == "乙市2026年的增长目标是多少？"
 
 
-@pytest.mark.parametrize("question, parts", [
-    ("甲省2025年社会消费品零售总额的增长目标完成得怎么样？",
-     ["甲省2025年社会消费品零售总额的增长目标是多少？", "甲省2025年社会消费品零售总额实际增长了多少？"]),
-    ("乙市2025年城镇新增就业完成“8万人以上”的目标了吗？",
-     ["乙市2025年城镇新增就业目标是多少？", "乙市2025年城镇新增就业实际是多少？"]),
-    ("丙县2022年GDP实现了5.5%左右的增长目标吗？", ["丙县2022年GDP增长目标是多少？", "丙县2022年GDP实际增长了多少？"]),
-    ("甲省2025年规模以上工业增加值计划增长多少，实际增长多少？",
-     ["甲省2025年规模以上工业增加值计划增长多少？", "甲省2025年规模以上工业增加值实际增长多少？"]),
-    ("甲省社会消费品零售总额2025年的增长目标与实际增速分别是多少？",
-     ["甲省社会消费品零售总额2025年的增长目标是多少？", "甲省社会消费品零售总额2025年实际增速是多少？"]),
-])
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        (
+            "甲省2025年社会消费品零售总额的增长目标完成得怎么样？",
+            ["甲省2025年社会消费品零售总额的增长目标是多少？", "甲省2025年社会消费品零售总额实际增长了多少？"],
+        ),
+        (
+            "乙市2025年城镇新增就业完成“8万人以上”的目标了吗？",
+            ["乙市2025年城镇新增就业目标是多少？", "乙市2025年城镇新增就业实际是多少？"],
+        ),
+        (
+            "丙县2022年GDP实现了5.5%左右的增长目标吗？",
+            ["丙县2022年GDP增长目标是多少？", "丙县2022年GDP实际增长了多少？"],
+        ),
+        (
+            "甲省2025年规模以上工业增加值计划增长多少，实际增长多少？",
+            ["甲省2025年规模以上工业增加值计划增长多少？", "甲省2025年规模以上工业增加值实际增长多少？"],
+        ),
+        (
+            "甲省社会消费品零售总额2025年的增长目标与实际增速分别是多少？",
+            ["甲省社会消费品零售总额2025年的增长目标是多少？", "甲省社会消费品零售总额2025年实际增速是多少？"],
+        ),
+    ],
+)
 def test_target_and_result_become_two_questions(question, parts):
     assert target_and_result(question) == parts
 
@@ -106,16 +142,22 @@ def test_completion_test():
 def test_parallel_mentions_side_by_side_are_kept_one_at_a_time():
     text = "甲省城镇新增就业目标从2025年到2026年是怎么调整的？"
     assert parallel_parts(text, year_spans(text, [2025, 2026])) == [
-        "甲省城镇新增就业目标2025年是多少？", "甲省城镇新增就业目标2026年是多少？"]
+        "甲省城镇新增就业目标2025年是多少？",
+        "甲省城镇新增就业目标2026年是多少？",
+    ]
 
 
 def test_parallel_mentions_apart_ask_the_head_again():
     text = "甲省2026年GDP增长目标和2025年的目标相比有什么变化？"
     assert parallel_parts(text, year_spans(text, [2025, 2026])) == [
-        "甲省2026年GDP增长目标是多少？", "甲省2025年GDP增长目标是多少？"]
+        "甲省2026年GDP增长目标是多少？",
+        "甲省2025年GDP增长目标是多少？",
+    ]
     text = "乙市2026年计划办的民生实事比2025年多吗？"
     assert parallel_parts(text, year_spans(text, [2025, 2026])) == [
-        "乙市2026年计划办的民生实事是多少？", "乙市2025年计划办的民生实事是多少？"]
+        "乙市2026年计划办的民生实事是多少？",
+        "乙市2025年计划办的民生实事是多少？",
+    ]
 
 
 def test_clean_part():
@@ -135,7 +177,7 @@ def test_a_second_mention_that_names_its_own_question_is_its_own_part():
 
 
 def test_the_indicator_keeps_what_the_question_word_asks_of():
-    from rag.plan import indicator_of
+    from rag.answer.plan import indicator_of
 
     assert indicator_of("2014年城镇新增就业多少人?") == "城镇新增就业"
     assert indicator_of("今年计划新建多少所学校?") == "新建学校"
@@ -143,14 +185,22 @@ def test_the_indicator_keeps_what_the_question_word_asks_of():
     assert indicator_of("甲市报告里,2025年的GDP增速目标是多少?") == "GDP增速", "the clause that asks"
 
 
-@pytest.mark.parametrize("question,parts", [
-    ("甲省2025年的居民消费价格和城镇调查失业率各是多少？",
-     ["甲省2025年的居民消费价格是多少？", "甲省2025年的城镇调查失业率是多少？"]),
-    ("甲市的一般公共预算收入和税收收入分别是多少？", ["甲市的一般公共预算收入是多少？", "甲市的税收收入是多少？"]),
-    ("“十三五”和“十四五”时期的年均增速分别是多少？", ["“十三五”时期的年均增速是多少？", "“十四五”时期的年均增速是多少？"]),
-    # a shared noun or a verb pair is one question
-    ("城镇和农村居民人均可支配收入分别增长多少？", ["城镇和农村居民人均可支配收入分别增长多少？"]),
-    ("甲市2025年新建和改造学校分别多少所？", ["甲市2025年新建和改造学校分别多少所？"]),
-])
+@pytest.mark.parametrize(
+    "question,parts",
+    [
+        (
+            "甲省2025年的居民消费价格和城镇调查失业率各是多少？",
+            ["甲省2025年的居民消费价格是多少？", "甲省2025年的城镇调查失业率是多少？"],
+        ),
+        ("甲市的一般公共预算收入和税收收入分别是多少？", ["甲市的一般公共预算收入是多少？", "甲市的税收收入是多少？"]),
+        (
+            "“十三五”和“十四五”时期的年均增速分别是多少？",
+            ["“十三五”时期的年均增速是多少？", "“十四五”时期的年均增速是多少？"],
+        ),
+        # a shared noun or a verb pair is one question
+        ("城镇和农村居民人均可支配收入分别增长多少？", ["城镇和农村居民人均可支配收入分别增长多少？"]),
+        ("甲市2025年新建和改造学校分别多少所？", ["甲市2025年新建和改造学校分别多少所？"]),
+    ],
+)
 def test_two_indicators_asked_at_once_are_two_parts(question, parts):
     assert split_parts(question)[0] == parts

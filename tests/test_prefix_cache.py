@@ -7,15 +7,17 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from rag.prompts import EXAMPLES, SYSTEM_PROMPT_ZH, build_messages
-from rag.llm import LlamaCppLLM
 from need_model import require_model
+
+from rag.answer.llm import LlamaCppLLM
+from rag.answer.prompts import EXAMPLES, SYSTEM_PROMPT_ZH, build_messages
 
 pytestmark = pytest.mark.llm
 
-QUESTION = {"role": "user", "content": "资料：\n[1]（丙市·2024年·一、工作回顾）全年城镇新增就业3.6万人。\n\n"
-                                       "问题：丙市去年城镇新增就业多少人？"}
+QUESTION = {
+    "role": "user",
+    "content": "资料：\n[1]（丙市·2024年·一、工作回顾）全年城镇新增就业3.6万人。\n\n问题：丙市去年城镇新增就业多少人？",
+}
 MESSAGES = [{"role": "system", "content": SYSTEM_PROMPT_ZH}, *EXAMPLES, QUESTION]
 
 
@@ -63,8 +65,7 @@ def test_a_follow_up_reuses_the_conversation_in_memory(small_settings, tmp_path)
     settings = small_settings.model_copy(update={"prefix_cache_dir": tmp_path})
     llm = LlamaCppLLM(settings, "small")
     first = "".join(llm.stream(MESSAGES, max_tokens=40))
-    follow = [*MESSAGES, {"role": "assistant", "content": first},
-              {"role": "user", "content": "问题：前年呢？"}]
+    follow = [*MESSAGES, {"role": "assistant", "content": first}, {"role": "user", "content": "问题：前年呢？"}]
     files = kv_files(settings)
     reply = "".join(llm.stream(follow, max_tokens=20))
     assert llm.prefix_cache.last == "memory"
@@ -80,7 +81,7 @@ def test_the_prefix_is_the_part_every_question_shares(small_settings):
     full = pc.prompt_tokens(MESSAGES)
     other = pc.prompt_tokens([*MESSAGES[:-1], {"role": "user", "content": "问题：乙县有多少所学校？"}])
     assert 100 < len(prefix) < len(full)
-    assert full[:len(prefix)] == prefix == other[:len(prefix)]
+    assert full[: len(prefix)] == prefix == other[: len(prefix)]
     assert full[len(prefix)] != other[len(prefix)] or full[len(prefix) + 1] != other[len(prefix) + 1]
     # the strict retry has a prompt of its own, so a file of its own
     strict = build_messages("丙市去年城镇新增就业多少人？", [], strict=True)
@@ -126,7 +127,7 @@ def test_an_unwritable_folder_costs_speed_not_answers(small_settings, reference,
 
 
 def test_old_files_are_pruned_beyond_the_limit(small_settings, tmp_path, monkeypatch):
-    import rag.prefix_cache as pc_mod
+    import rag.answer.prefix_cache as pc_mod
 
     monkeypatch.setattr(pc_mod, "KEEP", 2)
     settings = small_settings.model_copy(update={"prefix_cache_dir": tmp_path})
@@ -136,7 +137,7 @@ def test_old_files_are_pruned_beyond_the_limit(small_settings, tmp_path, monkeyp
         f.write_bytes(b"x")
         os.utime(f, (1_000_000 + i, 1_000_000 + i))
         stale.append(f)
-    dead = tmp_path / f".prefix-cut.kv.{2 ** 22 + 7}.tmp"  # above any pid: its writer was killed
+    dead = tmp_path / f".prefix-cut.kv.{2**22 + 7}.tmp"  # above any pid: its writer was killed
     live = tmp_path / f".prefix-busy.kv.{os.getpid()}.tmp"  # a writer still running
     dead.write_bytes(b"half")
     live.write_bytes(b"half")
@@ -144,5 +145,8 @@ def test_old_files_are_pruned_beyond_the_limit(small_settings, tmp_path, monkeyp
     assert llm.prefix_cache.last == "computed"
     assert not dead.exists() and live.exists()
     left = sorted(p.name for p in tmp_path.glob("prefix-*.kv"))
-    assert len(left) == 2 and stale[2].name in left and llm.prefix_cache.path_for(
-        llm.prefix_cache.prefix_tokens(MESSAGES[:-1])).name in left
+    assert (
+        len(left) == 2
+        and stale[2].name in left
+        and llm.prefix_cache.path_for(llm.prefix_cache.prefix_tokens(MESSAGES[:-1])).name in left
+    )

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from rag.generate import ContextSentence, Passage
-from rag.prompts import (EXAMPLES, REFUSAL_EN, REFUSAL_ZH, STRICT_PROMPT_ZH, SYSTEM_PROMPT_ZH, build_messages,
-                         is_refusal, match_script, quoted_answer, refusal_text)
+from rag.answer.context import ContextSentence, Passage
+from rag.answer.prompts import (
+    EXAMPLES,
+    REFUSAL_EN,
+    REFUSAL_ZH,
+    STRICT_PROMPT_ZH,
+    SYSTEM_PROMPT_ZH,
+    build_messages,
+    is_refusal,
+    match_script,
+    quoted_answer,
+    refusal_text,
+)
 
 
 class _Chunk:
@@ -40,16 +50,23 @@ def test_refusals_are_recognised_in_both_languages():
 
 
 def test_the_answer_follows_the_question_script_but_quotes_stay_as_written():
-    assert match_script("甲市今年新增就業多少人？", "甲市新增就业「新增城镇就业1.2万人」", False) == \
-        "甲市新增就業「新增城镇就业1.2万人」"
-    assert match_script("甲市今年新增就业多少人？", "甲市新增就業「新增城鎮就業」", False) == "甲市新增就业「新增城鎮就業」"
+    assert (
+        match_script("甲市今年新增就業多少人？", "甲市新增就业「新增城镇就业1.2万人」", False)
+        == "甲市新增就業「新增城镇就业1.2万人」"
+    )
+    assert (
+        match_script("甲市今年新增就业多少人？", "甲市新增就業「新增城鎮就業」", False)
+        == "甲市新增就业「新增城鎮就業」"
+    )
     assert match_script("How many?", "就業", True) == "就業"
 
 
 def test_a_refusal_cites_what_the_reports_say_nearby():
     zh = refusal_text("甲市今年新增就业多少人？", False, SENT, _Chunk())
     assert zh == "资料中未提及。报告中相关的内容（甲市·2024年）：「全年新增城镇就業1.2萬人。」[1]"
-    assert refusal_text("How many jobs?", True, SENT, _Chunk()).startswith(REFUSAL_EN + " Nearby, the reports say (甲市·2024年)")
+    assert refusal_text("How many jobs?", True, SENT, _Chunk()).startswith(
+        REFUSAL_EN + " Nearby, the reports say (甲市·2024年)"
+    )
     assert refusal_text("甲市今年新增就业多少人？", False) == "资料中未提及。"
 
 
@@ -59,7 +76,7 @@ def test_the_quoted_answer_keeps_the_source_script():
 
 
 def test_the_translation_is_told_how_the_reports_write_the_places():
-    from rag.prompts import question_to_chinese
+    from rag.answer.prompts import question_to_chinese
 
     user = question_to_chinese("How many jobs did Dai County add?", {"dai county": "代县"})[-1]["content"]
     assert user.endswith("（地名：dai county = 代县）")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.plan import asks_yes_no, split_parts, states_plan
-from rag.places import place_aliases
-from rag.query import Analyzer, Report, is_english
-from rag.translate import Translator
+from rag.answer.plan import asks_yes_no, split_parts, states_plan
+from rag.search.places import place_aliases
+from rag.search.query import Analyzer, Report, is_english
+from rag.search.translate import Translator
 
 REPORTS = [
     Report("jia-2024", "甲市", "prefecture", 2024),
@@ -102,20 +102,35 @@ def test_is_english() -> None:
     assert not is_english("甲市GDP增长多少？")
 
 
-@pytest.mark.parametrize("question, parts, compare", [
-    ("甲市2024年新增就业多少人？2025年的目标又是多少？",
-     ["甲市2024年新增就业多少人？", "2025年的目标又是多少？"], None),
-    ("乙县2022年和2023年的粮食产量分别是多少？",
-     ["乙县2022年的粮食产量是多少？", "乙县2023年的粮食产量是多少？"], None),
-    ("丙省“十三五”末和“十四五”末的常住人口分别是多少？",
-     ["丙省“十三五”末的常住人口是多少？", "丙省“十四五”末的常住人口是多少？"], None),
-    ("甲市今年的增长目标是多少？与去年的实际增速相比是高还是低？",
-     ["甲市今年的增长目标是多少？", "去年的实际增速是多少？"], ("高", "低")),
-    ("乙县今年投资目标比去年快还是慢？", ["乙县今年投资目标是多少？", "去年是多少？"], ("快", "慢")),
-    # not parallel (different shapes): left as one question
-    ("城镇、农村居民人均可支配收入分别增长多少？", ["城镇、农村居民人均可支配收入分别增长多少？"], None),
-    ("甲市今年新增就业多少人？", ["甲市今年新增就业多少人？"], None),
-])
+@pytest.mark.parametrize(
+    "question, parts, compare",
+    [
+        (
+            "甲市2024年新增就业多少人？2025年的目标又是多少？",
+            ["甲市2024年新增就业多少人？", "2025年的目标又是多少？"],
+            None,
+        ),
+        (
+            "乙县2022年和2023年的粮食产量分别是多少？",
+            ["乙县2022年的粮食产量是多少？", "乙县2023年的粮食产量是多少？"],
+            None,
+        ),
+        (
+            "丙省“十三五”末和“十四五”末的常住人口分别是多少？",
+            ["丙省“十三五”末的常住人口是多少？", "丙省“十四五”末的常住人口是多少？"],
+            None,
+        ),
+        (
+            "甲市今年的增长目标是多少？与去年的实际增速相比是高还是低？",
+            ["甲市今年的增长目标是多少？", "去年的实际增速是多少？"],
+            ("高", "低"),
+        ),
+        ("乙县今年投资目标比去年快还是慢？", ["乙县今年投资目标是多少？", "去年是多少？"], ("快", "慢")),
+        # not parallel (different shapes): left as one question
+        ("城镇、农村居民人均可支配收入分别增长多少？", ["城镇、农村居民人均可支配收入分别增长多少？"], None),
+        ("甲市今年新增就业多少人？", ["甲市今年新增就业多少人？"], None),
+    ],
+)
 def test_split_parts(question, parts, compare) -> None:
     assert split_parts(question)[:2] == (parts, compare)
 
@@ -161,14 +176,17 @@ def test_a_question_about_two_places_is_asked_of_each(analyzer) -> None:
     assert len(analyzer.analyse("甲市今年计划新建多少所学校？").parts) == 1
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("甲市的政府债务在2023年是否继续下降？", True),
-    ("乙县2017年有没有发生生产安全事故？", True),
-    ("甲市完成目标了吗？", True),
-    ("Did Jia City meet its 2023 target?", True),
-    ("甲市2023年政府债务是多少？", False),
-    ("What did Jia City plan for 2024?", False),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("甲市的政府债务在2023年是否继续下降？", True),
+        ("乙县2017年有没有发生生产安全事故？", True),
+        ("甲市完成目标了吗？", True),
+        ("Did Jia City meet its 2023 target?", True),
+        ("甲市2023年政府债务是多少？", False),
+        ("What did Jia City plan for 2024?", False),
+    ],
+)
 def test_asks_yes_no(question, expected):
     assert asks_yes_no(question) is expected
 

@@ -22,15 +22,7 @@ EXPECTED_SEEDS = [
     "003_4ca470a0a2d501aa.txt",
     "004_d43a798d97625b5b.txt",
 ]
-REQUIRED_FIELDS = {
-    "id": str,
-    "question": str,
-    "answer": str,
-    "doc": list,
-    "evidence": list,
-    "type": str,
-    "notes": str,
-}
+REQUIRED_FIELDS = {"id": str, "question": str, "answer": str, "doc": list, "evidence": list, "type": str, "notes": str}
 ALLOWED_TYPES = {
     "number",
     "entity",
@@ -84,8 +76,7 @@ def _param_ids():
 def seed_texts():
     if not SEEDS_DIR.is_dir():
         pytest.fail(
-            f"seed directory {SEEDS_DIR} not found; set RAG_SEEDS_DIR to the "
-            "directory holding the seed .txt files"
+            f"seed directory {SEEDS_DIR} not found; set RAG_SEEDS_DIR to the directory holding the seed .txt files"
         )
     texts = {}
     for path in SEEDS_DIR.iterdir():
@@ -99,9 +90,7 @@ def test_every_line_parses():
 
 
 def test_enough_questions():
-    assert len(RECORDS) >= MIN_QUESTIONS, (
-        f"only {len(RECORDS)} questions, need at least {MIN_QUESTIONS}"
-    )
+    assert len(RECORDS) >= MIN_QUESTIONS, f"only {len(RECORDS)} questions, need at least {MIN_QUESTIONS}"
 
 
 @pytest.mark.parametrize("lineno,rec", RECORDS, ids=_param_ids())
@@ -175,9 +164,7 @@ def test_evidence_verbatim(lineno, rec, seed_texts):
     docs = [d for d in rec.get("doc", []) if d in seed_texts]
     assert docs, f"{label}: none of its docs {rec.get('doc')} exist in {SEEDS_DIR}"
     for e in rec.get("evidence", []):
-        assert any(e in seed_texts[d] for d in docs), (
-            f"{label}: evidence {e!r} not found verbatim in any of {docs}"
-        )
+        assert any(e in seed_texts[d] for d in docs), f"{label}: evidence {e!r} not found verbatim in any of {docs}"
 
 
 def test_all_seed_files_used(seed_texts):
@@ -200,7 +187,7 @@ def corpus_records():
 
 @pytest.fixture(scope="module")
 def corpus_texts():
-    from rag.read import read_source
+    from rag.read.formats import read_source
 
     # a Word file's text marks bold lead-ins with ** for the chunker; evidence is the report's own words
     return {p.name: read_source(p)[0].text.replace("**", "") for p in sorted(CORPUS_REPORTS.iterdir())}

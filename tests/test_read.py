@@ -1,4 +1,4 @@
-"""Reading files into report texts (rag/read.py), on the real files in eval/corpus/reports/.
+"""Reading files into report texts (rag/read/formats.py), on the real files in eval/corpus/reports/.
 
 Contract: a file in any common encoding (UTF-8 with or without BOM, UTF-16/32, GBK/GB18030, a
 legacy code page) or dataset format (CSV in any dialect, JSON Lines, JSON) becomes one text per
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import RagError
-from rag.decode import unify_newlines
-from rag.read import SUFFIXES, SourceText, find_sources, read_bytes, read_source, sniff
+from rag.read.decode import unify_newlines
+from rag.read.formats import SUFFIXES, SourceText, find_sources, read_bytes, read_source, sniff
 
 CORPUS = Path(__file__).resolve().parent.parent / "eval" / "corpus" / "reports"
 TEXT_FILES = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".txt", ".csv", ".jsonl"))
@@ -103,10 +103,13 @@ def test_crlf_files_keep_their_lines_indents_and_trailing_spaces():
     assert t17.endswith("旅游名城而努力奋斗!")
 
 
-@pytest.mark.parametrize("name, place, lines, end", [
-    ("09_province_beijing_2026.csv", "北京市", 106, "贡献！\n相关报道："),
-    ("10_province_hainan_2026.csv", "海南省", 259, "海南自由贸易港法规制定权。"),
-])
+@pytest.mark.parametrize(
+    "name, place, lines, end",
+    [
+        ("09_province_beijing_2026.csv", "北京市", 106, "贡献！\n相关报道："),
+        ("10_province_hainan_2026.csv", "海南省", 259, "海南自由贸易港法规制定权。"),
+    ],
+)
 def test_csv_row_gives_the_full_text_and_the_other_columns(name, place, lines, end):
     src = only(CORPUS / name)
     assert src.encoding == "utf-8-sig" and src.record == 1
@@ -148,7 +151,7 @@ def test_formats_are_sniffed_from_the_bytes_not_the_name(tmp_path):
     assert sniff(b"%PDF-1.7\n%\xe2\xe3\n1 0 obj", "甲市.docx") == "pdf"
     assert sniff("\ufeff<!DOCTYPE html><html><body>甲市</body></html>".encode("utf-8"), "甲市.txt") == "html"
     assert sniff(b"<!-- saved -->\n<html lang=zh>", "a.dat") == "html"
-    assert sniff("甲市2024年政府工作报告\n各位代表：<b>不是网页</b>".encode("utf-8"), "甲市.html") == "text"
+    assert sniff("甲市2024年政府工作报告\n各位代表：<b>不是网页</b>".encode(), "甲市.html") == "text"
     assert sniff(b"title,content\n", "甲市.csv") == "csv" and sniff(b"{}", "甲市.jsonl") == "jsonl"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -181,14 +184,17 @@ def test_gb18030_reads_characters_gbk_lacks(tmp_path, name):
     assert (only(path).text, only(path).encoding) == (text, "gb18030")
 
 
-@pytest.mark.parametrize("encoding, label", [
-    ("utf-8-sig", "utf-8-sig"),
-    ("utf-16", "utf-16"),  # with BOM, as Windows Notepad saves "Unicode"
-    ("utf-16-le", "utf-16-le"),  # no BOM: found by where its NUL bytes sit
-    ("utf-16-be", "utf-16-be"),
-    ("utf-32", "utf-32"),
-    ("gb18030", "gb18030"),
-])
+@pytest.mark.parametrize(
+    "encoding, label",
+    [
+        ("utf-8-sig", "utf-8-sig"),
+        ("utf-16", "utf-16"),  # with BOM, as Windows Notepad saves "Unicode"
+        ("utf-16-le", "utf-16-le"),  # no BOM: found by where its NUL bytes sit
+        ("utf-16-be", "utf-16-be"),
+        ("utf-32", "utf-32"),
+        ("gb18030", "gb18030"),
+    ],
+)
 @pytest.mark.parametrize("name", ["03_national_2022.txt", "14_district_hailaer_2017.txt", "01_national_2015.txt"])
 def test_text_in_every_encoding_reads_back_identically(tmp_path, name, encoding, label):
     raw = (CORPUS / name).read_bytes()  # CRLF / CR CR LF line endings and <U+…> tokens included
@@ -240,20 +246,22 @@ def test_a_stray_byte_in_gbk_text_is_one_replacement_character(tmp_path):
     src = only(path)
     before = unify_newlines(raw[:at].decode("gbk"))
     assert src.encoding == "gb18030"
-    assert src.text == before + "\ufffd" + only(CORPUS / name).text[len(before):]
+    assert src.text == before + "\ufffd" + only(CORPUS / name).text[len(before) :]
 
 
 # --- records: CSV dialects, JSON forms ----------------------------------------------------------
 def report(name: str, n: int = 0) -> str:
     """A slice of a real report (LF-only files) to put into records."""
-    return (CORPUS / name).read_bytes().decode("utf-8")[n * 3000:(n + 1) * 3000]
+    return (CORPUS / name).read_bytes().decode("utf-8")[n * 3000 : (n + 1) * 3000]
 
 
 def test_csv_with_several_rows_in_another_dialect(tmp_path):
-    rows = [["地区", "年份", "正文"],
-            ["甲市", "2024", report("05_national_2024.txt")],
-            ["乙县", "2025", ""],  # no text: no report
-            ["丙镇", "2026", '他说"好"，' + report("13_county_gaoyang_2018.txt")]]
+    rows = [
+        ["地区", "年份", "正文"],
+        ["甲市", "2024", report("05_national_2024.txt")],
+        ["乙县", "2025", ""],  # no text: no report
+        ["丙镇", "2026", '他说"好"，' + report("13_county_gaoyang_2018.txt")],
+    ]
     buf = io.StringIO(newline="")
     csv.writer(buf, delimiter=";", lineterminator="\r\n").writerows(rows)
     path = tmp_path / "乙县.csv"
@@ -277,11 +285,14 @@ def test_tab_separated_and_headerless_csv(tmp_path):
 
 
 def test_jsonl_with_several_records(tmp_path):
-    lines = [json.dumps({"title": "甲市", "year": 2024, "draft": False, "tags": ["a"],
-                         "text": report("05_national_2024.txt")}),
-             "",
-             json.dumps({"title": "乙县", "year": 2025, "text": ""}),
-             json.dumps({"title": "丙镇", "year": None, "text": report("11_prefecture_baoding_2021.txt")})]
+    lines = [
+        json.dumps(
+            {"title": "甲市", "year": 2024, "draft": False, "tags": ["a"], "text": report("05_national_2024.txt")}
+        ),
+        "",
+        json.dumps({"title": "乙县", "year": 2025, "text": ""}),
+        json.dumps({"title": "丙镇", "year": None, "text": report("11_prefecture_baoding_2021.txt")}),
+    ]
     path = tmp_path / "reports.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     srcs = read_source(path)
@@ -294,7 +305,9 @@ def test_jsonl_with_several_records(tmp_path):
 def test_json_list_single_object_and_wrapped_list(tmp_path):
     a, b = report("05_national_2024.txt", 1), report("06_province_hebei_2019.txt", 1)
     path = tmp_path / "reports.json"
-    path.write_text(json.dumps([{"name": "甲市", "body": a}, {"name": "乙县", "body": b}], ensure_ascii=False, indent=2))
+    path.write_text(
+        json.dumps([{"name": "甲市", "body": a}, {"name": "乙县", "body": b}], ensure_ascii=False, indent=2)
+    )
     assert [(s.record, s.suffix_id, s.text) for s in read_source(path)] == [(1, "r1", a), (2, "r2", b)]
     path.write_text(json.dumps({"name": "甲市", "body": a.replace("\n", "\r\n")}))
     [src] = read_source(path)
@@ -318,17 +331,20 @@ def test_read_bytes_uses_the_name_for_the_format():
 
 
 # --- empty and bad input ------------------------------------------------------------------------
-@pytest.mark.parametrize("name, raw", [
-    ("empty.txt", b""),
-    ("blank.txt", b" \r\n\r\n\t"),
-    ("bom.txt", b"\xef\xbb\xbf"),
-    ("bom.json", b"\xef\xbb\xbf\r\n"),
-    ("utf16-bom.csv", b"\xff\xfe"),
-    ("empty.csv", b""),
-    ("header-only.csv", "\ufeffprovince,year,full_text\r\n".encode()),
-    ("blank.jsonl", b"\n\n"),
-    ("empty-list.json", b"[]"),
-])
+@pytest.mark.parametrize(
+    "name, raw",
+    [
+        ("empty.txt", b""),
+        ("blank.txt", b" \r\n\r\n\t"),
+        ("bom.txt", b"\xef\xbb\xbf"),
+        ("bom.json", b"\xef\xbb\xbf\r\n"),
+        ("utf16-bom.csv", b"\xff\xfe"),
+        ("empty.csv", b""),
+        ("header-only.csv", "\ufeffprovince,year,full_text\r\n".encode()),
+        ("blank.jsonl", b"\n\n"),
+        ("empty-list.json", b"[]"),
+    ],
+)
 def test_empty_input_gives_no_reports(name, raw):
     assert read_bytes(raw, name) == []
 
@@ -347,8 +363,10 @@ def test_binary_bytes_are_refused():
 
 def test_csv_without_a_long_text_column_is_refused(tmp_path):
     path = tmp_path / "index.csv"
-    path.write_text("title,year,url\n甲市政府工作报告,2024,https://甲市.gov.cn/1\n乙县政府工作报告,2025,https://乙县.gov.cn/2\n",
-                    encoding="utf-8")
+    path.write_text(
+        "title,year,url\n甲市政府工作报告,2024,https://甲市.gov.cn/1\n乙县政府工作报告,2025,https://乙县.gov.cn/2\n",
+        encoding="utf-8",
+    )
     with pytest.raises(RagError) as exc:
         read_source(path)
     msg = one_line(exc)

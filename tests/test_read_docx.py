@@ -5,8 +5,8 @@ numbering definitions, footnotes and endnotes, text boxes, fields), and every ki
 from __future__ import annotations
 
 import io
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import docx
@@ -14,10 +14,10 @@ import pytest
 from docx.enum.text import WD_BREAK
 from docx.oxml import parse_xml
 
-from rag.chunk import cut_document
+from rag.chunk.chunker import cut_document
 from rag.errors import RagError
 from rag.ingest import build_document
-from rag.read_docx import read_docx
+from rag.read.docx import read_docx
 from rag.settings import Settings
 
 REPORTS = Path(__file__).resolve().parent.parent / "eval" / "corpus" / "reports"
@@ -32,8 +32,9 @@ def sections(text: str) -> dict[int, list[tuple[str, list[str]]]]:
     arts, _, _, _ = cut_document(text)
     out = {}
     for a in arts:
-        out[a.index] = [(s.title, [c.title for c in s.children if c.style == "paren"])
-                        for s in a.root.children if s.style == "cn"]
+        out[a.index] = [
+            (s.title, [c.title for c in s.children if c.style == "paren"]) for s in a.root.children if s.style == "cn"
+        ]
     return out
 
 
@@ -88,7 +89,7 @@ def test_source_map_points_at_the_paragraph_in_the_original():
     assert all(a.end <= b.start for a, b in zip(st.source_map, st.source_map[1:]))
     inside = [False] * len(st.text)
     for s in st.source_map:
-        inside[s.start:s.end] = [True] * (s.end - s.start)
+        inside[s.start : s.end] = [True] * (s.end - s.start)
     assert all(ok for ok, c in zip(inside, st.text) if c != "\n")
     assert all(st.text[off:].startswith("#") for off, _ in st.headings)
     assert (st.text.index("## 一、2024年工作回顾"), 2) in st.headings
@@ -154,33 +155,53 @@ def test_styles_bold_lead_ins_tables_breaks_and_fields():
     assert table.kind == "bullet" and len(table.block.lines) == 2
 
 
-def _package(body: str, numbering: str = "", footnotes: str = "", endnotes: str = "",
-             styles: str = "", main_type: str = "wordprocessingml.document.main+xml") -> bytes:
+def _package(
+    body: str,
+    numbering: str = "",
+    footnotes: str = "",
+    endnotes: str = "",
+    styles: str = "",
+    main_type: str = "wordprocessingml.document.main+xml",
+) -> bytes:
     """A minimal .docx written by hand (python-docx cannot write numbering, notes or text boxes)."""
-    parts = {"word/document.xml": f'<w:document {NS} xmlns:mc="http://schemas.openxmlformats.org/'
-                                  f'markup-compatibility/2006"><w:body>{body}</w:body></w:document>'}
+    parts = {
+        "word/document.xml": f'<w:document {NS} xmlns:mc="http://schemas.openxmlformats.org/'
+        f'markup-compatibility/2006"><w:body>{body}</w:body></w:document>'
+    }
     rels, types = [], []
-    for name, xml, rt in (("numbering", numbering, "numbering"), ("footnotes", footnotes, "footnotes"),
-                          ("endnotes", endnotes, "endnotes"), ("styles", styles, "styles")):
+    for name, xml, rt in (
+        ("numbering", numbering, "numbering"),
+        ("footnotes", footnotes, "footnotes"),
+        ("endnotes", endnotes, "endnotes"),
+        ("styles", styles, "styles"),
+    ):
         if xml:
             parts[f"word/{name}.xml"] = xml
-            rels.append(f'<Relationship Id="r{name}" Type="http://schemas.openxmlformats.org/officeDocument/'
-                        f'2006/relationships/{rt}" Target="{name}.xml"/>')
-            types.append(f'<Override PartName="/word/{name}.xml" ContentType="application/vnd.openxmlformats-'
-                         f'officedocument.wordprocessingml.{name}+xml"/>')
+            rels.append(
+                f'<Relationship Id="r{name}" Type="http://schemas.openxmlformats.org/officeDocument/'
+                f'2006/relationships/{rt}" Target="{name}.xml"/>'
+            )
+            types.append(
+                f'<Override PartName="/word/{name}.xml" ContentType="application/vnd.openxmlformats-'
+                f'officedocument.wordprocessingml.{name}+xml"/>'
+            )
     parts["[Content_Types].xml"] = (
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
         '<Default Extension="xml" ContentType="application/xml"/>'
         '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-        f'{main_type}"/>' + "".join(types) + "</Types>")
+        f'{main_type}"/>' + "".join(types) + "</Types>"
+    )
     parts["_rels/.rels"] = (
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-        'officeDocument" Target="word/document.xml"/></Relationships>')
+        'officeDocument" Target="word/document.xml"/></Relationships>'
+    )
     parts["word/_rels/document.xml.rels"] = (
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        + "".join(rels) + "</Relationships>")
+        + "".join(rels)
+        + "</Relationships>"
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for name, xml in parts.items():
@@ -189,8 +210,8 @@ def _package(body: str, numbering: str = "", footnotes: str = "", endnotes: str 
 
 
 def _p(text: str, num: tuple[int, int] | None = None, extra: str = "") -> str:
-    npr = f"<w:pPr><w:numPr><w:ilvl w:val=\"{num[1]}\"/><w:numId w:val=\"{num[0]}\"/></w:numPr></w:pPr>" if num else ""
-    return f"<w:p>{npr}<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r>{extra}</w:p>"
+    npr = f'<w:pPr><w:numPr><w:ilvl w:val="{num[1]}"/><w:numId w:val="{num[0]}"/></w:numPr></w:pPr>' if num else ""
+    return f'<w:p>{npr}<w:r><w:t xml:space="preserve">{text}</w:t></w:r>{extra}</w:p>'
 
 
 NUMBERING = f"""<w:numbering {NS}>
@@ -208,19 +229,31 @@ NUMBERING = f"""<w:numbering {NS}>
 
 
 def test_auto_numbering_is_written_out_as_word_shows_it():
-    body = "".join([
-        _p("过去一年的工作", (1, 0)), _p("稳定增长，提高质量。全年增长百分之五以上，好于预期。", (1, 1)),
-        _p("扩大内需", (1, 1)), _p("消费", (1, 2)), _p("投资", (1, 2)),
-        _p("今年的安排", (1, 0)), _p("抓好发展", (1, 1)), _p("第三项", (2, 0)),
-    ] + [_p("空", (1, 0))] * 9 + [_p("第十五", (1, 0))])
+    body = "".join(
+        [
+            _p("过去一年的工作", (1, 0)),
+            _p("稳定增长，提高质量。全年增长百分之五以上，好于预期。", (1, 1)),
+            _p("扩大内需", (1, 1)),
+            _p("消费", (1, 2)),
+            _p("投资", (1, 2)),
+            _p("今年的安排", (1, 0)),
+            _p("抓好发展", (1, 1)),
+            _p("第三项", (2, 0)),
+        ]
+        + [_p("空", (1, 0))] * 9
+        + [_p("第十五", (1, 0))]
+    )
     st = read_docx(_package(body, numbering=NUMBERING), "乙县.docx")[0]
     lines = [ln for ln in st.text.split("\n") if ln]
     assert lines[:3] == ["一、过去一年的工作", "### （一）稳定增长，提高质量", "全年增长百分之五以上，好于预期。"]
     assert lines[3:8] == ["（二）扩大内需", "1.消费", "2.投资", "二、今年的安排", "（一）抓好发展"]
     assert lines[8] == "③第三项" and lines[-1] == "十二、第十五"
     secs = dict(sections(st.text)[1])
-    assert secs == {"一、过去一年的工作": ["（一）稳定增长，提高质量", "（二）扩大内需"],
-                    "二、今年的安排": ["（一）抓好发展"], **{k: [] for k in list(secs)[2:]}}
+    assert secs == {
+        "一、过去一年的工作": ["（一）稳定增长，提高质量", "（二）扩大内需"],
+        "二、今年的安排": ["（一）抓好发展"],
+        **{k: [] for k in list(secs)[2:]},
+    }
 
 
 def _ref(kind: str, nid: int) -> str:
@@ -228,33 +261,60 @@ def _ref(kind: str, nid: int) -> str:
 
 
 def _notes(kind: str, items: dict[int, str]) -> str:
-    seps = "".join(f'<w:{kind} w:type="{t}" w:id="{i}"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
-                   for i, t in ((-1, "separator"), (0, "continuationSeparator")))
-    notes = "".join(f'<w:{kind} w:id="{i}"><w:p><w:r><w:{kind}Ref/></w:r><w:r><w:t xml:space="preserve"> {t}'
-                    f"</w:t></w:r></w:p></w:{kind}>" for i, t in items.items())
+    seps = "".join(
+        f'<w:{kind} w:type="{t}" w:id="{i}"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
+        for i, t in ((-1, "separator"), (0, "continuationSeparator"))
+    )
+    notes = "".join(
+        f'<w:{kind} w:id="{i}"><w:p><w:r><w:{kind}Ref/></w:r><w:r><w:t xml:space="preserve"> {t}'
+        f"</w:t></w:r></w:p></w:{kind}>"
+        for i, t in items.items()
+    )
     return f"<w:{kind}s {NS}>{seps}{notes}</w:{kind}s>"
 
 
 def test_footnotes_and_endnotes_become_linked_glossary_notes(tmp_path):
-    page_field = ('<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> NUMPAGES </w:instrText></w:r>'
-                  '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>12</w:t></w:r>'
-                  '<w:r><w:fldChar w:fldCharType="end"/></w:r>')
-    box = ('<w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><w:txbxContent>'
-           '<w:p><w:r><w:t>框中的话。</w:t></w:r></w:p></w:txbxContent></w:drawing></mc:Choice>'
-           '<mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t>框中的话。</w:t></w:r></w:p>'
-           '</w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r>')
-    body = "".join([
-        '<w:p><w:r><w:t>甲市推进“甲乙工程”</w:t></w:r>' + _ref("footnote", 1) + "<w:r><w:t>建设，共</w:t></w:r>"
-        + page_field + "<w:r><w:t>项。</w:t></w:r></w:p>",
-        _p("实施丙计划") .replace("</w:p>", _ref("footnote", 2) + "<w:r><w:t>，成效明显。</w:t></w:r></w:p>"),
-        _p("完成丁任务").replace("</w:p>", _ref("endnote", 1) + "<w:r><w:t>。</w:t></w:r>" + box + "</w:p>"),
-    ])
-    raw = _package(body, footnotes=_notes("footnote", {1: "指甲市实施的乙类工程。", 2: "丙计划：三年行动。"}),
-                   endnotes=_notes("endnote", {1: "由乙县承担。"}))
+    page_field = (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> NUMPAGES </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>12</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+    box = (
+        '<w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><w:txbxContent>'
+        "<w:p><w:r><w:t>框中的话。</w:t></w:r></w:p></w:txbxContent></w:drawing></mc:Choice>"
+        "<mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t>框中的话。</w:t></w:r></w:p>"
+        "</w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+    )
+    body = "".join(
+        [
+            "<w:p><w:r><w:t>甲市推进“甲乙工程”</w:t></w:r>"
+            + _ref("footnote", 1)
+            + "<w:r><w:t>建设，共</w:t></w:r>"
+            + page_field
+            + "<w:r><w:t>项。</w:t></w:r></w:p>",
+            _p("实施丙计划").replace("</w:p>", _ref("footnote", 2) + "<w:r><w:t>，成效明显。</w:t></w:r></w:p>"),
+            _p("完成丁任务").replace("</w:p>", _ref("endnote", 1) + "<w:r><w:t>。</w:t></w:r>" + box + "</w:p>"),
+        ]
+    )
+    raw = _package(
+        body,
+        footnotes=_notes("footnote", {1: "指甲市实施的乙类工程。", 2: "丙计划：三年行动。"}),
+        endnotes=_notes("endnote", {1: "由乙县承担。"}),
+    )
     st = read_docx(raw, "甲市.docx")[0]
     lines = [ln for ln in st.text.split("\n") if ln]
-    assert lines[:4] == ["甲市推进“甲乙工程”［1］建设，共项。", "实施丙计划［2］，成效明显。", "完成丁任务［3］。", "框中的话。"]
-    assert lines[4:] == ["注释", "［1］“甲乙工程”：指甲市实施的乙类工程。", "［2］丙计划：三年行动。", "［3］完成丁任务：由乙县承担。"]
+    assert lines[:4] == [
+        "甲市推进“甲乙工程”［1］建设，共项。",
+        "实施丙计划［2］，成效明显。",
+        "完成丁任务［3］。",
+        "框中的话。",
+    ]
+    assert lines[4:] == [
+        "注释",
+        "［1］“甲乙工程”：指甲市实施的乙类工程。",
+        "［2］丙计划：三年行动。",
+        "［3］完成丁任务：由乙县承担。",
+    ]
     assert "12" not in st.text  # the NUMPAGES result
     assert line_of(st, "［2］丙计划").para == 2 and line_of(st, "框中的话").para == 4  # a note: its citing paragraph
     path = tmp_path / "甲市.docx"
@@ -267,11 +327,15 @@ def test_footnotes_and_endnotes_become_linked_glossary_notes(tmp_path):
 
 
 def test_outline_level_and_a_heading_style_by_name(tmp_path):
-    styles = (f'<w:styles {NS}><w:style w:type="paragraph" w:styleId="a1"><w:name w:val="标题 1"/></w:style>'
-              f'<w:style w:type="paragraph" w:styleId="x"><w:name w:val="甲市章"/><w:basedOn w:val="a1"/></w:style></w:styles>')
-    body = ('<w:p><w:pPr><w:pStyle w:val="x"/></w:pPr><w:r><w:t>总体要求</w:t></w:r></w:p>'
-            '<w:p><w:pPr><w:outlineLvl w:val="2"/></w:pPr><w:r><w:t>主要目标</w:t></w:r></w:p>'
-            + _p("地区生产总值增长5%左右。"))
+    styles = (
+        f'<w:styles {NS}><w:style w:type="paragraph" w:styleId="a1"><w:name w:val="标题 1"/></w:style>'
+        f'<w:style w:type="paragraph" w:styleId="x"><w:name w:val="甲市章"/><w:basedOn w:val="a1"/></w:style></w:styles>'
+    )
+    body = (
+        '<w:p><w:pPr><w:pStyle w:val="x"/></w:pPr><w:r><w:t>总体要求</w:t></w:r></w:p>'
+        '<w:p><w:pPr><w:outlineLvl w:val="2"/></w:pPr><w:r><w:t>主要目标</w:t></w:r></w:p>'
+        + _p("地区生产总值增长5%左右。")
+    )
     st = read_docx(_package(body, styles=styles), "甲市.docx")[0]
     assert st.text.split("\n\n")[:2] == ["## 总体要求", "#### 主要目标"]
     assert st.headings == [(0, 2), (len("## 总体要求\n\n"), 4)]
@@ -295,7 +359,7 @@ def test_bad_files_give_one_line_errors(tmp_path, monkeypatch):
     info = zipfile.ZipFile(io.BytesIO(good)).getinfo("word/document.xml")
     at = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
     bad = bytearray(good)
-    bad[at:at + 16] = bytes(16)
+    bad[at : at + 16] = bytes(16)
     assert "damaged" in _one_line_error(bytes(bad))
     # a ZIP renamed to .docx
     out = io.BytesIO()
@@ -311,7 +375,7 @@ def test_bad_files_give_one_line_errors(tmp_path, monkeypatch):
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", b"\0" * (40 << 20))
     assert "not a normal .docx" in _one_line_error(out.getvalue())
-    monkeypatch.setattr("rag.docx_package.MAX_UNCOMPRESSED", 100_000)
+    monkeypatch.setattr("rag.read.docx_package.MAX_UNCOMPRESSED", 100_000)
     assert "over the limit" in _one_line_error(good)
     monkeypatch.undo()
     # a document with no text
@@ -360,5 +424,5 @@ def test_document_xml_over_the_limit_is_refused_before_parsing(monkeypatch):
     import hostile_docs as h
 
     raw = h.docx_bytes(["甲市全年地区生产总值增长5.2%。"] * 400)
-    monkeypatch.setattr("rag.docx_package.MAX_XML", 20_000)
+    monkeypatch.setattr("rag.read.docx_package.MAX_XML", 20_000)
     assert "of document XML, over the limit" in _one_line_error(raw)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import RagError
-from rag.read_html import read_html
+from rag.read.html import read_html
 
 DATA = Path(__file__).parent / "data" / "html"
 PAGES = sorted(p.stem for p in DATA.glob("*.html"))
@@ -71,7 +71,7 @@ def test_source_map_is_one_span_per_line_and_headings_point_at_heading_lines(ste
         last_para = span.para
         pos = span.end + 1
     for start, level in src.headings:
-        line = src.text[start:src.text.index("\n", start)]
+        line = src.text[start : src.text.index("\n", start)]
         assert line.startswith("#" * level + " ") and not line.startswith("#" * (level + 1))
     assert sum(1 for ln in lines if ln.startswith("#")) == len(src.headings)
 
@@ -189,9 +189,11 @@ def test_scripts_styles_frames_forms_comments_never_leak():
 def test_no_network_access(monkeypatch):
     raw, side = load("portal_p")
     page = raw.decode("utf-8").replace(
-        "<!DOCTYPE html>", '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "http://192.0.2.1/x.dtd">')
-    page = page.replace("</head>", '<link rel="stylesheet" href="http://192.0.2.1/a.css">'
-                        '<base href="http://192.0.2.1/"></head>')
+        "<!DOCTYPE html>", '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "http://192.0.2.1/x.dtd">'
+    )
+    page = page.replace(
+        "</head>", '<link rel="stylesheet" href="http://192.0.2.1/a.css"><base href="http://192.0.2.1/"></head>'
+    )
 
     def refuse(*args, **kwargs):
         raise AssertionError("the reader tried to open a network connection")
@@ -233,13 +235,17 @@ def test_deep_nesting_is_bounded():
         read(("<html><body>" + "<div>" * 100_000 + "</body></html>").encode())
 
 
-@pytest.mark.parametrize("raw", [
-    random.Random(7).randbytes(20_000),
-    b"\x89PNG\r\n\x1a\n" + random.Random(8).randbytes(5000),
-    b"<html>" + bytes(range(256)) * 40,
-    b"",
-    "甲市政府工作报告。各位代表：这是一份没有标记的纯文本。".encode("utf-8"),
-], ids=["random", "png", "html-then-binary", "empty", "plain-text"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        random.Random(7).randbytes(20_000),
+        b"\x89PNG\r\n\x1a\n" + random.Random(8).randbytes(5000),
+        b"<html>" + bytes(range(256)) * 40,
+        b"",
+        "甲市政府工作报告。各位代表：这是一份没有标记的纯文本。".encode(),
+    ],
+    ids=["random", "png", "html-then-binary", "empty", "plain-text"],
+)
 def test_not_a_web_page_is_one_clear_error(raw):
     with pytest.raises(RagError) as exc:
         read(raw, "upload.html")
@@ -266,10 +272,15 @@ def test_a_hostile_page_gives_only_its_report_text():
 
 
 def test_a_link_that_runs_script_is_a_control_not_text():
-    body = "".join(f"<p>甲市第{i}批项目新建改造城镇老旧小区128个，惠及居民4.6万户，完成投资23.5亿元。</p>" for i in range(6))
-    page = ("<html><body><h1>甲市2024年政府工作报告</h1>" + body +
-            "<p>详见附表<a href=' java\tscript:openWin(1)'>点此展开</a>。<a href='javascript:window.print()'>打印本页</a>"
-            "<a href='VBScript:x'>关闭窗口</a><a href='/files/a.pdf'>附表一</a></p></body></html>")
+    body = "".join(
+        f"<p>甲市第{i}批项目新建改造城镇老旧小区128个，惠及居民4.6万户，完成投资23.5亿元。</p>" for i in range(6)
+    )
+    page = (
+        "<html><body><h1>甲市2024年政府工作报告</h1>"
+        + body
+        + "<p>详见附表<a href=' java\tscript:openWin(1)'>点此展开</a>。<a href='javascript:window.print()'>打印本页</a>"
+        "<a href='VBScript:x'>关闭窗口</a><a href='/files/a.pdf'>附表一</a></p></body></html>"
+    )
     src = read(page.encode("utf-8"))
     assert "点此展开" not in src.text and "打印本页" not in src.text and "关闭窗口" not in src.text
     assert "详见附表。附表一" in src.text.replace(" ", "")

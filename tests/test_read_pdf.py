@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import RagError
-from rag.pdf_layout import PAGE_NUMBER_RE, fold_compat
-from rag.read_pdf import read_pdf
+from rag.read.pdf import read_pdf
+from rag.read.pdf_layout import PAGE_NUMBER_RE, fold_compat
 
 DATA = Path(__file__).parent / "data" / "pdf"
 FOOTERS = ["footer_emdash", "footer_hyphen", "footer_di_ye", "footer_of_total", "footer_bare"]
@@ -21,7 +21,9 @@ def _read(name: str):
 
 
 def _source(name: str) -> list[str]:
-    return [re.sub(r"\s+", "", ln) for ln in (DATA / f"{name}.txt").read_text(encoding="utf-8").split("\n") if ln.strip()]
+    return [
+        re.sub(r"\s+", "", ln) for ln in (DATA / f"{name}.txt").read_text(encoding="utf-8").split("\n") if ln.strip()
+    ]
 
 
 def _lines(text: str) -> list[str]:
@@ -61,7 +63,7 @@ def test_paragraph_across_pages_is_joined_and_mapped_to_both_pages() -> None:
     for a, b in crossing:
         line_start = st.text.rfind("\n", 0, a.start) + 1
         line_end = st.text.find("\n", b.end)
-        whole = st.text[line_start: line_end if line_end >= 0 else None]
+        whole = st.text[line_start : line_end if line_end >= 0 else None]
         assert whole in src  # joined without the footer, header or a break
         assert (a.page, b.page) == (a.page, a.page + 1) and b.para == 1
         assert st.locate(b.start).page == a.page + 1 and st.locate(b.start + 5).page == a.page + 1
@@ -158,9 +160,9 @@ def test_javascript_is_never_run_and_the_text_is_read():
     # the reader never sets up a form environment, without which PDFium runs no document script
     import inspect
 
-    import rag.read_pdf
+    import rag.read.pdf
 
-    assert "init_forms" not in inspect.getsource(rag.read_pdf)
+    assert "init_forms" not in inspect.getsource(rag.read.pdf)
 
 
 def test_a_huge_page_count_is_refused_at_once():
@@ -179,7 +181,7 @@ def test_a_decompression_bomb_stream_stops_at_the_memory_limit(monkeypatch):
 
     import hostile_docs as h
 
-    monkeypatch.setattr("rag.read_pdf.MAX_MEMORY", 512 << 20)
+    monkeypatch.setattr("rag.read.pdf.MAX_MEMORY", 512 << 20)
     t = time.monotonic()
     with pytest.raises(RagError, match=r"流炸弹.pdf needs more than 512 MB of memory to read"):
         read_pdf(h.pdf_stream_bomb(256 << 20), "流炸弹.pdf")  # PDFium wanted ~20× the stream: 5 GB

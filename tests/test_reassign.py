@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.blocks import build_blocks, group_lists
-from rag.layout import detect_narrow, split_lines
-from rag.reassign import reassign_interleaved
-from rag.sections import Article, Para, build_sections
+from rag.chunk.blocks import build_blocks, group_lists
+from rag.chunk.layout import detect_narrow, split_lines
+from rag.chunk.reassign import reassign_interleaved
+from rag.chunk.sections import Article, Para, build_sections
 
 FARMING = ["种植水稻", "种植小麦", "农田灌溉", "灌溉水渠", "粮食产量", "水稻良种", "小麦良种", "家庭农场"]
 INDUSTRY = ["芯片工厂", "机器人制造", "钢铁企业", "设备改造", "制造业投资", "芯片设计", "工厂改造", "智能制造"]
@@ -21,8 +21,24 @@ def interleaved_file(tail: list[str]) -> str:
     """Two articles whose headings interleave (甲县 farming, 乙市 industry); `tail` ends the second."""
     farming = [_para("甲县", FARMING, k) for k in range(8)]
     industry = [_para("乙市", INDUSTRY, k) for k in range(8)]
-    return "\n".join(["# 甲县农业", "## 一、甲县种植", *farming[:4], "# 乙市工业", "### （一）乙市制造", *industry[:4],
-                      "## 二、甲县灌溉", *farming[4:], "### （二）乙市芯片", *industry[4:], *tail]) + "\n"
+    return (
+        "\n".join(
+            [
+                "# 甲县农业",
+                "## 一、甲县种植",
+                *farming[:4],
+                "# 乙市工业",
+                "### （一）乙市制造",
+                *industry[:4],
+                "## 二、甲县灌溉",
+                *farming[4:],
+                "### （二）乙市芯片",
+                *industry[4:],
+                *tail,
+            ]
+        )
+        + "\n"
+    )
 
 
 def sections_of(text: str) -> tuple[list[Article], list[Para], bool]:
@@ -64,8 +80,23 @@ def test_articles_too_short_to_learn_from_are_left_as_they_are(farming: int, ind
     """Below ~200 bigrams an article has no vocabulary to compare with: its paragraphs stay, nothing fails."""
     f = [_para("甲县", FARMING, k) for k in range(2 * farming)]
     i = [_para("乙市", INDUSTRY, k) for k in range(2 * industry)]
-    text = "\n".join(["# 甲县农业", "## 一、甲县种植", *f[:farming], "# 乙市工业", "### （一）乙市制造", *i[:industry],
-                      "## 二、甲县灌溉", *f[farming:], "### （二）乙市芯片", *i[industry:]]) + "\n"
+    text = (
+        "\n".join(
+            [
+                "# 甲县农业",
+                "## 一、甲县种植",
+                *f[:farming],
+                "# 乙市工业",
+                "### （一）乙市制造",
+                *i[:industry],
+                "## 二、甲县灌溉",
+                *f[farming:],
+                "### （二）乙市芯片",
+                *i[industry:],
+            ]
+        )
+        + "\n"
+    )
     articles, paras, interleaved = sections_of(text)
     assert interleaved
     placed = [(p.block.text, p.article.index) for p in paras]

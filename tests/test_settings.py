@@ -18,8 +18,15 @@ def test_nested_tunables_come_from_the_environment(monkeypatch):
     assert s.gate.on_topic == GateMargins().on_topic  # the rest keep their defaults
 
 
-@pytest.mark.parametrize("name, value", [("RAG_CONTEXT__CHARS", "0"), ("RAG_GATE__QUOTE", "1.5"),
-                                         ("RAG_STEER__META", "-1"), ("RAG_CONTEXT__KEEP_RATIO", "0")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RAG_CONTEXT__CHARS", "0"),
+        ("RAG_GATE__QUOTE", "1.5"),
+        ("RAG_STEER__META", "-1"),
+        ("RAG_CONTEXT__KEEP_RATIO", "0"),
+    ],
+)
 def test_a_value_out_of_range_is_refused(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
@@ -41,7 +48,10 @@ def test_every_tunable_says_why(model: type[BaseModel]):
 def test_the_lexicon_folder_defaults_to_the_index(tmp_path):
     s = Settings(index_dir=tmp_path / "idx")
     assert s.lexicon_dir == tmp_path / "idx"
-    assert Settings(index_dir=tmp_path, lexicon=LexiconSettings(cache_dir=tmp_path / "lex")).lexicon_dir == tmp_path / "lex"
+    assert (
+        Settings(index_dir=tmp_path, lexicon=LexiconSettings(cache_dir=tmp_path / "lex")).lexicon_dir
+        == tmp_path / "lex"
+    )
     assert s.lexicon.report_terms.exists()
 
 

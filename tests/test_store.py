@@ -13,8 +13,8 @@ import pytest
 
 from rag.errors import RagError
 from rag.ingest import ingest_paths
+from rag.search.store import FILE, ChunkLookup, ChunkStore, chunk_int_id, load_store, write_store
 from rag.settings import Settings
-from rag.store import FILE, ChunkLookup, ChunkStore, chunk_int_id, load_store, write_store
 
 REPORT_A = "甲市2024年政府工作报告\n\n一、2023年工作回顾\n\n全年新建公园12个，新增绿地面积30公顷。\n\n二、2024年重点工作\n\n今年计划新建学校5所。\n"
 REPORT_B = "乙县2023年政府工作报告\n\n一、2022年工作回顾\n\n全县新修农村公路80公里。\n\n二、2023年重点工作\n\n今年新增就业岗位2000个。\n"
@@ -43,7 +43,7 @@ def test_write_then_read_documents_and_chunks(folder):
     body = [c for c in chunks if "新建学校5所" in c.text]
     assert len(body) == 1
     c = body[0]
-    assert REPORT_A[c.start:c.end] == c.text, "offsets survive the round trip"
+    assert REPORT_A[c.start : c.end] == c.text, "offsets survive the round trip"
     assert store.get(c.id).text == c.text and store.get("no/such/id") is None
     assert store.by_int_ids([chunk_int_id(c.id), 12345])[chunk_int_id(c.id)].id == c.id
     searchable = list(store.iter_chunks(searchable_only=True))
@@ -97,8 +97,9 @@ def test_a_write_is_a_diff_and_a_new_generation_only_when_something_changed(fold
     (reports / "a.txt").write_text(REPORT_A.replace("5所", "6所"), encoding="utf-8")
     assert _write(settings, reports)
     assert store.generation != gen
-    assert store.db.execute("SELECT rowid FROM chunks WHERE doc = 'b' ORDER BY rowid").fetchall() == rows_b, \
+    assert store.db.execute("SELECT rowid FROM chunks WHERE doc = 'b' ORDER BY rowid").fetchall() == rows_b, (
         "an unchanged report is not rewritten"
+    )
     assert any("新建学校6所" in c.text for c in store.iter_chunks(doc="a"))
     (reports / "b.txt").unlink()
     _write(settings, reports)
@@ -175,7 +176,7 @@ def test_lookup_reads_on_demand_and_caches(folder):
 
 
 def test_the_service_reads_chunks_from_the_store_and_notices_a_stale_index(seed_index, tmp_path):
-    from rag.retrieve import Retriever
+    from rag.search.retrieve import Retriever
 
     settings = seed_index.model_copy(update={"index_dir": tmp_path / "index"})
     shutil.copytree(seed_index.index_dir, settings.index_dir)
@@ -228,8 +229,11 @@ def test_a_changed_byte_inside_a_row_is_caught_by_its_checksum(folder):
     _damage(settings, "新建学校5所", "新建学校6所")  # SQLite's own integrity check still passes
     store = ChunkStore(settings.index_dir)
     assert store.db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-    for read in (lambda: list(store.iter_chunks()), lambda: store.by_int_ids(
-            [chunk_int_id(i) for i in store.ids_where(docs=["a"])]), store.verify):
+    for read in (
+        lambda: list(store.iter_chunks()),
+        lambda: store.by_int_ids([chunk_int_id(i) for i in store.ids_where(docs=["a"])]),
+        store.verify,
+    ):
         with pytest.raises(RagError, match=r"chunk store .* is damaged .*; run `rag index --rebuild`"):
             read()
     assert [c.doc for c in store.iter_chunks(doc="b")]  # the rest of the store still reads

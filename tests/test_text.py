@@ -1,8 +1,8 @@
-"""The shared keyword tokenizer (rag/text.py): invented report sentences, real jieba."""
+"""The shared keyword tokenizer (rag/search/text.py): invented report sentences, real jieba."""
 
 from __future__ import annotations
 
-from rag.text import tokenize
+from rag.search.text import tokenize
 
 
 def test_figures_stay_with_their_units():

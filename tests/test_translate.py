@@ -1,4 +1,4 @@
-"""English → Chinese search terms from the real CC-CEDICT (rag/translate.py): no mocks.
+"""English → Chinese search terms from the real CC-CEDICT (rag/search/translate.py): no mocks.
 
 Phrases are chosen so that a wrong dictionary reading, a lost plural, a dropped place name or a
 stop word let through makes a test fail. Invented places (甲市, 乙县 …) test the pinyin rules;
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag import translate
-from rag.translate import Translator, place_aliases, split_place
+from rag.search import translate
+from rag.search.translate import Translator, place_aliases, split_place
 
 
 @pytest.fixture(scope="module")
@@ -23,44 +23,50 @@ def tr(cache_dir) -> Translator:
 
 
 # --- dictionary translations (no corpus vocabulary) --------------------------------------------------
-@pytest.mark.parametrize("question, expected", [
-    ("How large was the deficit?", "赤字"),  # CEDICT '(financial) deficit'
-    ("What was the output?", "产量"),
-    ("What is the forest coverage?", "森林"),
-    ("What is the forest coverage?", "覆盖率"),
-    ("How much were the bonds?", "债券"),
-    ("What did the State Council decide?", "国务院"),
-    ("What did Inner Mongolia achieve?", "内蒙古"),
-    ("What was the poverty rate?", "贫困率"),
-    ("How many people were lifted out of poverty?", "脱贫"),  # 'to lift oneself out of poverty'
-    ("What was the tourism revenue?", "旅游"),
-    ("What was the tourism revenue?", "收入"),
-    ("What was the GDP?", "国内生产总值"),  # acronym in parentheses: 'gross domestic product (GDP)'
-    ("How much did the CPI rise?", "居民消费价格指数"),  # trailing acronym: 'consumer price index CPI'
-    ("What was the disposable income per capita?", "可支配收入"),
-    ("What was the disposable income per capita?", "人均"),
-    ("How many kindergartens were built?", "幼儿园"),  # plural folded
-    ("What was the unemployment rate?", "失业率"),
-    ("What about Hebei's industries?", "河北"),  # possessive dropped, proper noun kept
-    ("What about Hebei's industries?", "工业"),
-    ("What is the plan for Baoding?", "保定"),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("How large was the deficit?", "赤字"),  # CEDICT '(financial) deficit'
+        ("What was the output?", "产量"),
+        ("What is the forest coverage?", "森林"),
+        ("What is the forest coverage?", "覆盖率"),
+        ("How much were the bonds?", "债券"),
+        ("What did the State Council decide?", "国务院"),
+        ("What did Inner Mongolia achieve?", "内蒙古"),
+        ("What was the poverty rate?", "贫困率"),
+        ("How many people were lifted out of poverty?", "脱贫"),  # 'to lift oneself out of poverty'
+        ("What was the tourism revenue?", "旅游"),
+        ("What was the tourism revenue?", "收入"),
+        ("What was the GDP?", "国内生产总值"),  # acronym in parentheses: 'gross domestic product (GDP)'
+        ("How much did the CPI rise?", "居民消费价格指数"),  # trailing acronym: 'consumer price index CPI'
+        ("What was the disposable income per capita?", "可支配收入"),
+        ("What was the disposable income per capita?", "人均"),
+        ("How many kindergartens were built?", "幼儿园"),  # plural folded
+        ("What was the unemployment rate?", "失业率"),
+        ("What about Hebei's industries?", "河北"),  # possessive dropped, proper noun kept
+        ("What about Hebei's industries?", "工业"),
+        ("What is the plan for Baoding?", "保定"),
+    ],
+)
 def test_dictionary_translation(tr, question, expected):
     assert expected in tr.terms(question)
 
 
-@pytest.mark.parametrize("question, expected", [  # rag/data/report_terms_en.tsv
-    ("What is the deficit ratio?", "赤字率"),
-    ("What is the deficit-to-GDP ratio?", "赤字率"),
-    ("How many special-purpose bonds were issued?", "专项债券"),
-    ("How many special bonds were issued?", "专项债券"),
-    ("What was the grain output?", "粮食产量"),
-    ("How many new urban jobs were created?", "城镇新增就业"),
-    ("What was the surveyed urban unemployment rate?", "城镇调查失业率"),
-    ("How many high-tech enterprises are there?", "高新技术企业"),
-    ("How much did fixed-asset investment grow?", "固定资产投资"),
-    ("What was the growth of retail sales of consumer goods?", "社会消费品零售总额"),  # a 5-word phrase
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [  # rag/data/report_terms_en.tsv
+        ("What is the deficit ratio?", "赤字率"),
+        ("What is the deficit-to-GDP ratio?", "赤字率"),
+        ("How many special-purpose bonds were issued?", "专项债券"),
+        ("How many special bonds were issued?", "专项债券"),
+        ("What was the grain output?", "粮食产量"),
+        ("How many new urban jobs were created?", "城镇新增就业"),
+        ("What was the surveyed urban unemployment rate?", "城镇调查失业率"),
+        ("How many high-tech enterprises are there?", "高新技术企业"),
+        ("How much did fixed-asset investment grow?", "固定资产投资"),
+        ("What was the growth of retail sales of consumer goods?", "社会消费品零售总额"),  # a 5-word phrase
+    ],
+)
 def test_curated_report_terms(tr, question, expected):
     assert expected in tr.terms(question)
 
@@ -134,11 +140,18 @@ def test_vocabulary_without_any_translation_keeps_dictionary_terms(tr):
 
 
 # --- what gives nothing ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("question", [
-    "", "   ", "今年城镇新增就业多少？", "2024年？", "???",
-    "How many did the plan say this year?",
-    "What was it in the report of the government last year?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "",
+        "   ",
+        "今年城镇新增就业多少？",
+        "2024年？",
+        "???",
+        "How many did the plan say this year?",
+        "What was it in the report of the government last year?",
+    ],
+)
 def test_no_terms(tr, question):
     assert tr.terms(question) == []
     assert tr.terms(question, {"就业": 1.0}) == []
@@ -164,7 +177,9 @@ def test_place_aliases_invented(tr):
 def test_place_aliases_real(tr):
     assert {"baoding", "baoding city"} <= tr.place_aliases("保定市")
     assert {"gaoyang", "gaoyang county", "gaoyangxian"} <= tr.place_aliases("高阳县")
-    assert {"hailaer", "hailaer district", "hailar", "hailar district"} <= tr.place_aliases("海拉尔区")  # CEDICT 'Hailar'
+    assert {"hailaer", "hailaer district", "hailar", "hailar district"} <= tr.place_aliases(
+        "海拉尔区"
+    )  # CEDICT 'Hailar'
     assert {"inner mongolia", "neimenggu"} <= tr.place_aliases("内蒙古自治区")
     assert "inner mongolia" in tr.place_aliases("內蒙古")  # Traditional script
     assert {"hebei", "hebei province"} <= tr.place_aliases("河北省")
@@ -180,7 +195,7 @@ def test_module_functions_share_the_cached_translator(tr, cache_dir):
 
 # --- a translator is a lexicon, cached the same way -------------------------------------------------------
 def test_translator_loads_from_the_lexicon_cache(tr, cache_dir):
-    from rag.lexicon import CACHE_NAME, Lexicon
+    from rag.search.lexicon import CACHE_NAME, Lexicon
 
     assert (cache_dir / CACHE_NAME).exists()
     lex = Lexicon.load(cache_dir)

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
+from rag.search.vectors import FaissStore, MilvusStore, VectorFilter, open_store
 from rag.settings import Settings
-from rag.vectors import FaissStore, MilvusStore, VectorFilter, open_store
 
 DIM = 16
 
@@ -39,8 +39,15 @@ def made(request, tmp_path):
     store.close()
 
 
-META = [{"doc": f"d{i % 3}", "place": "甲市" if i % 2 else "乙县", "level": "city" if i % 2 else "county",
-         "year": 2023 + i % 2} for i in range(30)]
+META = [
+    {
+        "doc": f"d{i % 3}",
+        "place": "甲市" if i % 2 else "乙县",
+        "level": "city" if i % 2 else "county",
+        "year": 2023 + i % 2,
+    }
+    for i in range(30)
+]
 
 
 def test_every_store_upserts_searches_filters_deletes_and_reopens(made):
@@ -79,10 +86,10 @@ def test_milvus_filter_values_are_quoted():
 
 @pytest.mark.parametrize("backend", ["faiss", "milvus"])
 def test_the_seed_index_is_built_updated_by_diff_and_searched_through_each_store(backend, seed_index, tmp_path):
-    from rag.index import build, read_manifest
     from rag.ingest import ingest_paths
-    from rag.store import write_store
-    from rag.retrieve import Retriever
+    from rag.search.index import build, read_manifest
+    from rag.search.retrieve import Retriever
+    from rag.search.store import write_store
 
     settings = seed_index.model_copy(update={"index_dir": tmp_path / "index", "vector_store": backend})
     settings.index_dir.mkdir()
@@ -119,10 +126,12 @@ def test_a_milvus_lite_file_held_by_another_process_is_a_clear_error(tmp_path):
     settings = Settings(index_dir=tmp_path, vector_store="milvus")
     store = MilvusStore(settings, DIM, "gov_report_chunks_held", create=True)
     try:
-        code = ("from pathlib import Path\nfrom rag.errors import RagError\nfrom rag.settings import Settings\n"
-                "from rag.vectors import MilvusStore\n"
-                f"s = Settings(index_dir=Path({str(tmp_path)!r}), vector_store='milvus')\n"
-                "try:\n    MilvusStore(s, 16, 'gov_report_chunks_held')\nexcept RagError as e:\n    print(e)\n")
+        code = (
+            "from pathlib import Path\nfrom rag.errors import RagError\nfrom rag.settings import Settings\n"
+            "from rag.search.vectors import MilvusStore\n"
+            f"s = Settings(index_dir=Path({str(tmp_path)!r}), vector_store='milvus')\n"
+            "try:\n    MilvusStore(s, 16, 'gov_report_chunks_held')\nexcept RagError as e:\n    print(e)\n"
+        )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert "one process at a time" in out.stdout, out.stdout + out.stderr[-500:]
     finally:

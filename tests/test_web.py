@@ -27,20 +27,29 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from live_server import live_server, private_index
+from need_model import require_model
 from sample_report import Q_UPLOAD, REPORT
 
 from api.main import create_app
 from api.settings import ApiSettings
 from api.web.router import STATIC, files
-from live_server import live_server, private_index
-from need_model import require_model
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("RAG_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--lang=zh-CN"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--lang=zh-CN",
+]
 PAGE_BUDGET = 200_000  # bytes: the page's own weight (HTML, JS, CSS)
 
 Q_XINZHOU = "忻州今年要新认定多少家高新技术企业？"
@@ -173,8 +182,9 @@ def browser(browser_available, tmp_path, monkeypatch):
 
 
 def phone(driver, width: int = 390, height: int = 844) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True}
+    )
 
 
 def desktop(driver) -> None:
@@ -235,8 +245,12 @@ def in_turn(turn, selector: str):
 def open_citation(driver, chip):
     """Click a citation chip; returns the <mark> of the report view once the report is shown."""
     chip.click()
-    wait(driver, lambda d: css(d, "[data-testid=source] mark") and not css(d, "[data-testid=source][hidden]"),
-         30, "the report view did not open at a highlighted span")
+    wait(
+        driver,
+        lambda d: css(d, "[data-testid=source] mark") and not css(d, "[data-testid=source][hidden]"),
+        30,
+        "the report view did not open at a highlighted span",
+    )
     return css(driver, "[data-testid=source] mark")[0]
 
 
@@ -306,10 +320,18 @@ def test_chat_report_view_follow_up_and_refusal_with_the_mock_model(mock_server,
     assert not severe_console_errors(d)
 
 
-LATENCY_QUESTIONS = ["忻州今年要新认定多少家高新技术企业？", "代县今年全县5G基站要达到多少座？", "太原今年计划新增公共停车位多少个？",
-                     "朔州今年地区生产总值增长目标是多少？", "忻州今年城镇新增就业目标是多少？", "代县去年粮食产量是多少？",
-                     "太原今年要改造多少个老旧小区？", "朔州今年要新建多少公里农村公路？", "忻州去年地区生产总值增长多少？",
-                     "代县今年要新增多少家规上工业企业？"]
+LATENCY_QUESTIONS = [
+    "忻州今年要新认定多少家高新技术企业？",
+    "代县今年全县5G基站要达到多少座？",
+    "太原今年计划新增公共停车位多少个？",
+    "朔州今年地区生产总值增长目标是多少？",
+    "忻州今年城镇新增就业目标是多少？",
+    "代县去年粮食产量是多少？",
+    "太原今年要改造多少个老旧小区？",
+    "朔州今年要新建多少公里农村公路？",
+    "忻州去年地区生产总值增长多少？",
+    "代县今年要新增多少家规上工业企业？",
+]
 
 
 def test_the_evidence_is_on_screen_within_half_a_second(mock_server, browser):
@@ -327,11 +349,14 @@ def test_the_evidence_is_on_screen_within_half_a_second(mock_server, browser):
     browser_ms = [t["evidence_ms"] for t in timings]
     server_ms = [t["server"]["evidence_s"] * 1000 for t in timings]
     overhead = [b - s for b, s in zip(browser_ms, server_ms)]
-    result = {"questions": len(timings), "browser_evidence_ms": [round(x) for x in browser_ms],
-              "server_evidence_ms": [round(x) for x in server_ms],
-              "median_browser_ms": round(statistics.median(browser_ms)),
-              "median_server_ms": round(statistics.median(server_ms)),
-              "median_page_overhead_ms": round(statistics.median(overhead))}
+    result = {
+        "questions": len(timings),
+        "browser_evidence_ms": [round(x) for x in browser_ms],
+        "server_evidence_ms": [round(x) for x in server_ms],
+        "median_browser_ms": round(statistics.median(browser_ms)),
+        "median_server_ms": round(statistics.median(server_ms)),
+        "median_page_overhead_ms": round(statistics.median(overhead)),
+    }
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "web-evidence-latency.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     assert result["median_browser_ms"] <= 500, result
@@ -484,7 +509,7 @@ def test_a_scope_limits_the_citations_shows_as_chips_and_a_bad_one_shows_the_rea
 def test_stop_cancels_the_generation(mock_server, browser, monkeypatch):
     from selenium.webdriver.common.keys import Keys
 
-    from rag import llm
+    from rag.answer import llm
 
     base, app = mock_server
     slow = llm.MockLLM.stream
@@ -517,8 +542,8 @@ def test_stop_cancels_the_generation(mock_server, browser, monkeypatch):
 def two_citations(mock_server, monkeypatch):
     """Answers with two citations in two reports (the mock model cites one passage), built from the
     served chunks, so that paging through citations is tested without weights."""
-    from rag.answer import Answer, Assistant
-    from rag.cite import Citation
+    from rag.answer.assistant import Answer, Assistant
+    from rag.answer.cite import Citation
 
     services = mock_server[1].state.services
     store = services.assistant.retriever.store
@@ -526,9 +551,21 @@ def two_citations(mock_server, monkeypatch):
     for n, doc in enumerate(("000_e75e043d3f4bed66", "004_d43a798d97625b5b"), 1):
         c = next(c for c in store.iter_chunks(doc=doc) if c.kind == "body" and len(c.spans) == 1 and "。" in c.text)
         quote = c.text[: c.text.index("。") + 1]
-        cites.append(Citation(n=n, id=c.id, doc=c.doc, title=c.title, section=c.section, breadcrumb=c.breadcrumb,
-                              paragraph=c.paragraph, quote=quote, text=c.text, start=c.start,
-                              end=c.start + len(quote)))
+        cites.append(
+            Citation(
+                n=n,
+                id=c.id,
+                doc=c.doc,
+                title=c.title,
+                section=c.section,
+                breadcrumb=c.breadcrumb,
+                paragraph=c.paragraph,
+                quote=quote,
+                text=c.text,
+                start=c.start,
+                end=c.start + len(quote),
+            )
+        )
 
     def fake_ask(self, question, *, k=None, model=None, on_event=None, cancel=None, max_tokens=None, scope=None):
         emit = on_event or (lambda kind, data: None)
@@ -538,8 +575,15 @@ def two_citations(mock_server, monkeypatch):
             emit("token", ch)
         emit("answer", text)
         emit("citations", [c.to_dict() for c in cites])
-        return Answer(question=question, answer=text, refused=False, citations=cites, retrieved=[],
-                      timings={"evidence_s": 0.0, "first_token_s": 0.0, "total_s": 0.0}, model="small")
+        return Answer(
+            question=question,
+            answer=text,
+            refused=False,
+            citations=cites,
+            retrieved=[],
+            timings={"evidence_s": 0.0, "first_token_s": 0.0, "total_s": 0.0},
+            model="small",
+        )
 
     monkeypatch.setattr(Assistant, "ask", fake_ask)
     return cites
@@ -556,8 +600,14 @@ def test_citations_page_across_reports_and_the_answer_markers_open_them(mock_ser
     assert css(d, "#cite-pos")[0].text == "引用 1 / 2" and not css(d, "#cite-prev")[0].is_enabled()
     css(d, "#cite-next")[0].click()
     wait(d, lambda d: css(d, "#cite-pos")[0].text == "引用 2 / 2" and "代县" in css(d, "#report-title")[0].text, 10)
-    wait(d, lambda d: compact(css(d, "[data-testid=source] mark")[0].get_attribute("textContent"))
-         == compact(two_citations[1].quote), 10)
+    wait(
+        d,
+        lambda d: (
+            compact(css(d, "[data-testid=source] mark")[0].get_attribute("textContent"))
+            == compact(two_citations[1].quote)
+        ),
+        10,
+    )
     assert mark_is_in_view(d)
     css(d, "#cite-prev")[0].click()
     wait(d, lambda d: "忻州" in css(d, "#report-title")[0].text, 10)
@@ -578,7 +628,7 @@ def test_a_twin_report_offers_the_other_script(mock_server, browser):
     # the answer may cite either twin (retrieval keeps whichever ranks first): the button offers the other
     twin = css(d, "#twin")[0]
     assert twin.is_displayed() and twin.text in ("查看繁体版", "查看简体版"), twin.text
-    other, back, lang = (("繁体", "简体", "zh-Hant") if twin.text == "查看繁体版" else ("简体", "繁体", "zh-Hans"))
+    other, back, lang = ("繁体", "简体", "zh-Hant") if twin.text == "查看繁体版" else ("简体", "繁体", "zh-Hans")
     first = css(d, "#report-title")[0].text
     twin.click()
     wait(d, lambda d: other in css(d, "#report-meta")[0].text, 10)
@@ -742,16 +792,23 @@ def test_the_small_model_end_to_end_in_the_browser(llm_server, browser, tmp_path
     timings = d.execute_script("return window.ragTimings")
     server = first["server"]
     result = {
-        "page_bytes": weight["bytes"], "page_files": weight["files"],
+        "page_bytes": weight["bytes"],
+        "page_files": weight["files"],
         "question": Q_XINZHOU,
         "browser_evidence_s": round(first["evidence_ms"] / 1000, 3),
         "browser_first_token_s": round(first["first_token_ms"] / 1000, 3),
         "browser_answer_s": round(first["answer_ms"] / 1000, 3),
-        "server_evidence_s": server["evidence_s"], "server_first_token_s": server.get("first_token_s"),
+        "server_evidence_s": server["evidence_s"],
+        "server_first_token_s": server.get("first_token_s"),
         "server_total_s": server["total_s"],
-        "all": [{k: t[k] for k in ("question", "evidence_ms", "first_token_ms", "answer_ms")} | {
-            "server_evidence_s": (t["server"] or {}).get("evidence_s"),
-            "server_first_token_s": (t["server"] or {}).get("first_token_s")} for t in timings],
+        "all": [
+            {k: t[k] for k in ("question", "evidence_ms", "first_token_ms", "answer_ms")}
+            | {
+                "server_evidence_s": (t["server"] or {}).get("evidence_s"),
+                "server_first_token_s": (t["server"] or {}).get("first_token_s"),
+            }
+            for t in timings
+        ],
     }
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "web-timings.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

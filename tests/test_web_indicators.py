@@ -11,12 +11,12 @@ import io
 
 import httpx
 import pytest
+import test_web
+from live_server import live_server, private_index
+from test_web import compact, css, mark_is_in_view, no_overflow, severe_console_errors, shot, wait
 
 from api.main import create_app
 from api.settings import ApiSettings
-from live_server import live_server, private_index
-import test_web
-from test_web import compact, css, mark_is_in_view, no_overflow, severe_console_errors, shot, wait
 
 # the browser fixtures of test_web.py (a fresh headless Chromium per call; skipped without one, failing in CI)
 browser_available = test_web.browser_available
@@ -51,8 +51,12 @@ def open_indicators(driver, base: str) -> None:
 
 def read(driver, selector: str, attribute: str | None = None) -> list[str]:
     """The text (or an attribute) of every element a selector finds, read at once (the view re-renders)."""
-    return driver.execute_script("return [...document.querySelectorAll(arguments[0])].map("
-                                 "e => arguments[1] ? e.getAttribute(arguments[1]) : e.textContent)", selector, attribute)
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map("
+        "e => arguments[1] ? e.getAttribute(arguments[1]) : e.textContent)",
+        selector,
+        attribute,
+    )
 
 
 def select(driver, selector: str, value: str) -> None:
@@ -72,8 +76,9 @@ def test_the_indicator_table_opens_each_value_at_its_sentence_and_charts_target_
     d = browser()
     open_indicators(d, base)
     assert css(d, "#chat[hidden]") and css(d, "#indicators-open")[0].get_attribute("aria-pressed") == "true"
-    assert d.execute_script("return document.documentElement.scrollHeight <= window.innerHeight"), \
+    assert d.execute_script("return document.documentElement.scrollHeight <= window.innerHeight"), (
         "the view fills the window below the bar; only its own content scrolls"
+    )
 
     # the table: a column per report, grouped by place, a row per indicator, every value of the library
     places = [th.text for th in css(d, "#ind-thead th.ind-place")]
@@ -86,8 +91,12 @@ def test_the_indicator_table_opens_each_value_at_its_sentence_and_charts_target_
 
     # a value opens the report view with its sentence highlighted; Escape comes back to it
     cell[0].click()
-    wait(d, lambda d: css(d, "[data-testid=source] mark") and not css(d, "[data-testid=source][hidden]"), 30,
-         "the report view did not open at a highlighted span")
+    wait(
+        d,
+        lambda d: css(d, "[data-testid=source] mark") and not css(d, "[data-testid=source][hidden]"),
+        30,
+        "the report view did not open at a highlighted span",
+    )
     mark = css(d, "[data-testid=source] mark")[0]
     assert compact(mark.get_attribute("textContent")) == compact(target["citation"]["quote"])
     assert "5%左右" in compact(mark.get_attribute("textContent")) and mark_is_in_view(d)
@@ -121,9 +130,16 @@ def test_the_indicator_table_opens_each_value_at_its_sentence_and_charts_target_
     # the result opens the later report at its sentence
     later = next(p for p in pairs if p["place"] == "广东省" and p["indicator"] == "gdp_growth" and p["period"] == 2025)
     row.find_elements("css selector", "button.k-result")[0].click()
-    wait(d, lambda d: css(d, "[data-testid=source] mark") and compact(css(d, "[data-testid=source] mark")[0]
-                                                                     .get_attribute("textContent"))
-         == compact(later["result_citation"]["quote"]), 30, "the result's sentence was not highlighted")
+    wait(
+        d,
+        lambda d: (
+            css(d, "[data-testid=source] mark")
+            and compact(css(d, "[data-testid=source] mark")[0].get_attribute("textContent"))
+            == compact(later["result_citation"]["quote"])
+        ),
+        30,
+        "the result's sentence was not highlighted",
+    )
     css(d, "#report-close")[0].click()
 
     # filters (filled from the data) narrow the table and the pairs, and the CSV link carries them
@@ -132,8 +148,14 @@ def test_the_indicator_table_opens_each_value_at_its_sentence_and_charts_target_
     select(d, "#ind-place", "广东省")
     wait(d, lambda d: set(read(d, "#ind-thead th.ind-place")) == {"广东省"}, 15)
     select(d, "#ind-indicator", "gdp_growth")
-    wait(d, lambda d: set(read(d, "#ind-rows tr", "data-indicator")) == {"gdp_growth"}
-         and set(read(d, "#ind-pairs tbody tr", "data-indicator")) == {"gdp_growth"}, 15)
+    wait(
+        d,
+        lambda d: (
+            set(read(d, "#ind-rows tr", "data-indicator")) == {"gdp_growth"}
+            and set(read(d, "#ind-pairs tbody tr", "data-indicator")) == {"gdp_growth"}
+        ),
+        15,
+    )
     assert len(css(d, "#ind-table [data-testid=indicator-value]")) == len(gd)
     assert set(read(d, "#ind-pairs section", "data-place")) == {"广东省"}
     href = css(d, "#ind-csv")[0].get_attribute("href")

@@ -17,27 +17,31 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
-from rag.answer import Answer, Assistant
-from rag.retrieve import Retriever
-
-from ..dependencies import get_assistant, get_retriever, get_services, require_ready
-from ..errors import ANSWER_ERRORS, ApiError, stream_error
-from ..questions import check_question, make_job
-from ..services import Services
-from .schemas import AssistantMessage, ChatCompletion, ChatCompletionRequest, ChatMessage, Choice, Usage
+from api.chat.schemas import AssistantMessage, ChatCompletion, ChatCompletionRequest, ChatMessage, Choice, Usage
+from api.dependencies import get_assistant, get_retriever, get_services, require_ready
+from api.errors import ANSWER_ERRORS, ApiError, stream_error
+from api.questions import check_question, make_job
+from api.services import Services
+from rag.answer.assistant import Answer, Assistant
+from rag.search.retrieve import Retriever
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])
 
 SEPARATOR = "\n\n---\n"
 # One server-sent event (OpenAPI 3.1: the schema of a stream describes each event): `data` is a
 # `chat.completion.chunk` as JSON, an `{"error": ...}` object, or `[DONE]`.
-SSE_CHUNK = {"type": "object", "required": ["data"], "properties": {
-    "data": {"type": "string", "description": "A chat.completion.chunk (JSON), an error object, or [DONE]."}}}
+SSE_CHUNK = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {"type": "string", "description": "A chat.completion.chunk (JSON), an error object, or [DONE]."}
+    },
+}
 
 
 def _user_text(services: Services, m: ChatMessage, index: int) -> str:
@@ -48,11 +52,14 @@ def _user_text(services: Services, m: ChatMessage, index: int) -> str:
     if isinstance(content, list):
         texts = [p.text for p in content if p.type == "text" and p.text is not None]
         if not texts:
-            raise ApiError(400, "the user message has no text part (the question)", param=param,
-                           code="empty_question")
+            raise ApiError(400, "the user message has no text part (the question)", param=param, code="empty_question")
         if len(content) != 1:
-            raise ApiError(400, "a user message's content is a string or a list of one text part "
-                           "(other parts are not read)", param=param, code="unsupported_content")
+            raise ApiError(
+                400,
+                "a user message's content is a string or a list of one text part (other parts are not read)",
+                param=param,
+                code="unsupported_content",
+            )
         content = texts[0]
     if content is None:
         raise ApiError(400, "a user message needs content (the question)", param=param, code="empty_question")
@@ -64,27 +71,56 @@ def _conversation(services: Services, messages: list[ChatMessage]) -> tuple[str,
     messages). Every user message must hold a question (the OpenAPI `UserMessage`); JSON Schema cannot
     say that the last message must be one, the description does."""
     if len(messages) > services.api.max_messages:
-        raise ApiError(400, f"too many messages ({len(messages)}; at most {services.api.max_messages})",
-                       param="messages", code="too_many_messages")
+        raise ApiError(
+            400,
+            f"too many messages ({len(messages)}; at most {services.api.max_messages})",
+            param="messages",
+            code="too_many_messages",
+        )
     if messages[-1].role != "user":
-        raise ApiError(400, "the last message must be the user's question", param=f"messages.{len(messages) - 1}.role",
-                       code="last_message_not_user")
+        raise ApiError(
+            400,
+            "the last message must be the user's question",
+            param=f"messages.{len(messages) - 1}.role",
+            code="last_message_not_user",
+        )
     texts = [_user_text(services, m, i) for i, m in enumerate(messages) if m.role == "user"]
     return texts[-1], texts[:-1]
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, responses={
-    **ANSWER_ERRORS, 200: {"description": "A chat completion, or `chat.completion.chunk` server-sent events.",
-                           "content": {"text/event-stream": {"schema": SSE_CHUNK}}}},
-    summary="OpenAI-compatible chat completion with citations", description=__doc__)
-async def chat_completions(body: ChatCompletionRequest, request: Request, services: Services = Depends(get_services),
-                           assistant: Assistant = Depends(get_assistant),
-                           retriever: Retriever = Depends(get_retriever)) -> ChatCompletion | Response:
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        **ANSWER_ERRORS,
+        200: {
+            "description": "A chat completion, or `chat.completion.chunk` server-sent events.",
+            "content": {"text/event-stream": {"schema": SSE_CHUNK}},
+        },
+    },
+    summary="OpenAI-compatible chat completion with citations",
+    description=__doc__,
+)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    services: Services = Depends(get_services),
+    assistant: Assistant = Depends(get_assistant),
+    retriever: Retriever = Depends(get_retriever),
+) -> ChatCompletion | Response:
     question, history = _conversation(services, body.messages)
     max_tokens = body.max_completion_tokens or body.max_tokens
-    job, model_id = make_job(services, retriever, question, history, k=None, model=body.model,
-                             max_tokens=max_tokens, question_param=f"messages.{len(body.messages) - 1}.content",
-                             scope=body.scope)
+    job, model_id = make_job(
+        services,
+        retriever,
+        question,
+        history,
+        k=None,
+        model=body.model,
+        max_tokens=max_tokens,
+        question_param=f"messages.{len(body.messages) - 1}.content",
+        scope=body.scope,
+    )
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if body.stream:
@@ -92,19 +128,30 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, servic
         events = await services.queue.stream(request, assistant, job)
         if events is None:
             return Response(status_code=499)
-        return StreamingResponse(_chunks(events, cid, created, model_id, include_usage),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            _chunks(events, cid, created, model_id, include_usage),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     ans = await services.queue.answer(request, assistant, job)
     if ans is None:
         return Response(status_code=499)
-    return ChatCompletion(id=cid, created=created, model=model_id, usage=Usage(**_usage(ans)),
-                          choices=[Choice(message=AssistantMessage(content=ans.answer, **_extension(ans)))])
+    return ChatCompletion(
+        id=cid,
+        created=created,
+        model=model_id,
+        usage=Usage(**_usage(ans)),
+        choices=[Choice(message=AssistantMessage(content=ans.answer, **_extension(ans)))],
+    )
 
 
 def _extension(ans: Answer) -> dict:
-    return {"citations": [c.to_dict() for c in ans.citations], "refused": ans.refused, "verified": ans.verified,
-            "standalone_question": ans.standalone_question or ans.question}
+    return {
+        "citations": [c.to_dict() for c in ans.citations],
+        "refused": ans.refused,
+        "verified": ans.verified,
+        "standalone_question": ans.standalone_question or ans.question,
+    }
 
 
 def _usage(ans: Answer) -> dict:
@@ -113,12 +160,19 @@ def _usage(ans: Answer) -> dict:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-async def _chunks(events: AsyncIterator[tuple[str, object]], cid: str, created: int, model: str,
-                  include_usage: bool) -> AsyncIterator[str]:
+async def _chunks(
+    events: AsyncIterator[tuple[str, object]], cid: str, created: int, model: str, include_usage: bool
+) -> AsyncIterator[str]:
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-               "system_fingerprint": None,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        obj = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            **extra,
+        }
         return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
@@ -133,7 +187,7 @@ async def _chunks(events: AsyncIterator[tuple[str, object]], cid: str, created: 
             if not sent:
                 text = text.lstrip()
             body = text.rstrip()
-            pending = text[len(body):]
+            pending = text[len(body) :]
             if body:
                 sent += body
                 yield chunk({"content": body})
@@ -142,7 +196,7 @@ async def _chunks(events: AsyncIterator[tuple[str, object]], cid: str, created: 
             if not sent:
                 rest = final
             elif final.startswith(sent):
-                rest = final[len(sent):]
+                rest = final[len(sent) :]
             else:
                 rest = SEPARATOR + final
             if rest:
@@ -151,8 +205,14 @@ async def _chunks(events: AsyncIterator[tuple[str, object]], cid: str, created: 
             ans: Answer = data
             yield chunk({"answer": final if final is not None else ans.answer, **_extension(ans)}, "stop")
             if include_usage:
-                obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                       "choices": [], "usage": _usage(ans)}
+                obj = {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": _usage(ans),
+                }
                 yield f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
         elif kind == "error":
             yield f"data: {json.dumps(stream_error(data), ensure_ascii=False)}\n\n"

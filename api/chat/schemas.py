@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..schemas import Citation, json_int
-from ..scope import ScopeRequest
+from api.schemas import Citation, json_int
+from api.scope import ScopeRequest
 
 
 class ContentPart(BaseModel):
@@ -26,8 +26,9 @@ class ChatMessage(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"] = Field(
         description="Author. The last message must be `user`: it is the question. Earlier `user` messages are "
-                    "the history that a follow-up is rewritten with; other roles are accepted and ignored "
-                    "(the server has its own instructions).")
+        "the history that a follow-up is rewritten with; other roles are accepted and ignored "
+        "(the server has its own instructions)."
+    )
     content: str | list[ContentPart] | None = Field(None, description="Text, or a list of content parts.")
     name: str | None = Field(None, description="Accepted and ignored.")
 
@@ -39,30 +40,57 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "model": "gov-report-rag",
-        "messages": [{"role": "user", "content": "甲市今年要新认定多少家高新技术企业？"},
-                     {"role": "assistant", "content": "甲市今年要新认定高新技术企业20家以上。[1]"},
-                     {"role": "user", "content": "那乙市呢？"}]}]})
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "gov-report-rag",
+                    "messages": [
+                        {"role": "user", "content": "甲市今年要新认定多少家高新技术企业？"},
+                        {"role": "assistant", "content": "甲市今年要新认定高新技术企业20家以上。[1]"},
+                        {"role": "user", "content": "那乙市呢？"},
+                    ],
+                }
+            ]
+        },
+    )
 
-    model: str | None = Field(None, description="Model id from /v1/models (`default` and `small` work too); "
-                                                "default: the server's RAG_LLM. Unknown ids get 404.")
+    model: str | None = Field(
+        None,
+        description="Model id from /v1/models (`default` and `small` work too); "
+        "default: the server's RAG_LLM. Unknown ids get 404.",
+    )
     messages: list[ChatMessage] = Field(min_length=1, description="The conversation, oldest first.")
-    stream: bool = Field(False, strict=True, description="Stream `chat.completion.chunk` objects as server-sent "
-                                                         "events, ending with `data: [DONE]`.")
-    max_tokens: json_int(1, 4096) | None = Field(None,
-                                   description="Upper bound on generated tokens; the server's RAG_MAX_ANSWER_TOKENS "
-                                               "caps it. An answer cut short fails verification and is replaced "
-                                               "by a quoted sentence.")
-    max_completion_tokens: json_int(1, 4096) | None = Field(None,
-                                              description="Same as max_tokens (newer clients send this one).")
-    temperature: float | None = Field(None, strict=True, ge=0, le=2, description="Accepted for compatibility; decoding is "
-                                                                     "greedy so that answers are reproducible.")
+    stream: bool = Field(
+        False,
+        strict=True,
+        description="Stream `chat.completion.chunk` objects as server-sent events, ending with `data: [DONE]`.",
+    )
+    max_tokens: json_int(1, 4096) | None = Field(
+        None,
+        description="Upper bound on generated tokens; the server's RAG_MAX_ANSWER_TOKENS "
+        "caps it. An answer cut short fails verification and is replaced "
+        "by a quoted sentence.",
+    )
+    max_completion_tokens: json_int(1, 4096) | None = Field(
+        None, description="Same as max_tokens (newer clients send this one)."
+    )
+    temperature: float | None = Field(
+        None,
+        strict=True,
+        ge=0,
+        le=2,
+        description="Accepted for compatibility; decoding is greedy so that answers are reproducible.",
+    )
     top_p: float | None = Field(None, strict=True, ge=0, le=1, description="Accepted and ignored (greedy decoding).")
     n: json_int(1, 1) | None = Field(None, description="Only 1 choice is produced.")
     stream_options: StreamOptions | None = Field(None, description="`include_usage` is honoured.")
-    scope: ScopeRequest | None = Field(None, description="Extension: answer only from these reports (default: the "
-                                                         "whole library); OpenAI clients send it in `extra_body`.")
+    scope: ScopeRequest | None = Field(
+        None,
+        description="Extension: answer only from these reports (default: the "
+        "whole library); OpenAI clients send it in `extra_body`.",
+    )
 
 
 class AssistantMessage(BaseModel):

@@ -20,14 +20,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from api.dependencies import get_retriever, get_services, require_ready
+from api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, ApiError, ErrorResponse
+from api.services import Services
 from rag.errors import RagError
 from rag.library import Change
-from rag.read import MEDIA_TYPES, SourceText, read_source
-from rag.retrieve import Retriever
-
-from ..dependencies import get_retriever, get_services, require_ready
-from ..errors import CONFLICT, COMMON_ERRORS, NOT_FOUND, ApiError, ErrorResponse
-from ..services import Services
+from rag.read.formats import MEDIA_TYPES, SourceText, read_source
+from rag.search.retrieve import Retriever
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[Depends(require_ready)])
 
@@ -35,11 +34,23 @@ router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[Depends(requi
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 REPORT_TEXT = {"type": "string", "format": "report"}
 # Raw bodies documented with a schema of their own (the text ones are `REPORT_TEXT`).
-BINARY_TYPES = ("application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "text/html", "application/octet-stream")
-RAW_TYPES = ("text/plain", "text/markdown", "application/octet-stream", "application/pdf",
-             "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/html",
-             "text/csv", "application/jsonl", "application/x-ndjson")
+BINARY_TYPES = (
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "text/html",
+    "application/octet-stream",
+)
+RAW_TYPES = (
+    "text/plain",
+    "text/markdown",
+    "application/octet-stream",
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "text/html",
+    "text/csv",
+    "application/jsonl",
+    "application/x-ndjson",
+)
 
 
 class DocumentInfo(BaseModel):
@@ -62,8 +73,9 @@ class DocumentInfo(BaseModel):
 
 class UploadJson(BaseModel):
     name: str | None = Field(None, max_length=200, description="A file name to show in listings (never a path).")
-    text: str = Field(description="The report's text (format `report`: see the request body).",
-                      json_schema_extra={"format": "report"})
+    text: str = Field(
+        description="The report's text (format `report`: see the request body).", json_schema_extra={"format": "report"}
+    )
 
 
 class ChangeResult(BaseModel):
@@ -78,75 +90,126 @@ class ChangeResult(BaseModel):
 def _info(d: dict, services: Services, uploads: dict) -> DocumentInfo:
     meta = d.get("meta") or {}
     up = uploads.get(d["id"], {})
-    return DocumentInfo(id=d["id"], name=up.get("name") or d.get("name", ""), title=d.get("title", ""),
-                        place=meta.get("place") or "", level=meta.get("level") or "", year=meta.get("year"),
-                        kind=meta.get("kind") or "", date=meta.get("date") or "", script=meta.get("script") or "",
-                        chars=d.get("chars", 0), chunks=d.get("chunks", 0), twin_of=d.get("twin_of", []),
-                        source=services.library.source(d["id"]), uploaded=up.get("uploaded"),
-                        format=d.get("format") or "text")
+    return DocumentInfo(
+        id=d["id"],
+        name=up.get("name") or d.get("name", ""),
+        title=d.get("title", ""),
+        place=meta.get("place") or "",
+        level=meta.get("level") or "",
+        year=meta.get("year"),
+        kind=meta.get("kind") or "",
+        date=meta.get("date") or "",
+        script=meta.get("script") or "",
+        chars=d.get("chars", 0),
+        chunks=d.get("chunks", 0),
+        twin_of=d.get("twin_of", []),
+        source=services.library.source(d["id"]),
+        uploaded=up.get("uploaded"),
+        format=d.get("format") or "text",
+    )
 
 
 def _result(change: Change) -> ChangeResult:
-    return ChangeResult(document=change.document, documents=change.documents, chunks=change.chunks,
-                        embedded=change.embedded, reused=change.reused, seconds=change.seconds)
+    return ChangeResult(
+        document=change.document,
+        documents=change.documents,
+        chunks=change.chunks,
+        embedded=change.embedded,
+        reused=change.reused,
+        seconds=change.seconds,
+    )
 
 
-@router.get("/documents", response_model=list[DocumentInfo], responses=COMMON_ERRORS,
-            summary="The documents being served")
-async def list_documents(services: Services = Depends(get_services),
-                         retriever: Retriever = Depends(get_retriever)) -> list[DocumentInfo]:
+@router.get(
+    "/documents", response_model=list[DocumentInfo], responses=COMMON_ERRORS, summary="The documents being served"
+)
+async def list_documents(
+    services: Services = Depends(get_services), retriever: Retriever = Depends(get_retriever)
+) -> list[DocumentInfo]:
     uploads = services.library.uploads()
     return [_info(d, services, uploads) for d in retriever.documents]
 
 
-@router.post("/documents", status_code=201, response_model=ChangeResult, summary="Upload a report", responses={
-    **COMMON_ERRORS,
-    400: {"model": ErrorResponse, "description": "Malformed JSON body."},
-    409: {"model": ErrorResponse, "description": "The same text is already in the library."},
-    415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
-    422: {"model": ErrorResponse, "description": "Not a report (not UTF-8 text, a PDF without a text layer, "
-                                                  "another binary file), empty, or nothing to index."},
-}, openapi_extra={"requestBody": {"required": True, "description": (
-    "The report as a file's bytes: UTF-8 text, a PDF with a text layer, a Word .docx or a web page, sniffed from "
-    "the bytes (give a display name with `?name=`, whose suffix also tells a CSV or JSON Lines dataset; "
-    "`text/csv`, `text/markdown`, `application/jsonl` are accepted too), a multipart form with the file in "
-    "`file`, or JSON `{\"name\": ..., \"text\": ...}`. String format `report`: the text of a report, with "
-    "at least one paragraph of Chinese (or English) text to index; anything else is a 422 `invalid_report`."),
-    "content": {
-        "text/plain": {"schema": REPORT_TEXT},
-        **{t: {"schema": {"type": "string", "format": "binary"}} for t in BINARY_TYPES},
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "additionalProperties": False,
-                                           "properties": {"file": {"type": "string", "format": "binary",
-                                                                   "description": "The report file."}}},
-            "encoding": {"file": {"contentType": ", ".join(["text/plain", *BINARY_TYPES])}}},
-        "application/json": {"schema": UploadJson.model_json_schema()}}}})
-async def upload_document(request: Request, name: str | None = Query(None, max_length=200, description=(
-        "Display name for a raw upload (for listings only; never used as a path).")),
-        services: Services = Depends(get_services)) -> ChangeResult:
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=ChangeResult,
+    summary="Upload a report",
+    responses={
+        **COMMON_ERRORS,
+        400: {"model": ErrorResponse, "description": "Malformed JSON body."},
+        409: {"model": ErrorResponse, "description": "The same text is already in the library."},
+        415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
+        422: {
+            "model": ErrorResponse,
+            "description": "Not a report (not UTF-8 text, a PDF without a text layer, "
+            "another binary file), empty, or nothing to index.",
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": (
+                "The report as a file's bytes: UTF-8 text, a PDF with a text layer, a Word .docx or a web page, sniffed from "
+                "the bytes (give a display name with `?name=`, whose suffix also tells a CSV or JSON Lines dataset; "
+                "`text/csv`, `text/markdown`, `application/jsonl` are accepted too), a multipart form with the file in "
+                '`file`, or JSON `{"name": ..., "text": ...}`. String format `report`: the text of a report, with '
+                "at least one paragraph of Chinese (or English) text to index; anything else is a 422 `invalid_report`."
+            ),
+            "content": {
+                "text/plain": {"schema": REPORT_TEXT},
+                **{t: {"schema": {"type": "string", "format": "binary"}} for t in BINARY_TYPES},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "file": {"type": "string", "format": "binary", "description": "The report file."}
+                        },
+                    },
+                    "encoding": {"file": {"contentType": ", ".join(["text/plain", *BINARY_TYPES])}},
+                },
+                "application/json": {"schema": UploadJson.model_json_schema()},
+            },
+        }
+    },
+)
+async def upload_document(
+    request: Request,
+    name: str | None = Query(
+        None, max_length=200, description=("Display name for a raw upload (for listings only; never used as a path).")
+    ),
+    services: Services = Depends(get_services),
+) -> ChangeResult:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     data = await request.body()
     if ctype == "application/json":
         try:
             raw = json.loads(data)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise ApiError(400, f"the request body is not valid JSON ({exc})", code="invalid_json")
+            raise ApiError(400, f"the request body is not valid JSON ({exc})", code="invalid_json") from exc
         except RecursionError:
-            raise ApiError(400, "the request body is not valid JSON (nested too deeply)", code="invalid_json")
+            raise ApiError(400, "the request body is not valid JSON (nested too deeply)", code="invalid_json") from None
         try:
             payload = UploadJson.model_validate(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             param = ".".join(str(p) for p in first["loc"]) or None
-            raise ApiError(422, f"{param}: {first['msg']}" if param else first["msg"], param=param,
-                           code=first["type"])
+            raise ApiError(
+                422, f"{param}: {first['msg']}" if param else first["msg"], param=param, code=first["type"]
+            ) from exc
         data, name = payload.text.encode("utf-8"), payload.name or name
     elif ctype == "multipart/form-data":
         data, name = await _form_file(request, name)
     elif ctype not in RAW_TYPES and ctype:
-        raise ApiError(415, f"unsupported Content-Type '{ctype}'; send the file's bytes (text/plain, "
-                       "application/pdf, application/octet-stream …), a multipart form with a `file` field, "
-                       "or application/json",
-                       code="unsupported_media_type")
+        raise ApiError(
+            415,
+            f"unsupported Content-Type '{ctype}'; send the file's bytes (text/plain, "
+            "application/pdf, application/octet-stream …), a multipart form with a `file` field, "
+            "or application/json",
+            code="unsupported_media_type",
+        )
     change = await run_in_threadpool(services.add_document, data, name)
     return _result(change)  # 201, the route's status
 
@@ -157,16 +220,24 @@ async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | N
     try:
         form = await request.form(max_files=1, max_fields=4)
     except Exception as exc:  # malformed multipart bodies raise parser-specific errors
-        raise ApiError(400, f"the multipart body cannot be read ({str(exc).splitlines()[0] if str(exc) else 'malformed'})",
-                       code="invalid_multipart")
+        raise ApiError(
+            400,
+            f"the multipart body cannot be read ({str(exc).splitlines()[0] if str(exc) else 'malformed'})",
+            code="invalid_multipart",
+        ) from exc
     upload = form.get("file")
     if upload is None:
-        raise ApiError(422, "the multipart form has no `file` field holding the report file", param="file",
-                       code="missing_file")
+        raise ApiError(
+            422, "the multipart form has no `file` field holding the report file", param="file", code="missing_file"
+        )
     other = sorted({k for k in form.keys() if k != "file"})
     if other:
-        raise ApiError(422, f"unexpected form field '{other[0][:50]}': the form holds one field, `file`",
-                       param=other[0][:50], code="unexpected_field")
+        raise ApiError(
+            422,
+            f"unexpected form field '{other[0][:50]}': the form holds one field, `file`",
+            param=other[0][:50],
+            code="unexpected_field",
+        )
     if isinstance(upload, str):  # a form field holding the text itself (sent without a file name)
         return upload.encode("utf-8"), name
     try:
@@ -176,28 +247,42 @@ async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | N
     return data, name or upload.filename
 
 
-@router.delete("/documents/{doc_id}", response_model=ChangeResult, summary="Remove a report", responses={
-    **COMMON_ERRORS,
-    404: {"model": ErrorResponse, "description": "No document with that id."},
-    409: {"model": ErrorResponse, "description": "It is the last document."},
-})
-async def delete_document(doc_id: str = Path(max_length=100, pattern=DOC_ID,
-                                             description="Document id from GET /v1/documents."),
-                          services: Services = Depends(get_services)) -> ChangeResult:
+@router.delete(
+    "/documents/{doc_id}",
+    response_model=ChangeResult,
+    summary="Remove a report",
+    responses={
+        **COMMON_ERRORS,
+        404: {"model": ErrorResponse, "description": "No document with that id."},
+        409: {"model": ErrorResponse, "description": "It is the last document."},
+    },
+)
+async def delete_document(
+    doc_id: str = Path(max_length=100, pattern=DOC_ID, description="Document id from GET /v1/documents."),
+    services: Services = Depends(get_services),
+) -> ChangeResult:
     change = await run_in_threadpool(services.remove_document, doc_id)
     return _result(change)
 
 
-@router.get("/documents/{doc_id}/file", summary="The original file of a report", responses={
-    **COMMON_ERRORS,
-    200: {"description": "The file as it was given, with its content type (a PDF opens at `#page=N`).",
-          "content": {t: {} for t in sorted(set(MEDIA_TYPES.values()))}},
-    404: {"model": ErrorResponse, "description": "No document with that id."},
-}, response_class=FileResponse)
-async def document_file(doc_id: str = Path(max_length=100, pattern=DOC_ID,
-                                           description="Document id from GET /v1/documents."),
-                        services: Services = Depends(get_services),
-                        retriever: Retriever = Depends(get_retriever)) -> FileResponse:
+@router.get(
+    "/documents/{doc_id}/file",
+    summary="The original file of a report",
+    responses={
+        **COMMON_ERRORS,
+        200: {
+            "description": "The file as it was given, with its content type (a PDF opens at `#page=N`).",
+            "content": {t: {} for t in sorted(set(MEDIA_TYPES.values()))},
+        },
+        404: {"model": ErrorResponse, "description": "No document with that id."},
+    },
+    response_class=FileResponse,
+)
+async def document_file(
+    doc_id: str = Path(max_length=100, pattern=DOC_ID, description="Document id from GET /v1/documents."),
+    services: Services = Depends(get_services),
+    retriever: Retriever = Depends(get_retriever),
+) -> FileResponse:
     served = {d["id"] for d in retriever.documents}
     if doc_id not in served:
         raise ApiError(404, f"no document '{doc_id}'", code="not_found")
@@ -228,9 +313,11 @@ class DocumentText(BaseModel):
     year: int | None = Field(description="Year of the report.")
     script: str = Field(description="simplified or traditional.")
     format: str = Field(description="Format of the original: text, csv, json, pdf, docx or html.")
-    text: str = Field(description="The report's text as read (decoded, line endings unified; for PDF, Word and "
-                                  "web pages the text extracted from the file, one paragraph per line): the string "
-                                  "that citation and paragraph offsets index.")
+    text: str = Field(
+        description="The report's text as read (decoded, line endings unified; for PDF, Word and "
+        "web pages the text extracted from the file, one paragraph per line): the string "
+        "that citation and paragraph offsets index."
+    )
     paragraphs: list[Paragraph] = Field(description="Every chunk cut from the text, in order, with its offsets.")
     twin_of: list[str] = Field(description="Ids of the same report in the other script.")
 
@@ -266,37 +353,74 @@ def _document_text(services: Services, retriever: Retriever, doc_id: str) -> Doc
         path = services.library.file_of(doc_id)
         sources = _sources(path)
     except (RagError, OSError) as exc:
-        raise ApiError(404, f"the file of document '{doc_id}' cannot be read ({str(exc).splitlines()[0]})",
-                       NOT_FOUND, code="document_file_missing") from exc
+        raise ApiError(
+            404,
+            f"the file of document '{doc_id}' cannot be read ({str(exc).splitlines()[0]})",
+            NOT_FOUND,
+            code="document_file_missing",
+        ) from exc
     src = next((s for s in sources if path.stem + (f"-{s.suffix_id}" if s.suffix_id else "") == doc_id), None)
     if src is None:
-        raise ApiError(404, f"the file of document '{doc_id}' no longer holds it", NOT_FOUND,
-                       code="document_file_missing")
+        raise ApiError(
+            404, f"the file of document '{doc_id}' no longer holds it", NOT_FOUND, code="document_file_missing"
+        )
     digest = summary.get("sha256")
     if digest and hashlib.sha256(src.text.encode("utf-8")).hexdigest() != digest:
-        raise ApiError(409, f"the file of document '{doc_id}' changed since it was indexed; re-index it "
-                       "(`rag index`) to read it with citations", CONFLICT, code="document_changed")
-    paragraphs = [Paragraph(id=c.id, kind=c.kind, start=c.start, end=c.end, spans=c.spans, section=c.section,
-                            breadcrumb=c.breadcrumb, paragraph=c.paragraph, page=c.pages[0][1] if c.pages else None,
-                            twins=c.twins)
-                  for c in retriever.store.iter_chunks(doc=doc_id)]
+        raise ApiError(
+            409,
+            f"the file of document '{doc_id}' changed since it was indexed; re-index it "
+            "(`rag index`) to read it with citations",
+            CONFLICT,
+            code="document_changed",
+        )
+    paragraphs = [
+        Paragraph(
+            id=c.id,
+            kind=c.kind,
+            start=c.start,
+            end=c.end,
+            spans=c.spans,
+            section=c.section,
+            breadcrumb=c.breadcrumb,
+            paragraph=c.paragraph,
+            page=c.pages[0][1] if c.pages else None,
+            twins=c.twins,
+        )
+        for c in retriever.store.iter_chunks(doc=doc_id)
+    ]
     meta = summary.get("meta") or {}
     shown = services.library.uploads().get(doc_id, {}).get("name") or summary.get("name", "")
-    return DocumentText(id=doc_id, name=shown, title=summary.get("title", ""), place=meta.get("place") or "",
-                        year=meta.get("year"), script=meta.get("script") or "", format=summary.get("format") or "text",
-                        text=src.text, paragraphs=paragraphs, twin_of=summary.get("twin_of", []))
+    return DocumentText(
+        id=doc_id,
+        name=shown,
+        title=summary.get("title", ""),
+        place=meta.get("place") or "",
+        year=meta.get("year"),
+        script=meta.get("script") or "",
+        format=summary.get("format") or "text",
+        text=src.text,
+        paragraphs=paragraphs,
+        twin_of=summary.get("twin_of", []),
+    )
 
 
-@router.get("/documents/{doc_id}/text", response_model=DocumentText, summary="The text of a report, as cited",
-            responses={
-                **COMMON_ERRORS,
-                404: {"model": ErrorResponse, "description": "No document with that id, or its file is gone."},
-                409: {"model": ErrorResponse, "description": "The file changed since it was indexed."},
-            })
-async def document_text(doc_id: str = Path(max_length=100, pattern=DOC_ID,
-                                           description="Document id from GET /v1/documents or a citation's `doc`."),
-                        services: Services = Depends(get_services),
-                        retriever: Retriever = Depends(get_retriever)) -> DocumentText:
+@router.get(
+    "/documents/{doc_id}/text",
+    response_model=DocumentText,
+    summary="The text of a report, as cited",
+    responses={
+        **COMMON_ERRORS,
+        404: {"model": ErrorResponse, "description": "No document with that id, or its file is gone."},
+        409: {"model": ErrorResponse, "description": "The file changed since it was indexed."},
+    },
+)
+async def document_text(
+    doc_id: str = Path(
+        max_length=100, pattern=DOC_ID, description="Document id from GET /v1/documents or a citation's `doc`."
+    ),
+    services: Services = Depends(get_services),
+    retriever: Retriever = Depends(get_retriever),
+) -> DocumentText:
     """The report's text as read, the string citation offsets (`start`, `end`) index, with every chunk's
     offsets and twin chunks, so a client can show the whole report and highlight a quote exactly; for a
     PDF, Word file or web page this is the text read from it, not the binary original (see `/file`)."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from ..dependencies import get_readiness
-from .schemas import Health, Ready
+from api.dependencies import get_readiness
+from api.health.schemas import Health, Ready
 
 router = APIRouter(tags=["health"])
 
@@ -17,8 +17,12 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Ready, summary="Readiness",
-            responses={503: {"model": Ready, "description": "Still loading, or loading failed."}})
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    summary="Readiness",
+    responses={503: {"model": Ready, "description": "Still loading, or loading failed."}},
+)
 async def readyz(response: Response, ready: Ready = Depends(get_readiness)) -> Ready:
     if not ready.ready:
         response.status_code = 503

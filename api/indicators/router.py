@@ -23,15 +23,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.dependencies import get_retriever, require_ready
+from api.errors import COMMON_ERRORS, ApiError, ErrorResponse
+from api.schemas import Citation
+from api.scope import Vocabulary
 from rag.errors import RagError
 from rag.indicators import table
-from rag.retrieve import Retriever
 from rag.scope import LEVELS, Scope
-
-from ..dependencies import get_retriever, require_ready
-from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
-from ..schemas import Citation
-from ..scope import Vocabulary
+from rag.search.retrieve import Retriever
 
 router = APIRouter(prefix="/v1", tags=["indicators"], dependencies=[Depends(require_ready)])
 
@@ -39,20 +38,50 @@ PATHS = ("/v1/indicators", "/v1/indicators/compare")
 FILTERS = ("doc", "place", "year", "level", "indicator")
 VERDICTS = ("above", "below", "met", "not comparable")
 ROW_EXAMPLE = {
-    "doc": "07_province_guangdong_2025", "place": "广东省", "level": "province", "year": 2025,
-    "indicator": "gdp_growth", "kind": "target", "period": 2025, "value": "5%左右",
-    "citation": {"n": 1, "id": "07_province_guangdong_2025/a1/s2/p1", "doc": "07_province_guangdong_2025",
-                 "title": "2025年政府工作报告", "section": ["二、2025年工作安排"],
-                 "breadcrumb": "广东省 · 2025年政府工作报告 › 二、2025年工作安排", "paragraph": 1,
-                 "quote": "地区生产总值增长5%左右；", "text": "今年经济社会发展的主要预期目标是：地区生产总值增长5%左右；……",
-                 "start": 5120, "end": 5132, "page": None, "location": "¶1"}}
+    "doc": "07_province_guangdong_2025",
+    "place": "广东省",
+    "level": "province",
+    "year": 2025,
+    "indicator": "gdp_growth",
+    "kind": "target",
+    "period": 2025,
+    "value": "5%左右",
+    "citation": {
+        "n": 1,
+        "id": "07_province_guangdong_2025/a1/s2/p1",
+        "doc": "07_province_guangdong_2025",
+        "title": "2025年政府工作报告",
+        "section": ["二、2025年工作安排"],
+        "breadcrumb": "广东省 · 2025年政府工作报告 › 二、2025年工作安排",
+        "paragraph": 1,
+        "quote": "地区生产总值增长5%左右；",
+        "text": "今年经济社会发展的主要预期目标是：地区生产总值增长5%左右；……",
+        "start": 5120,
+        "end": 5132,
+        "page": None,
+        "location": "¶1",
+    },
+}
 PAIR_EXAMPLE = {
-    "place": "广东省", "indicator": "gdp_growth", "period": 2025, "target": "5%左右", "result": "3.9%",
-    "verdict": "below", "target_doc": "07_province_guangdong_2025", "result_doc": "15_province_guangdong_2026",
+    "place": "广东省",
+    "indicator": "gdp_growth",
+    "period": 2025,
+    "target": "5%左右",
+    "result": "3.9%",
+    "verdict": "below",
+    "target_doc": "07_province_guangdong_2025",
+    "result_doc": "15_province_guangdong_2026",
     "target_citation": ROW_EXAMPLE["citation"],
-    "result_citation": {**ROW_EXAMPLE["citation"], "id": "15_province_guangdong_2026/a1/s1/p2",
-                        "doc": "15_province_guangdong_2026", "title": "2026年政府工作报告",
-                        "quote": "全省地区生产总值增长3.9%。", "start": 812, "end": 827}}
+    "result_citation": {
+        **ROW_EXAMPLE["citation"],
+        "id": "15_province_guangdong_2026/a1/s1/p2",
+        "doc": "15_province_guangdong_2026",
+        "title": "2026年政府工作报告",
+        "quote": "全省地区生产总值增长3.9%。",
+        "start": 812,
+        "end": 827,
+    },
+}
 
 
 class IndicatorRow(BaseModel):
@@ -62,16 +91,24 @@ class IndicatorRow(BaseModel):
     place: str = Field(description="The place of the report.")
     level: str = Field(description="Its administrative level: national, province, prefecture, county or district.")
     year: int | None = Field(description="Year of the report.")
-    indicator: str = Field(description="Indicator id: gdp_growth, gdp_total, budget_revenue_growth, budget_revenue, "
-                                       "urban_jobs, unemployment_rate, cpi, income_growth, grain_output, "
-                                       "energy_intensity, industry_growth, investment_growth, retail_growth, "
-                                       "trade_growth, air_quality.")
-    kind: Literal["target", "result"] = Field(description="`target` (set for the report's year) or `result` "
-                                                          "(achieved in an earlier year, usually the year before).")
+    indicator: str = Field(
+        description="Indicator id: gdp_growth, gdp_total, budget_revenue_growth, budget_revenue, "
+        "urban_jobs, unemployment_rate, cpi, income_growth, grain_output, "
+        "energy_intensity, industry_growth, investment_growth, retail_growth, "
+        "trade_growth, air_quality."
+    )
+    kind: Literal["target", "result"] = Field(
+        description="`target` (set for the report's year) or `result` "
+        "(achieved in an earlier year, usually the year before)."
+    )
     period: int | None = Field(description="The year the figure is about.")
-    value: str = Field(description="The value as the report writes it: 「5%左右」, 「1100万人以上」, 「与经济增长同步」.")
-    citation: Citation = Field(description="The sentence the value is read from, as the citations of /v1/ask: "
-                                           "`text[start:end]` of /v1/documents/{doc}/text is `quote`.")
+    value: str = Field(
+        description="The value as the report writes it: 「5%左右」, 「1100万人以上」, 「与经济增长同步」."
+    )
+    citation: Citation = Field(
+        description="The sentence the value is read from, as the citations of /v1/ask: "
+        "`text[start:end]` of /v1/documents/{doc}/text is `quote`."
+    )
 
 
 class IndicatorPair(BaseModel):
@@ -82,11 +119,13 @@ class IndicatorPair(BaseModel):
     period: int | None = Field(description="The year the target was set for and the result is about.")
     target: str = Field(description="The target as the earlier report writes it.")
     result: str = Field(description="The result as the later report writes it.")
-    verdict: Literal[VERDICTS] = Field(description="How the result stands against the target, computed from the "
-                                                   "two values (never generated): above, below, met (a ceiling "
-                                                   "such as 「以内」, unemployment or CPI is met at or under it, a "
-                                                   "floor 「以上」 at or over it, a figure or range within it), or "
-                                                   "not comparable (a target in words, different units).")
+    verdict: Literal[VERDICTS] = Field(
+        description="How the result stands against the target, computed from the "
+        "two values (never generated): above, below, met (a ceiling "
+        "such as 「以内」, unemployment or CPI is met at or under it, a "
+        "floor 「以上」 at or over it, a figure or range within it), or "
+        "not comparable (a target in words, different units)."
+    )
     target_doc: str = Field(description="Document id of the report that set the target.")
     result_doc: str = Field(description="Document id of the report that gives the result.")
     target_citation: Citation | None = Field(description="The sentence of the target.")
@@ -96,34 +135,48 @@ class IndicatorPair(BaseModel):
 class IndicatorTable(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"data": [ROW_EXAMPLE]}]})
 
-    data: list[IndicatorRow] = Field(description="One row per figure, in the order of the library (report by "
-                                                 "report), each report's targets, then its results.")
+    data: list[IndicatorRow] = Field(
+        description="One row per figure, in the order of the library (report by "
+        "report), each report's targets, then its results."
+    )
 
 
 class IndicatorPairs(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"data": [PAIR_EXAMPLE]}]})
 
-    data: list[IndicatorPair] = Field(description="Each target of the chosen reports beside the result a later "
-                                                  "report gives for the same place, indicator and year (and each "
-                                                  "result of the chosen reports beside the target it answers).")
+    data: list[IndicatorPair] = Field(
+        description="Each target of the chosen reports beside the result a later "
+        "report gives for the same place, indicator and year (and each "
+        "result of the chosen reports beside the target it answers)."
+    )
 
 
 def _query(what: str) -> object:
-    return Query([], description=f"Only {what}: repeat the parameter or separate names with commas, exactly as "
-                                 "listed (no blanks, no padding). A name the library does not hold is a 422.")
+    return Query(
+        [],
+        description=f"Only {what}: repeat the parameter or separate names with commas, exactly as "
+        "listed (no blanks, no padding). A name the library does not hold is a 422.",
+    )
 
 
 class Filters:
     """The query's filters, as given (checked against the library in `select`)."""
 
-    def __init__(self, doc: list[str] = _query("these documents (ids, or file names as /v1/documents lists them)"),
-                 place: list[str] = _query("these places' reports (as the reports write them: 「广东省」 or 「广东」)"),
-                 year: list[str] = _query("the reports of these years (a report of 2025 reviews 2024)"),
-                 level: list[str] = _query(f"reports of these levels ({', '.join(LEVELS)})"),
-                 indicator: list[str] = _query("these indicators (ids: gdp_growth, urban_jobs, cpi …)"),
-                 format: Literal["json", "csv"] = Query("json", description=(
-                     "`json` (the default): `{\"data\": [...]}`; `csv`: a UTF-8 CSV file (with a byte-order "
-                     "mark, for spreadsheets) with the cited sentence of each row."))):
+    def __init__(
+        self,
+        doc: list[str] = _query("these documents (ids, or file names as /v1/documents lists them)"),
+        place: list[str] = _query("these places' reports (as the reports write them: 「广东省」 or 「广东」)"),
+        year: list[str] = _query("the reports of these years (a report of 2025 reviews 2024)"),
+        level: list[str] = _query(f"reports of these levels ({', '.join(LEVELS)})"),
+        indicator: list[str] = _query("these indicators (ids: gdp_growth, urban_jobs, cpi …)"),
+        format: Literal["json", "csv"] = Query(
+            "json",
+            description=(
+                '`json` (the default): `{"data": [...]}`; `csv`: a UTF-8 CSV file (with a byte-order '
+                "mark, for spreadsheets) with the cited sentence of each row."
+            ),
+        ),
+    ):
         self.values = {"doc": doc, "place": place, "year": year, "level": level, "indicator": indicator}
         self.format = format
 
@@ -134,8 +187,13 @@ def _split(param: str, values: list[str]) -> list[str]:
     for value in values:
         for name in value.split(","):
             if not name or name != name.strip():
-                raise ApiError(422, f"{param}: {name!r} is not a name: give names exactly, separated by commas, "
-                                    "without blanks or padding", param=param, code="unknown_scope")
+                raise ApiError(
+                    422,
+                    f"{param}: {name!r} is not a name: give names exactly, separated by commas, "
+                    "without blanks or padding",
+                    param=param,
+                    code="unknown_scope",
+                )
             out.append(name)
     return list(dict.fromkeys(out))
 
@@ -166,20 +224,33 @@ def _check(filters: Filters, vocabulary: Vocabulary) -> tuple[dict[str, list[str
         if bad:
             name = bad[0]
             if param == "indicator":
-                raise ApiError(422, f"indicator: unknown indicator {name!r} (one of {', '.join(known['indicator'])})",
-                               param=param, code="unknown_indicator")
+                raise ApiError(
+                    422,
+                    f"indicator: unknown indicator {name!r} (one of {', '.join(known['indicator'])})",
+                    param=param,
+                    code="unknown_indicator",
+                )
             if param == "year" and not (name.isdigit() and len(name) == 4):
                 raise ApiError(422, f"year: {name!r} is not a year", param=param, code="invalid_year")
             what = {"doc": "document", "place": "place", "year": "year", "level": "level"}[param]
             held = sorted(set(known[param].values()))
             shown = ", ".join(held[:30]) + (" …" if len(held) > 30 else "")
-            raise ApiError(422, f"{param}: no {what} {name!r} in the library (it holds: {shown})", param=param,
-                           code="unknown_scope")
+            raise ApiError(
+                422,
+                f"{param}: no {what} {name!r} in the library (it holds: {shown})",
+                param=param,
+                code="unknown_scope",
+            )
         meant[param] = list(dict.fromkeys(known[param][n] for n in given))
     docs, places = set(meant["doc"]), set(meant["place"])
     years, levels = {int(y) for y in meant["year"]}, set(meant["level"])
-    admits = any((not docs or doc in docs) and (not places or place in places) and (not years or year in years)
-                 and (not levels or level in levels) for doc, place, level, year in vocabulary.reports)
+    admits = any(
+        (not docs or doc in docs)
+        and (not places or place in places)
+        and (not years or year in years)
+        and (not levels or level in levels)
+        for doc, place, level, year in vocabulary.reports
+    )
     return meant, admits
 
 
@@ -187,42 +258,72 @@ def _read(retriever: Retriever, filters: Filters, compare: bool) -> list[dict]:
     meant, admits = _check(filters, Vocabulary.of(retriever))
     if not admits:
         return []
-    scope = Scope(tuple(meant["doc"]), tuple(meant["place"]), tuple(int(y) for y in meant["year"]),
-                  tuple(meant["level"])) or None
+    scope = (
+        Scope(tuple(meant["doc"]), tuple(meant["place"]), tuple(int(y) for y in meant["year"]), tuple(meant["level"]))
+        or None
+    )
     try:
         if compare:
-            return [{**p, "target_citation": p.get("target_citation") or None,
-                     "result_citation": p.get("result_citation") or None}
-                    for p in table.pairs_in(retriever.store, scope, meant["indicator"])]
+            return [
+                {
+                    **p,
+                    "target_citation": p.get("target_citation") or None,
+                    "result_citation": p.get("result_citation") or None,
+                }
+                for p in table.pairs_in(retriever.store, scope, meant["indicator"])
+            ]
         return table.select(retriever.store, scope, meant["indicator"])
     except RagError as exc:  # the names were checked against this library: not expected
         raise ApiError(422, str(exc), code="unknown_scope") from exc
 
 
 def _csv(rows: list[dict], fields: tuple[str, ...], filename: str) -> Response:
-    return Response(table.to_csv(rows, fields).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        table.to_csv(rows, fields).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 RESPONSES = {
     **COMMON_ERRORS,
-    422: {"model": ErrorResponse, "description": "A filter names something the library does not hold "
-                                                 "(`unknown_scope`, `unknown_indicator`), a year that is not one "
-                                                 "(`invalid_year`), or `format` is not json or csv."},
+    422: {
+        "model": ErrorResponse,
+        "description": "A filter names something the library does not hold "
+        "(`unknown_scope`, `unknown_indicator`), a year that is not one "
+        "(`invalid_year`), or `format` is not json or csv.",
+    },
 }
 
 
 def _ok(description: str, example_fields: tuple[str, ...]) -> dict:
     header = ",".join(example_fields)
-    return {200: {"description": description, "content": {"text/csv": {
-        "schema": {"type": "string", "description": "CSV: a header line, then one line per row."},
-        "example": header + "\n"}}}}
+    return {
+        200: {
+            "description": description,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "description": "CSV: a header line, then one line per row."},
+                    "example": header + "\n",
+                }
+            },
+        }
+    }
 
 
-@router.get("/indicators", response_model=IndicatorTable, response_model_exclude_unset=True,
-            summary="The headline indicators of the reports, each cited",
-            responses={**RESPONSES, **_ok("The rows (JSON), or with `format=csv` a CSV file `indicators.csv`.",
-                                          table.FIELDS + ("quote", "section", "paragraph", "page"))})
+@router.get(
+    "/indicators",
+    response_model=IndicatorTable,
+    response_model_exclude_unset=True,
+    summary="The headline indicators of the reports, each cited",
+    responses={
+        **RESPONSES,
+        **_ok(
+            "The rows (JSON), or with `format=csv` a CSV file `indicators.csv`.",
+            table.FIELDS + ("quote", "section", "paragraph", "page"),
+        ),
+    },
+)
 async def indicators(filters: Filters = Depends(), retriever: Retriever = Depends(get_retriever)):
     """Targets (for the report's year) and results (of earlier years) of the headline indicators — GDP
     growth and total, budget revenue, new urban jobs, surveyed unemployment, CPI, income growth, grain,
@@ -234,11 +335,19 @@ async def indicators(filters: Filters = Depends(), retriever: Retriever = Depend
     return {"data": rows}
 
 
-@router.get("/indicators/compare", response_model=IndicatorPairs, response_model_exclude_unset=True,
-            summary="Each target beside the result a later report gives",
-            responses={**RESPONSES, **_ok("The pairs (JSON), or with `format=csv` a CSV file "
-                                          "`indicators-compare.csv`.",
-                                          table.PAIR_FIELDS + ("target_quote", "result_quote"))})
+@router.get(
+    "/indicators/compare",
+    response_model=IndicatorPairs,
+    response_model_exclude_unset=True,
+    summary="Each target beside the result a later report gives",
+    responses={
+        **RESPONSES,
+        **_ok(
+            "The pairs (JSON), or with `format=csv` a CSV file `indicators-compare.csv`.",
+            table.PAIR_FIELDS + ("target_quote", "result_quote"),
+        ),
+    },
+)
 async def compare(filters: Filters = Depends(), retriever: Retriever = Depends(get_retriever)):
     """Each target beside the result the next report of the same place states for the same indicator and
     year, with how it stands (as `rag indicators --compare --json`). The filters choose the reports: a

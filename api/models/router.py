@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from ..dependencies import get_services, require_ready
-from ..errors import COMMON_ERRORS
-from ..services import Services
+from api.dependencies import get_services, require_ready
+from api.errors import COMMON_ERRORS
+from api.services import Services
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])
 

@@ -9,34 +9,42 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.retrieve import Retriever
-
-from ..dependencies import get_retriever, get_services, require_ready
-from ..errors import COMMON_ERRORS, ApiError, ErrorResponse
-from ..questions import check_question
-from ..schemas import SearchResult, json_int
-from ..scope import ScopeRequest, check_scope
-from ..services import Services
-from ..settings import PIPELINE_MAX_QUESTION_CHARS
+from api.dependencies import get_retriever, get_services, require_ready
+from api.errors import COMMON_ERRORS, ApiError, ErrorResponse
+from api.questions import check_question
+from api.schemas import SearchResult, json_int
+from api.scope import ScopeRequest, check_scope
+from api.services import Services
+from api.settings import PIPELINE_MAX_QUESTION_CHARS
+from rag.search.retrieve import Retriever
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_ready)])
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"question": "甲市今年要新认定多少家高新技术企业？", "k": 3}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"question": "甲市今年要新认定多少家高新技术企业？", "k": 3}]}
+    )
 
-    question: str = Field(strict=True, description="The question or search words, in Chinese (either script) or "
-                                                   f"English; 1 to {PIPELINE_MAX_QUESTION_CHARS} characters.")
+    question: str = Field(
+        strict=True,
+        description="The question or search words, in Chinese (either script) or "
+        f"English; 1 to {PIPELINE_MAX_QUESTION_CHARS} characters.",
+    )
     k: json_int(1, 50) = Field(10, description="How many results (like `rag search -k`).")
     scope: ScopeRequest | None = Field(None, description="Search only these reports (default: the whole library).")
 
 
-@router.post("/search", response_model=list[SearchResult], summary="Ranked passages for a question",
-             response_model_exclude_unset=True,  # the pipeline's objects, validated, with exactly their fields
-             responses={**COMMON_ERRORS, 400: {"model": ErrorResponse, "description": "Empty or over-long question."}})
-async def search(body: SearchRequest, services: Services = Depends(get_services),
-                 retriever: Retriever = Depends(get_retriever)) -> list[dict]:
+@router.post(
+    "/search",
+    response_model=list[SearchResult],
+    summary="Ranked passages for a question",
+    response_model_exclude_unset=True,  # the pipeline's objects, validated, with exactly their fields
+    responses={**COMMON_ERRORS, 400: {"model": ErrorResponse, "description": "Empty or over-long question."}},
+)
+async def search(
+    body: SearchRequest, services: Services = Depends(get_services), retriever: Retriever = Depends(get_retriever)
+) -> list[dict]:
     question = check_question(services, body.question, "question")
     if "k" not in body.model_fields_set:  # the default, as the document gives it, is within the server's max_k
         body.k = min(body.k, services.api.max_k)

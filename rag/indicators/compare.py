@@ -63,8 +63,18 @@ def pair_rows(rows: list[dict]) -> list[dict]:
         r = results.get((t["place"], t["indicator"], t["period"]))
         if r is None or (r.get("year") or 0) <= (t.get("year") or 0):
             continue
-        out.append({"place": t["place"], "indicator": t["indicator"], "period": t["period"],
-                    "target": t["value"], "result": r["value"], "verdict": verdict(t["value"], r["value"], t["indicator"]),
-                    "target_doc": t["doc"], "result_doc": r["doc"],
-                    "target_citation": t.get("citation", {}), "result_citation": r.get("citation", {})})
+        out.append(
+            {
+                "place": t["place"],
+                "indicator": t["indicator"],
+                "period": t["period"],
+                "target": t["value"],
+                "result": r["value"],
+                "verdict": verdict(t["value"], r["value"], t["indicator"]),
+                "target_doc": t["doc"],
+                "result_doc": r["doc"],
+                "target_citation": t.get("citation", {}),
+                "result_citation": r.get("citation", {}),
+            }
+        )
     return out

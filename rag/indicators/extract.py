@@ -12,16 +12,17 @@ sub-region's figure are never the year's result or target.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
-from ..cite import citation_for
-from ..clean import to_simplified
-from ..generate import ContextSentence, _offset_map
-from .catalog import CATALOG, EXTRACTOR_VERSION, Indicator
+from rag.answer.cite import citation_for
+from rag.answer.context import ContextSentence, _offset_map
+from rag.chunk.clean import to_simplified
+from rag.indicators.catalog import CATALOG, EXTRACTOR_VERSION, Indicator
 
 if TYPE_CHECKING:
-    from ..ingest import Chunk
+    from rag.ingest import Chunk
 
 __all__ = ["EXTRACTOR_VERSION", "IndicatorRow", "extract"]
 
@@ -45,17 +46,25 @@ class IndicatorRow:
 _QUAL_BEFORE = r"(?:约|近|超过|突破|不低于|不少于|不超过|高于|低于)?"
 _QUAL_AFTER = r"(?:左右|以上|以内|以下|上下|之间)?"
 _NUM = r"\d+(?:\.\d+)?"
-_RATE = (rf"(?P<pre>{_QUAL_BEFORE})(?P<num>{_NUM}\s*[%％]?(?:\s*[—–\-~～至到]\s*{_NUM})?\s*[%％]|{_NUM}\s*个百分点)"
-         rf"(?P<post>{_QUAL_AFTER})")
+_RATE = (
+    rf"(?P<pre>{_QUAL_BEFORE})(?P<num>{_NUM}\s*[%％]?(?:\s*[—–\-~～至到]\s*{_NUM})?\s*[%％]|{_NUM}\s*个百分点)"
+    rf"(?P<post>{_QUAL_AFTER})"
+)
 # what may stand between an indicator's name and its figure: measure verbs, hedges, 比上年
-_GAP = re.compile(r"(?:按可比口径|同口径|比上年|同比)?[^\d，,；;。：:（(）)占比重为]{0,3}(?:增长|增速|增幅|上涨|涨幅|下降|降低|回落|降到|降至|下降到|控制在|保持在|"
-                  r"稳定在|达到|达|为|是|实现|完成|提高到|提高|增加到|增至|突破|超过|保持|在|同比|比上年|实际)?"
-                  r"[^\d，,；;。：:（(）)占比重]{0,4}?")
+_GAP = re.compile(
+    r"(?:按可比口径|同口径|比上年|同比)?[^\d，,；;。：:（(）)占比重为]{0,3}(?:增长|增速|增幅|上涨|涨幅|下降|降低|回落|降到|降至|下降到|控制在|保持在|"
+    r"稳定在|达到|达|为|是|实现|完成|提高到|提高|增加到|增至|突破|超过|保持|在|同比|比上年|实际)?"
+    r"[^\d，,；;。：:（(）)占比重]{0,4}?"
+)
 _DECLINE = re.compile(r"下降|降低|回落|微降|降到|降至|减少")
-_SPAN_WORDS = re.compile(r"年均(?:增长|增速|增幅|下降|降低|提高|递增|新增)|累计|五年|[“\"]?十[一二三四五六七八九]五|平均每年|以来")
+_SPAN_WORDS = re.compile(
+    r"年均(?:增长|增速|增幅|下降|降低|提高|递增|新增)|累计|五年|[“\"]?十[一二三四五六七八九]五|平均每年|以来"
+)
 # an amount the figure asked for comes after (「生产总值5503亿元、增长5.4%」「突破9万亿元、增长9.8%」)
-_AMOUNT_FIRST = re.compile(r"(?:比上年|同比)?(?:超过|达到|达|突破|实现|完成|为|提高到|增加到|增至)?\d+(?:\.\d+)?\s*(?:万亿|亿|万|千)?"
-                           r"(?:元|美元|人|吨|斤|公斤)?[、，,]\s*")
+_AMOUNT_FIRST = re.compile(
+    r"(?:比上年|同比)?(?:超过|达到|达|突破|实现|完成|为|提高到|增加到|增至)?\d+(?:\.\d+)?\s*(?:万亿|亿|万|千)?"
+    r"(?:元|美元|人|吨|斤|公斤)?[、，,]\s*"
+)
 _PLAN_ONLY = re.compile(r"拟|预期目标|力争|预计安排|计划安排|目标")
 # a place of its own before the indicator (「深圳市地区生产总值」「乙县GDP」): a sub-region's figure
 _SUB_PLACE = re.compile(r"(?![全我本该])[\u4e00-\u9fff](?:市|县|区|州|盟|旗)(?:的)?$|新区(?:的)?$|园区(?:的)?$")
@@ -88,8 +97,10 @@ def _value_after(ind: Indicator, text: str, pos: int, end: int) -> tuple[str, in
         g = gap.end() if gap else start
         m = re.compile(_RATE).match(tail, g)
         if m is None and ind.measure == "level" and ind.units:
-            m = re.compile(rf"(?P<pre>{_QUAL_BEFORE})(?P<num>{_NUM}\s*(?:{'|'.join(map(re.escape, ind.units))}))"
-                           rf"(?P<post>{_QUAL_AFTER})").match(tail, g)
+            m = re.compile(
+                rf"(?P<pre>{_QUAL_BEFORE})(?P<num>{_NUM}\s*(?:{'|'.join(map(re.escape, ind.units))}))"
+                rf"(?P<post>{_QUAL_AFTER})"
+            ).match(tail, g)
         if m is None:
             return None
         # a decline stays one (「CPI微降0.1%」, 「PM2.5浓度下降5%」); a level it fell to is the level
@@ -113,8 +124,10 @@ def _from_to(ind: Indicator, text: str, pos: int, end: int) -> tuple[str, int, i
     """「国内生产总值从82.7万亿元增加到121万亿元」「生产总值达到3353.3亿元」: the level a span of years
     ends at (the level of its last year)."""
     amount = _amount_re(ind)
-    m = re.compile(rf"^[^，,；;。\d]{{0,4}}?(?:从{amount})?(?:增加|提高|增长|提升|扩大|跃升)?(?:到|至)"
-                   rf"(?P<v>{amount})|^[^，,；;。\d]{{0,4}}?达到(?P<w>{amount})").match(text[pos:end])
+    m = re.compile(
+        rf"^[^，,；;。\d]{{0,4}}?(?:从{amount})?(?:增加|提高|增长|提升|扩大|跃升)?(?:到|至)"
+        rf"(?P<v>{amount})|^[^，,；;。\d]{{0,4}}?达到(?P<w>{amount})"
+    ).match(text[pos:end])
     if m is None:
         return None
     g = "v" if m.group("v") else "w"
@@ -166,25 +179,28 @@ def _candidates(chunk: Chunk) -> Iterable[tuple[tuple[int, int], IndicatorRow]]:
         for ind in CATALOG:
             for m in ind.name.finditer(text, s, e):
                 clause_start = max((c.end() for c in _CLAUSE_END.finditer(text, s, m.start())), default=s)
-                before = text[clause_start:m.start()]
-                if (_SUB_PLACE.search(before.rstrip("的")) or re.search(r"人均|占|本级|(?:城镇|农村|乡村|城乡|牧区)[^，,；;。]{0,4}$", before)
-                        or re.search(r"[对向][^，,；;。]{1,14}$", before)):
+                before = text[clause_start : m.start()]
+                if (
+                    _SUB_PLACE.search(before.rstrip("的"))
+                    or re.search(r"人均|占|本级|(?:城镇|农村|乡村|城乡|牧区)[^，,；;。]{0,4}$", before)
+                    or re.search(r"[对向][^，,；;。]{1,14}$", before)
+                ):
                     continue  # a sub-region's, a per-person or a share figure; trade with some countries
-                clause = text[clause_start: next((c.start() for c in _CLAUSE_END.finditer(text, m.end(), e)), e)]
+                clause = text[clause_start : next((c.start() for c in _CLAUSE_END.finditer(text, m.end(), e)), e)]
                 # in a paragraph about several years, a clause that names the last one is that year's
-                one_year = not span or f"{year - 1}年" in text[s:m.start()]
+                one_year = not span or f"{year - 1}年" in text[s : m.start()]
                 if not one_year and ind.measure != "amount":
                     continue
                 got = _value_after(ind, text, m.end(), e) if one_year else _from_to(ind, text, m.end(), e)
                 if got is None:
                     continue
                 value, vs, ve = got
-                clause = text[clause_start: next((c.start() for c in _CLAUSE_END.finditer(text, ve, e)), e)]
+                clause = text[clause_start : next((c.start() for c in _CLAUSE_END.finditer(text, ve, e)), e)]
                 if one_year and _SPAN_WORDS.search(clause):
                     continue  # an average or a total over years
                 if kind == "result" and _PLAN_ONLY.search(lead + clause) and not re.search(r"完成|实现|实际", clause):
                     continue  # a plan told in a review (「今年预期目标…」 quoted back)
-                if kind == "target" and re.search(rf"{year - 1}年|去年|上年", text[clause_start:m.start()]):
+                if kind == "target" and re.search(rf"{year - 1}年|去年|上年", text[clause_start : m.start()]):
                     continue  # last year's figure recalled in the plan
                 if kind == "target" and _SPAN_WORDS.search(sent):
                     continue  # a sentence about several years is no one year's target
@@ -197,8 +213,10 @@ def _candidates(chunk: Chunk) -> Iterable[tuple[tuple[int, int], IndicatorRow]]:
                     rank = 0 if not span else 1 if one_year else 2
                 # of two ways to tell air quality, the PM2.5 concentration first
                 sub = 1 if ind.id == "air_quality" and "天" in m.group(0) + value else 0
-                yield (rank, sub), IndicatorRow(chunk.doc, chunk.place, year, ind.id, kind, period, value,
-                                                _citation(chunk, qs, qe))
+                yield (
+                    (rank, sub),
+                    IndicatorRow(chunk.doc, chunk.place, year, ind.id, kind, period, value, _citation(chunk, qs, qe)),
+                )
         if sent.endswith("。"):
             lead = ""
 

@@ -13,9 +13,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from ..clean import compact
-from ..errors import RagError
-from .compare import pair_rows
+from rag.chunk.clean import compact
+from rag.errors import RagError
+from rag.indicators.compare import pair_rows
 
 _QUALIFIERS = re.compile(r"左右|以上|以内|以下|上下|突破|超过|不低于|约|近")
 _DECLINE = re.compile(r"下降|降低|回落|微降|降到|降至|减少")
@@ -52,8 +52,11 @@ def load_gold(path: Path) -> list[dict]:
 
 def _correct(row: dict, gold: dict) -> bool:
     quote = compact(row.get("citation", {}).get("quote", ""))
-    return (value_key(row["value"]) == value_key(gold["value"]) and row.get("period") == gold["period"]
-            and compact(gold["evidence"]) in quote)
+    return (
+        value_key(row["value"]) == value_key(gold["value"])
+        and row.get("period") == gold["period"]
+        and compact(gold["evidence"]) in quote
+    )
 
 
 def score(rows: list[dict], gold: list[dict], places: dict[str, str], years: dict[str, int | None]) -> dict:
@@ -71,20 +74,36 @@ def score(rows: list[dict], gold: list[dict], places: dict[str, str], years: dic
 
     def block(sel_rows: list, sel_gold: list) -> dict:
         n_ok = sum(o == "correct" for _, o in sel_rows)
-        return {"rows": len(sel_rows), "gold": len(sel_gold), "correct": n_ok,
-                "precision": round(n_ok / len(sel_rows), 4) if sel_rows else None,
-                "recall": round(sum((g["doc"], g["indicator"], g["kind"]) in found for g in sel_gold) / len(sel_gold), 4)
-                if sel_gold else None,
-                "invented": sum(o == "invented" for _, o in sel_rows)}
+        return {
+            "rows": len(sel_rows),
+            "gold": len(sel_gold),
+            "correct": n_ok,
+            "precision": round(n_ok / len(sel_rows), 4) if sel_rows else None,
+            "recall": round(sum((g["doc"], g["indicator"], g["kind"]) in found for g in sel_gold) / len(sel_gold), 4)
+            if sel_gold
+            else None,
+            "invented": sum(o == "invented" for _, o in sel_rows),
+        }
 
     groups: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
     for r, o in outcome:
         groups[f"{r['indicator']}/{r['kind']}"][0].append((r, o))
     for g in gold:
         groups[f"{g['indicator']}/{g['kind']}"][1].append(g)
-    gold_pairs = {(p["place"], p["indicator"], p["period"]) for p in pair_rows(
-        [{**g, "place": places.get(g["doc"], g["doc"]), "year": years.get(g["doc"]),
-          "citation": {"quote": g["evidence"]}} for g in gold])}
+    gold_pairs = {
+        (p["place"], p["indicator"], p["period"])
+        for p in pair_rows(
+            [
+                {
+                    **g,
+                    "place": places.get(g["doc"], g["doc"]),
+                    "year": years.get(g["doc"]),
+                    "citation": {"quote": g["evidence"]},
+                }
+                for g in gold
+            ]
+        )
+    }
     ok_rows = [r for r, o in outcome if o == "correct"]
     got_pairs = {(p["place"], p["indicator"], p["period"]) for p in pair_rows(ok_rows)}
     total = block(outcome, gold)
@@ -93,12 +112,30 @@ def score(rows: list[dict], gold: list[dict], places: dict[str, str], years: dic
         "overall": total,
         "by_indicator_kind": {k: block(*v) for k, v in sorted(groups.items())},
         "pairs": {"gold": len(gold_pairs), "found": len(got_pairs & gold_pairs)},
-        "failures": [{"doc": r["doc"], "indicator": r["indicator"], "kind": r["kind"], "value": r["value"],
-                      "quote": r.get("citation", {}).get("quote", ""), "outcome": o,
-                      "gold": by_key.get((r["doc"], r["indicator"], r["kind"]), {}).get("value")}
-                     for r, o in outcome if o != "correct"]
-                    + [{"doc": g["doc"], "indicator": g["indicator"], "kind": g["kind"], "value": None,
-                        "outcome": "missed", "gold": g["value"], "evidence": g["evidence"]}
-                       for g in gold if (g["doc"], g["indicator"], g["kind"]) not in
-                       {(r["doc"], r["indicator"], r["kind"]) for r in rows}],
+        "failures": [
+            {
+                "doc": r["doc"],
+                "indicator": r["indicator"],
+                "kind": r["kind"],
+                "value": r["value"],
+                "quote": r.get("citation", {}).get("quote", ""),
+                "outcome": o,
+                "gold": by_key.get((r["doc"], r["indicator"], r["kind"]), {}).get("value"),
+            }
+            for r, o in outcome
+            if o != "correct"
+        ]
+        + [
+            {
+                "doc": g["doc"],
+                "indicator": g["indicator"],
+                "kind": g["kind"],
+                "value": None,
+                "outcome": "missed",
+                "gold": g["value"],
+                "evidence": g["evidence"],
+            }
+            for g in gold
+            if (g["doc"], g["indicator"], g["kind"]) not in {(r["doc"], r["indicator"], r["kind"]) for r in rows}
+        ],
     }

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Iterable
+from collections.abc import Iterable
 
-from ..errors import RagError
-from ..places import Places
-from ..query import Report
-from ..scope import Scope, resolve
-from ..store import ChunkStore
-from .catalog import BY_ID, CATALOG
-from .compare import pair_rows
+from rag.errors import RagError
+from rag.indicators.catalog import BY_ID, CATALOG
+from rag.indicators.compare import pair_rows
+from rag.scope import Scope, resolve
+from rag.search.places import Places
+from rag.search.query import Report
+from rag.search.store import ChunkStore
 
 FIELDS = ("doc", "place", "level", "year", "indicator", "kind", "period", "value")
 PAIR_FIELDS = ("place", "indicator", "period", "target", "result", "verdict", "target_doc", "result_doc")
@@ -40,10 +40,11 @@ def library_rows(store: ChunkStore) -> list[dict]:
     rows = store.indicators()
     if rows is not None:
         return rows
-    from .extract import extract
+    from rag.indicators.extract import extract
 
-    return [r.to_dict() for doc, _, level, _ in store.reports()
-            for r in extract(store.iter_chunks(doc=doc), level or "")]
+    return [
+        r.to_dict() for doc, _, level, _ in store.reports() for r in extract(store.iter_chunks(doc=doc), level or "")
+    ]
 
 
 def select(store: ChunkStore, scope: Scope | None = None, indicators: Iterable[str] | None = None) -> list[dict]:
@@ -52,8 +53,11 @@ def select(store: ChunkStore, scope: Scope | None = None, indicators: Iterable[s
     reports = [Report(doc, place or "", level or "", year) for doc, place, level, year in store.reports()]
     admitted = resolve(scope, reports, Places([r.place for r in reports]).aliases)
     wanted = set(check_indicators(indicators))
-    return [r for r in library_rows(store)
-            if (admitted is None or r["doc"] in admitted) and (not wanted or r["indicator"] in wanted)]
+    return [
+        r
+        for r in library_rows(store)
+        if (admitted is None or r["doc"] in admitted) and (not wanted or r["indicator"] in wanted)
+    ]
 
 
 def pairs_in(store: ChunkStore, scope: Scope | None = None, indicators: Iterable[str] | None = None) -> list[dict]:
@@ -61,8 +65,11 @@ def pairs_in(store: ChunkStore, scope: Scope | None = None, indicators: Iterable
     pairs with a report in the scope: a target's result is in the next report, so a scope of one
     year still shows how that year's targets turned out."""
     admitted = {r["doc"] for r in select(store, scope, indicators)}
-    return [p for p in pair_rows(select(store, None, indicators))
-            if p["target_doc"] in admitted or p["result_doc"] in admitted]
+    return [
+        p
+        for p in pair_rows(select(store, None, indicators))
+        if p["target_doc"] in admitted or p["result_doc"] in admitted
+    ]
 
 
 def to_csv(rows: list[dict], fields: tuple[str, ...] = FIELDS) -> str:
@@ -76,11 +83,18 @@ def to_csv(rows: list[dict], fields: tuple[str, ...] = FIELDS) -> str:
     for r in rows:
         cells = ["" if r.get(f) is None else r.get(f) for f in fields]
         if pairs:
-            cells += [(r.get("target_citation") or {}).get("quote", ""), (r.get("result_citation") or {}).get("quote", "")]
+            cells += [
+                (r.get("target_citation") or {}).get("quote", ""),
+                (r.get("result_citation") or {}).get("quote", ""),
+            ]
         else:
             cit = r.get("citation") or {}
-            cells += [cit.get("quote", ""), " / ".join(cit.get("section") or []), cit.get("paragraph", ""),
-                      cit.get("page") or ""]
+            cells += [
+                cit.get("quote", ""),
+                " / ".join(cit.get("section") or []),
+                cit.get("paragraph", ""),
+                cit.get("page") or "",
+            ]
         w.writerow(cells)
     return "\ufeff" + out.getvalue()
 

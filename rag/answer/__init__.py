@@ -1,0 +1,1 @@
+"""Answering: the question's plan, the gate, context selection, the LLM, verification and citations."""

@@ -1,0 +1,288 @@
+"""LLM backends behind one small interface, chosen by ``RAG_LLM_BACKEND``.
+
+* ``llamacpp`` (default): a GGUF model in this process (llama-cpp-python). The fixed system prompt
+  comes first in every prompt, so llama.cpp reuses its key-value state from one question to the next,
+  and that state is kept on disk for the next process (`prefix_cache`).
+* ``openai``: any OpenAI-compatible chat-completions server (llama.cpp's server, vLLM, Ollama …)
+  at ``RAG_LLM_BASE_URL``: the way to a GPU box or a shared model server.
+* ``mock``: deterministic and instant, for tests that are about something else (API routes): it
+  answers with the passage sentence that shares most with the question, which the citation checks
+  accept as a quote.
+
+Every backend streams, takes a per-call ``max_tokens``, stops when its ``cancel`` event is set, and
+counts the tokens of the question-specific part of a prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections.abc import Iterator
+from typing import Protocol
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+# greedy decoding: answers must be reproducible (the benchmarks replay prompts with these too)
+SAMPLING = {"temperature": 0.0, "top_k": 1, "repeat_penalty": 1.05}
+
+
+class LLM(Protocol):
+    """What the answering stage needs of a model."""
+
+    name: str  # the model choice it serves: default | small
+    max_tokens: int  # the answer budget when a call gives none
+
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """The reply's text pieces as they are generated."""
+        ...
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        """Tokens of the last message (the question-specific part; the fixed prefix is cached)."""
+        ...
+
+    def warm(self, messages: list[dict]) -> None:
+        """Get ready for prompts that start like `messages` (all but the last one); may do nothing."""
+        ...
+
+
+def make_llm(settings: Settings, name: str | None = None) -> LLM:
+    """The backend the settings choose, serving model choice `name` (default | small)."""
+    name = name or settings.llm
+    match settings.llm_backend:
+        case "llamacpp":
+            return LlamaCppLLM(settings, name)
+        case "openai":
+            return OpenAILLM(settings, name)
+        case "mock":
+            return MockLLM(settings, name)
+    raise RagError(f"unknown LLM backend {settings.llm_backend!r}; choose llamacpp, openai or mock")
+
+
+class Capped:
+    """A model seen through a per-request answer budget (the shared model is not changed)."""
+
+    def __init__(self, llm: LLM, max_tokens: int):
+        self.inner, self.name = llm, llm.name
+        self.max_tokens = max(1, min(llm.max_tokens, max_tokens))
+
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        return self.inner.stream(messages, min(max_tokens or self.max_tokens, self.max_tokens), cancel)
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        return self.inner.count_tokens(messages)
+
+    def warm(self, messages: list[dict]) -> None:
+        self.inner.warm(messages)
+
+
+class LlamaCppLLM:
+    """One llama.cpp model, loaded once (memory-mapped) and used by one generation at a time."""
+
+    def __init__(self, settings: Settings, name: str):
+        from rag.models import require_llm
+
+        path = require_llm(settings, name)
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - a hard dependency
+            raise RagError("llama-cpp-python is not installed") from exc
+        self.name = name
+        self.path = path
+        self.lock = threading.Lock()
+        draft = None
+        if settings.prompt_lookup_tokens > 0:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=settings.prompt_lookup_tokens)
+        self.llm = Llama(
+            model_path=str(path),
+            n_ctx=settings.n_ctx,
+            n_threads=settings.threads,
+            n_threads_batch=settings.threads,
+            n_batch=512,
+            use_mmap=True,
+            verbose=False,
+            draft_model=draft,
+        )
+        self.max_tokens = settings.max_answer_tokens
+        self.prefix_cache = None
+        if settings.prefix_cache:
+            from rag.answer.prefix_cache import PrefixCache
+            from rag.models import get_spec
+
+            spec = get_spec(settings, name)
+            model_id = spec.sha256 or f"{path.name}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
+            self.prefix_cache = PrefixCache(self.llm, settings.kv_cache_dir, model_id, settings.n_ctx)
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        return len(self.llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False))
+
+    def warm(self, messages: list[dict]) -> None:
+        """The prefix's state in memory before the first question: from disk, or evaluated and written."""
+        if self.prefix_cache is not None:
+            with self.lock:
+                self.prefix_cache.prepare(messages)
+
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        with self.lock:
+            if self.prefix_cache is not None:
+                self.prefix_cache.prepare(messages)
+            it = self.llm.create_chat_completion(
+                messages=messages, max_tokens=max_tokens or self.max_tokens, stream=True, **SAMPLING
+            )
+            for part in it:
+                if cancel is not None and cancel.is_set():
+                    break
+                delta = part["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
+
+
+class OpenAILLM:
+    """A model behind an OpenAI-compatible ``/chat/completions`` endpoint, streamed over SSE.
+
+    Cancelling closes the response, which stops the generation on servers that watch the
+    connection (llama.cpp's, vLLM). The model name sent is ``RAG_LLM_MODEL`` (for the small model
+    ``RAG_LLM_SMALL_MODEL`` when set), else the model choice itself."""
+
+    def __init__(self, settings: Settings, name: str):
+        import httpx
+
+        if not settings.llm_base_url:
+            raise RagError("RAG_LLM_BACKEND=openai needs RAG_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
+        self.name = name
+        self.model = (
+            settings.llm_small_model if name == "small" and settings.llm_small_model else settings.llm_model
+        ) or name
+        self.max_tokens = settings.max_answer_tokens
+        self.base_url = settings.llm_base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
+        self._httpx = httpx
+        self.client = httpx.Client(headers=headers, timeout=httpx.Timeout(settings.llm_timeout_s, connect=5.0))
+        self._tokenize: str | None = None  # the tokenize route the server has, once found ("" = none)
+
+    def _error(self, exc: Exception) -> RagError:
+        return RagError(f"the LLM server at {self.base_url} cannot be reached ({type(exc).__name__})")
+
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens or self.max_tokens,
+            "stream": True,
+            "temperature": SAMPLING["temperature"],
+            "top_k": SAMPLING["top_k"],
+            "seed": 0,
+        }
+        try:
+            with self.client.stream("POST", f"{self.base_url}/chat/completions", json=body) as r:
+                if r.status_code != 200:
+                    detail = r.read().decode("utf-8", "replace")[:200]
+                    raise RagError(f"the LLM server answered {r.status_code}: {detail}")
+                for line in r.iter_lines():
+                    if cancel is not None and cancel.is_set():
+                        return
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        choice = (json.loads(data).get("choices") or [{}])[0]
+                    except (json.JSONDecodeError, AttributeError):
+                        raise RagError("the LLM server sent a malformed stream event") from None
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        yield delta
+        except self._httpx.HTTPError as exc:
+            raise self._error(exc) from exc
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        """By the server's tokenizer when it has a tokenize route (llama-cpp-python's
+        ``/extras/tokenize``, llama.cpp's ``/tokenize``), else an estimate (~1.5 characters a token
+        for Chinese text): the figure is reported, never used to cut a prompt."""
+        text = messages[-1]["content"]
+        root = re.sub(r"/v\d+$", "", self.base_url)
+        routes = (
+            [self._tokenize] if self._tokenize else [] if self._tokenize == "" else ["/extras/tokenize", "/tokenize"]
+        )
+        for route in routes:
+            try:
+                r = self.client.post(
+                    root + route, json={"input": text, "content": text, "model": self.model}, timeout=10.0
+                )
+                tokens = r.json().get("tokens") if r.status_code == 200 else None
+            except (self._httpx.HTTPError, ValueError, AttributeError):
+                tokens = None
+            if isinstance(tokens, list):
+                self._tokenize = route
+                return len(tokens)
+        self._tokenize = ""
+        return math.ceil(len(text) / 1.5)
+
+    def warm(self, messages: list[dict]) -> None:
+        """The server keeps its own cache."""
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class MockLLM:
+    """Deterministic answers without weights: the passage sentence that shares most character
+    pairs with the question, with its passage number, or the refusal when none shares any."""
+
+    def __init__(self, settings: Settings, name: str):
+        self.name = name
+        self.max_tokens = settings.max_answer_tokens
+
+    @staticmethod
+    def reply(messages: list[dict]) -> str:
+        user = messages[-1]["content"]
+        question = user.rsplit("问题", 1)[-1] if "问题" in user else user
+        pairs = {question[i : i + 2] for i in range(len(question) - 1)}
+        best, best_score = "", 0
+        for n, text in _passages(user):
+            for sent in re.findall(r"[^。！？；]+[。！？；]?", text):
+                score = sum(sent[i : i + 2] in pairs for i in range(len(sent) - 1))
+                if score > best_score:
+                    best, best_score = f"{sent.strip()}[{n}]", score
+        return best or "资料中未提及。"
+
+    def stream(
+        self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        for ch in self.reply(messages)[: max_tokens or self.max_tokens]:  # a character is a token here
+            if cancel is not None and cancel.is_set():
+                return
+            yield ch
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        return len(messages[-1]["content"])
+
+    def warm(self, messages: list[dict]) -> None:
+        """Nothing to warm."""
+
+
+def _passages(user: str) -> list[tuple[str, str]]:
+    """(number, text) of each 「[n]（label）text」 line of a prompt; a label can hold parentheses
+    of its own (「甲市·2024年·（二）扩大有效投资」)."""
+    out = []
+    for m in re.finditer(r"^\[(\d+)\]（(.*)$", user, flags=re.M):
+        rest, depth = m.group(2), 1
+        for i, ch in enumerate(rest):
+            depth += (ch == "（") - (ch == "）")
+            if depth == 0:
+                out.append((m.group(1), rest[i + 1 :]))
+                break
+    return out
