@@ -12,122 +12,34 @@ generation it was built from, so a stale index is told apart from a current one.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import sqlite3
 import threading
 import uuid
-import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
-from functools import wraps
 from pathlib import Path
-from typing import TypeVar
 
 from rag.errors import RagError
 from rag.files import is_no_space, no_space_error
 from rag.indicators.catalog import EXTRACTOR_VERSION
 from rag.ingest import Chunk, Document, doc_summary
+from rag.search.store_read import StoreReads
+from rag.search.store_rows import (
+    _SCHEMA,
+    FILE,
+    STORE_VERSION,
+    _crc,
+    _digest,
+    _full_disk_io_error,
+    _guarded,
+    _store_error,
+    chunk_int_id,
+)
 from rag.settings import Settings
 
-STORE_VERSION = 2
-FILE = "chunks.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id TEXT PRIMARY KEY, position INTEGER NOT NULL, place TEXT, level TEXT, year INTEGER,
-    digest TEXT NOT NULL, data TEXT NOT NULL, crc INTEGER);
-CREATE TABLE IF NOT EXISTS chunks (
-    iid INTEGER PRIMARY KEY,            -- chunk_int_id(id): the key the vector stores use
-    id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL,
-    searchable INTEGER NOT NULL, place TEXT, level TEXT, year INTEGER, data TEXT NOT NULL, crc INTEGER);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc, position);
-CREATE INDEX IF NOT EXISTS chunks_place ON chunks (place);
-CREATE INDEX IF NOT EXISTS chunks_level ON chunks (level);
-CREATE INDEX IF NOT EXISTS chunks_year ON chunks (year);
-CREATE TABLE IF NOT EXISTS indicators (       -- headline indicators of each document (rag/indicators)
-    doc TEXT NOT NULL, position INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (doc, position));
-"""
-
-
-def chunk_int_id(chunk_id: str) -> int:
-    """A stable 63-bit id from the chunk's string id (vector stores and SQLite key by it)."""
-    return int.from_bytes(hashlib.sha1(chunk_id.encode("utf-8")).digest()[:8], "big") & ((1 << 63) - 1)
-
-
-T = TypeVar("T")
-
-
-def _store_error(path: Path, exc: sqlite3.Error) -> RagError:
-    """A SQLite failure as the error a user can act on: full disk, busy, or a damaged file."""
-    text = str(exc)
-    if is_no_space(exc) or _full_disk_io_error(path, exc):
-        return no_space_error(path.parent, "the chunk store")
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-        return RagError(f"the chunk store {path} is busy (another process is writing it); try again")
-    return RagError(f"the chunk store {path} is damaged ({text}); run `rag index --rebuild`")
-
-
-def _full_disk_io_error(path: Path, exc: BaseException) -> bool:
-    """SQLite reports a full disk as a plain "disk I/O error" when it cannot grow its shared-memory
-    or WAL file; told apart from a failing disk by the room left."""
-    if "disk I/O error" not in str(exc):
-        return False
-    try:
-        return shutil.disk_usage(path.parent).free < (1 << 20)
-    except OSError:
-        return False
-
-
-def _guarded(method: Callable[..., T]) -> Callable[..., T]:
-    """SQLite errors of a store method become a `RagError` naming the fix (never a traceback)."""
-
-    @wraps(method)
-    def run(self: ChunkStore, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from exc
-
-    return run
-
-
-def _digest(doc_data: str, chunk_rows: list[str]) -> str:
-    """The sha256 a document row carries: over its summary and its chunks' rows, in order."""
-    return hashlib.sha256("\n".join([doc_data, *chunk_rows]).encode("utf-8")).hexdigest()
-
-
-def _crc(data: str) -> int:
-    """The CRC-32 a row carries over its JSON: checked on every read (microseconds for a chunk), so
-    a damaged row is reported instead of cited."""
-    return zlib.crc32(data.encode("utf-8"))
-
-
-def _checked(data: str, crc: int | None) -> str:
-    """The row's JSON when it matches its CRC (a row written before the stores kept one: unchecked)."""
-    if crc is not None and _crc(data) != crc:
-        raise sqlite3.DatabaseError("a row does not match its checksum")
-    return data
-
-
-def _json(data: str):
-    try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise sqlite3.DatabaseError(f"a row cannot be read: {exc}") from exc
-
-
-def _chunk(data: str) -> Chunk:
-    try:
-        return Chunk(**json.loads(data))
-    except (ValueError, TypeError) as exc:  # a damaged row: reported like SQLite's own damage
-        raise sqlite3.DatabaseError(f"a chunk row cannot be read: {exc}") from exc
-
-
-class ChunkStore:
+class ChunkStore(StoreReads):
     """One SQLite file of documents and chunks; safe to share between threads (one connection,
     one lock: every query is a few rows by key)."""
 
@@ -162,9 +74,6 @@ class ChunkStore:
             )
         self.lock = threading.Lock()
 
-    def _has_column(self, table: str, column: str) -> bool:
-        return any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))
-
     def _add_checksum_columns(self) -> None:
         """Stores written before rows carried a CRC get the column, filled in once."""
         self.db.create_function("rag_crc", 1, _crc, deterministic=True)
@@ -192,13 +101,6 @@ class ChunkStore:
         if damaged:
             for suffix in ("", "-wal", "-shm"):
                 self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
-
-    def _meta(self, key: str) -> str | None:
-        try:
-            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        except sqlite3.OperationalError:  # no meta table: not a chunk store
-            return None
-        return row[0] if row else None
 
     @property
     @_guarded
@@ -353,128 +255,6 @@ class ChunkStore:
                         "checksum); run `rag index --rebuild`"
                     )
         return len(docs)
-
-    # --- reading ------------------------------------------------------------------------------------
-    @_guarded
-    def documents(self) -> list[dict]:
-        """Every document's summary (place, level, year, sections, counts …), in corpus order."""
-        with self.lock:
-            rows = self.db.execute(f"SELECT data, {self._crc_col} FROM documents ORDER BY position").fetchall()
-        return [_json(_checked(data, crc)) for data, crc in rows]
-
-    @_guarded
-    def reports(self) -> list[tuple[str, str, str, int | None]]:
-        """(id, place, level, year) of every document, from the indexed columns (no JSON to parse)."""
-        with self.lock:
-            return [tuple(r) for r in self.db.execute("SELECT id, place, level, year FROM documents ORDER BY position")]
-
-    @_guarded
-    def indicators(self, docs: Iterable[str] = ()) -> list[dict] | None:
-        """The stored indicator rows (of `docs`, or all), in corpus order; None when the store holds
-        none of the current extraction rules (a store written before them: extract on the fly)."""
-        with self.lock:
-            if not self._has_column("indicators", "doc") or self._meta("indicators") != str(EXTRACTOR_VERSION):
-                return None
-            rows = self.db.execute(
-                "SELECT i.doc, i.data FROM indicators i JOIN documents d ON d.id = i.doc "
-                "ORDER BY d.position, i.position"
-            ).fetchall()
-        wanted = set(docs)
-        return [json.loads(data) for doc, data in rows if not wanted or doc in wanted]
-
-    @_guarded
-    def count(self, searchable_only: bool = False) -> int:
-        sql = "SELECT count(*) FROM chunks" + (" WHERE searchable = 1" if searchable_only else "")
-        with self.lock:
-            return int(self.db.execute(sql).fetchone()[0])
-
-    @_guarded
-    def get(self, chunk_id: str) -> Chunk | None:
-        with self.lock:
-            row = self.db.execute(f"SELECT data, {self._crc_col} FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
-        return _chunk(_checked(*row)) if row else None
-
-    @_guarded
-    def by_int_ids(self, iids: Iterable[int]) -> dict[int, Chunk]:
-        """Chunks by their 63-bit ids (those the store holds), in one query per 500."""
-        wanted = list(dict.fromkeys(int(i) for i in iids))
-        out: dict[int, Chunk] = {}
-        for s in range(0, len(wanted), 500):
-            part = wanted[s : s + 500]
-            sql = f"SELECT iid, data, {self._crc_col} FROM chunks WHERE iid IN ({','.join('?' * len(part))})"
-            with self.lock:
-                rows = self.db.execute(sql, part).fetchall()
-            out.update((iid, _chunk(_checked(data, crc))) for iid, data, crc in rows)
-        return out
-
-    def iter_chunks(
-        self, *, searchable_only: bool = False, doc: str | None = None, batch: int = 2000
-    ) -> Iterator[Chunk]:
-        """Chunks in corpus order, read in batches (a build streams them instead of loading all)."""
-        where = ["1 = 1"]
-        args: list = []
-        if searchable_only:
-            where.append("c.searchable = 1")
-        if doc is not None:
-            where.append("c.doc = ?")
-            args.append(doc)
-        crc = "c.crc" if self._crc_col == "crc" else "NULL"
-        sql = (
-            f"SELECT c.data, {crc} FROM chunks c JOIN documents d ON d.id = c.doc WHERE {' AND '.join(where)} "
-            "ORDER BY d.position, c.position"
-        )
-        try:
-            with self.lock:
-                cursor = self.db.cursor()
-                cursor.execute(sql, args)
-                cursor.arraysize = batch
-            while True:
-                with self.lock:
-                    rows = cursor.fetchmany()
-                if not rows:
-                    return
-                for data, row_crc in rows:
-                    yield _chunk(_checked(data, row_crc))
-        except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from exc
-
-    @_guarded
-    def ids_where(
-        self,
-        *,
-        docs: Iterable[str] = (),
-        places: Iterable[str] = (),
-        levels: Iterable[str] = (),
-        years: Iterable[int] = (),
-        searchable_only: bool = True,
-    ) -> list[str]:
-        """Ids of the chunks of these documents, places, levels and years (an empty field does not
-        limit), in corpus order."""
-        where, args = [], []
-        for field, values in (("doc", docs), ("place", places), ("level", levels), ("year", years)):
-            values = list(values)
-            if values:
-                where.append(f"c.{field} IN ({','.join('?' * len(values))})")
-                args += values
-        if searchable_only:
-            where.append("c.searchable = 1")
-        sql = (
-            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY d.position, c.position"
-        )
-        with self.lock:
-            return [r[0] for r in self.db.execute(sql, args)]
-
-    @_guarded
-    def int_ids_of(self, docs: Iterable[str]) -> list[int]:
-        """The 63-bit ids of the searchable chunks of these documents (a scope's BM25 mask)."""
-        docs = list(docs)
-        if not docs:
-            return []
-        sql = f"SELECT iid FROM chunks WHERE searchable = 1 AND doc IN ({','.join('?' * len(docs))})"
-        with self.lock:
-            return [r[0] for r in self.db.execute(sql, docs)]
 
     def close(self) -> None:
         """Close the connection; a write still pending is dropped (SQLite rolls it back)."""
