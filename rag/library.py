@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import DocumentNotFound, DuplicateReport, InvalidReport, LastDocument, RagError
 from rag.files import atomic_write_bytes, atomic_write_text, pid_alive
 from rag.ingest import Document, find_reports, link_twins, load_file, read_report
 from rag.read.decode import binary_kind, too_many_controls
@@ -47,22 +47,6 @@ UPLOADS_META = "uploads.json"
 EXCLUDED = "excluded.json"
 JOURNAL = ".change.json"  # the change in progress, to finish or undo it after a crash
 _UPLOAD_ID = re.compile(r"^upload-[0-9a-f]{12}$")
-
-
-class DocumentNotFound(RagError):
-    """No document with that id in the corpus."""
-
-
-class InvalidReport(RagError):
-    """An upload that cannot become a report: not UTF-8, binary, empty, too large, no text to index."""
-
-
-class DuplicateReport(RagError):
-    """An upload whose text is already in the corpus."""
-
-
-class LastDocument(RagError):
-    """Removing the document would leave nothing to search."""
 
 
 @dataclass
