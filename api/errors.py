@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from rag.errors import RagError
-from rag.library import DocumentNotFound, DuplicateReport, InvalidReport, LastDocument
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +30,11 @@ TOO_LARGE = "request_too_large"
 BUSY = "server_busy"
 UNAVAILABLE = "service_unavailable"
 SERVER = "server_error"
+
+
+class BodyTooLarge(Exception):
+    """Raised while reading a body that grew past the limit without declaring its length (by the
+    size-limit middleware of `api.security`; answered here with 413)."""
 
 
 class ErrorDetail(BaseModel):
@@ -85,17 +89,13 @@ def _loc(loc: tuple) -> str | None:
     return ".".join(parts) or None
 
 
+# The error type of each status a `RagError` subclass carries (any other status: bad input).
+_KINDS = {404: NOT_FOUND, 409: CONFLICT, 413: TOO_LARGE, 503: UNAVAILABLE}
+
+
 def rag_error_status(exc: RagError) -> tuple[int, str, str | None]:
-    """HTTP status, type and code for a pipeline error."""
-    if isinstance(exc, DocumentNotFound):
-        return 404, NOT_FOUND, "document_not_found"
-    if isinstance(exc, DuplicateReport):
-        return 409, CONFLICT, "duplicate_document"
-    if isinstance(exc, LastDocument):
-        return 409, CONFLICT, "last_document"
-    if isinstance(exc, InvalidReport):
-        return 422, INVALID, "invalid_report"
-    return 400, INVALID, None
+    """HTTP status, type and code for a pipeline error: what its class says."""
+    return exc.status, _KINDS.get(exc.status, INVALID), exc.code
 
 
 # Documented error responses, for the OpenAPI description of each route.
@@ -110,7 +110,8 @@ ANSWER_ERRORS = {
     404: {"model": ErrorResponse, "description": "Unknown model."},
     503: {
         "model": ErrorResponse,
-        "description": "The answer queue is full or the service is still loading; see the Retry-After header.",
+        "description": "The answer queue is full or the service is still loading (see the Retry-After header), "
+        "or the LLM server cannot be reached.",
     },
 }
 
@@ -174,8 +175,6 @@ def install(app: FastAPI) -> None:
     async def _rag(request: Request, exc: RagError) -> JSONResponse:
         status, kind, code = rag_error_status(exc)
         return error_response(status, str(exc), kind, code=code)
-
-    from api.security import BodyTooLarge
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:

@@ -14,12 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import AUTH, INVALID, TOO_LARGE, ApiError, error_body
-
-
-class BodyTooLarge(Exception):
-    """Raised while reading a body that grew past the limit without declaring its length."""
-
+from api.errors import AUTH, INVALID, TOO_LARGE, ApiError, BodyTooLarge, error_body
 
 _bearer = HTTPBearer(auto_error=False, description="The server's API key (RAG_API_API_KEY), when one is set.")
 

@@ -28,12 +28,6 @@ class Conflict(RagError):
     status = 409
 
 
-class TooLarge(RagError):
-    """Input over a size limit."""
-
-    status = 413
-
-
 class Unprocessable(RagError):
     """Input of the right shape that still cannot be used (e.g. a file that is not a report)."""
 

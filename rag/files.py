@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from rag.errors import RagError
+from rag.errors import Unavailable
 
 # errors that mean "no room to write": full disk, file size limit, quota
 NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
@@ -133,14 +133,14 @@ def is_no_space(exc: BaseException) -> bool:
     )
 
 
-def no_space_error(folder: Path, what: str) -> RagError:
+def no_space_error(folder: Path, what: str) -> Unavailable:
     """The one-line error for a write that ran out of room, with the free space left."""
     try:
         free = shutil.disk_usage(folder).free
         left = f"{free / 2**20:,.1f} MiB free"
     except OSError:
         left = "free space unknown"
-    return RagError(
+    return Unavailable(
         f"no space left on the device while writing {what} in {folder} ({left}); "
         f"the previous index is unchanged — free some space and run `rag index` again"
     )

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from typing import Protocol
 
-from rag.errors import RagError
+from rag.errors import RagError, Unavailable
 from rag.settings import Settings
 
 # greedy decoding: answers must be reproducible (the benchmarks replay prompts with these too)
@@ -170,8 +170,8 @@ class OpenAILLM:
         self.client = httpx.Client(headers=headers, timeout=httpx.Timeout(settings.llm_timeout_s, connect=5.0))
         self._tokenize: str | None = None  # the tokenize route the server has, once found ("" = none)
 
-    def _error(self, exc: Exception) -> RagError:
-        return RagError(f"the LLM server at {self.base_url} cannot be reached ({type(exc).__name__})")
+    def _error(self, exc: Exception) -> Unavailable:
+        return Unavailable(f"the LLM server at {self.base_url} cannot be reached ({type(exc).__name__})")
 
     def stream(
         self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
@@ -189,7 +189,7 @@ class OpenAILLM:
             with self.client.stream("POST", f"{self.base_url}/chat/completions", json=body) as r:
                 if r.status_code != 200:
                     detail = r.read().decode("utf-8", "replace")[:200]
-                    raise RagError(f"the LLM server answered {r.status_code}: {detail}")
+                    raise Unavailable(f"the LLM server answered {r.status_code}: {detail}")
                 for line in r.iter_lines():
                     if cancel is not None and cancel.is_set():
                         return
@@ -201,7 +201,7 @@ class OpenAILLM:
                     try:
                         choice = (json.loads(data).get("choices") or [{}])[0]
                     except (json.JSONDecodeError, AttributeError):
-                        raise RagError("the LLM server sent a malformed stream event") from None
+                        raise Unavailable("the LLM server sent a malformed stream event") from None
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:
                         yield delta

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from rag.errors import RagError
+from rag.errors import RagError, Unavailable
 from rag.ingest import Chunk
 from rag.scope import Scope, resolve
 from rag.search.bm25 import top_n, top_weight
@@ -75,7 +75,7 @@ class Retriever:
         self.store = ChunkStore(settings.index_dir)
         if self.index.manifest.get("store_generation") != self.store.generation:
             self.store.close()
-            raise RagError("the chunk store changed since the index was built; run `rag index`")
+            raise Unavailable("the chunk store changed since the index was built; run `rag index`")
         self._documents: list[dict] | None = None
         self.by_id = ChunkLookup(self.store)
         ids = self.index.ids
