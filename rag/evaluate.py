@@ -160,7 +160,7 @@ _REFUSAL_CAUSES = (
 
 def gold_figures(answer: str) -> list[str]:
     """Figures a correct answer must contain (years written as 「2024年」 excepted)."""
-    from rag.answer.cite import figures
+    from rag.answer.figures import figures
 
     text = re.sub(r"(19|20)\d{2}\s*年", "", answer)
     return [f for f in figures(text) if not _YEAR_FIG.match(f)]
@@ -175,7 +175,7 @@ def _alternatives(gold: str) -> list[str]:
 
 def figures_correct(gold: str, answer: str) -> bool:
     """Every gold figure appears in the answer, as written or as the same value (180万 = 1.8 million)."""
-    from rag.answer.cite import answer_figures, figures, supported_value
+    from rag.answer.figures import answer_figures, figures, supported_value
 
     ans_figs = set(figures(answer))
     ans_vals: set[float] = set()

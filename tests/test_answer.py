@@ -10,8 +10,8 @@ import pytest
 from need_model import require_model
 from typer.testing import CliRunner
 
-from rag.answer.cite import check
 from rag.answer.context import ContextSentence, Passage
+from rag.answer.verify import check
 
 pytestmark = pytest.mark.llm
 

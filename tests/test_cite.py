@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag.answer.cite import check, misattributed, said_of
 from rag.answer.context import ContextSentence, Passage
+from rag.answer.verify import check, misattributed, said_of
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_a_question_not_yes_no_is_not_supported_by_restating_it():
 
 
 def test_a_figure_said_of_another_indicator_in_the_same_sentence():
-    from rag.answer.cite import said_of_other
+    from rag.answer.verify import said_of_other
 
     asked = {"gdp", "生产总值"}
     assert said_of_other(asked, "实际增长19.9%。", "实际使用外资增长19.9%，")
@@ -101,7 +101,7 @@ def test_a_figure_said_of_another_indicator_in_the_same_sentence():
 
 
 def test_counters_of_the_same_things():
-    from rag.answer.cite import same_counter
+    from rag.answer.figures import same_counter
 
     assert same_counter({"名"}, {"个"}), "446名劳模 is 446个劳模"
     assert same_counter({"位"}, {"人"})
@@ -110,15 +110,15 @@ def test_counters_of_the_same_things():
 
 
 def test_a_term_of_a_ratio_supports_no_percentage():
-    from rag.answer.cite import figure_units
+    from rag.answer.figures import figure_units
 
     units = figure_units("城乡居民收入比收窄至2：1以内，三次产业比重为4.0∶37.7∶58.3")
     assert units["2"] == {"比"} and units["4.0"] == {"比"}
 
 
 def test_a_name_split_differently_in_the_answer_is_still_found():
-    from rag.answer.cite import check
     from rag.answer.context import ContextSentence, Passage
+    from rag.answer.verify import check
 
     passage = Passage(1, "c1", "甲市·2025年", [ContextSentence(1, "c1", "甲市人民政府市长 欧阳明远", 0, 12, 1.0)])
     verdict = check("甲市2025年政府工作报告是欧阳明远作的。", [passage], "甲市2025年政府工作报告是谁作的？")

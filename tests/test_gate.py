@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.gate import Gate, asks_one_year, asks_quantity, gives_figure
+from rag.answer.figures import asks_quantity, gives_figure
+from rag.answer.gate import Gate
+from rag.answer.verify import asks_one_year
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +137,7 @@ def test_a_sentence_that_says_no_to_a_yes_no_question(gate, retriever):
 
 
 def test_a_reply_in_the_unit_the_question_asks_for():
-    from rag.answer.gate import in_asked_unit
+    from rag.answer.figures import in_asked_unit
 
     assert not in_asked_unit("甲市2025年免税销售额是多少亿元？", "甲市免税销售额增长46.8%。")
     assert in_asked_unit("甲市2025年免税销售额是多少亿元？", "甲市免税销售额520亿元。")

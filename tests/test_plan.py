@@ -3,6 +3,7 @@ functions of the wording; the questions are invented (甲省, 乙市), never a r
 
 import pytest
 
+from rag.answer.parts import parallel_parts, split_parts, target_and_result, year_spans
 from rag.answer.plan import (
     asked_figure,
     attribute_of,
@@ -10,12 +11,8 @@ from rag.answer.plan import (
     compare_words,
     completion_test,
     measure_of,
-    parallel_parts,
     relation_of,
-    split_parts,
-    target_and_result,
     without_asked_figure,
-    year_spans,
 )
 
 

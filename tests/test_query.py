@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.plan import asks_yes_no, split_parts, states_plan
+from rag.answer.parts import split_parts
+from rag.answer.plan import asks_yes_no, states_plan
 from rag.search.places import place_aliases
 from rag.search.query import Analyzer, Report, is_english
 from rag.search.translate import Translator

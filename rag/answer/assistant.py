@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from rag.answer import attempt
 from rag.answer.cite import Citation, citation_for
 from rag.answer.context import Passage, best_sentence, select_context
-from rag.answer.gate import Gate, asks_one_year
+from rag.answer.gate import Gate
 from rag.answer.llm import LLM, Capped, make_llm
 from rag.answer.prompts import build_messages, match_script, quoted_answer, refusal_text
+from rag.answer.verify import asks_one_year
 from rag.errors import RagError
 from rag.scope import Scope
 from rag.search.query import QueryAnalysis

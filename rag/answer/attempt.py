@@ -13,29 +13,13 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from rag.answer.cite import (
-    Verdict,
-    answer_figures,
-    assign,
-    check,
-    misattributed,
-    said_of_other,
-    supported_value,
-    values,
-)
+from rag.answer.cite import assign
 from rag.answer.compose import asked_verdict, contradiction, figures_of, join_replies, main_figure, part_label, relate
 from rag.answer.context import Passage, timed_stream
-from rag.answer.gate import asks_one_year, asks_quantity, gives_figure, in_asked_unit
-from rag.answer.plan import NEGATION_RE, indicator_of, states_plan, wants_actual
-from rag.answer.prompts import (
-    REFUSAL_ZH,
-    REPEAT_HINT,
-    answer_to_english,
-    build_messages,
-    is_refusal,
-    question_to_chinese,
-    user_message,
-)
+from rag.answer.plan import NEGATION_RE
+from rag.answer.prompts import REFUSAL_ZH, REPEAT_HINT, build_messages, is_refusal, user_message
+from rag.answer.translation import in_english, question_in_chinese
+from rag.answer.verify import Verdict, check, denies, reject_reason, retry_can_mend, spelled_out
 from rag.search.query import QueryAnalysis
 
 if TYPE_CHECKING:
@@ -115,11 +99,11 @@ def _verified_reply(
     topic_set = (
         set(topic)
         | (set(a.gate.topic_terms(plan, plan.question)) if plan is not turn.plan else set())
-        | _spelled_out(plan)
+        | spelled_out(plan)
     )
     topical = a.gate.topical_chunks(turn.plan, topic, passages)
     verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
-    if not verdict.ok and _retry_can_mend(verdict, passages, allowed):
+    if not verdict.ok and retry_can_mend(verdict, passages, allowed):
         figs = ", ".join(verdict.unsupported_figures)
         turn.notes.append(f"unsupported figure(s) {figs}; retried with a stricter prompt")
         turn.emit("retry", turn.notes[-1])
@@ -141,69 +125,17 @@ def _verified_reply(
     return text, citations
 
 
-def _spelled_out(plan: QueryAnalysis) -> set[str]:
-    """The tokens of the terms a question's acronyms stand for (a passage naming 地区生产总值 is on
-    the topic of a question about GDP)."""
-    from rag.search.text import tokenize
-
-    return {t for terms in plan.synonyms.values() for term in terms for t in tokenize(term) if len(t) > 1}
-
-
-def _retry_can_mend(verdict: Verdict, passages: list[Passage], allowed: set[str]) -> bool:
-    """A stricter prompt mends a figure the model made up or took from a passage that does not fit;
-    it cannot mend passages none of which fits the question (the answer is not there)."""
-    return bool(verdict.unsupported_figures) and any(p.chunk_id in allowed for p in passages)
-
-
 def _answers_what_was_asked(
     turn: Turn, plan: QueryAnalysis, ask: str, reply: str, verdict: Verdict, single: bool
 ) -> bool:
-    """Whether a verified reply answers what was asked (else the sentences it used are ruled out):
-    a figure when the question asks how much, an outcome when it asks for one, the indicator asked
-    (not its contrast), one year's figure (not a several years' average)."""
-    outcome = (plan.wants_actual if single else wants_actual(ask)) or plan.attribute == "result"
-    terms = indicator_terms(plan)
-    if asks_quantity(ask) and not gives_figure(reply):
-        turn.notes.append("the passages give no figure for what the question asks how much of")
-    elif not plan.english and not plan.yes_no and not in_asked_unit(ask, reply):
-        turn.notes.append("the passages give no figure in the unit the question asks for")
-    elif outcome and any(sup and all(states_plan(c.lead + c.text) for c in sup) for _, sup in verdict.sentences):
-        turn.notes.append("the passages give a planned figure; the question asks for an outcome")
-    elif not plan.yes_no and any(
-        sup
-        and all(
-            misattributed(ask, sent, c.text, asks_one_year(plan)) or said_of_other(terms, sent, c.text) for c in sup
-        )
-        for sent, sup in verdict.sentences
-    ):
-        # (a yes/no question is exempt: 「有没有设定调查失业率目标？」 of 「登记失业率4.5%以内」 is settled no)
-        turn.notes.append("the passages give the figure for another indicator or for a span of years")
-    else:
+    """Whether a verified reply answers what was asked; when not, the reason is noted and the
+    sentences it used are ruled out for the sentence that plainly answers."""
+    reason = reject_reason(plan, ask, reply, verdict, single)
+    if reason is None:
         return True
+    turn.notes.append(reason)
     turn.ruled_out.update((c.chunk_id, c.start) for _, sup in verdict.sentences for c in sup)
     return False
-
-
-_GENERIC_MEASURES = {"增长", "增速", "增幅", "下降", "提高", "上涨", "目标", "总量", "规模", "比重", "多少"}
-
-
-def indicator_terms(plan: QueryAnalysis) -> set[str]:
-    """The words that name what a question asks about (「城镇新增就业」 → 城镇, 新增, 就业), with the
-    terms its acronyms and everyday words stand for; measure words (增长, 目标) tell nothing apart."""
-    from rag.search.text import tokenize
-
-    if plan.english:  # its words are English; their translations are too uncertain to tell by
-        return set()
-    stem = indicator_of(plan.content)
-    words = {t for t in tokenize(stem) if len(t) > 1 and t not in _GENERIC_MEASURES}
-    for w in list(words):
-        words.update(x.lower() for x in plan.synonyms.get(w, ()))
-    return words
-
-
-def _denies(reply: str) -> bool:
-    """Whether a reply to a yes/no question says no."""
-    return bool(re.match(r"\s*(?:否|不是|不|没有|沒有|未|并未|尚未)", reply))
 
 
 def _settle_yes_no(turn: Turn, plan: QueryAnalysis, text: str, quotes: list[str]) -> str:
@@ -219,7 +151,7 @@ def _settle_yes_no(turn: Turn, plan: QueryAnalysis, text: str, quotes: list[str]
         if verdict is not None:
             return ("是。" if verdict else "否。") + text
         return text
-    if (said := contradiction(plan.text, quotes)) and not _denies(text):
+    if (said := contradiction(plan.text, quotes)) and not denies(text):
         turn.notes.append(f"the cited sentence says {said}, not what the question states")
         return f"否。报告中是{said}：" + text
     return text
@@ -352,9 +284,9 @@ def _answer_part(
     topic = a.gate.topic_terms(part, part.question)
     allowed = a.gate.fitting_chunks(part, turn.results)
     topical = a.gate.topical_chunks(part, topic, pool)
-    topic_set = set(topic) | _spelled_out(part)
+    topic_set = set(topic) | spelled_out(part)
     verdict = check(join_replies([reply]), pool, ask, topic_set, allowed, topical)
-    if not verdict.ok and _retry_can_mend(verdict, pool, allowed):
+    if not verdict.ok and retry_can_mend(verdict, pool, allowed):
         turn.notes.append(
             f"part {i + 1}: unsupported figure(s) {', '.join(verdict.unsupported_figures)}; "
             "retried with a stricter prompt"
@@ -410,48 +342,6 @@ def plan_in_chinese(a: Assistant, turn: Turn) -> Answer | None:
         return None
     ans.answer = in_english(a, turn, ans.answer)
     return ans
-
-
-def question_in_chinese(a: Assistant, turn: Turn) -> str:
-    """The English question in Chinese, by the model ("" when it gives no usable translation).
-
-    A place the translation spells wrongly (a transliteration the reports do not have) is
-    replaced by the place the English question names, as query analysis read it."""
-    q = turn.plan
-    t = time.perf_counter()
-    names = a.retriever.analyzer.places.latin_names(q.question)
-    text = "".join(turn.llm.stream(question_to_chinese(q.question, names), max_tokens=80)).strip()
-    turn.timings["translate_s"] = round(time.perf_counter() - t, 3)
-    text = text.splitlines()[0].strip() if text else ""
-    if not re.search(r"[\u4e00-\u9fff]{2}", text) or len(text) > 160:
-        return ""
-    if len(q.places) == 1:
-        place = next(iter(q.places))
-        for wrong in a.retriever.unknown_places(text):
-            text = text.replace(wrong, place)
-        text = re.sub(re.escape(place) + "[省市县区旗]", place, text) if place[-1] in "省市县区旗" else text
-    return text
-
-
-def in_english(a: Assistant, turn: Turn, answer: str) -> str:
-    """The verified Chinese answer in English, streamed; the Chinese one when the rendering
-    loses or changes a figure (the figures are what was verified)."""
-    body = re.sub(r"\s*\[\d+\]", "", answer).strip()
-    marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", answer)))
-    parts: list[str] = []
-    kind = "retry_token" if any(n.startswith("the model found no answer") for n in turn.notes) else "token"
-    for tok in timed_stream(turn.llm, answer_to_english(body), {}, cancel=turn.cancel):
-        if "first_token_s" not in turn.timings:
-            turn.timings["first_token_s"] = round(time.perf_counter() - turn.t0, 3)
-        parts.append(tok)
-        turn.emit(kind, tok)
-    english = " ".join("".join(parts).split())
-    pool = values(english, english=True) | values(english)
-    need = [float(f) * (m or 1.0) for f, m in answer_figures(re.sub(r"(?:19|20)\d{2}\s*年", "", body))]
-    if not english or not all(supported_value(v, pool) for v in need):
-        turn.notes.append("the English rendering changed a figure; the verified Chinese answer is shown")
-        return answer
-    return f"{english} {marks}".strip()
 
 
 # --- the model ----------------------------------------------------------------------------------------------

@@ -11,63 +11,19 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.cite import said_of
 from rag.answer.context import Passage
+from rag.answer.figures import ASKED_UNIT, asks_quantity
 from rag.answer.plan import NEGATION_RE, QUESTION_WORDS, states_plan
+from rag.answer.verify import said_of
 from rag.chunk.clean import norm
 from rag.search.query import QueryAnalysis, with_everyday_words
 from rag.search.retrieve import Retriever
 from rag.search.text import tokenize
 
-# A question that asks for a quantity: a quoted answer must then hold a figure.
-_QUANTITY = re.compile(r"多少|几[个项家座所条万亿%]|多大|多高|多长|多快|比例|比重|增速|增幅|降幅")
-# The unit a question asks its figure in (「多少亿元」「多少万人」): a quoted answer must use it.
-_ASKED_UNIT = re.compile(
-    r"多少\s*(万亿元|亿元|万元|亿|万人|万户|万亩|人次|人|个|家|亩|公里|千米|吨|千瓦|倍|所|座|项|户|件|天)"
-)
 # A rate asked for by its measure word: a sentence answers it with any rate, whatever verb it uses.
 # (Nouns only: a verb asked, 「增长了多少」, is written in the sentence that answers.)
 _RATE_WORDS = {"增速", "增幅", "涨幅", "降幅", "跌幅", "增长率", "增长速度"}
 _ASKED_ATTR = re.compile(r"([\u4e00-\u9fff]{2,10}?)(?:是|为|有|达到|达|完成|了)?多少")
-_QUANTITY_EN = re.compile(
-    r"\bhow (?:many|much|fast|long|large|big|high)\b|\bwhat (?:share|percentage|rate|target)\b", re.I
-)
-# A figure in a reply: digits, a counted Chinese numeral (「三个」「两成」「翻一番」), a spelled-out English one.
-_FIGURE = re.compile(
-    r"\d|[零〇一二两三四五六七八九十百千万]+(?:个|项|家|座|所|条|件|万|亿|倍|成|番|人|户|亩|公里|吨|%|％)|百分之|"
-    r"一半|持平|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|"
-    r"half|double|doubled|tripled)\b",
-    re.I,
-)
-# What a reply can repeat of the question without giving a figure: a year, a plan's name (「十四五」).
-_NOT_FIGURE = re.compile(r"(?:19|20)\d{2}\s*年?|十[一二三四五六七八九]五|\[\d+\]")
-
-
-def gives_figure(reply: str) -> bool:
-    """Whether a reply states a quantity: 「超额完成国家任务」 answers no 「目标是多少」."""
-    return bool(_FIGURE.search(_NOT_FIGURE.sub(" ", reply)))
-
-
-_COUNTERS = {"个", "家", "所", "座", "项", "件", "户"}
-
-
-def in_asked_unit(question: str, reply: str) -> bool:
-    """Whether a reply gives a figure in the unit a question asks for (「多少亿元」 is not answered by
-    「增长46.8%」); True when the question names no unit."""
-    m = _ASKED_UNIT.search(norm(question))
-    if not m or m.group(1) in _COUNTERS:  # counters vary with the wording (5个, 5家, 5所): no test
-        return True
-    unit = m.group(1).lstrip("万亿千") or m.group(1)  # 「多少万人」 is answered in 人 at any magnitude
-    return bool(re.search(rf"\d\s*(?:万亿|亿|万|千)?\s*{re.escape(unit)}", norm(reply)))
-
-
-def asks_quantity(question: str) -> bool:
-    return bool(_QUANTITY.search(question) or _QUANTITY_EN.search(question))
-
-
-def asks_one_year(q: QueryAnalysis) -> bool:
-    """Whether a (Chinese) question asks about a single year (「2020年」「去年」), not a span of years."""
-    return not q.english and (len(q.years) == 1 or not q.years and len(q.relative) == 1)
 
 
 class Gate:
@@ -203,7 +159,7 @@ class Gate:
         if not topic or not fitting:
             return None
         wants_figure = asks_quantity(q.text) or asks_quantity(question)
-        unit = m.group(1) if (m := _ASKED_UNIT.search(q.text)) else ""
+        unit = m.group(1) if (m := ASKED_UNIT.search(q.text)) else ""
         # the attribute asked for (「总投资是多少」「金额是多少」) must be in the sentence itself
         attr = ""
         before = ""

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from rag.answer.parts import parallel_split, split_parts, target_and_result, year_spans
 from rag.answer.plan import (
     asked_figure,
     asks_yes_no,
@@ -23,14 +24,10 @@ from rag.answer.plan import (
     completion_test,
     indicator_of,
     measure_of,
-    parallel_split,
     plan_period,
     relation_of,
-    split_parts,
-    target_and_result,
     wants_actual,
     without_asked_figure,
-    year_spans,
 )
 from rag.chunk.clean import norm
 from rag.search.places import Places, short_place
