@@ -2,6 +2,7 @@
 #
 #   make setup        virtualenv + dependencies + models + chunk store + indexes (idempotent)
 #   make test         the test suite
+#   make lint         formatter check, linter and type checker
 #   make clean-index  remove the generated chunk store and indexes (index/*, keeps index/.gitkeep)
 
 SHELL := /bin/bash
@@ -13,11 +14,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help setup test clean-index browser
+.PHONY: help setup test lint clean-index browser
 
 help:
 	@echo "make setup        create .venv, install dependencies, fetch and verify models, build the chunk store and indexes"
 	@echo "make test         run the test suite"
+	@echo "make lint         formatter check, linter and type checker (ruff format --check, ruff check, mypy)"
 	@echo "make clean-index  remove the chunk store under index/"
 	@echo "make browser      install headless Chromium and its driver for the web page's tests (Debian, as root)"
 
@@ -70,6 +72,13 @@ $(STAMP): pyproject.toml Makefile
 test:
 	@test -x $(BIN)/python || { echo "no $(VENV); run 'make setup' first" >&2; exit 1; }
 	$(BIN)/python -m pytest -q
+
+# Style and types: the formatter's check, the linter and the type checker, all configured in pyproject.toml.
+lint:
+	@test -x $(BIN)/ruff || { echo "no $(BIN)/ruff; run 'make setup' first" >&2; exit 1; }
+	$(BIN)/ruff format --check rag api tests
+	$(BIN)/ruff check rag api tests
+	$(BIN)/mypy
 
 # The web page's tests drive the system's Chromium with selenium (no browser download); a CJK font
 # makes their screenshots legible. Debian package names; needs root.
