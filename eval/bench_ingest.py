@@ -44,9 +44,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.chunk.clean import to_traditional  # noqa: E402
+from rag.chunk.document import Document  # noqa: E402
 from rag.search.embed import embed_text, get_embedder  # noqa: E402
 from rag.search.index import build  # noqa: E402
-from rag.ingest import Document, ingest_paths  # noqa: E402
+from rag.ingest import ingest_paths  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.search.store import write_store  # noqa: E402
 from rag.search.text import tokenize  # noqa: E402

@@ -66,7 +66,7 @@ def templates(settings: Settings):
 
 def synthesise(real, n_chunks: int, seed: int):
     """Synthetic reports totalling `n_chunks` searchable chunks (figures redrawn, places invented)."""
-    from rag.ingest import finalize_breadcrumbs
+    from rag.chunk.document import finalize_breadcrumbs
 
     rng = random.Random(seed)
     out, total, j = [], 0, 0

@@ -1,103 +1,34 @@
 """Ingestion: read reports, cut them into chunks, collapse duplicates, link twin reports.
 
-The documents and chunks made here are what the chunk store (``index/chunks.sqlite``, see
-`rag.search.store`) keeps: the contract between ingestion and everything downstream (embedding, BM25,
-citations). `rag.search.store.write_store` writes them in one transaction.
+The documents and chunks made here (`rag.chunk.document`) are what the chunk store
+(``index/chunks.sqlite``, see `rag.search.store`) keeps: the contract between ingestion and
+everything downstream (embedding, BM25, citations). `rag.search.store.write_store` writes them in
+one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from rag.chunk.annotate import assign_periods, link_leads, link_notes
 from rag.chunk.chunker import cut_document
-from rag.chunk.clean import compact, normalize, to_simplified, to_traditional
+from rag.chunk.clean import normalize, to_simplified
+from rag.chunk.document import Chunk, Document, finalize_breadcrumbs
 from rag.chunk.duplicates import find_duplicates
 from rag.chunk.metadata import DocMeta, article_kind, article_year, derive
 from rag.chunk.pieces import make_pieces
 from rag.chunk.sections import Article, Section
+from rag.chunk.twins import link_twins
 from rag.errors import RagError
 from rag.read.formats import SUFFIXES, SourceText, find_sources, read_source
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_SALUTATION = re.compile(r"^\s*各位代表\s*[：:！!，,。]?\s*$")
-
-
-@dataclass
-class Chunk:
-    id: str
-    doc: str
-    article: int
-    kind: str  # body | bullet | heading | title | meta | noise
-    title: str  # display title of the article, e.g. 2024年政府工作报告
-    place: str
-    year: int | None
-    section: list[str]
-    section_path: str
-    paragraph: int
-    part: int
-    text: str
-    search_text: str
-    start: int
-    end: int
-    spans: list[list[int]]
-    locations: list[dict]
-    flags: list[str] = field(default_factory=list)
-    garbled: list[dict] = field(default_factory=list)
-    twins: list[str] = field(default_factory=list)
-    breadcrumb: str = ""
-    period: int | None = None  # the year the passage is about (a report's review part is the year before)
-    notes: list[str] = field(default_factory=list)  # ids of the glossary notes its markers ［n］ point to
-    term: str = ""  # for a glossary note: the term it explains
-    follows: list[str] = field(default_factory=list)  # for a lead-in (「要把握好以下三点。」): the items it announces
-    pages: list[list[int]] = field(default_factory=list)  # PDF: [offset, page] where each page of the chunk begins
-
-    def page_at(self, offset: int) -> int | None:
-        """The PDF page that holds `offset` of the extracted text (None for other formats)."""
-        page = None
-        for start, pg in self.pages:
-            if start > offset and page is not None:
-                break
-            page = pg
-        return page
-
-    @property
-    def searchable(self) -> bool:
-        """What retrieval may return. Headings are in every chunk's breadcrumb; page furniture
-        (``noise``) is not the report at all; a salutation (「各位代表！」) says nothing. Titles,
-        datelines and speaker lines are indexed, but retrieval demotes them unless a question asks
-        who gave the report or when (they name the place and year better than any paragraph)."""
-        if self.kind in ("title", "meta"):
-            return True
-        return self.kind in ("body", "bullet") and len(compact(self.text)) >= 6 and not _SALUTATION.match(self.text)
-
-
-@dataclass
-class Document:
-    id: str
-    name: str
-    path: str
-    sha256: str
-    chars: int
-    meta: DocMeta
-    title: str
-    articles: list[dict]
-    sections: list[dict]
-    markers: list[dict]
-    narrow: bool
-    duplicates_collapsed: int = 0
-    garbled_runs: int = 0
-    twin_of: list[str] = field(default_factory=list)
-    chunks: list[Chunk] = field(default_factory=list)
-    fmt: str = "text"  # the original's format: text | csv | json | pdf | docx | html
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -290,15 +221,6 @@ def build_document(
     return doc
 
 
-def finalize_breadcrumbs(doc: Document) -> None:
-    for c in doc.chunks:
-        parts = [c.place, c.title] if c.place else [c.title]
-        crumb = " · ".join(x for x in parts if x)
-        if c.section:
-            crumb += " › " + " › ".join(c.section)
-        c.breadcrumb = crumb
-
-
 def _walk(sec: Section) -> Iterable[Section]:
     for c in sec.children:
         yield c
@@ -334,106 +256,6 @@ def _dedupe_ids(chunks: list[Chunk]) -> None:
             seen[c.id] = 0
 
 
-# --- twin reports ---------------------------------------------------------------------------------
-def _grams(s: str, n: int = 4) -> set[str]:
-    return {s[i : i + n] for i in range(max(1, len(s) - n + 1))}
-
-
-def link_twins(docs: list[Document], threshold: float) -> None:
-    """Detect documents that are the same report (e.g. Traditional and Simplified editions) and
-    link their chunks paragraph by paragraph; a garbled heading takes its twin's clean title."""
-    # each chunk's 4-grams are computed once: pairs of documents are compared many times
-    keyed = {d.id: [(c, k, _grams(k)) for c in d.chunks if c.searchable for k in [compact(c.text)]] for d in docs}
-    fingerprints = {d.id: set().union(*[g for _, _, g in keyed[d.id]]) if keyed[d.id] else set() for d in docs}
-    for d in docs:
-        d.twin_of = []
-        for c in d.chunks:
-            c.twins = []
-    for i, a in enumerate(docs):
-        for b in docs[i + 1 :]:
-            fa, fb = fingerprints[a.id], fingerprints[b.id]
-            if not fa or not fb or min(len(fa), len(fb)) < threshold * max(len(fa), len(fb)):
-                continue  # the same report in two editions has about the same text (and this is cheap)
-            overlap = len(fa & fb) / min(len(fa), len(fb))
-            if overlap < threshold:
-                continue
-            matched = _align(keyed[a.id], keyed[b.id])
-            small = min(len(keyed[a.id]), len(keyed[b.id])) or 1
-            if len(matched) / small < threshold:
-                continue
-            a.twin_of.append(b.id)
-            b.twin_of.append(a.id)
-            for ca, cb in matched:
-                ca.twins.append(cb.id)
-                cb.twins.append(ca.id)
-            _fix_garbled_titles(a, b)
-            _fix_garbled_titles(b, a)
-
-
-def _align(xs: list[tuple[Chunk, str, set[str]]], ys: list[tuple[Chunk, str, set[str]]]) -> list[tuple[Chunk, Chunk]]:
-    """Pair each chunk of one document with the chunk of the other that shares most 4-grams."""
-    index: dict[str, list[int]] = defaultdict(list)
-    ygrams = [g for _, _, g in ys]
-    for j, g in enumerate(ygrams):
-        for x in g:
-            index[x].append(j)
-    pairs = []
-    for cx, kx, gx in xs:
-        votes: dict[int, int] = defaultdict(int)
-        for x in gx:
-            for j in index.get(x, ()):
-                votes[j] += 1
-        if not votes:
-            continue
-        j, v = max(votes.items(), key=lambda kv: kv[1])
-        lx, ly = len(kx), len(ys[j][1])
-        if v / min(len(gx), len(ygrams[j])) >= 0.5 and min(lx, ly) / max(lx, ly, 1) >= 0.5:
-            pairs.append((cx, ys[j][0]))
-    return pairs
-
-
-def _fix_garbled_titles(doc: Document, twin: Document) -> None:
-    """Give each damaged section title the clean title of the matching section in the twin."""
-    by_id = {c.id: c for c in twin.chunks}
-    garbled_titles = {c.section[-1] for c in doc.chunks if c.kind == "heading" and "garbled" in c.flags and c.section}
-    garbled_titles |= {
-        c.section[-1]
-        for c in doc.chunks
-        if "garbled" in c.flags and c.section and c.garbled and c.text.find(c.garbled[0]["text"]) == 0
-    }
-    trad = doc.meta.script == "traditional"
-    fixed: dict[str, str] = {}
-    for c in doc.chunks:
-        if not c.searchable or not c.twins or not c.section:
-            continue
-        other = by_id.get(c.twins[0])
-        if other is None or len(other.section) != len(c.section):
-            continue
-        for mine, theirs in zip(c.section, other.section):
-            if mine == theirs or mine not in garbled_titles:
-                continue
-            prefix = normalize(mine[:3]).text
-            if prefix and normalize(theirs).text.startswith(prefix):
-                fixed[mine] = to_traditional(theirs) if trad else theirs
-    if not fixed:
-        return
-    for c in doc.chunks:
-        if any(s in fixed for s in c.section):
-            c.flags = sorted(set(c.flags) | {"title-from-twin"})
-
-    def walk(nodes: list[dict]) -> None:
-        for n in nodes:
-            if n["title"] in fixed:
-                n["clean_title"] = fixed[n["title"]]
-            walk(n["children"])
-
-    for tree in doc.sections:
-        walk(tree["children"])
-    for c in doc.chunks:
-        c.section = [fixed.get(s, s) for s in c.section]
-    finalize_breadcrumbs(doc)
-
-
 # --- the whole corpus -----------------------------------------------------------------------------
 def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = True) -> list[Document]:
     """Read and cut every report under `paths`; empty files are skipped with a warning."""
@@ -461,26 +283,3 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, progress: bool = Tru
             docs.append(d)
     link_twins(docs, settings.twin_threshold)
     return docs
-
-
-# --- what the chunk store keeps of a document -----------------------------------------------------
-def doc_summary(d: Document) -> dict:
-    """The document without its chunks: its row in the chunk store and its line of `rag ingest --json`."""
-    return {
-        "id": d.id,
-        "name": d.name,
-        "path": d.path,
-        "sha256": d.sha256,
-        "chars": d.chars,
-        "title": d.title,
-        "meta": asdict(d.meta),
-        "articles": d.articles,
-        "sections": d.sections,
-        "markers": d.markers,
-        "narrow": d.narrow,
-        "duplicates_collapsed": d.duplicates_collapsed,
-        "garbled_runs": d.garbled_runs,
-        "twin_of": d.twin_of,
-        "chunks": len(d.chunks),
-        "format": d.fmt,
-    }

@@ -32,9 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.chunk.document import Document
+from rag.chunk.twins import link_twins
 from rag.errors import DocumentNotFound, DuplicateReport, InvalidReport, LastDocument, RagError
 from rag.files import atomic_write_bytes, atomic_write_text, pid_alive
-from rag.ingest import Document, find_reports, link_twins, load_file, read_report
+from rag.ingest import find_reports, load_file, read_report
 from rag.read.decode import binary_kind, too_many_controls
 from rag.read.formats import FORMAT_SUFFIX, SUFFIXES, read_bytes, sniff
 from rag.search.store import ChunkStore

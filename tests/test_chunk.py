@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from rag.chunk.clean import compact, ends_sentence, normalize
-from rag.ingest import Document, ingest_paths
+from rag.chunk.document import Document
+from rag.ingest import ingest_paths
 from rag.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

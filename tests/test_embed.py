@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.ingest import Chunk
+from rag.chunk.document import Chunk
 from rag.search.embed import EmbeddingCache, embed_text
 
 

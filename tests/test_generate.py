@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from rag.answer.context import best_sentence, select_context, split_clauses
-from rag.ingest import Chunk
+from rag.chunk.document import Chunk
 from rag.settings import ContextBudget
 
 

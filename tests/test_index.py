@@ -236,7 +236,8 @@ def test_a_full_disk_is_one_line_and_the_old_index_stays(
 
 def test_a_store_write_on_a_full_disk_names_the_store_and_keeps_its_content(seed_index, extra, small_disk):
     """The store's own write, committed at once, fails at the store (not later, at the index)."""
-    from rag.ingest import doc_summary, ingest_paths
+    from rag.chunk.document import doc_summary
+    from rag.ingest import ingest_paths
 
     settings = copy_index(seed_index, small_disk / "index")
     docs = ingest_paths([seed_index.seeds_dir, extra], settings, progress=False)

@@ -21,8 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rag.chunk.clean import compact, find_garbled, normalize, to_simplified
+from rag.chunk.document import Document
 from rag.errors import RagError
-from rag.ingest import Document, ingest_paths, read_report
+from rag.ingest import ingest_paths, read_report
 from rag.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

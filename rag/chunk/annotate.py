@@ -11,7 +11,7 @@ from rag.chunk.clean import to_simplified
 from rag.chunk.numbering import NOTE_MARK_RE, cn_to_int
 
 if TYPE_CHECKING:
-    from rag.ingest import Chunk
+    from rag.chunk.document import Chunk
 
 _YEAR_IN_TITLE = re.compile(r"(20\d{2})\s*年")
 _YEAR_OPENER = re.compile(r"^\s*(20\d{2})\s*年\s*[，,、是]")

@@ -135,7 +135,8 @@ def ingest(
     json_out: bool = typer.Option(False, "--json", help="Per-document summary as JSON lines on stdout."),
 ) -> None:
     """Clean and cut reports into cited chunks; write the chunk store under index/."""
-    from rag.ingest import doc_summary, ingest_paths
+    from rag.chunk.document import doc_summary
+    from rag.ingest import ingest_paths
     from rag.search.index import build_lock, clean_leftovers
     from rag.search.store import write_store
 

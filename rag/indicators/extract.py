@@ -22,7 +22,7 @@ from rag.chunk.clean import to_simplified
 from rag.indicators.catalog import CATALOG, EXTRACTOR_VERSION, Indicator
 
 if TYPE_CHECKING:
-    from rag.ingest import Chunk
+    from rag.chunk.document import Chunk
 
 __all__ = ["EXTRACTOR_VERSION", "IndicatorRow", "extract"]
 

@@ -23,7 +23,7 @@ from rag.files import atomic_writer
 from rag.settings import Settings
 
 if TYPE_CHECKING:
-    from rag.ingest import Chunk
+    from rag.chunk.document import Chunk
 
 log = logging.getLogger(__name__)
 

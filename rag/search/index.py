@@ -218,7 +218,7 @@ def build(
     point leaves the previous store with its index (or, after the commit, the new pair; see
     `recover`). Without `docs` the store is indexed as it is (after `rag ingest`). With `rebuild`, a
     damaged chunk store is replaced and no cached vector is reused."""
-    from rag.ingest import doc_summary
+    from rag.chunk.document import doc_summary
 
     with build_lock(settings):
         clean_leftovers(settings)

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from rag.chunk.document import Chunk
 from rag.errors import RagError, Unavailable
-from rag.ingest import Chunk
 from rag.scope import Scope, resolve
 from rag.search.bm25 import top_n, top_weight
 from rag.search.index import LoadedIndex

@@ -20,10 +20,10 @@ from collections import OrderedDict
 from dataclasses import asdict
 from pathlib import Path
 
+from rag.chunk.document import Chunk, Document, doc_summary
 from rag.errors import RagError
 from rag.files import is_no_space, no_space_error
 from rag.indicators.catalog import EXTRACTOR_VERSION
-from rag.ingest import Chunk, Document, doc_summary
 from rag.search.store_read import StoreReads
 from rag.search.store_rows import (
     _SCHEMA,

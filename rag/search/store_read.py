@@ -9,8 +9,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from rag.chunk.document import Chunk
 from rag.indicators.catalog import EXTRACTOR_VERSION
-from rag.ingest import Chunk
 from rag.search.store_rows import _checked, _chunk, _guarded, _json, _store_error
 
 

@@ -13,9 +13,9 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rag.chunk.document import Chunk
 from rag.errors import RagError
 from rag.files import is_no_space, no_space_error
-from rag.ingest import Chunk
 
 STORE_VERSION = 2
 FILE = "chunks.sqlite"
