@@ -8,8 +8,10 @@ from dataclasses import asdict
 
 import pytest
 
-from rag.library import InvalidReport, Library, display_name, validate_report
+from rag.errors import InvalidReport
+from rag.library import Library
 from rag.search.store import ChunkStore
+from rag.uploads import display_name, validate_report
 
 
 def test_incremental_ingestion_matches_ingest_paths(seed_index, tmp_path):
