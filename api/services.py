@@ -112,9 +112,9 @@ def load_catalog(settings: Settings, api_settings: ApiSettings) -> ModelCatalog:
         created = int(st.path.stat().st_mtime) if st.present and st.path else 0
         public = api_settings.model_alias if name == "default" else f"{api_settings.model_alias}-{name}"
         # a server-side or mock model needs no local weights
-        available = st.verified or settings.llm_backend != "llamacpp"
+        available = st.verified or settings.llm.backend != "llamacpp"
         out.append(ModelInfo(public, name, spec.file, available, created))
-    return ModelCatalog(out, settings.llm)
+    return ModelCatalog(out, settings.llm.choice)
 
 
 @dataclass
@@ -168,7 +168,7 @@ class Services:
             retriever.warm()  # before reporting ready, so the first question does not pay for it
             self.readiness.index = True
             if self.api.preload:
-                name = self.settings.llm
+                name = self.settings.llm.choice
                 if any(m.name == name and m.available for m in self.catalog.models):
                     self._assistant.warm(name)
                     self.readiness.models[name] = True

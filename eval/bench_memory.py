@@ -66,7 +66,7 @@ def serve_and_ask(n: int, model: str, questions: list[str]) -> dict:
     import httpx
 
     port = free_port()
-    env = dict(os.environ, RAG_LLM=model)
+    env = dict(os.environ, RAG_LLM__CHOICE=model)
     proc = subprocess.Popen([RAG, "serve", "--port", str(port), "--log-level", "warning"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

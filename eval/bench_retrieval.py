@@ -166,7 +166,7 @@ def run_size(n: int, args, vmodel: VectorModel, tmodel: TokenModel, qvecs: np.nd
     log(f"[{n:,}] flat {row['flat']}")
 
     rss0 = rss_mib()
-    hnsw = FaissStore(x.shape[1], "hnsw", m=settings.hnsw_m, ef_construction=settings.hnsw_ef_construction)
+    hnsw = FaissStore(x.shape[1], "hnsw", m=settings.vectors.hnsw_m, ef_construction=settings.vectors.hnsw_ef_construction)
     t = time.perf_counter()
     hnsw.add(ids.tolist(), x)
     row["hnsw"] = {"build_s": round(time.perf_counter() - t, 2), "index_mib": round(index_bytes(hnsw) / 2**20, 1),
@@ -181,8 +181,8 @@ def run_size(n: int, args, vmodel: VectorModel, tmodel: TokenModel, qvecs: np.nd
                                  **lat(time_each(lambda q: hnsw.search(q, cand), list(qvecs),
                                                  args.repeat))}
         log(f"[{n:,}] hnsw ef={ef} {row['hnsw']['ef'][ef]}")
-    hnsw.set_ef_search(settings.hnsw_ef_search)
-    row["hnsw"]["ef_used"] = settings.hnsw_ef_search
+    hnsw.set_ef_search(settings.vectors.hnsw_ef_search)
+    row["hnsw"]["ef_used"] = settings.vectors.hnsw_ef_search
 
     t = time.perf_counter()
     docs, vocab = tmodel.corpus(n)
@@ -267,8 +267,8 @@ def main() -> None:
     rec = recommend(rows, args.budget_ms, 0.95)
     result = {"data": args.data, "questions": len(qtexts), "repeat": args.repeat, "dim": int(real.shape[1]),
               "query_embed_ms": round(embed_q * 1000, 1), "sizes": rows, "recommendation": rec,
-              "settings": {"hnsw_m": settings.hnsw_m, "hnsw_ef_construction": settings.hnsw_ef_construction,
-                           "hnsw_ef_search": settings.hnsw_ef_search, "hnsw_threshold": settings.hnsw_threshold,
+              "settings": {"hnsw_m": settings.vectors.hnsw_m, "hnsw_ef_construction": settings.vectors.hnsw_ef_construction,
+                           "hnsw_ef_search": settings.vectors.hnsw_ef_search, "hnsw_threshold": settings.vectors.hnsw_threshold,
                            "candidates": settings.candidates}}
     if args.out:
         args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -299,9 +299,9 @@ def print_table(result: dict, settings: Settings, args) -> None:
             x = r[f"fused_{name}"]
             print(f"{'':>10} {'fused+' + name:>8} {'':>8} {'':>7} {x['p50_ms']:>7} {x['p95_ms']:>7}")
     print(f"exact search costs {rec['flat_ms_per_million']} ms per 10^6 vectors; with a {args.budget_ms:.0f} ms budget "
-          f"HNSW pays from ~{rec['hnsw_threshold']:,} vectors (RAG_HNSW_THRESHOLD, now {settings.hnsw_threshold:,}); "
+          f"HNSW pays from ~{rec['hnsw_threshold']:,} vectors (RAG_VECTORS__HNSW_THRESHOLD, now {settings.vectors.hnsw_threshold:,}); "
           f"smallest efSearch with recall@10 ≥ 0.95 at every size: {rec['ef_search']} "
-          f"(RAG_HNSW_EF_SEARCH, now {settings.hnsw_ef_search})")
+          f"(RAG_VECTORS__HNSW_EF_SEARCH, now {settings.vectors.hnsw_ef_search})")
 
 
 if __name__ == "__main__":

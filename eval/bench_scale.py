@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
 from rag.evaluate import load_questions, percentile  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.settings import Settings, VectorSettings  # noqa: E402
 
 # invented places: ordinal characters, never real names
 _STEMS = "甲乙丙丁戊己庚辛壬癸"
@@ -107,7 +107,7 @@ def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | 
     from rag.search.index import build
     from rag.search.store import write_store
 
-    settings = Settings(index_dir=work, vector_store=store, milvus_index_type="hnsw")
+    settings = Settings(index_dir=work, vectors=VectorSettings(store=store, milvus_index_type="hnsw"))
     work.mkdir(parents=True, exist_ok=True)
     row: dict = {"store": store}
     embedder = get_embedder(settings)
@@ -131,7 +131,7 @@ def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | 
     t = time.perf_counter()
     stats = build(settings, progress=False, embedder=embedder)
     row["index_build_s"] = round(time.perf_counter() - t, 1)
-    if store == "milvus" and not settings.milvus_uri:  # Milvus Lite holds its file for one process
+    if store == "milvus" and not settings.vectors.milvus_uri:  # Milvus Lite holds its file for one process
         from milvus_lite.server_manager import server_manager_instance
 
         server_manager_instance.release_server(str(work / "milvus.db"))
@@ -153,7 +153,7 @@ def probe(args) -> None:
     t0 = time.perf_counter()
     from rag.search.retrieve import Retriever
 
-    settings = Settings(index_dir=Path(args.probe), vector_store=args.store)
+    settings = Settings(index_dir=Path(args.probe), vectors=VectorSettings(store=args.store))
     r = Retriever(settings)
     start_s = time.perf_counter() - t0
     questions = json.loads(Path(args.questions_file).read_text(encoding="utf-8"))

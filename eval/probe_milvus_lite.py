@@ -7,10 +7,10 @@ answer at 10^6 (its own process also holds the synthetic corpus).
 import re, sys, time
 from pathlib import Path
 import numpy as np
-from rag.settings import Settings
+from rag.settings import Settings, VectorSettings
 from rag.search.vectors import MilvusStore
 n = int(sys.argv[1]); d = Path(sys.argv[2]); d.mkdir(parents=True, exist_ok=True)
-s = Settings(index_dir=d, vector_store="milvus", milvus_index_type="hnsw")
+s = Settings(index_dir=d, vectors=VectorSettings(store="milvus", milvus_index_type="hnsw"))
 st = MilvusStore(s, 384, "gov_report_chunks_lean", create=True)
 rng = np.random.default_rng(0)
 t = time.perf_counter()

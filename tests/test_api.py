@@ -1,5 +1,5 @@
 """HTTP API routes with the real app, the real index of the seeds (a private copy: uploads change it)
-and the mock model (`RAG_LLM_BACKEND=mock`: it quotes the passage sentence nearest the question, so
+and the mock model (`RAG_LLM__BACKEND=mock`: it quotes the passage sentence nearest the question, so
 no weights are needed and nothing skips): answers, streaming, the OpenAI-compatible endpoint, search,
 documents, limits, the answer queue, the API key, CORS and a bad-input matrix over every endpoint.
 What the real model says through the API is tested in tests/test_api_answers.py and
@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from api.settings import ApiSettings
+from rag.settings import LLMSettings
 
 Q_XINZHOU = "忻州今年要新认定多少家高新技术企业？"
 Q_DAIXIAN = "代县今年全县5G基站要达到多少座？"
@@ -29,7 +30,7 @@ PDF_DATA = Path(__file__).parent / "data" / "pdf"
 def copy_index(seed_index, dest):
     """Settings on a private copy of the seed index, answering with the mock model (as "small")."""
     shutil.copytree(seed_index.index_dir, dest)
-    return seed_index.model_copy(update={"index_dir": dest, "llm": "small", "llm_backend": "mock"})
+    return seed_index.model_copy(update={"index_dir": dest, "llm": LLMSettings(backend="mock", choice="small")})
 
 
 def wait_ready(client: TestClient, timeout: float = 180) -> dict:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from api.settings import ApiSettings
+from rag.settings import LLMSettings
 
 pytestmark = pytest.mark.llm
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.llm
 @pytest.fixture(scope="module")
 def served(seed_index, tmp_path_factory):
     require_model(seed_index, "small")
-    settings = private_index(seed_index, tmp_path_factory, "api-answers", llm="small")
+    settings = private_index(seed_index, tmp_path_factory, "api-answers", llm=LLMSettings(choice="small"))
     with TestClient(create_app(settings, ApiSettings()), raise_server_exceptions=False) as client:
         wait_ready(client)
         yield client, settings
@@ -37,7 +38,7 @@ def test_the_api_answers_as_rag_ask_does(served, monkeypatch):
     cited = [c for c in data["citations"] if "53" in c["quote"]]
     assert cited and cited[0]["doc"].startswith("000_")
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
-    monkeypatch.setenv("RAG_LLM", "small")
+    monkeypatch.setenv("RAG_LLM__CHOICE", "small")
     monkeypatch.setenv("RAG_SEEDS_DIR", str(settings.seeds_dir))
     res = CliRunner().invoke(__import__("rag.cli.main", fromlist=["app"]).app, ["ask", "--json", "--local", Q_XINZHOU])
     assert res.exit_code == 0, res.output

@@ -259,7 +259,7 @@ def _leftovers(index_dir: Path) -> list[str]:
     return out
 
 
-MOCK = {"RAG_LLM_BACKEND": "mock"}
+MOCK = {"RAG_LLM__BACKEND": "mock"}
 
 
 # (kill point, whether the upload is there after the restart): killed before the chunk store's commit the
@@ -306,7 +306,7 @@ def test_a_server_killed_while_streaming_an_answer_answers_the_same_after_a_rest
     require_model(seed_index, "small")
     settings = _copy(seed_index, tmp_path / "index")
     kv = tmp_path / "kv"
-    env = {"RAG_LLM": "small", "RAG_PREFIX_CACHE_DIR": str(kv)}
+    env = {"RAG_LLM__CHOICE": "small", "RAG_PREFIX_CACHE_DIR": str(kv)}
     body = {"question": QUESTIONS[0], "stream": True}
 
     def stream(server: Server) -> list:

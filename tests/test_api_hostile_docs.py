@@ -13,13 +13,16 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
+from rag.settings import LLMSettings
 
 
 @pytest.fixture(scope="module")
 def client(seed_index, tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("hostile") / "index"
     shutil.copytree(seed_index.index_dir, index_dir)
-    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm_backend": "mock", "llm": "small"})
+    settings = seed_index.model_copy(
+        update={"index_dir": index_dir, "llm": LLMSettings(backend="mock", choice="small")}
+    )
     app = create_app(settings, ApiSettings(max_upload_bytes=4 << 20, max_body_bytes=16 * 1024, api_key=None))
     with TestClient(app, raise_server_exceptions=False) as c:
         deadline = time.monotonic() + 180

@@ -17,6 +17,7 @@ from live_server import private_index
 from api.main import create_app
 from api.settings import ApiSettings
 from rag.indicators import table
+from rag.settings import LLMSettings
 
 KEY = "indicator-key"
 DAIXIAN = "004_d43a798d97625b5b"
@@ -43,7 +44,9 @@ def _wait_ready(client: TestClient, timeout: float = 240) -> None:
 
 @pytest.fixture(scope="module")
 def seed(seed_index, tmp_path_factory):
-    settings = private_index(seed_index, tmp_path_factory, "indicators-seed", llm_backend="mock", llm="small")
+    settings = private_index(
+        seed_index, tmp_path_factory, "indicators-seed", llm=LLMSettings(backend="mock", choice="small")
+    )
     app, client = _client(settings)
     with client:
         _wait_ready(client)
@@ -52,7 +55,9 @@ def seed(seed_index, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def corpus(corpus_index, tmp_path_factory):
-    settings = private_index(corpus_index, tmp_path_factory, "indicators-corpus", llm_backend="mock", llm="small")
+    settings = private_index(
+        corpus_index, tmp_path_factory, "indicators-corpus", llm=LLMSettings(backend="mock", choice="small")
+    )
     app, client = _client(settings, key=None)
     with client:
         _wait_ready(client)

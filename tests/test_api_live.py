@@ -15,6 +15,7 @@ from need_model import require_model
 
 from api.main import create_app
 from api.settings import ApiSettings
+from rag.settings import LLMSettings
 
 pytestmark = pytest.mark.llm
 
@@ -26,7 +27,7 @@ Q_TAIYUAN = "太原今年计划新增公共停车位多少个？"
 @pytest.fixture(scope="module")
 def server(seed_index, tmp_path_factory):
     require_model(seed_index, "small")
-    settings = private_index(seed_index, tmp_path_factory, "live", llm="small")
+    settings = private_index(seed_index, tmp_path_factory, "live", llm=LLMSettings(choice="small"))
     make = lambda port: create_app(settings, ApiSettings(api_key=KEY, max_queue=2, retry_after_s=2))  # noqa: E731
     with live_server(make, timeout=180) as (base, app):
         yield base, app.state.services

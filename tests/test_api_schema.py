@@ -21,6 +21,7 @@ from schemathesis.engine import Status, events, from_schema
 
 from api.main import create_app
 from api.settings import ApiSettings
+from rag.settings import LLMSettings
 
 KEY = "s3cret-contract-key"
 
@@ -30,7 +31,7 @@ def served(request, seed_index, tmp_path):
     """A started app (lifespan run, index loaded) on a private copy of the seed index."""
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index.index_dir, index_dir)
-    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm_backend": "mock"})
+    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm": LLMSettings(backend="mock")})
     app = create_app(settings, ApiSettings(api_key=request.param, max_upload_bytes=256 * 1024))
     with TestClient(app) as client:
         headers = {"Authorization": f"Bearer {request.param}"} if request.param else {}

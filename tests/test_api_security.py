@@ -21,6 +21,7 @@ from sample_report import REPORT
 
 from api.main import create_app
 from api.settings import ApiSettings
+from rag.settings import LLMSettings
 
 KEY = "s3cret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -115,7 +116,7 @@ def served(seed_index, tmp_path_factory):
     shutil.copytree(seed_index.index_dir, index_dir)
     (root / "secret.txt").write_text(SECRET, encoding="utf-8")  # beside the index: must never be served
     (index_dir / "secret.txt").write_text(SECRET, encoding="utf-8")  # inside it, but not a document
-    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm_backend": "mock"})
+    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm": LLMSettings(backend="mock")})
     app = create_app(settings, ApiSettings(max_body_bytes=64 * 1024, max_upload_bytes=256 * 1024))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

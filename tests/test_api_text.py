@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import ApiSettings
 from rag.read.formats import read_source
+from rag.settings import LLMSettings
 
 PDF_DATA = Path(__file__).parent / "data" / "pdf"
 XINZHOU = "000_e75e043d3f4bed66"
@@ -47,7 +48,9 @@ def _wait_ready(client: TestClient, timeout: float = 120) -> None:
 def env(seed_index, tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("text") / "index"
     shutil.copytree(seed_index.index_dir, index_dir)
-    settings = seed_index.model_copy(update={"index_dir": index_dir, "llm_backend": "mock", "llm": "small"})
+    settings = seed_index.model_copy(
+        update={"index_dir": index_dir, "llm": LLMSettings(backend="mock", choice="small")}
+    )
     app = create_app(settings, ApiSettings(api_key="text-key", max_upload_bytes=512 * 1024))
     with TestClient(app, raise_server_exceptions=False, headers={"Authorization": "Bearer text-key"}) as client:
         _wait_ready(client)

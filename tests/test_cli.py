@@ -23,7 +23,7 @@ def env(seed_index, monkeypatch):
         monkeypatch.delenv(name)
     monkeypatch.setenv("RAG_INDEX_DIR", str(seed_index.index_dir))
     monkeypatch.setenv("RAG_SEEDS_DIR", str(seed_index.seeds_dir))
-    monkeypatch.setenv("RAG_LLM_BACKEND", "mock")
+    monkeypatch.setenv("RAG_LLM__BACKEND", "mock")
     monkeypatch.setenv("RAG_FORWARD_TO_SERVER", "false")
     return seed_index
 

@@ -18,6 +18,7 @@ from need_model import require_model
 
 from rag.answer.llm import Capped, MockLLM, make_llm
 from rag.errors import RagError
+from rag.settings import LLMSettings
 
 pytestmark = pytest.mark.llm
 
@@ -97,9 +98,9 @@ def backend(request, seed_index, small_gguf):
     """(settings, model) for each backend; the llama.cpp ones serve the small model."""
     if request.param == "openai":
         base = request.getfixturevalue("llm_server")
-        settings = seed_index.model_copy(update={"llm_backend": "openai", "llm_base_url": base})
+        settings = seed_index.model_copy(update={"llm": LLMSettings(backend="openai", base_url=base)})
     else:
-        settings = seed_index.model_copy(update={"llm_backend": request.param})
+        settings = seed_index.model_copy(update={"llm": LLMSettings(backend=request.param)})
     llm = make_llm(settings, "small")
     yield settings, llm
     if hasattr(llm, "close"):
@@ -148,23 +149,23 @@ def test_an_answer_through_each_backend_is_cited_and_checked(backend, retriever)
 
 
 def test_openai_backend_needs_a_reachable_server(seed_index):
-    with pytest.raises(RagError, match="RAG_LLM_BASE_URL"):
-        make_llm(seed_index.model_copy(update={"llm_backend": "openai", "llm_base_url": ""}), "default")
+    with pytest.raises(RagError, match="RAG_LLM__BASE_URL"):
+        make_llm(seed_index.model_copy(update={"llm": LLMSettings(backend="openai")}), "default")
     closed = f"http://127.0.0.1:{_free_port()}/v1"
-    llm = make_llm(seed_index.model_copy(update={"llm_backend": "openai", "llm_base_url": closed}), "default")
+    llm = make_llm(seed_index.model_copy(update={"llm": LLMSettings(backend="openai", base_url=closed)}), "default")
     with pytest.raises(RagError, match=re.escape(f"the LLM server at {closed} cannot be reached")):
         list(llm.stream(PROMPT))
 
 
 def test_openai_backend_reports_a_server_error(seed_index, llm_server):
     # a request the server rejects (a message without content) is a clear error, not a traceback
-    llm = make_llm(seed_index.model_copy(update={"llm_backend": "openai", "llm_base_url": llm_server}), "small")
+    llm = make_llm(seed_index.model_copy(update={"llm": LLMSettings(backend="openai", base_url=llm_server)}), "small")
     with pytest.raises(RagError, match=r"the LLM server answered [45]\d\d: "):
         list(llm.stream([{"role": "user"}]))
 
 
 def test_mock_backend_needs_no_weights_and_refuses_off_topic(tmp_path, seed_index):
-    settings = seed_index.model_copy(update={"llm_backend": "mock", "models_dir": tmp_path})
+    settings = seed_index.model_copy(update={"llm": LLMSettings(backend="mock"), "models_dir": tmp_path})
     llm = make_llm(settings, "default")
     off_topic = [
         {
@@ -186,7 +187,11 @@ def test_the_api_answers_through_the_mock_backend_without_weights(seed_index, tm
 
     shutil.copytree(seed_index.index_dir, tmp_path / "index")
     settings = seed_index.model_copy(
-        update={"index_dir": tmp_path / "index", "models_dir": tmp_path / "no-models", "llm_backend": "mock"}
+        update={
+            "index_dir": tmp_path / "index",
+            "models_dir": tmp_path / "no-models",
+            "llm": LLMSettings(backend="mock"),
+        }
     )
     with TestClient(create_app(settings, ApiSettings(api_key=None, cors_origins=[]))) as client:
         deadline = time.monotonic() + 120

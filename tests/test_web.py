@@ -34,6 +34,7 @@ from sample_report import Q_UPLOAD, REPORT
 from api.main import create_app
 from api.settings import ApiSettings
 from api.web.router import STATIC, files
+from rag.settings import LLMSettings
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -76,7 +77,7 @@ def compact(s: str) -> str:
 # --- the page's files (no browser) ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def page_client(seed_index, tmp_path_factory):
-    settings = private_index(seed_index, tmp_path_factory, "web-files", llm_backend="mock", llm="small")
+    settings = private_index(seed_index, tmp_path_factory, "web-files", llm=LLMSettings(backend="mock", choice="small"))
     app = create_app(settings, ApiSettings(api_key="page-key"))
     with TestClient(app, raise_server_exceptions=False) as client:
         deadline = time.monotonic() + 120
@@ -200,7 +201,7 @@ def serve(settings, api_settings: ApiSettings):
 
 @pytest.fixture(scope="module")
 def mock_server(seed_index, tmp_path_factory):
-    settings = private_index(seed_index, tmp_path_factory, "web-mock", llm_backend="mock", llm="small")
+    settings = private_index(seed_index, tmp_path_factory, "web-mock", llm=LLMSettings(backend="mock", choice="small"))
     with serve(settings, ApiSettings(max_upload_bytes=512 * 1024)) as served:
         yield served
 
@@ -661,7 +662,7 @@ def test_the_page_works_at_390_px(mock_server, browser):
 
 @pytest.fixture(scope="module")
 def key_server(seed_index, tmp_path_factory):
-    settings = private_index(seed_index, tmp_path_factory, "web-key", llm_backend="mock", llm="small")
+    settings = private_index(seed_index, tmp_path_factory, "web-key", llm=LLMSettings(backend="mock", choice="small"))
     with serve(settings, ApiSettings(api_key="web-secret-key")) as served:
         yield served
 
@@ -695,7 +696,7 @@ def test_the_api_key_is_asked_once_and_kept_for_the_browser_session(key_server, 
 def llm_server(seed_index, tmp_path_factory):
 
     require_model(seed_index, "small")
-    settings = private_index(seed_index, tmp_path_factory, "web-llm", llm_backend="llamacpp", llm="small")
+    settings = private_index(seed_index, tmp_path_factory, "web-llm", llm=LLMSettings(choice="small"))
     with serve(settings, ApiSettings(max_upload_bytes=512 * 1024)) as served:
         yield served
 

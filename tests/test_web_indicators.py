@@ -17,6 +17,7 @@ from test_web import compact, css, mark_is_in_view, no_overflow, severe_console_
 
 from api.main import create_app
 from api.settings import ApiSettings
+from rag.settings import LLMSettings
 
 # the browser fixtures of test_web.py (a fresh headless Chromium per call; skipped without one, failing in CI)
 browser_available = test_web.browser_available
@@ -27,7 +28,9 @@ KEY = "indicator-page-key"
 
 @pytest.fixture(scope="module")
 def corpus_server(corpus_index, tmp_path_factory):
-    settings = private_index(corpus_index, tmp_path_factory, "web-indicators", llm_backend="mock", llm="small")
+    settings = private_index(
+        corpus_index, tmp_path_factory, "web-indicators", llm=LLMSettings(backend="mock", choice="small")
+    )
     with live_server(lambda port: create_app(settings, ApiSettings(api_key=KEY))) as served:
         yield served
 

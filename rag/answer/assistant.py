@@ -120,7 +120,7 @@ class Assistant:
         self._llms: dict[str, LLM] = {}
         self._load_lock = threading.Lock()
         self._preloading: threading.Thread | None = None
-        if preload and settings.llm_backend == "llamacpp":
+        if preload and settings.llm.backend == "llamacpp":
             # not a daemon: a process that exits early waits for the load rather than tearing it down
             self._preloading = threading.Thread(target=self._preload, args=(preload,), name="preload-llm")
             self._preloading.start()
@@ -170,7 +170,7 @@ class Assistant:
         return sorted(self._llms)
 
     def llm(self, name: str | None = None) -> LLM:
-        name = name or self.settings.llm
+        name = name or self.settings.llm.choice
         if name not in ("default", "small"):
             raise RagError(f"unknown model '{name}'; choose default or small")
         with self._load_lock:

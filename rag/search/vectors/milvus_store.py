@@ -1,0 +1,195 @@
+"""The Milvus store: a collection of Milvus Lite (a file under the index folder, no server) or of
+a Milvus server or cluster, reached with the same code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import RagError
+from rag.search.vectors.base import VectorFilter, VectorStore, meta_of
+from rag.settings import Settings
+
+
+class MilvusStore(VectorStore):
+    """One Milvus collection per index folder, reached through the alias ``<prefix>_chunks``.
+
+    Milvus Lite (a file ``milvus.db`` under the index folder) when no URI is set; a server or
+    cluster at ``RAG_VECTORS__MILVUS_URI`` (with ``RAG_VECTORS__MILVUS_TOKEN``) otherwise. Inner product over the
+    normalised embeddings, as with faiss; scalar fields doc/place/level/year for filters."""
+
+    name = "milvus"
+
+    def __init__(
+        self,
+        settings: Settings,
+        dim: int,
+        collection: str | None = None,
+        *,
+        create: bool = False,
+        kind: str | None = None,
+    ):
+        try:
+            from pymilvus import DataType, MilvusClient
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise RagError("RAG_VECTORS__STORE=milvus needs pymilvus (pip install pymilvus milvus-lite)") from exc
+        # an existing collection is searched as it was built (its manifest says how), not as the
+        # settings would build a new one
+        self.settings, self.dim, self.kind = settings, dim, (kind or settings.vectors.milvus_index_type).lower()
+        self.uri = settings.vectors.milvus_uri or str(settings.index_dir / "milvus.db")
+        prefix = self.prefix(settings)
+        self.alias = f"{prefix}_chunks"
+        self.collection = collection or f"{prefix}_chunks_v1"
+        try:
+            self.client = (
+                MilvusClient(uri=self.uri, token=settings.vectors.milvus_token)
+                if settings.vectors.milvus_token
+                else MilvusClient(uri=self.uri)
+            )
+        except Exception as exc:
+            hint = (
+                (
+                    "; Milvus Lite opens its file in one process at a time: is a service or another `rag` "
+                    "command using this index folder?"
+                )
+                if not settings.vectors.milvus_uri
+                else ""
+            )
+            raise RagError(f"cannot open the Milvus store at {self.uri}: {exc}{hint}") from exc
+        if create and not self.client.has_collection(self.collection):
+            schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+            schema.add_field("doc", DataType.VARCHAR, max_length=512)
+            schema.add_field("place", DataType.VARCHAR, max_length=128)
+            schema.add_field("level", DataType.VARCHAR, max_length=32)
+            schema.add_field("year", DataType.INT64)
+            index = self.client.prepare_index_params()
+            params = (
+                {"M": settings.vectors.hnsw_m, "efConstruction": settings.vectors.hnsw_ef_construction}
+                if self.kind == "hnsw"
+                else {}
+            )
+            index.add_index(field_name="vector", index_type=self.kind.upper(), metric_type="IP", params=params)
+            self.client.create_collection(self.collection, schema=schema, index_params=index)
+        if not self.client.has_collection(self.collection):
+            raise RagError(
+                f"the Milvus collection {self.collection} is missing at {self.uri}; run `rag index --rebuild`"
+            )
+        self.client.load_collection(self.collection)
+
+    @classmethod
+    def create(cls, settings: Settings, dim: int, n: int, stamp: str) -> MilvusStore:
+        """A new collection named after the build: the published one stays searchable meanwhile."""
+        return cls(settings, dim, f"{cls.prefix(settings)}_chunks_{stamp.replace('-', '_')}", create=True)
+
+    @classmethod
+    def open(cls, settings: Settings, manifest: dict, build_dir: Path) -> MilvusStore:
+        return cls(settings, manifest["dim"], manifest["collection"], kind=manifest.get("index_type"))
+
+    @classmethod
+    def reuse(cls, settings: Settings, manifest: dict, dim: int, n: int) -> MilvusStore | None:
+        """The previous build's collection when it has the index type the settings choose and is reachable."""
+        if manifest.get("index_type") != settings.vectors.milvus_index_type.lower():
+            return None
+        try:
+            return cls(settings, dim, manifest["collection"], kind=manifest.get("index_type"))
+        except RagError:
+            return None
+
+    @classmethod
+    def drop_previous(cls, settings: Settings, old: dict, new: dict) -> None:
+        """The previous build's collection, once a new one is published."""
+        if old.get("collection") == new.get("collection"):
+            return
+        try:
+            cls(settings, old["dim"], old["collection"]).drop()
+        except Exception:  # noqa: BLE001 - a leftover collection is harmless and dropped by the next rebuild
+            pass
+
+    @staticmethod
+    def prefix(settings: Settings) -> str:
+        return re.sub(r"\W", "_", settings.vectors.milvus_collection_prefix, flags=re.A)
+
+    def upsert(self, ids: list[int], vectors: np.ndarray, meta: list[dict] | None = None) -> None:
+        # rows are made a batch at a time: as Python lists, 10^6 vectors would take over 12 GB
+        vectors = np.asarray(vectors, dtype=np.float32)
+        meta = meta_of(meta, len(ids))
+        for s in range(0, len(ids), 1000):
+            rows = [
+                {
+                    "id": int(i),
+                    "vector": v.tolist(),
+                    "doc": m.get("doc") or "",
+                    "place": m.get("place") or "",
+                    "level": m.get("level") or "",
+                    "year": int(m.get("year") or 0),
+                }
+                for i, v, m in zip(ids[s : s + 1000], vectors[s : s + 1000], meta[s : s + 1000])
+            ]
+            self.client.upsert(self.collection, rows)
+
+    def delete(self, ids: list[int]) -> None:
+        for s in range(0, len(ids), 1000):
+            self.client.delete(self.collection, ids=[int(i) for i in ids[s : s + 1000]])
+
+    @staticmethod
+    def expression(where: VectorFilter | None) -> str:
+        """The Milvus boolean expression of a filter (values quoted with json, which escapes them)."""
+        if not where:
+            return ""
+        parts = []
+        for field, values in (("doc", where.docs), ("place", where.places), ("level", where.levels)):
+            if values:
+                parts.append(f"{field} in [{', '.join(json.dumps(v, ensure_ascii=False) for v in values)}]")
+        if where.years:
+            parts.append(f"year in [{', '.join(str(int(y)) for y in where.years)}]")
+        return " and ".join(parts)
+
+    def search(self, query: np.ndarray, k: int, where: VectorFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        params = {"params": {"ef": max(k, self.settings.vectors.hnsw_ef_search)}} if self.kind == "hnsw" else {}
+        hits = self.client.search(
+            self.collection,
+            data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
+            limit=max(1, k),
+            filter=self.expression(where),
+            output_fields=[],
+            search_params=params,
+        )[0]
+        return (
+            np.asarray([h["distance"] for h in hits], dtype=np.float32),
+            np.asarray([h["id"] for h in hits], dtype=np.int64),
+        )
+
+    def count(self) -> int:
+        self.client.flush(self.collection)
+        return int(self.client.get_collection_stats(self.collection).get("row_count", 0))
+
+    def persist(self, build_dir: Path) -> dict:
+        """Flush, and point the alias at this collection (for other clients of the same Milvus)."""
+        self.client.flush(self.collection)
+        mine = self._aliases(self.collection)
+        if self.alias not in mine:
+            if self.alias in self._aliases(""):  # held by the previous build's collection: moved
+                self.client.alter_alias(self.collection, self.alias)
+            else:
+                self.client.create_alias(self.collection, self.alias)
+        return {
+            "vector_store": "milvus",
+            "milvus_uri": self.settings.vectors.milvus_uri or "milvus.db",
+            "collection": self.collection,
+        }
+
+    def _aliases(self, collection: str) -> list[str]:
+        """The aliases of one collection ("" for every alias of the database)."""
+        got = self.client.list_aliases(collection)
+        return list(got.get("aliases", []) if isinstance(got, dict) else got or [])
+
+    def drop(self) -> None:
+        self.client.drop_collection(self.collection)
+
+    def close(self) -> None:
+        self.client.close()
