@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from need_model import require_model
 
-from rag.evaluate import load_questions, run_full, write_report
+from rag.eval_questions import load_questions
+from rag.eval_report import write_report
+from rag.evaluate import run_full
 
 pytestmark = pytest.mark.llm
 

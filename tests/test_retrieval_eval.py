@@ -3,7 +3,9 @@ each keep hit@5 at or above 0.95."""
 
 from __future__ import annotations
 
-from rag.evaluate import Question, first_hit, load_questions, run_retrieval
+from rag.eval_questions import Question, load_questions
+from rag.eval_scoring import first_hit
+from rag.evaluate import run_retrieval
 
 
 def test_team_question_set_hit_at_5(retriever, repo_root):
