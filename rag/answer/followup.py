@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.chunk.clean import norm
-from rag.search.query import TIME_WORDS as _TIME_WORDS
+from rag.search.question import TIME_WORDS as _TIME_WORDS
 
 _FOLLOW_UP = re.compile(
     r"^(?:那么?|那末|还有|再问|又|而|and|what about|how about)?\s*(.{0,16}?)\s*(?:呢|怎么样|如何|情况呢|的呢)?\s*[？?。.!！]*$",

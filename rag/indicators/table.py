@@ -17,7 +17,7 @@ from rag.indicators.catalog import BY_ID, CATALOG
 from rag.indicators.compare import pair_rows
 from rag.scope import Scope, resolve
 from rag.search.places import Places
-from rag.search.query import Report
+from rag.search.question import Report
 from rag.search.store import ChunkStore
 
 FIELDS = ("doc", "place", "level", "year", "indicator", "kind", "period", "value")
