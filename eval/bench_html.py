@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
 import make_html_fixtures as mk  # noqa: E402
-from rag.read.html import decode_page, read_html  # noqa: E402
+from rag.read.html import read_html  # noqa: E402
+from rag.read.html_page import decode_page  # noqa: E402
 
 BENCH_REPORTS = ["11_prefecture_baoding_2021.txt", "13_county_gaoyang_2018.txt", "02_national_2020.txt",
                  "05_national_2024.txt", "09_province_beijing_2026.csv"]

@@ -25,7 +25,8 @@ from rag.chunk.pieces import make_pieces
 from rag.chunk.sections import Article, Section
 from rag.chunk.twins import link_twins
 from rag.errors import RagError
-from rag.read.formats import SUFFIXES, SourceText, find_sources, read_source
+from rag.read.formats import SUFFIXES, find_sources, read_source
+from rag.read.source import SourceText
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

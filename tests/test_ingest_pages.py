@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rag.answer.cite import Citation
 from rag.ingest import build_document, chunk_pages
-from rag.read.formats import SourceSpan, SourceText
+from rag.read.source import SourceSpan, SourceText
 from rag.settings import Settings
 
 PARAS = [

@@ -20,7 +20,8 @@ import pytest
 
 from rag.errors import RagError
 from rag.read.decode import unify_newlines
-from rag.read.formats import SUFFIXES, SourceText, find_sources, read_bytes, read_source, sniff
+from rag.read.formats import SUFFIXES, find_sources, read_bytes, read_source, sniff
+from rag.read.source import SourceText
 
 CORPUS = Path(__file__).resolve().parent.parent / "eval" / "corpus" / "reports"
 TEXT_FILES = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".txt", ".csv", ".jsonl"))

@@ -40,7 +40,7 @@ from rag.errors import RagError
 from rag.read.docx_lines import Line, attachments, render, with_notes
 from rag.read.docx_package import open_docx
 from rag.read.docx_style import Numbering, Styles, on
-from rag.read.formats import SourceSpan, SourceText
+from rag.read.source import SourceSpan, SourceText
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"

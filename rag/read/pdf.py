@@ -17,8 +17,8 @@ import re
 
 from rag.chunk.clean import is_cjk
 from rag.errors import RagError
-from rag.read.formats import SourceSpan, SourceText
 from rag.read.pdf_layout import Line, body_size, columns, drop_furniture, fold_compat, heading_level, paragraphs
+from rag.read.source import SourceSpan, SourceText
 
 log = logging.getLogger(__name__)
 
