@@ -29,8 +29,10 @@ from api.settings import ApiSettings
 
 # Routes that need neither the key nor a loaded service.
 OPEN_PATHS = ("/healthz", "/readyz")
-# A question: non-blank (`\S` is what `str.strip` would keep) and within the server's limit.
-NON_BLANK = r"\S"
+# A question: non-blank and within the server's limit. Non-blank is a character `str.strip` would keep
+# (Python's `\S`); spelt out, since the `\s` of JSON Schema's regexes (ECMA 262) is another set: it
+# leaves out U+001C-U+001F and U+0085, which Python strips, and takes in U+FEFF, which Python keeps.
+NON_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 JSON_ERROR = {"application/json": {"schema": ERROR_REF}}
 

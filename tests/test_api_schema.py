@@ -20,6 +20,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from api.main import create_app
+from api.openapi import NON_BLANK
 from api.settings import ApiSettings
 from rag.settings import LLMSettings
 
@@ -113,7 +114,7 @@ def test_the_document_carries_the_configured_limits(seed_index):
     schemas = spec["components"]["schemas"]
     ask, search = schemas["AskRequest"]["properties"], schemas["SearchRequest"]["properties"]
     assert ask["question"]["maxLength"] == search["question"]["maxLength"] == 120
-    assert ask["question"]["pattern"] == r"\S" and ask["question"]["minLength"] == 1
+    assert ask["question"]["pattern"] == NON_BLANK and ask["question"]["minLength"] == 1
     assert search["k"]["maximum"] == 7 and search["k"]["default"] == 7
     assert next(s for s in ask["k"]["anyOf"] if s.get("type") == "integer")["maximum"] == 7
     assert schemas["ChatCompletionRequest"]["properties"]["messages"]["maxItems"] == 9

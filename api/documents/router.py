@@ -10,7 +10,6 @@ seed report excludes it from the service's corpus; its file in the seeds folder 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from pathlib import Path as FilePath
@@ -18,9 +17,10 @@ from pathlib import Path as FilePath
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from api.dependencies import get_retriever, get_services, require_ready
+from api.documents.upload_body import REQUEST_BODY, read_upload
 from api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, ApiError, ErrorResponse
 from api.services import Services
 from rag.errors import RagError
@@ -32,25 +32,6 @@ router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[Depends(requi
 
 # A document id: a file stem the server made or found in the seeds folder; never `.`/`..`, never a path.
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-REPORT_TEXT = {"type": "string", "format": "report"}
-# Raw bodies documented with a schema of their own (the text ones are `REPORT_TEXT`).
-BINARY_TYPES = (
-    "application/pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "text/html",
-    "application/octet-stream",
-)
-RAW_TYPES = (
-    "text/plain",
-    "text/markdown",
-    "application/octet-stream",
-    "application/pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "text/html",
-    "text/csv",
-    "application/jsonl",
-    "application/x-ndjson",
-)
 
 
 class DocumentInfo(BaseModel):
@@ -69,13 +50,6 @@ class DocumentInfo(BaseModel):
     source: str = Field(description="`seed` (from the seeds folder) or `upload`.")
     format: str = Field("text", description="Format of the original: text, csv, json, pdf, docx or html.")
     uploaded: str | None = Field(None, description="Time of upload (uploads only).")
-
-
-class UploadJson(BaseModel):
-    name: str | None = Field(None, max_length=200, description="A file name to show in listings (never a path).")
-    text: str = Field(
-        description="The report's text (format `report`: see the request body).", json_schema_extra={"format": "report"}
-    )
 
 
 class ChangeResult(BaseModel):
@@ -146,34 +120,7 @@ async def list_documents(
             "another binary file), empty, or nothing to index.",
         },
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": (
-                "The report as a file's bytes: UTF-8 text, a PDF with a text layer, a Word .docx or a web page, sniffed from "
-                "the bytes (give a display name with `?name=`, whose suffix also tells a CSV or JSON Lines dataset; "
-                "`text/csv`, `text/markdown`, `application/jsonl` are accepted too), a multipart form with the file in "
-                '`file`, or JSON `{"name": ..., "text": ...}`. String format `report`: the text of a report, with '
-                "at least one paragraph of Chinese (or English) text to index; anything else is a 422 `invalid_report`."
-            ),
-            "content": {
-                "text/plain": {"schema": REPORT_TEXT},
-                **{t: {"schema": {"type": "string", "format": "binary"}} for t in BINARY_TYPES},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "file": {"type": "string", "format": "binary", "description": "The report file."}
-                        },
-                    },
-                    "encoding": {"file": {"contentType": ", ".join(["text/plain", *BINARY_TYPES])}},
-                },
-                "application/json": {"schema": UploadJson.model_json_schema()},
-            },
-        }
-    },
+    openapi_extra={"requestBody": REQUEST_BODY},
 )
 async def upload_document(
     request: Request,
@@ -182,69 +129,9 @@ async def upload_document(
     ),
     services: Services = Depends(get_services),
 ) -> ChangeResult:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    data = await request.body()
-    if ctype == "application/json":
-        try:
-            raw = json.loads(data)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise ApiError(400, f"the request body is not valid JSON ({exc})", code="invalid_json") from exc
-        except RecursionError:
-            raise ApiError(400, "the request body is not valid JSON (nested too deeply)", code="invalid_json") from None
-        try:
-            payload = UploadJson.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            param = ".".join(str(p) for p in first["loc"]) or None
-            raise ApiError(
-                422, f"{param}: {first['msg']}" if param else first["msg"], param=param, code=first["type"]
-            ) from exc
-        data, name = payload.text.encode("utf-8"), payload.name or name
-    elif ctype == "multipart/form-data":
-        data, name = await _form_file(request, name)
-    elif ctype not in RAW_TYPES and ctype:
-        raise ApiError(
-            415,
-            f"unsupported Content-Type '{ctype}'; send the file's bytes (text/plain, "
-            "application/pdf, application/octet-stream …), a multipart form with a `file` field, "
-            "or application/json",
-            code="unsupported_media_type",
-        )
+    data, name = await read_upload(request, name)
     change = await run_in_threadpool(services.add_document, data, name)
     return _result(change)  # 201, the route's status
-
-
-async def _form_file(request: Request, name: str | None) -> tuple[bytes, str | None]:
-    """The bytes and file name of the one `file` field of a multipart upload (a browser form or
-    `curl -F file=@甲市.pdf`); the body size limit has already been applied by the middleware."""
-    try:
-        form = await request.form(max_files=1, max_fields=4)
-    except Exception as exc:  # malformed multipart bodies raise parser-specific errors
-        raise ApiError(
-            400,
-            f"the multipart body cannot be read ({str(exc).splitlines()[0] if str(exc) else 'malformed'})",
-            code="invalid_multipart",
-        ) from exc
-    upload = form.get("file")
-    if upload is None:
-        raise ApiError(
-            422, "the multipart form has no `file` field holding the report file", param="file", code="missing_file"
-        )
-    other = sorted({k for k in form.keys() if k != "file"})
-    if other:
-        raise ApiError(
-            422,
-            f"unexpected form field '{other[0][:50]}': the form holds one field, `file`",
-            param=other[0][:50],
-            code="unexpected_field",
-        )
-    if isinstance(upload, str):  # a form field holding the text itself (sent without a file name)
-        return upload.encode("utf-8"), name
-    try:
-        data = await upload.read()
-    finally:
-        await upload.close()
-    return data, name or upload.filename
 
 
 @router.delete(
