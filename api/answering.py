@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
@@ -169,9 +170,8 @@ class AnswerQueue:
         starter = asyncio.ensure_future(started.wait())
         watcher = asyncio.ensure_future(_until_disconnected(request))
         try:
-            done, _ = await asyncio.wait(
-                {starter, watcher, fut}, timeout=self.max_wait_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            waiting: set[asyncio.Future[Any]] = {starter, watcher, fut}
+            done, _ = await asyncio.wait(waiting, timeout=self.max_wait_s, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             job.cancel.set()
             raise
@@ -236,7 +236,7 @@ class AnswerQueue:
                 job.cancel.set()
 
         fut = await self._start(
-            request, assistant, job, on_event=lambda kind, data: kind != "done" and push(kind, data)
+            request, assistant, job, on_event=lambda kind, data: push(kind, data) if kind != "done" else None
         )
         if fut is None:
             return None

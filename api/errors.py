@@ -9,6 +9,7 @@ Bad input is always a 4xx with a clear message; an unexpected failure is a 500 w
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -99,12 +100,12 @@ def rag_error_status(exc: RagError) -> tuple[int, str, str | None]:
 
 
 # Documented error responses, for the OpenAPI description of each route.
-COMMON_ERRORS = {
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong API key (only when a key is configured)."},
     413: {"model": ErrorResponse, "description": "Request body larger than the configured limit."},
     422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type or out of range."},
 }
-ANSWER_ERRORS = {
+ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,
     400: {"model": ErrorResponse, "description": "Malformed JSON, empty or over-long question."},
     404: {"model": ErrorResponse, "description": "Unknown model."},

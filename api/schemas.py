@@ -18,10 +18,12 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def json_int(ge: int, le: int) -> Any:
-    """An integer field as JSON Schema means it: strict (no strings, no booleans), a whole float
-    allowed, within [ge, le] (the bounds inside the type, so that they reach the schema of an Optional)."""
-    return Annotated[int, Field(ge=ge, le=le), Strict(), BeforeValidator(_whole_number)]
+# Integer fields as JSON Schema means them: strict (no strings, no booleans), a whole float allowed,
+# within their bounds (inside the type, so that they reach the schema of an Optional).
+TopK = Annotated[int, Field(ge=1, le=50), Strict(), BeforeValidator(_whole_number)]
+TokenCount = Annotated[int, Field(ge=1, le=4096), Strict(), BeforeValidator(_whole_number)]
+OneChoice = Annotated[int, Field(ge=1, le=1), Strict(), BeforeValidator(_whole_number)]
+Year = Annotated[int, Field(ge=1900, le=2100), Strict(), BeforeValidator(_whole_number)]
 
 
 class Citation(BaseModel):

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError
-from api.schemas import json_int
+from api.schemas import Year
 from rag.errors import RagError
 from rag.scope import LEVELS, Scope
 from rag.search.retrieve import Retriever
@@ -26,6 +26,10 @@ from rag.search.retrieve import Retriever
 MAX_ITEMS = 50  # per field: more documents than that is the whole library, or a mistake
 MAX_NAME = 200  # characters of one document name or place
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+
+# The administrative levels of `rag.scope.LEVELS`, as a type for the request schema.
+Level = Literal["national", "province", "prefecture", "county", "district"]
+assert get_args(Level) == LEVELS
 
 
 class ScopeRequest(BaseModel):
@@ -52,10 +56,10 @@ class ScopeRequest(BaseModel):
         max_length=MAX_ITEMS,
         description="Places, as the reports name them (「忻州市」, or 「忻州」).",
     )
-    years: list[json_int(1900, 2100)] = Field(
+    years: list[Year] = Field(
         default_factory=list, max_length=MAX_ITEMS, description="Years of the reports (a report of 2024 reviews 2023)."
     )
-    levels: list[Literal[LEVELS]] = Field(
+    levels: list[Level] = Field(
         default_factory=list, strict=True, max_length=len(LEVELS), description="Administrative levels of the reports."
     )
 
@@ -87,7 +91,7 @@ class Vocabulary:
             if name in docs:
                 continue
             try:  # a file name means the document the pipeline reads it as
-                (docs[name],) = retriever.scope_docs(Scope(docs=(name,)))
+                (docs[name],) = retriever.scope_docs(Scope(docs=(name,))) or frozenset()
             except (RagError, ValueError):
                 continue
         return cls(tuple(docs.items()), tuple(sorted(retriever.place_aliases.items())), reports)
@@ -154,7 +158,7 @@ def examples(vocabulary: Vocabulary) -> list[dict]:
     """Scopes this library accepts, for the OpenAPI document: a place with its year, and one document."""
     doc, place, _, year = vocabulary.reports[0]
     written = [alias for alias, p in vocabulary.places if p == place]
-    by_place = {"places": [place if place in written else written[0]]} if written else {}
+    by_place: dict[str, list[Any]] = {"places": [place if place in written else written[0]]} if written else {}
     if year:
         by_place["years"] = [year]
     return [by_place, {"docs": [doc]}] if by_place else [{"docs": [doc]}]

@@ -140,7 +140,7 @@ class Services:
         self._assistant: Assistant | None = None
         self._ready = threading.Event()
         self._loader: threading.Thread | None = None
-        self._on_ready: list[Callable[[], None]] = []
+        self._on_ready: list[Callable[[], object]] = []
         self._on_ready_lock = threading.Lock()  # a callback registered while loading ends is called once
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class Services:
         for callback in callbacks:
             callback()
 
-    def when_ready(self, callback: Callable[[], None]) -> None:
+    def when_ready(self, callback: Callable[[], object]) -> None:
         """Call `callback` once the service has loaded (now, if it has)."""
         with self._on_ready_lock:
             if not self._ready.is_set():

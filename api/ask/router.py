@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
@@ -13,11 +14,11 @@ from api.answering import AnswerJob
 from api.dependencies import get_assistant, get_retriever, get_services, require_ready
 from api.errors import ANSWER_ERRORS, stream_error
 from api.questions import make_job
-from api.schemas import AskResponse, json_int
+from api.schemas import AskResponse, TopK
 from api.scope import ScopeRequest
 from api.services import Services
 from api.settings import PIPELINE_MAX_QUESTION_CHARS
-from rag.answer.assistant import Assistant
+from rag.answer.assistant import Answer, Assistant
 from rag.search.retrieve import Retriever
 
 router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_ready)])
@@ -48,7 +49,7 @@ class AskRequest(BaseModel):
         "as 「那乙市呢？」 is rewritten into a standalone question with them, as "
         "in `rag chat`; the rewrite is returned as `standalone_question`.",
     )
-    k: json_int(1, 50) | None = Field(None, description="Passages to retrieve (default: the server's RAG_TOP_K).")
+    k: TopK | None = Field(None, description="Passages to retrieve (default: the server's RAG_TOP_K).")
     model: str | None = Field(
         None,
         strict=True,
@@ -135,7 +136,7 @@ async def _sse(events: AsyncIterator[tuple[str, object]], job: AnswerJob) -> Asy
     yield _event("question", {"question": job.question, "standalone_question": job.standalone})
     async for kind, data in events:
         if kind == "result":
-            d = data.to_dict()
+            d = cast(Answer, data).to_dict()
             yield _event(
                 "done",
                 {
@@ -153,6 +154,6 @@ async def _sse(events: AsyncIterator[tuple[str, object]], job: AnswerJob) -> Asy
                 },
             )
         elif kind == "error":
-            yield _event("error", stream_error(data))
+            yield _event("error", stream_error(cast(BaseException, data)))
         else:
             yield _event(kind, data)

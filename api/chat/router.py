@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
@@ -202,7 +203,7 @@ async def _chunks(
             if rest:
                 yield chunk({"content": rest})
         elif kind == "result":
-            ans: Answer = data
+            ans = cast(Answer, data)
             yield chunk({"answer": final if final is not None else ans.answer, **_extension(ans)}, "stop")
             if include_usage:
                 obj = {
@@ -215,5 +216,5 @@ async def _chunks(
                 }
                 yield f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
         elif kind == "error":
-            yield f"data: {json.dumps(stream_error(data), ensure_ascii=False)}\n\n"
+            yield f"data: {json.dumps(stream_error(cast(BaseException, data)), ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import Citation, json_int
+from api.schemas import Citation, OneChoice, TokenCount
 from api.scope import ScopeRequest
 
 
@@ -67,13 +67,13 @@ class ChatCompletionRequest(BaseModel):
         strict=True,
         description="Stream `chat.completion.chunk` objects as server-sent events, ending with `data: [DONE]`.",
     )
-    max_tokens: json_int(1, 4096) | None = Field(
+    max_tokens: TokenCount | None = Field(
         None,
         description="Upper bound on generated tokens; the server's RAG_MAX_ANSWER_TOKENS "
         "caps it. An answer cut short fails verification and is replaced "
         "by a quoted sentence.",
     )
-    max_completion_tokens: json_int(1, 4096) | None = Field(
+    max_completion_tokens: TokenCount | None = Field(
         None, description="Same as max_tokens (newer clients send this one)."
     )
     temperature: float | None = Field(
@@ -84,7 +84,7 @@ class ChatCompletionRequest(BaseModel):
         description="Accepted for compatibility; decoding is greedy so that answers are reproducible.",
     )
     top_p: float | None = Field(None, strict=True, ge=0, le=1, description="Accepted and ignored (greedy decoding).")
-    n: json_int(1, 1) | None = Field(None, description="Only 1 choice is produced.")
+    n: OneChoice | None = Field(None, description="Only 1 choice is produced.")
     stream_options: StreamOptions | None = Field(None, description="`include_usage` is honoured.")
     scope: ScopeRequest | None = Field(
         None,

@@ -16,7 +16,7 @@ so the OpenAPI document lists each parameter's names (`document`), and that is w
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
@@ -36,8 +36,9 @@ router = APIRouter(prefix="/v1", tags=["indicators"], dependencies=[Depends(requ
 
 PATHS = ("/v1/indicators", "/v1/indicators/compare")
 FILTERS = ("doc", "place", "year", "level", "indicator")
-VERDICTS = ("above", "below", "met", "not comparable")
-ROW_EXAMPLE = {
+Verdict = Literal["above", "below", "met", "not comparable"]
+VERDICTS = get_args(Verdict)
+ROW_EXAMPLE: dict[str, Any] = {
     "doc": "07_province_guangdong_2025",
     "place": "广东省",
     "level": "province",
@@ -62,7 +63,7 @@ ROW_EXAMPLE = {
         "location": "¶1",
     },
 }
-PAIR_EXAMPLE = {
+PAIR_EXAMPLE: dict[str, Any] = {
     "place": "广东省",
     "indicator": "gdp_growth",
     "period": 2025,
@@ -119,7 +120,7 @@ class IndicatorPair(BaseModel):
     period: int | None = Field(description="The year the target was set for and the result is about.")
     target: str = Field(description="The target as the earlier report writes it.")
     result: str = Field(description="The result as the later report writes it.")
-    verdict: Literal[VERDICTS] = Field(
+    verdict: Verdict = Field(
         description="How the result stands against the target, computed from the "
         "two values (never generated): above, below, met (a ceiling "
         "such as 「以内」, unemployment or CPI is met at or under it, a "
@@ -151,7 +152,7 @@ class IndicatorPairs(BaseModel):
     )
 
 
-def _query(what: str) -> object:
+def _query(what: str) -> Any:
     return Query(
         [],
         description=f"Only {what}: repeat the parameter or separate names with commas, exactly as "
@@ -379,7 +380,7 @@ def document(spec: dict, vocabulary: Vocabulary) -> None:
             listed = sorted(known[param["name"]], key=lambda n: (-len(n), n))  # the longest first
             if listed:
                 one = "(?:" + "|".join(_ecma(n) for n in listed) + ")"
-                item = {"type": "string", "pattern": f"^{one}(?:,{one})*$", "examples": [listed[-1]]}
+                item: dict[str, Any] = {"type": "string", "pattern": f"^{one}(?:,{one})*$", "examples": [listed[-1]]}
             else:
                 item = {"type": "string", "not": {}}
             schema = copy.deepcopy(param.get("schema", {}))

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.dependencies import get_retriever, get_services, require_ready
 from api.errors import COMMON_ERRORS, ApiError, ErrorResponse
 from api.questions import check_question
-from api.schemas import SearchResult, json_int
+from api.schemas import SearchResult, TopK
 from api.scope import ScopeRequest, check_scope
 from api.services import Services
 from api.settings import PIPELINE_MAX_QUESTION_CHARS
@@ -31,7 +31,7 @@ class SearchRequest(BaseModel):
         description="The question or search words, in Chinese (either script) or "
         f"English; 1 to {PIPELINE_MAX_QUESTION_CHARS} characters.",
     )
-    k: json_int(1, 50) = Field(10, description="How many results (like `rag search -k`).")
+    k: TopK = Field(10, description="How many results (like `rag search -k`).")
     scope: ScopeRequest | None = Field(None, description="Search only these reports (default: the whole library).")
 
 
