@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import RagError
+from rag.errors import RagError, Unavailable
 from rag.files import fsync_dir, is_no_space, no_space_error, sha256_file, tmp_name
 from rag.search.bm25 import BM25Index
 from rag.search.manifest import (
@@ -307,20 +307,20 @@ def load(settings: Settings, embedder_id: str | None = None, *, verify: bool = T
             recover(settings)
     manifest = read_manifest(settings)
     if manifest is None:
-        raise RagError(f"no index in {settings.index_dir}; run `rag index`")
+        raise Unavailable(f"no index in {settings.index_dir}; run `rag index`")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise RagError(
+        raise Unavailable(
             f"the index in {settings.index_dir} has format {manifest.get('format_version')}, "
             f"this version reads {FORMAT_VERSION}; run `rag index --rebuild`"
         )
     if embedder_id is not None and manifest.get("embedder_id") != embedder_id:
-        raise RagError(
+        raise Unavailable(
             f"the index was built with embedder {manifest.get('embedder_id')} but the configured one is "
             f"{embedder_id}; run `rag index --rebuild`"
         )
     d = settings.index_dir / manifest["build_dir"]
     if not d.exists():
-        raise RagError(f"the index folder {d} is missing; run `rag index --rebuild`")
+        raise Unavailable(f"the index folder {d} is missing; run `rag index --rebuild`")
     if verify:
         verify_files(d, manifest.get("files") or {})
     try:
@@ -330,9 +330,9 @@ def load(settings: Settings, embedder_id: str | None = None, *, verify: bool = T
     except RagError:
         raise
     except Exception as exc:  # noqa: BLE001 - faiss, numpy and bm25s each raise their own on a bad file
-        raise RagError(
+        raise Unavailable(
             f"the index in {d} cannot be read ({type(exc).__name__}: {str(exc)[:120]}); run `rag index --rebuild`"
         ) from exc
     if len(ids) != store.count() or len(ids) != manifest["chunk_count"] or len(ids) != bm25.num_docs:
-        raise RagError("the index files disagree with their manifest; run `rag index --rebuild`")
+        raise Unavailable("the index files disagree with their manifest; run `rag index --rebuild`")
     return LoadedIndex(manifest, store, bm25, ids)

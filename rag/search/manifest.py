@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import RagError, Unavailable
 from rag.files import fsync_dir, pid_alive, remove_stale_tmp, sha256_file
 from rag.search.store import ChunkStore
 from rag.settings import Settings
@@ -44,10 +44,10 @@ def parse_manifest(path: Path) -> dict:
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise RagError(f"the index manifest {path} is damaged ({str(exc)[:80]}); run `rag index --rebuild`") from exc
+        raise Unavailable(f"the index manifest {path} is damaged ({str(exc)[:80]}); run `rag index --rebuild`") from exc
     digest = manifest.get("manifest_sha256")
     if digest is not None and digest != manifest_digest(manifest):
-        raise RagError(f"the index manifest {path} is damaged (checksum mismatch); run `rag index --rebuild`")
+        raise Unavailable(f"the index manifest {path} is damaged (checksum mismatch); run `rag index --rebuild`")
     return manifest
 
 
@@ -64,17 +64,17 @@ def verify_files(build_dir: Path, files: dict[str, str]) -> None:
     missing or damaged. Measured on 2 cores with SHA extensions (eval/bench_faults.py): ~0.9 GB/s,
     0.16-0.18 s for the 154 MB of vectors of 10^5 chunks, 1.7-3.8 s for 10^6; 1-2 ms for the seeds."""
     if not files:
-        raise RagError(f"the index manifest lists no files for {build_dir.name}; run `rag index --rebuild`")
+        raise Unavailable(f"the index manifest lists no files for {build_dir.name}; run `rag index --rebuild`")
     for name, digest in files.items():
         path = build_dir / name
         try:
             actual = sha256_file(path)
         except FileNotFoundError:
-            raise RagError(f"index file {name} is missing from {build_dir}; run `rag index --rebuild`") from None
+            raise Unavailable(f"index file {name} is missing from {build_dir}; run `rag index --rebuild`") from None
         except OSError as exc:
-            raise RagError(f"index file {name} cannot be read ({exc.strerror}); run `rag index --rebuild`") from exc
+            raise Unavailable(f"index file {name} cannot be read ({exc.strerror}); run `rag index --rebuild`") from exc
         if actual != digest:
-            raise RagError(f"index file {name} is damaged (checksum mismatch); run `rag index --rebuild`")
+            raise Unavailable(f"index file {name} is damaged (checksum mismatch); run `rag index --rebuild`")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rag.chunk.document import Chunk
-from rag.errors import RagError
+from rag.errors import RagError, Unavailable
 from rag.files import is_no_space, no_space_error
 
 STORE_VERSION = 2
@@ -52,8 +52,8 @@ def _store_error(path: Path, exc: sqlite3.Error) -> RagError:
     if is_no_space(exc) or _full_disk_io_error(path, exc):
         return no_space_error(path.parent, "the chunk store")
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-        return RagError(f"the chunk store {path} is busy (another process is writing it); try again")
-    return RagError(f"the chunk store {path} is damaged ({text}); run `rag index --rebuild`")
+        return Unavailable(f"the chunk store {path} is busy (another process is writing it); try again")
+    return Unavailable(f"the chunk store {path} is damaged ({text}); run `rag index --rebuild`")
 
 
 def _full_disk_io_error(path: Path, exc: BaseException) -> bool:
