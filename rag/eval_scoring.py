@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Protocol
 
 from rag.chunk.clean import compact
 from rag.eval_questions import Question
 
 KS = (1, 3, 5, 10)  # the cut-offs of hit@k
+
+
+class TextById(Protocol):
+    """chunk id → its text: a dict, or the chunk store read on demand (`rag.evaluate`)."""
+
+    def get(self, chunk_id: str, default: str, /) -> str: ...
 
 
 def result_texts(result: dict) -> list[str]:
@@ -45,7 +53,7 @@ def retrieval_metrics(rows: list[tuple[Question, int | None]]) -> dict:
         n = len(items)
         if not n:
             return {"n": 0}
-        m = {"n": n}
+        m: dict[str, float] = {"n": n}
         for k in KS:
             m[f"hit@{k}"] = round(sum(1 for _, r in items if r is not None and r <= k) / n, 4)
         m["mrr@10"] = round(sum(1.0 / r for _, r in items if r is not None and r <= 10) / n, 4)
@@ -143,7 +151,7 @@ def is_concise(answer: str, gold: str) -> bool:
     return len(compact(core)) <= max(60, 3 * len(compact(gold))) and "「" not in core
 
 
-def judge(q: Question, ans: dict, chunk_text: dict[str, str]) -> dict:
+def judge(q: Question, ans: dict, chunk_text: TextById) -> dict:
     """Correctness, citation precision/recall and the failure cause for one question."""
     keys = [compact(e) for e in q.evidence if compact(e)]
     retrieved_hit = first_hit(q, ans["retrieved"]) is not None
@@ -192,11 +200,11 @@ def _median(xs: list[float]) -> float | None:
     return round(xs[len(xs) // 2], 3) if xs else None
 
 
-def percentile(xs: list[float | None], p: float) -> float | None:
+def percentile(xs: Sequence[float | None], p: float) -> float | None:
     """The nearest-rank `p` quantile of the values that are not None (None when there are none);
     the evaluation reports and the benchmark scripts share it so their p95s mean the same."""
-    xs = sorted(x for x in xs if x is not None)
-    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))] if xs else None
+    values = sorted(x for x in xs if x is not None)
+    return values[min(len(values) - 1, int(round(p * (len(values) - 1))))] if values else None
 
 
 def _p95(xs: list[float]) -> float | None:
@@ -214,7 +222,7 @@ def answer_metrics(rows: list[tuple[Question, dict, dict]]) -> dict:
         unans = [(q, a, j) for q, a, j in items if q.type == "unanswerable"]
         answered = [(q, a, j) for q, a, j in ans_q if not a["refused"]]
         cites_total = sum(j.get("citations_total", 0) for _, _, j in answered)
-        m = {"n": len(items), "answerable": len(ans_q), "unanswerable": len(unans)}
+        m: dict[str, float] = {"n": len(items), "answerable": len(ans_q), "unanswerable": len(unans)}
         if ans_q:
             m["answer_accuracy"] = round(sum(1 for _, _, j in ans_q if j["correct"]) / len(ans_q), 4)
             m["false_refusal_rate"] = round(sum(1 for _, a, _ in ans_q if a["refused"]) / len(ans_q), 4)

@@ -48,8 +48,11 @@ class _TextOf:
         return c.text if c is not None else default
 
 
-class _TwinsOf(_TextOf):
+class _TwinsOf:
     """chunk id → ids of its twin paragraphs."""
+
+    def __init__(self, lookup):
+        self.lookup = lookup
 
     def get(self, chunk_id: str, default=None) -> list[str]:
         c = self.lookup.get(chunk_id)

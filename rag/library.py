@@ -293,7 +293,7 @@ class Library:
             raise RagError("the library is empty: no seed reports and no uploads")
         docs: list[Document] = []
         seen: set[str] = set()
-        keep: dict[tuple, Document] = {}
+        keep: dict[tuple, list[Document]] = {}
         for f in files:
             sidecar = f.with_name(f.name + ".meta.toml")
             st = f.stat()

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Any
 from urllib.parse import urlsplit
 
 from rag.errors import RagError
@@ -204,7 +205,7 @@ def _read_stream(resp: http.client.HTTPResponse, on_event: Callable[[str, object
         elif line.startswith("data:"):
             data.append(line[5:].lstrip(" "))
         elif not line and kind is not None:
-            payload = json.loads("\n".join(data)) if data else None
+            payload: Any = json.loads("\n".join(data)) if data else None
             if kind == "error":
                 raise RagError(f"the server failed while answering: {payload['error']['message']}")
             if kind == "answer":

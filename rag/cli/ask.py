@@ -108,6 +108,7 @@ def ask(
     if json_out:
         print(json.dumps(result, ensure_ascii=False))
         return
+    assert terminal is not None and result is not None  # --json returned above; an error exited
     terminal.finish(result["answer"], result["citations"])
     t = result["timings"]
     err.print(

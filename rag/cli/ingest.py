@@ -59,6 +59,7 @@ def ingest(
             ", ".join(d.twin_of) or "-",
         )
     out.print(table)
+    assert s is not None  # set, or the command exited above
     err.print(f"chunk store written to {s.index_dir}")
 
 

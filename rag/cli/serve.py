@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from rag.cli.options import _settings
@@ -25,7 +27,7 @@ def serve(
 
     try:
         s = _settings()
-        given = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        given: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
         if lazy:
             given["preload"] = False
         api_settings = ApiSettings(**given)  # the options win over RAG_API_* (and are validated)

@@ -60,8 +60,8 @@ def pair_rows(rows: list[dict]) -> list[dict]:
     for t in rows:
         if t["kind"] != "target":
             continue
-        r = results.get((t["place"], t["indicator"], t["period"]))
-        if r is None or (r.get("year") or 0) <= (t.get("year") or 0):
+        res = results.get((t["place"], t["indicator"], t["period"]))
+        if res is None or (res.get("year") or 0) <= (t.get("year") or 0):
             continue
         out.append(
             {
@@ -69,12 +69,12 @@ def pair_rows(rows: list[dict]) -> list[dict]:
                 "indicator": t["indicator"],
                 "period": t["period"],
                 "target": t["value"],
-                "result": r["value"],
-                "verdict": verdict(t["value"], r["value"], t["indicator"]),
+                "result": res["value"],
+                "verdict": verdict(t["value"], res["value"], t["indicator"]),
                 "target_doc": t["doc"],
-                "result_doc": r["doc"],
+                "result_doc": res["doc"],
                 "target_citation": t.get("citation", {}),
-                "result_citation": r.get("citation", {}),
+                "result_citation": res.get("citation", {}),
             }
         )
     return out

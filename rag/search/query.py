@@ -287,9 +287,9 @@ class Analyzer:
             fit = [r for r in cands if r.year == (start if q.attribute == "target" else end + 1)]
             cands = fit or cands
         elif q.relative and not q.years and q.places:
-            latest = {}
+            latest: dict[str, Report] = {}
             for r in cands:
-                if r.year and (r.place not in latest or r.year > latest[r.place].year):
+                if r.year and (r.place not in latest or r.year > (latest[r.place].year or 0)):
                     latest[r.place] = r
             cands = [r for r in cands if not r.year or latest.get(r.place) is r]
         if not q.places and q.report_year is None:
