@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunk.clean import compact, ends_sentence, normalize
+from rag.chunk.clean import compact, normalize
 from rag.chunk.document import Document
 from rag.ingest import ingest_paths
+from rag.read.chars import ends_sentence
 from rag.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.chunk.numbering import NOTE_MARK_RE, cn_to_int, enum_prefix, int_to_cn
+from rag.read.numbering import NOTE_MARK_RE, cn_to_int, enum_prefix, int_to_cn
 
 
 @pytest.mark.parametrize(

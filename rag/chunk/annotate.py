@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 from rag.chunk.clean import to_simplified
-from rag.chunk.numbering import NOTE_MARK_RE, cn_to_int
+from rag.read.numbering import NOTE_MARK_RE, cn_to_int
 
 if TYPE_CHECKING:
     from rag.chunk.document import Chunk

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.chunk.clean import GarbledRun, display_width, ends_sentence, find_garbled, repair
+from rag.chunk.clean import GarbledRun, find_garbled, repair
 from rag.chunk.layout import Line
-from rag.chunk.numbering import enum_prefix
+from rag.read.chars import display_width, ends_sentence
+from rag.read.numbering import enum_prefix
 
 MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*)$")
 BULLET_RE = re.compile(r"^[-*+•·▪●○◆]\s+")
@@ -135,7 +136,7 @@ def build_blocks(lines: list[Line], narrow: bool, col: int, noise: list[str | No
             if blocks and blocks[-1].kind == "noise" and blocks[-1].title == noise[i]:
                 blocks[-1].lines.append(ln)
             else:
-                blocks.append(Block("noise", [ln], title=noise[i]))
+                blocks.append(Block("noise", [ln], title=noise[i] or ""))
             i += 1
             continue
         at_head = not any(b.kind == "body" for b in blocks)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import opencc
 
+from rag.read.chars import is_cjk
+
 # --- page furniture ---------------------------------------------------------------------------
 _NUM = r"[0-9０-９一二三四五六七八九十百]+"
 MARKER_RE = re.compile(
@@ -44,33 +46,6 @@ def find_markers(text: str) -> list[Marker]:
         num = re.search(_NUM, s)
         out.append(Marker(m.start(), m.end(), s, direction, num.group(0) if num else ""))
     return out
-
-
-# --- character classes ------------------------------------------------------------------------
-def is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FFFF
-
-
-def is_wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in ("W", "F") or ch in "“”‘’…—"
-
-
-def display_width(s: str) -> int:
-    return sum(2 if is_wide(c) else 1 for c in s)
-
-
-SENTENCE_END = "。！？!?"
-CLAUSE_END = SENTENCE_END + "；;"
-CLOSERS = "”’」』）)》\"'"
-
-
-def ends_sentence(s: str, extra: str = "") -> bool:
-    """Whether `s` ends with sentence-final punctuation (closing quotes/brackets skipped)."""
-    s = s.rstrip()
-    while s and s[-1] in CLOSERS:
-        s = s[:-1]
-    return bool(s) and s[-1] in SENTENCE_END + extra
 
 
 # --- normalisation with offsets -----------------------------------------------------------------
@@ -161,8 +136,8 @@ def normalize(text: str) -> Normalized:
     for i, ch in enumerate(text):
         if invisible(ch):
             continue
-        n = unicodedata.normalize("NFKC", ch)
-        for c in n:
+        folded = unicodedata.normalize("NFKC", ch)
+        for c in folded:
             chars.append(c)
             offs.append(i)
     s = "".join(chars)

@@ -10,7 +10,8 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from rag.chunk.clean import Marker, display_width
+from rag.chunk.clean import Marker
+from rag.read.chars import display_width
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.chunk.clean import to_simplified
-from rag.chunk.numbering import cn_to_int
+from rag.read.numbering import cn_to_int
 
 # Provincial-level units, so that 「北京市」 is a province-level report and 「北京」 names a province.
 MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
@@ -156,7 +156,7 @@ def _place_from_counts(simp: str) -> str:
         "district": simp.count("全区") + simp.count("我区"),
         "province": simp.count("全省") + simp.count("我省"),
     }
-    own = max(self_words, key=self_words.get)
+    own = max(self_words, key=self_words.__getitem__)
     if not self_words[own]:
         return ""
     suffix = {"county": "县", "prefecture": "市", "district": "区", "province": "省"}[own]

@@ -35,12 +35,12 @@ class _ArticleModel:
 
     def __init__(self, articles: list[Article], paras: list[Para]):
         self.articles = articles
-        self.counts = {a.index: Counter() for a in articles}
+        self.counts: dict[int, Counter[str]] = {a.index: Counter() for a in articles}
         for p in paras:
             if p.kind == "body":
                 self.counts[p.article.index].update(_bigrams(p.block.text))
         self.totals = {k: sum(c.values()) for k, c in self.counts.items()}
-        self.bg = Counter()
+        self.bg: Counter[str] = Counter()
         for c in self.counts.values():
             self.bg.update(c)
         self.bg_total = sum(self.bg.values()) or 1
@@ -73,7 +73,7 @@ def _split_mixed(articles: list[Article], paras: list[Para], margin: float = 0.2
         if p.kind != "body" or len(p.block.lines) < 2:
             out.append(p)
             continue
-        labels = []
+        labels: list[int | None] = []
         for ln in p.block.lines:
             grams = _bigrams(ln.text)
             sc = model.scores(grams, own=p.article.index)
@@ -123,7 +123,7 @@ def _reassign_by_content(articles: list[Article], paras: list[Para], margin: flo
             scores = model.scores(grams, own=p.article.index)
             if p.article.index not in scores or len(scores) < 2:
                 continue  # its own article (or every other) is too short to compare with
-            best = max(scores, key=scores.get)
+            best = max(scores, key=scores.__getitem__)
             if best != p.article.index and (scores[best] - scores[p.article.index]) / len(grams) > margin:
                 target = next(a for a in articles if a.index == best)
                 home, home_section = origin[id(p)]

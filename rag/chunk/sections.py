@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rag.chunk.blocks import Block
 from rag.chunk.clean import repair
-from rag.chunk.numbering import CN_ENUM_RE, PAREN_ENUM_RE, int_to_cn
+from rag.read.numbering import CN_ENUM_RE, PAREN_ENUM_RE, int_to_cn
 
 NEWS_LEAD_RE = re.compile(r"^(?:本报讯|本報訊|新华社|新華社|本报|本報)")
 STYLE_RANK = {"cn": 1, "plain": 1, "two-phrase": 1, "paren": 2, "arabic": 3, "bold": 4}
@@ -121,8 +121,8 @@ def _rebuild_numbered_title(b: Block) -> str:
     prefix = f"（{int_to_cn(b.number or 0)}）" if b.style == "paren" else f"{int_to_cn(b.number or 0)}、"
     fixed = repair(b.title)
     if fixed:
-        if PAREN_ENUM_RE.match(fixed) or CN_ENUM_RE.match(fixed):
-            fixed = fixed[(PAREN_ENUM_RE.match(fixed) or CN_ENUM_RE.match(fixed)).end() :]
+        if enum := PAREN_ENUM_RE.match(fixed) or CN_ENUM_RE.match(fixed):
+            fixed = fixed[enum.end() :]
         elif fixed[:1] in "）)、":
             fixed = fixed[1:]
         elif fixed[:1] in "（(":

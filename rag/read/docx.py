@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from rag.chunk.clean import ends_sentence, is_cjk
-from rag.chunk.numbering import CN_ENUM_RE, PAREN_ENUM_RE
 from rag.errors import RagError
+from rag.read.chars import ends_sentence, is_cjk
 from rag.read.docx_lines import Line, attachments, render, with_notes
 from rag.read.docx_package import open_docx
 from rag.read.docx_style import Numbering, Styles, on
+from rag.read.numbering import CN_ENUM_RE, PAREN_ENUM_RE
 from rag.read.source import SourceSpan, SourceText
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -121,7 +122,7 @@ class _Reader:
         self.numbering = Numbering(part.numbering_part.element if _has(part, "numbering_part") else None)
         self.fields: list[dict] = []
         self.lines: list[Line] = []
-        self.note_xml: dict[tuple[str, str], object] = {}
+        self.note_xml: dict[tuple[str, str], Any] = {}  # lxml elements
         self.note_no: dict[tuple[str, str], int] = {}
         self.note_para: dict[int, int | None] = {}
         self.note_text: dict[int, str] = {}
@@ -198,9 +199,9 @@ class _Reader:
             if not head:
                 self.lines.append(Line([(text, idx)], notes=notes))
                 return
-        if lv := _enum_level(head):
-            if lv < 4:
-                self.lines.append(Line([(head.rstrip(_PHRASE_END), idx)], lv))
+        if head_level := _enum_level(head):
+            if head_level < 4:
+                self.lines.append(Line([(head.rstrip(_PHRASE_END), idx)], head_level))
                 self.lines.append(Line([(rest, idx)], notes=notes))
                 return
         self.lines.append(Line([(head + rest, idx)], lead=len(head), notes=notes))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.chunk.clean import ends_sentence
+from rag.read.chars import ends_sentence
 
 ATTACH_RE = re.compile(r"^(?:附件|附表|附录|附錄)\s*[0-9０-９一二三四五六七八九十]{0,3}\s*[：:]?\s*(.{0,30})$")
 

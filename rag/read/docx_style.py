@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from docx.oxml.ns import qn as _qn
 
@@ -38,7 +39,7 @@ class Styles:
     """Paragraph and character styles by id, with their ``basedOn`` chains."""
 
     def __init__(self, styles_el) -> None:
-        self.by_id: dict[str, object] = {}
+        self.by_id: dict[str, Any] = {}  # lxml elements
         self.default_para = ""
         self._levels: dict[str, int | None] = {}
         self._bold: dict[tuple[str, str], bool] = {}

@@ -195,7 +195,8 @@ def _wrap_loose_text(root) -> None:
         if not any(isinstance(k.tag, str) and k.tag in _BLOCK for k in kids):
             continue
         runs: list[tuple[str, list]] = []  # (leading text, inline elements) between blocks
-        text, inline = el.text or "", []
+        text = el.text or ""
+        inline: list = []
         el.text = None
         for k in kids:
             if isinstance(k.tag, str) and k.tag in _BLOCK:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import re
 
-from rag.chunk.clean import is_cjk
 from rag.errors import RagError
+from rag.read.chars import is_cjk
 from rag.read.pdf_layout import Line, body_size, columns, drop_furniture, fold_compat, heading_level, paragraphs
 from rag.read.source import SourceSpan, SourceText
 
@@ -278,7 +278,8 @@ def _assemble(pages: list[list[Line]], heights: list[float], widths: list[float]
 
 
 def _ranges(nums: list[int]) -> str:
-    out, start = [], nums[0]
+    out: list[str] = []
+    start: int | None = nums[0]
     for a, b in zip(nums, nums[1:] + [None]):
         if b != a + 1:
             out.append(str(start) if start == a else f"{start}–{a}")

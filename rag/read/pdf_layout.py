@@ -14,7 +14,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rag.chunk.clean import ends_sentence, is_cjk
+from rag.read.chars import ends_sentence, is_cjk
 
 BAND = 0.12  # headers/footers live in the top/bottom 12 % of the page
 # 「— 3 —」「- 3 -」「第3页」「第 3 页 共 20 页」「3 / 20」「Page 3」「3」, also with full-width digits/dashes
@@ -137,15 +137,17 @@ def columns(lines: list[Line], width: float) -> list[list[Line]]:
     if best is None:
         return [lines]
     x = best[1]
-    left = [ln for ln in lines if ln.x1 <= x]
-    right = [ln for ln in lines if ln.x0 >= x]
-    cols_top = min(ln.top for ln in left + right)
+    left_col = [ln for ln in lines if ln.x1 <= x]
+    right_col = [ln for ln in lines if ln.x0 >= x]
+    cols_top = min(ln.top for ln in left_col + right_col)
     span = [ln for ln in lines if ln.x0 < x < ln.x1]
     head = [ln for ln in span if ln.bottom <= cols_top + 1]
     tail = [ln for ln in span if ln.bottom > cols_top + 1]
     key = lambda ln: (ln.top, ln.x0)  # noqa: E731
     return [
-        c for c in (sorted(head, key=key), sorted(left, key=key), sorted(right, key=key), sorted(tail, key=key)) if c
+        c
+        for c in (sorted(head, key=key), sorted(left_col, key=key), sorted(right_col, key=key), sorted(tail, key=key))
+        if c
     ]
 
 
@@ -178,7 +180,7 @@ def _full(prev: Line, nxt: Line, right: float, em: float) -> bool:
     if room < 2.0 * em or prev.text.rstrip().endswith(tuple(_CLAUSE_OPEN)):
         return True
     m = _LEAD_TOKEN.match(nxt.text.lstrip())
-    return bool(m) and not ends_sentence(prev.text, "：:；;") and room < (0.6 * len(m.group()) + 1.5) * em
+    return m is not None and not ends_sentence(prev.text, "：:；;") and room < (0.6 * len(m.group()) + 1.5) * em
 
 
 def _breaks(prev: Line, nxt: Line, col: _Column, body: float, same_column: bool) -> bool:
