@@ -109,6 +109,13 @@ class Turn:
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
 
+    @property
+    def model(self) -> LLM:
+        """The model answering this turn (chosen before anything is generated)."""
+        if self.llm is None:
+            raise RuntimeError("no model chosen for this turn")
+        return self.llm
+
 
 class Assistant:
     """Retriever plus LLMs, loaded once per process; answers are produced one at a time per model."""

@@ -90,7 +90,7 @@ def _verified_reply(
     messages = build_messages(ask, passages)
     if first:
         turn.messages = turn.messages or messages
-        turn.timings["prompt_tokens"] = turn.llm.count_tokens(messages)
+        turn.timings["prompt_tokens"] = turn.model.count_tokens(messages)
     reply = _generate(turn, messages, kind="token" if stream else "", first=first)
     if turn.cancelled:
         return reply
@@ -274,7 +274,7 @@ def _answer_part(
     messages = [*conversation, user] if conversation else build_messages(ask, passages)
     if not turn.messages:
         turn.messages = messages
-        turn.timings["prompt_tokens"] = turn.llm.count_tokens(messages)
+        turn.timings["prompt_tokens"] = turn.model.count_tokens(messages)
     reply = _generate(turn, messages, kind="token", first=not conversation)
     if turn.cancelled or is_refusal(reply):
         return REFUSAL_ZH, None, conversation
@@ -349,7 +349,7 @@ def _generate(turn: Turn, messages: list[dict], kind: str = "token", first: bool
     """One generation, streamed as `kind` events ("" streams nothing), with its timings."""
     parts: list[str] = []
     sub: dict = {}
-    for tok in timed_stream(turn.llm, messages, sub, cancel=turn.cancel):
+    for tok in timed_stream(turn.model, messages, sub, cancel=turn.cancel):
         if first and "first_token_s" not in turn.timings:
             turn.timings["first_token_s"] = round(time.perf_counter() - turn.t0, 3)
         parts.append(tok)
@@ -375,7 +375,7 @@ def _cancelled(a: Assistant, turn: Turn, text: str) -> Answer:
         turn.retrieved,
         turn.timings,
         verified=False,
-        model=turn.llm.name if turn.llm else "",
+        model=turn.model.name if turn.llm else "",
         notes=["cancelled"],
         messages=turn.messages,
     )

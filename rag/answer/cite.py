@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from rag.answer.context import ContextSentence
+from rag.answer.context import Chunks, ContextSentence
 from rag.answer.verify import Verdict
 
 
@@ -34,7 +34,7 @@ class Citation:
         return {**asdict(self), "location": self.location}
 
 
-def assign(verdict: Verdict, chunks_by_id: dict, between: set[int] | None = None) -> tuple[str, list[Citation]]:
+def assign(verdict: Verdict, chunks_by_id: Chunks, between: set[int] | None = None) -> tuple[str, list[Citation]]:
     """The answer text with code-assigned [n] markers and the numbered citations they point to.
 
     Unsupported sentences are dropped when at least one sentence is supported. A line break
@@ -64,7 +64,7 @@ def assign(verdict: Verdict, chunks_by_id: dict, between: set[int] | None = None
     return joiner.join(out).strip(), citations
 
 
-def citation_for(cs: ContextSentence, n: int, chunks_by_id: dict) -> Citation:
+def citation_for(cs: ContextSentence, n: int, chunks_by_id: Chunks) -> Citation:
     c = chunks_by_id[cs.chunk_id]
     return Citation(
         n=n,

@@ -244,18 +244,18 @@ def contradiction(question: str, quotes: list[str]) -> str | None:
         if m.group(2) == "年" and re.fullmatch(r"(?:19|20)\d{2}", m.group(1)):
             continue  # a year says when, not how much
         asked = _number(m.group(1))
-        said = [
+        stated = [
             (s.group(0), _number(s.group(1)))
             for s in _STATED_RE.finditer(text)
             if s.group(2) == m.group(2) and not (s.group(2) == "年" and re.fullmatch(r"(?:19|20)\d{2}", s.group(1)))
         ]
-        if asked is None or not said or any(v == asked for _, v in said):
+        if asked is None or not stated or any(v == asked for _, v in stated):
             continue
         # the sentence must share the words around the asked figure (「延长」「到期后」), else it is about something else
         around = re.findall(r"[\u4e00-\u9fff]{2}", question[max(0, m.start() - 4) : m.start()])
         if around and not any(w in text for w in around):
             continue
-        return said[0][0]
+        return stated[0][0]
     return None
 
 

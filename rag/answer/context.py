@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from rag.answer.llm import LLM
 from rag.chunk.clean import compact, norm
 from rag.search.bm25 import top_weight
 from rag.search.text import tokenize
 from rag.settings import ContextBudget
+
+if TYPE_CHECKING:
+    from rag.search.store import ChunkLookup
+
+# Chunks by id: the store's on-demand lookup in the service, a plain dict in tests and tools.
+Chunks: TypeAlias = "ChunkLookup | Mapping[str, Any]"
 
 _SENT_RE = re.compile(r"[^。！？!?；;]*[。！？!?；;]?[”’」』）)]*")
 _NUM_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -92,8 +99,8 @@ def split_clauses(text: str) -> list[tuple[int, int]]:
 def select_context(
     question: str,
     results: list,
-    chunks_by_id: dict,
-    idf: dict[str, float] | None = None,
+    chunks_by_id: Chunks,
+    idf: Mapping[str, float] | None = None,
     extra_terms: list[str] | None = None,
     budget: ContextBudget | None = None,
     parts: list[str] | None = None,
@@ -144,8 +151,8 @@ _SPAN_FIGURE = re.compile(
 def _select_sentences(
     question: str,
     results: list,
-    chunks_by_id: dict,
-    idf: dict[str, float] | None,
+    chunks_by_id: Chunks,
+    idf: Mapping[str, float] | None,
     extra_terms: list[str] | None,
     budget: ContextBudget,
     one_year: bool = False,
@@ -206,7 +213,7 @@ def _select_sentences(
         for fid in getattr(chunk, "follows", []) if lead > 0 else []:
             item = chunks_by_id.get(fid)
             spans = split_clauses(item.text) if item is not None else []
-            if spans:
+            if item is not None and spans:
                 s, e = spans[0]
                 scored.append((max(0.9 * lead, score_of(norm(item.text[s:e]), ri)), ri, fid, (s, e)))
         # a glossary note whose term the question names: the definition is the answer
@@ -243,9 +250,9 @@ def _select_sentences(
             order.append(cid)
         omap = _offset_map(chunk.spans, chunk.text)
         head = heads.get((cid, s))
-        lead = chunk.text[head[0] : head[1]] if head else ""
+        lead_in = chunk.text[head[0] : head[1]] if head else ""
         passages[cid].sentences.append(
-            ContextSentence(0, chunk.id, chunk.text[s:e].strip(), omap[s], omap[e - 1] + 1, score, lead)
+            ContextSentence(0, chunk.id, chunk.text[s:e].strip(), omap[s], omap[e - 1] + 1, score, lead_in)
         )
     out = []
     for n, cid in enumerate(order, 1):

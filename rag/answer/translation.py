@@ -24,7 +24,7 @@ def question_in_chinese(a: Assistant, turn: Turn) -> str:
     q = turn.plan
     t = time.perf_counter()
     names = a.retriever.analyzer.places.latin_names(q.question)
-    text = "".join(turn.llm.stream(question_to_chinese(q.question, names), max_tokens=80)).strip()
+    text = "".join(turn.model.stream(question_to_chinese(q.question, names), max_tokens=80)).strip()
     turn.timings["translate_s"] = round(time.perf_counter() - t, 3)
     text = text.splitlines()[0].strip() if text else ""
     if not re.search(r"[\u4e00-\u9fff]{2}", text) or len(text) > 160:
@@ -44,7 +44,7 @@ def in_english(a: Assistant, turn: Turn, answer: str) -> str:
     marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", answer)))
     parts: list[str] = []
     kind = "retry_token" if any(n.startswith("the model found no answer") for n in turn.notes) else "token"
-    for tok in timed_stream(turn.llm, answer_to_english(body), {}, cancel=turn.cancel):
+    for tok in timed_stream(turn.model, answer_to_english(body), {}, cancel=turn.cancel):
         if "first_token_s" not in turn.timings:
             turn.timings["first_token_s"] = round(time.perf_counter() - turn.t0, 3)
         parts.append(tok)

@@ -252,10 +252,10 @@ def check(
             scored = sorted(((len(new_terms & ct), i) for i, ct in enumerate(cand_terms)), reverse=True)
             if new_terms and scored and scored[0][0] >= max(1, round(0.6 * len(new_terms))):
                 support.append(cands[scored[0][1]])
-            elif new_terms and (best := _by_characters(new_terms, cands)) is not None:
-                support.append(best)
-            elif not new_terms and yes_no and (best := _says_what_is_asked(sent, key_terms, cands, cand_context)):
-                support.append(best)
+            elif new_terms and (by_chars := _by_characters(new_terms, cands)) is not None:
+                support.append(by_chars)
+            elif not new_terms and yes_no and (saying := _says_what_is_asked(sent, key_terms, cands, cand_context)):
+                support.append(saying)
         if missing:
             verdict.ok = False
             verdict.unsupported_figures.extend(missing)
