@@ -28,7 +28,8 @@ from typing import Any
 from fastapi import Request
 
 from api.errors import BUSY, ApiError
-from rag.answer.assistant import Answer, Assistant
+from rag.answer.assistant import Assistant
+from rag.answer.turn import Answer
 from rag.scope import Scope
 
 log = logging.getLogger(__name__)

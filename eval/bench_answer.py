@@ -51,8 +51,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answer.assistant import Assistant  # noqa: E402
-from rag.eval_questions import load_questions  # noqa: E402
-from rag.eval_scoring import percentile  # noqa: E402
+from rag.evaluate.questions import load_questions  # noqa: E402
+from rag.evaluate.scoring import percentile  # noqa: E402
 from rag.answer.prompts import build_messages  # noqa: E402
 from rag.answer.llm import SAMPLING  # noqa: E402
 from rag.settings import Settings  # noqa: E402

@@ -22,10 +22,10 @@ during the insert, as successive updates would (this Milvus Lite keeps BM25 stat
 `--scale` also times bm25s and `milvus-ours` over the chunks repeated under new ids up to those sizes.
 
 Keyword alone: the engine's top 10 chunks, a hit at rank r when the r-th chunk contains an evidence
-string (`rag.eval_scoring.first_hit`); hit@1/3/5/10 and MRR@10 over the answerable questions
-(`rag.eval_scoring.retrieval_metrics`), with p50/p95 of the keyword query (text in, ranked ids out).
+string (`rag.evaluate.scoring.first_hit`); hit@1/3/5/10 and MRR@10 over the answerable questions
+(`rag.evaluate.scoring.retrieval_metrics`), with p50/p95 of the keyword query (text in, ranked ids out).
 Fused: the product's `Retriever` with its BM25 ranking taken from the engine, through the same
-`rag.evaluate.run_retrieval` as `rag eval --retrieval-only` (dense + keyword by reciprocal rank,
+`rag.evaluate.run.run_retrieval` as `rag eval --retrieval-only` (dense + keyword by reciprocal rank,
 steering, twins merged); its latency is the whole retrieval. Questions are taken one at a time with
 every engine in turn, so that load from other processes falls on all alike. The table is printed and written to
 `--out`, where a section per question file is kept (a rerun replaces its own section).
@@ -50,9 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.search.bm25 import BM25Index, top_n  # noqa: E402
-from rag.eval_questions import load_questions  # noqa: E402
-from rag.eval_scoring import first_hit, percentile, retrieval_metrics  # noqa: E402
-from rag.evaluate import run_retrieval  # noqa: E402
+from rag.evaluate.questions import load_questions  # noqa: E402
+from rag.evaluate.scoring import first_hit, percentile, retrieval_metrics  # noqa: E402
+from rag.evaluate.run import run_retrieval  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.search.store import ChunkStore, chunk_int_id  # noqa: E402
 from rag.search.text import tokenize  # noqa: E402

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.eval_questions import load_questions  # noqa: E402
+from rag.evaluate.questions import load_questions  # noqa: E402
 
 RAG = str(Path(sys.executable).with_name("rag"))
 

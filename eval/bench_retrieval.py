@@ -36,8 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.search.bm25 import BM25Index, top_n  # noqa: E402
-from rag.eval_questions import load_questions  # noqa: E402
-from rag.eval_scoring import percentile  # noqa: E402
+from rag.evaluate.questions import load_questions  # noqa: E402
+from rag.evaluate.scoring import percentile  # noqa: E402
 from rag.search.index import load  # noqa: E402
 from rag.search.retrieve import reciprocal_rank_fusion  # noqa: E402
 from rag.settings import Settings  # noqa: E402

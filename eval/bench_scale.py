@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from rag.eval_questions import load_questions  # noqa: E402
-from rag.eval_scoring import percentile  # noqa: E402
+from rag.evaluate.questions import load_questions  # noqa: E402
+from rag.evaluate.scoring import percentile  # noqa: E402
 from rag.settings import Settings, VectorSettings  # noqa: E402
 
 # invented places: ordinal characters, never real names

@@ -10,8 +10,9 @@ import pytest
 from need_model import require_model
 from typer.testing import CliRunner
 
-from rag.answer.context import ContextSentence, Passage
+from rag.answer.context import Passage
 from rag.answer.verify import check
+from rag.chunk.quote import ContextSentence
 
 pytestmark = pytest.mark.llm
 

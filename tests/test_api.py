@@ -130,7 +130,7 @@ def test_search_returns_what_rag_search_json_prints(client, env, monkeypatch):
 
 # --- the native answer endpoint -----------------------------------------------------------------------------
 def test_ask_returns_the_object_of_rag_ask_json(client):
-    from rag.answer.assistant import Answer
+    from rag.answer.turn import Answer
 
     r = client.post("/v1/ask", json={"question": Q_XINZHOU})
     assert r.status_code == 200, r.text

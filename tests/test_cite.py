@@ -2,8 +2,9 @@
 
 import pytest
 
-from rag.answer.context import ContextSentence, Passage
+from rag.answer.context import Passage
 from rag.answer.verify import check, misattributed, said_of
+from rag.chunk.quote import ContextSentence
 
 
 @pytest.mark.parametrize(
@@ -117,8 +118,9 @@ def test_a_term_of_a_ratio_supports_no_percentage():
 
 
 def test_a_name_split_differently_in_the_answer_is_still_found():
-    from rag.answer.context import ContextSentence, Passage
+    from rag.answer.context import Passage
     from rag.answer.verify import check
+    from rag.chunk.quote import ContextSentence
 
     passage = Passage(1, "c1", "甲市·2025年", [ContextSentence(1, "c1", "甲市人民政府市长 欧阳明远", 0, 12, 1.0)])
     verdict = check("甲市2025年政府工作报告是欧阳明远作的。", [passage], "甲市2025年政府工作报告是谁作的？")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from need_model import require_model
 
-from rag.eval_questions import load_questions
-from rag.eval_report import write_report
-from rag.evaluate import run_full
+from rag.evaluate.questions import load_questions
+from rag.evaluate.report import write_report
+from rag.evaluate.run import run_full
 
 pytestmark = pytest.mark.llm
 

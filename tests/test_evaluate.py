@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rag.answer.prompts import is_refusal
-from rag.eval_questions import Question
-from rag.eval_report import compare
-from rag.eval_scoring import answer_metrics, figures_correct, is_concise, items_correct, judge, polarity
+from rag.evaluate.questions import Question
+from rag.evaluate.report import compare
+from rag.evaluate.scoring import answer_metrics, figures_correct, is_concise, items_correct, judge, polarity
 
 
 def q(type_: str = "number", answer: str = "53家以上", evidence=("新认定高新技术企业53家以上",)) -> Question:

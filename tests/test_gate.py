@@ -126,7 +126,8 @@ def test_each_part_fits_the_passages_of_its_own_year(corpus_retriever):
 
 
 def test_a_sentence_that_says_no_to_a_yes_no_question(gate, retriever):
-    from rag.answer.context import ContextSentence, Passage
+    from rag.answer.context import Passage
+    from rag.chunk.quote import ContextSentence
 
     q = retriever.analyse("甲市今年是否提出了地区生产总值增长目标？")
     topic = gate.topic_terms(q, q.question)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.answer.cite import Citation
+from rag.chunk.quote import Citation
 from rag.ingest import build_document, chunk_pages
 from rag.read.source import SourceSpan, SourceText
 from rag.settings import Settings

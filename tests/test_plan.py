@@ -1,10 +1,10 @@
-"""The shape of a question (rag/answer/plan.py): attributes, relations, parts and yes/no figures. Pure
+"""The shape of a question (rag/search/plan.py): attributes, relations, parts and yes/no figures. Pure
 functions of the wording; the questions are invented (甲省, 乙市), never a report's phrases."""
 
 import pytest
 
-from rag.answer.parts import parallel_parts, split_parts, target_and_result, year_spans
-from rag.answer.plan import (
+from rag.search.parts import parallel_parts, split_parts, target_and_result, year_spans
+from rag.search.plan import (
     asked_figure,
     attribute_of,
     clean_part,
@@ -174,7 +174,7 @@ def test_a_second_mention_that_names_its_own_question_is_its_own_part():
 
 
 def test_the_indicator_keeps_what_the_question_word_asks_of():
-    from rag.answer.plan import indicator_of
+    from rag.search.plan import indicator_of
 
     assert indicator_of("2014年城镇新增就业多少人?") == "城镇新增就业"
     assert indicator_of("今年计划新建多少所学校?") == "新建学校"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answer.context import ContextSentence, Passage
+from rag.answer.context import Passage
 from rag.answer.prompts import (
     EXAMPLES,
     REFUSAL_EN,
@@ -15,6 +15,7 @@ from rag.answer.prompts import (
     quoted_answer,
     refusal_text,
 )
+from rag.chunk.quote import ContextSentence
 
 
 class _Chunk:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.parts import split_parts
-from rag.answer.plan import asks_yes_no, states_plan
+from rag.search.parts import split_parts
 from rag.search.places import place_aliases
+from rag.search.plan import asks_yes_no, states_plan
 from rag.search.query import Analyzer
 from rag.search.question import Report, is_english
 from rag.search.translate import Translator

@@ -3,9 +3,9 @@ each keep hit@5 at or above 0.95."""
 
 from __future__ import annotations
 
-from rag.eval_questions import Question, load_questions
-from rag.eval_scoring import first_hit
-from rag.evaluate import run_retrieval
+from rag.evaluate.questions import Question, load_questions
+from rag.evaluate.run import run_retrieval
+from rag.evaluate.scoring import first_hit
 
 
 def test_team_question_set_hit_at_5(retriever, repo_root):

@@ -543,8 +543,9 @@ def test_stop_cancels_the_generation(mock_server, browser, monkeypatch):
 def two_citations(mock_server, monkeypatch):
     """Answers with two citations in two reports (the mock model cites one passage), built from the
     served chunks, so that paging through citations is tested without weights."""
-    from rag.answer.assistant import Answer, Assistant
-    from rag.answer.cite import Citation
+    from rag.answer.assistant import Assistant
+    from rag.answer.turn import Answer
+    from rag.chunk.quote import Citation
 
     services = mock_server[1].state.services
     store = services.assistant.retriever.store

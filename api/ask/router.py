@@ -18,7 +18,8 @@ from api.schemas import AskResponse, TopK
 from api.scope import ScopeRequest
 from api.services import Services
 from api.settings import PIPELINE_MAX_QUESTION_CHARS
-from rag.answer.assistant import Answer, Assistant
+from rag.answer.assistant import Assistant
+from rag.answer.turn import Answer
 from rag.search.retrieve import Retriever
 
 router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_ready)])

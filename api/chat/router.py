@@ -28,7 +28,8 @@ from api.dependencies import get_assistant, get_retriever, get_services, require
 from api.errors import ANSWER_ERRORS, ApiError, stream_error
 from api.questions import check_question, make_job
 from api.services import Services
-from rag.answer.assistant import Answer, Assistant
+from rag.answer.assistant import Assistant
+from rag.answer.turn import Answer
 from rag.search.retrieve import Retriever
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])

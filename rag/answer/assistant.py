@@ -19,16 +19,15 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from rag.answer import attempt
-from rag.answer.cite import Citation, citation_for
 from rag.answer.context import Passage, best_sentence, select_context
 from rag.answer.gate import Gate
 from rag.answer.llm import LLM, Capped, make_llm
 from rag.answer.prompts import build_messages, match_script, quoted_answer, refusal_text
+from rag.answer.turn import Answer, Event, Turn
 from rag.answer.verify import asks_one_year
+from rag.chunk.quote import Citation, citation_for
 from rag.errors import RagError
 from rag.scope import Scope
 from rag.search.query import QueryAnalysis
@@ -37,7 +36,6 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Event = Callable[[str, object], None]
 # Words of the lines that say who gave a report, and when and where (a question about the report
 # itself shares none of its own words with them: 「…是谁作的？」).
 _WHO_WORDS = ("主席", "省长", "市长", "县长", "区长", "旗长", "州长", "总理")
@@ -47,74 +45,6 @@ _WHEN_WORDS = ("代表大会", "会议", "月", "日")
 def meta_words(text: str) -> tuple[str, ...]:
     """The words that find the line a question about the report itself asks for."""
     return _WHO_WORDS if re.search(r"谁|哪位|何人|什么人|作报告的", text) else _WHEN_WORDS
-
-
-@dataclass
-class Answer:
-    question: str
-    answer: str
-    refused: bool
-    citations: list[Citation]
-    retrieved: list[dict]
-    timings: dict
-    extractive: bool = False
-    verified: bool = True
-    model: str = ""
-    standalone_question: str = ""
-    notes: list[str] = field(default_factory=list)
-    # the first prompt sent to the model (empty when none was needed): benchmarks replay it
-    messages: list[dict] = field(default_factory=list, repr=False)
-
-    def to_dict(self) -> dict:
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "refused": self.refused,
-            "citations": [c.to_dict() for c in self.citations],
-            "retrieved": self.retrieved,
-            "timings": self.timings,
-            "extractive": self.extractive,
-            "verified": self.verified,
-            "model": self.model,
-            "standalone_question": self.standalone_question or self.question,
-            "notes": self.notes,
-        }
-
-
-@dataclass
-class Turn:
-    """One question on its way through the stages: its plan, what retrieval found for it, what
-    was said to the model and what was ruled out. The stages read and add to it instead of
-    passing a dozen arguments along; nothing downstream reads the question again."""
-
-    question: str
-    plan: QueryAnalysis
-    emit: Event
-    t0: float
-    cancel: threading.Event | None = None
-    timings: dict = field(default_factory=dict)
-    results: list[Result] = field(default_factory=list)
-    retrieved: list[dict] = field(default_factory=list)
-    passages: list[Passage] = field(default_factory=list)  # the evidence for the whole question
-    notes: list[str] = field(default_factory=list)
-    ruled_out: set[tuple[str, int]] = field(default_factory=set)  # sentences found to answer something else
-    llm: LLM | None = None
-    messages: list[dict] = field(default_factory=list)  # the first prompt sent to the model
-
-    @property
-    def english(self) -> bool:
-        return self.plan.english
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel is not None and self.cancel.is_set()
-
-    @property
-    def model(self) -> LLM:
-        """The model answering this turn (chosen before anything is generated)."""
-        if self.llm is None:
-            raise RuntimeError("no model chosen for this turn")
-        return self.llm
 
 
 class Assistant:

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING
 from rag.answer.cite import assign
 from rag.answer.compose import asked_verdict, contradiction, figures_of, join_replies, main_figure, part_label, relate
 from rag.answer.context import Passage, timed_stream
-from rag.answer.plan import NEGATION_RE
 from rag.answer.prompts import REFUSAL_ZH, REPEAT_HINT, build_messages, is_refusal, user_message
 from rag.answer.translation import in_english, question_in_chinese
+from rag.answer.turn import Answer, Turn
 from rag.answer.verify import Verdict, check, denies, reject_reason, retry_can_mend, spelled_out
+from rag.search.plan import NEGATION_RE
 from rag.search.query import QueryAnalysis
 
 if TYPE_CHECKING:
-    from rag.answer.assistant import Answer, Assistant, Turn
+    from rag.answer.assistant import Assistant
 
 
 # --- one question -------------------------------------------------------------------------------------
@@ -365,7 +366,6 @@ def _generate(turn: Turn, messages: list[dict], kind: str = "token", first: bool
 
 
 def _cancelled(a: Assistant, turn: Turn, text: str) -> Answer:
-    from rag.answer.assistant import Answer
 
     return Answer(
         turn.question,

@@ -4,34 +4,10 @@ sentence gets the numbers of the context sentences that support it (see `verify.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 
-from rag.answer.context import Chunks, ContextSentence
+from rag.answer.context import Chunks
 from rag.answer.verify import Verdict
-
-
-@dataclass
-class Citation:
-    n: int
-    id: str
-    doc: str
-    title: str
-    section: list[str]
-    breadcrumb: str
-    paragraph: int
-    quote: str  # the supporting sentence, in the document's own script
-    text: str  # the whole chunk
-    start: int  # offsets of the quote in the original file (for PDF, DOCX, HTML: in the text read from it)
-    end: int
-    page: int | None = None  # the PDF page of the quote
-
-    @property
-    def location(self) -> str:
-        """For display: 「第12页 ¶3」 for a PDF, 「¶3」 otherwise."""
-        return (f"第{self.page}页 " if self.page else "") + f"¶{self.paragraph}"
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "location": self.location}
+from rag.chunk.quote import Citation, citation_for
 
 
 def assign(verdict: Verdict, chunks_by_id: Chunks, between: set[int] | None = None) -> tuple[str, list[Citation]]:
@@ -62,21 +38,3 @@ def assign(verdict: Verdict, chunks_by_id: Chunks, between: set[int] | None = No
         else ""
     )
     return joiner.join(out).strip(), citations
-
-
-def citation_for(cs: ContextSentence, n: int, chunks_by_id: Chunks) -> Citation:
-    c = chunks_by_id[cs.chunk_id]
-    return Citation(
-        n=n,
-        id=c.id,
-        doc=c.doc,
-        title=c.title,
-        section=c.section,
-        breadcrumb=c.breadcrumb,
-        paragraph=c.paragraph,
-        quote=cs.text,
-        text=c.text,
-        start=cs.start,
-        end=cs.end,
-        page=c.page_at(cs.start) if hasattr(c, "page_at") else None,
-    )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from rag.answer.llm import LLM
 from rag.chunk.clean import compact, norm
+from rag.chunk.quote import ContextSentence, offset_map
 from rag.search.bm25 import top_weight
 from rag.search.text import tokenize
 from rag.settings import ContextBudget
@@ -50,19 +51,6 @@ def addresses_assistant(text: str) -> bool:
 
 
 @dataclass
-class ContextSentence:
-    """One selected sentence: where it comes from and its original-script text."""
-
-    n: int  # 1-based number of its passage in the prompt
-    chunk_id: str
-    text: str  # original script
-    start: int  # offsets in the original file
-    end: int
-    score: float
-    lead: str = ""  # the lead-in of a list item (「今年主要预期目标是：」): read with it, never quoted
-
-
-@dataclass
 class Passage:
     n: int
     chunk_id: str
@@ -72,18 +60,6 @@ class Passage:
     @property
     def text(self) -> str:
         return "".join(s.text for s in self.sentences)
-
-
-def _offset_map(spans: list[list[int]], text: str) -> list[int]:
-    """Original-file offset of every character of a chunk's text (list lines add a '\\n')."""
-    out: list[int] = []
-    for s, e in spans:
-        if out and len(out) < len(text) and text[len(out)] == "\n":
-            out.append(out[-1] + 1)
-        out.extend(range(s, e))
-    while len(out) < len(text):
-        out.append(out[-1] + 1 if out else 0)
-    return out[: len(text)]
 
 
 def split_clauses(text: str) -> list[tuple[int, int]]:
@@ -248,7 +224,7 @@ def _select_sentences(
         if cid not in passages:
             passages[cid] = Passage(n=0, chunk_id=chunk.id, label=passage_label(chunk))
             order.append(cid)
-        omap = _offset_map(chunk.spans, chunk.text)
+        omap = offset_map(chunk.spans, chunk.text)
         head = heads.get((cid, s))
         lead_in = chunk.text[head[0] : head[1]] if head else ""
         passages[cid].sentences.append(

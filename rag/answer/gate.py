@@ -13,9 +13,9 @@ import re
 
 from rag.answer.context import Passage
 from rag.answer.figures import ASKED_UNIT, asks_quantity
-from rag.answer.plan import NEGATION_RE, QUESTION_WORDS, states_plan
 from rag.answer.verify import said_of
 from rag.chunk.clean import norm
+from rag.search.plan import NEGATION_RE, QUESTION_WORDS, states_plan
 from rag.search.query import QueryAnalysis, with_everyday_words
 from rag.search.retrieve import Retriever
 from rag.search.text import tokenize

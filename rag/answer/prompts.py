@@ -17,7 +17,8 @@ from rag.chunk.metadata import detect_script
 from rag.search.query import is_english
 
 if TYPE_CHECKING:
-    from rag.answer.context import ContextSentence, Passage
+    from rag.answer.context import Passage
+    from rag.chunk.quote import ContextSentence
 
 # The fixed prefix of every prompt: instructions and two worked examples (one answer, one refusal).
 # It always comes first, so llama.cpp keeps its key-value state between questions and only the

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 from rag.answer.context import timed_stream
 from rag.answer.figures import answer_figures, supported_value, values
 from rag.answer.prompts import answer_to_english, question_to_chinese
+from rag.answer.turn import Turn
 
 if TYPE_CHECKING:
-    from rag.answer.assistant import Assistant, Turn
+    from rag.answer.assistant import Assistant
 
 
 def question_in_chinese(a: Assistant, turn: Turn) -> str:

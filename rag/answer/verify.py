@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.answer.context import ContextSentence, Passage
+from rag.answer.context import Passage
 from rag.answer.figures import (
     COUNTER_CHARS,
     YEAR_RE,
@@ -28,8 +28,9 @@ from rag.answer.figures import (
     supported_value,
     values,
 )
-from rag.answer.plan import NEGATION_RE, asks_yes_no, indicator_of, states_plan, wants_actual
 from rag.chunk.clean import compact, norm
+from rag.chunk.quote import ContextSentence
+from rag.search.plan import NEGATION_RE, asks_yes_no, indicator_of, states_plan, wants_actual
 from rag.search.query import QueryAnalysis
 from rag.search.text import tokenize
 

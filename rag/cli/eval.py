@@ -41,9 +41,9 @@ def eval_cmd(
     json_out: bool = typer.Option(False, "--json", help="Metrics as JSON on stdout."),
 ) -> None:
     """Run a question file through the pipeline: retrieval, answers, citations, refusals, latency."""
-    from rag.eval_questions import load_questions
-    from rag.eval_report import compare, write_report
-    from rag.evaluate import run_full, run_retrieval
+    from rag.evaluate.questions import load_questions
+    from rag.evaluate.report import compare, write_report
+    from rag.evaluate.run import run_full, run_retrieval
 
     if indicators is not None:
         _eval_indicators(indicators, out_path, json_out)

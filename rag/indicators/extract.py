@@ -16,9 +16,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from rag.answer.cite import citation_for
-from rag.answer.context import ContextSentence, _offset_map
 from rag.chunk.clean import to_simplified
+from rag.chunk.quote import ContextSentence, citation_for, offset_map
 from rag.indicators.catalog import CATALOG, EXTRACTOR_VERSION, Indicator
 
 if TYPE_CHECKING:
@@ -135,7 +134,7 @@ def _from_to(ind: Indicator, text: str, pos: int, end: int) -> tuple[str, int, i
 
 
 def _citation(chunk: Chunk, s: int, e: int) -> dict:
-    omap = _offset_map(chunk.spans, chunk.text)
+    omap = offset_map(chunk.spans, chunk.text)
     quote = chunk.text[s:e].strip()
     lead = len(chunk.text[s:e]) - len(chunk.text[s:e].lstrip())
     s += lead

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Self
 
 from rag.files import atomic_writer
 from rag.search.english import english_words, phrase_key
@@ -147,7 +148,7 @@ class Lexicon:
 
     # --- building -----------------------------------------------------------------------------
     @classmethod
-    def build(cls, report_terms: Path = REPORT_TERMS) -> Lexicon:
+    def build(cls, report_terms: Path = REPORT_TERMS) -> Self:
         """Parse CC-CEDICT and jieba's word frequencies, and the curated `report_terms`, into the
         reverse index."""
         t0 = time.perf_counter()
@@ -208,7 +209,7 @@ class Lexicon:
         return cls(heads, freq, index, {k: tuple(v) for k, v in names.items()}, time.perf_counter() - t0)
 
     @classmethod
-    def load(cls, cache_dir: Path | None = None, report_terms: Path = REPORT_TERMS) -> Lexicon:
+    def load(cls, cache_dir: Path | None = None, report_terms: Path = REPORT_TERMS) -> Self:
         """The lexicon, from `cache_dir/translate.pkl` when that file was written from the same
         dictionary, curated terms and rules; otherwise built and, if a folder is given, saved
         there atomically (`files.atomic_writer`), since loading is several times faster than

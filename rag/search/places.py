@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.answer.plan import QUESTION_WORDS
 from rag.chunk.metadata import GENERIC, NATIONAL_ALIASES, NATIONAL_PLACE, PROVINCES, full_place
+from rag.search.plan import QUESTION_WORDS
 
 # A place-like word ending in an administrative suffix: 「丙市」「丁县」 (for places the corpus lacks).
 _LEADING_ADMIN = re.compile(
@@ -143,14 +143,14 @@ class Places:
             if word not in known and word not in out and word not in GENERIC and not any(word in k for k in known):
                 out.append(word)
         if (
-            (m := _LEADING_ADMIN.match(text))
-            and m.group(1) not in GENERIC
-            and m.group(1) not in out
-            and not any(m.group(1) in k or k in m.group(1) for k in known)
+            (admin := _LEADING_ADMIN.match(text))
+            and admin.group(1) not in GENERIC
+            and admin.group(1) not in out
+            and not any(admin.group(1) in k or k in admin.group(1) for k in known)
         ):
-            out.append(m.group(1))
-        if m := _LEADING_PLACE.match(text):
-            word = m.group(1)
+            out.append(admin.group(1))
+        if lead := _LEADING_PLACE.match(text):
+            word = lead.group(1)
             flags = {f for _, f in pseg.cut(word)}
             if (
                 word not in GENERIC

@@ -12,11 +12,13 @@ report's own year: 「甲市去年新增就业多少」 asks the 甲市 report a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from rag.answer.parts import parallel_split, split_parts, target_and_result, year_spans
-from rag.answer.plan import (
+from rag.chunk.clean import norm
+from rag.search.parts import parallel_split, split_parts, target_and_result, year_spans
+from rag.search.places import Places, short_place
+from rag.search.plan import (
     asked_figure,
     asks_yes_no,
     attribute_of,
@@ -29,8 +31,6 @@ from rag.answer.plan import (
     wants_actual,
     without_asked_figure,
 )
-from rag.chunk.clean import norm
-from rag.search.places import Places, short_place
 from rag.search.question import (
     _ACRONYM,
     _EACH_OR_VERSUS,
@@ -56,7 +56,7 @@ from rag.search.text import tokenize
 class Analyzer:
     """Built once per index from the documents' metadata; `analyse` is cheap per question."""
 
-    def __init__(self, reports: Iterable[Report], translator=None, vocabulary: dict[str, float] | None = None):
+    def __init__(self, reports: Iterable[Report], translator=None, vocabulary: Mapping[str, float] | None = None):
         self.reports = list(reports)
         self.translator = translator
         self.vocabulary = vocabulary or {}

@@ -72,7 +72,7 @@ class QueryAnalysis:
     part_contents: list[str] = field(default_factory=list)  # each part without its report words
     compare: tuple[str, str] | None = None  # ("高", "低") when it asks which of two figures is higher
     wants_actual: bool = False  # asks for an outcome (实际…), so a planned figure does not answer it
-    # --- the plan (see `rag.answer.plan`) ---
+    # --- the plan (see `rag.search.plan`) ---
     attribute: str | None = None  # "target" (a goal set for the year) | "result" (what was achieved) | None
     measure: str | None = None  # "growth" | "amount" | "rank" | None: what kind of figure it asks for
     yes_no: bool = False  # answered by yes or no

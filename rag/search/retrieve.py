@@ -186,7 +186,7 @@ class Retriever:
         order = sorted(fused, key=lambda p: -fused[p])
         found_for: dict[int, list[int]] = {}
         if q.part_plans:
-            orders = []
+            orders: list[list[int]] = []
             for i, part in enumerate(q.part_plans):
                 if part.missing:
                     orders.append([])

@@ -311,18 +311,21 @@ def _presence(term: str, vocabulary: Mapping[str, float] | None) -> int:
         return 0
     # dynamic programming over split points
     n = len(t)
-    best = [None] * (n + 1)  # fewest single characters used to cover t[:i]
+    best: list[int | None] = [None] * (n + 1)  # fewest single characters used to cover t[:i]
     best[0] = 0
     for i in range(1, n + 1):
         for j in range(max(0, i - 8), i):
-            if best[j] is None:
+            before = best[j]
+            if before is None:
                 continue
             piece = t[j:i]
             if piece in vocabulary:
-                cost = best[j] + (1 if len(piece) == 1 else 0)
-                if best[i] is None or cost < best[i]:
+                cost = before + (1 if len(piece) == 1 else 0)
+                now = best[i]
+                if now is None or cost < now:
                     best[i] = cost
-    return 1 if best[n] is not None and best[n] <= 1 else 0
+    last = best[n]
+    return 1 if last is not None and last <= 1 else 0
 
 
 @lru_cache(maxsize=4)

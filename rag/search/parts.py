@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.plan import COMPLETION_RE, GROWTH_RE, RELATION_WORDS, RESULT_RE, TARGET_RE, TIME_WORDS_RE, clean_part
+from rag.search.plan import COMPLETION_RE, GROWTH_RE, RELATION_WORDS, RESULT_RE, TARGET_RE, TIME_WORDS_RE, clean_part
 
 _GROWTH_END = re.compile(r"(增长|增速|增幅|下降|降低|降幅|上涨|涨幅|提高|增加|减少)$")
 _DONE_VERB = {"增速": "增长", "增幅": "增长", "涨幅": "上涨", "降幅": "下降"}

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from rag.chunk.clean import compact
-from rag.eval_questions import Question
+from rag.evaluate.questions import Question
 
 KS = (1, 3, 5, 10)  # the cut-offs of hit@k
 
 
 class TextById(Protocol):
-    """chunk id → its text: a dict, or the chunk store read on demand (`rag.evaluate`)."""
+    """chunk id → its text: a dict, or the chunk store read on demand (`rag.evaluate.run`)."""
 
     def get(self, chunk_id: str, default: str, /) -> str: ...
 

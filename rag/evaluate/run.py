@@ -1,12 +1,12 @@
-"""Evaluation runs against a fixed question file (`rag.eval_questions`): every question through
-retrieval alone or through the whole assistant, scored by `rag.eval_scoring`; `rag.eval_report`
+"""Evaluation runs against a fixed question file (`rag.evaluate.questions`): every question through
+retrieval alone or through the whole assistant, scored by `rag.evaluate.scoring`; `rag.evaluate.report`
 writes the results.
 """
 
 from __future__ import annotations
 
-from rag.eval_questions import Question
-from rag.eval_scoring import answer_metrics, first_hit, judge, retrieval_metrics
+from rag.evaluate.questions import Question
+from rag.evaluate.scoring import answer_metrics, first_hit, judge, retrieval_metrics
 
 
 def run_retrieval(retriever, questions: list[Question], k: int = 10, progress: bool = True) -> tuple[dict, list[dict]]:
