@@ -24,6 +24,8 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from rag.errors import RagError
 from rag.files import atomic_write_bytes, pid_alive
 from rag.scope import Scope
@@ -104,6 +106,19 @@ def find(settings: Settings) -> Resident | None:
         log.debug("a server is running with other settings; answering here")
         return None
     return Resident(url) if pid_alive(pid) else None
+
+
+class _ClientKey(BaseSettings):
+    """The one service setting a client needs: the key, read as the service reads it."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_API_", env_file=".env", extra="ignore")
+
+    api_key: str | None = None
+
+
+def api_key() -> str | None:
+    """The key to send to a server on this machine: RAG_API_API_KEY (or `.env`), as `rag serve` reads it."""
+    return _ClientKey().api_key
 
 
 class Unreachable(Exception):

@@ -164,7 +164,7 @@ def main(argv: list[str]) -> None:
     split = argv.index("--")
     head, command = argv[:split], argv[split + 1 :]
     arm(head[0], int(head[1]) if len(head) > 1 else 1)
-    from rag.cli.main import app
+    from api.cli import app
 
     app(command, prog_name="rag")
 

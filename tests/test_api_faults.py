@@ -184,7 +184,7 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        head = [sys.executable, str(KILL_AT), kill, str(n), "--"] if kill else [sys.executable, "-m", "rag.cli.main"]
+        head = [sys.executable, str(KILL_AT), kill, str(n), "--"] if kill else [sys.executable, "-m", "api.cli"]
         self.log = open(Path(settings.index_dir).parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*head, "serve", "--port", str(self.port), "--log-level", "warning"],

@@ -11,8 +11,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from api.cli import app as cli
 from rag.answer.turn import Answer
-from rag.cli.main import app as cli
 
 Q = "忻州今年要新认定多少家高新技术企业？"
 

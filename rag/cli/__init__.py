@@ -1,1 +1,1 @@
-"""The `rag` command line (`rag.cli.main:app`)."""
+"""The `rag` command line of the library (`rag.cli.main:app`; the installed `rag` is `api.cli:app`, which adds `serve`)."""

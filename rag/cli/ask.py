@@ -128,12 +128,7 @@ def _ask_resident(
     server = resident.find(s)
     if server is None:
         return None
-    from api.settings import ApiSettings  # the key as the server reads it: RAG_API_API_KEY, or .env
-
-    try:
-        key = ApiSettings().api_key
-    except ValueError:  # other RAG_API_* values this process cannot use: no key to send
-        key = None
+    key = resident.api_key()
     try:
         return resident.ask(
             server, question, k=k, model=model or s.llm.choice, on_event=terminal, api_key=key, scope=scope

@@ -2,7 +2,8 @@
 
 This module only assembles the app; each command group lives in its own module: `rag.cli.models`,
 `rag.cli.ingest` (ingest, chunks, index), `rag.cli.ask` (search, ask, chat), `rag.cli.eval`,
-`rag.cli.indicators` and `rag.cli.serve`, with their shared options in `rag.cli.options` (the
+`rag.cli.indicators`, with their shared options in `rag.cli.options` (`rag serve`, which starts the
+HTTP service, is added by `api.cli`, the installed `rag` command; the
 consoles and the one way to fail are in `rag.console`).
 
 Logs and progress go to stderr; `--json` output goes to stdout, one object per line where the
@@ -21,7 +22,6 @@ from rag.cli.eval import eval_cmd
 from rag.cli.indicators import indicators_cmd
 from rag.cli.ingest import chunks, index, ingest
 from rag.cli.models import models_app
-from rag.cli.serve import serve
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Offline question answering over Chinese government work reports."
@@ -53,8 +53,8 @@ app.command("eval")(eval_cmd)
 app.command("indicators")(indicators_cmd)
 app.command()(ask)
 app.command()(chat)
-app.command()(serve)
+# `rag serve` starts the HTTP service: it is added by `api.cli`, the installed `rag` command
 
 
-if __name__ == "__main__":  # `python -m rag.cli.main …` works like the `rag` script
+if __name__ == "__main__":  # `python -m rag.cli.main …`: the library's commands (`python -m api.cli` adds serve)
     app()

@@ -1,4 +1,5 @@
-"""`rag serve`: the HTTP service (the API and the web page) on one host and port."""
+"""`rag serve`: the HTTP service (the API and the web page) on one host and port. It lives with the
+service, which is built on the library, so that the library's command line never imports the service."""
 
 from __future__ import annotations
 
