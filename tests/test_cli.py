@@ -1,6 +1,6 @@
 """The `rag` command's contract, with the mock model (no weights): JSON on stdout for `--json`,
 one error line and exit code 1 for bad input, every command listed. Answers from the real model
-through the CLI are tested in tests/test_answer.py; forwarding to a server in tests/test_resident.py."""
+through the CLI are tested in tests/test_assistant.py; forwarding to a server in tests/test_resident.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """PDF layout rules without a PDF: page-number shapes, joining words across a line break,
-compatibility ideographs folded. Whole files are read in tests/test_read_pdf.py."""
+compatibility ideographs folded. Whole files are read in tests/test_pdf.py."""
 
 from __future__ import annotations
 
