@@ -10,8 +10,8 @@ here, so that a client (or a contract tester) can trust it:
   combinations that admit a report (`api.scope.schema`; rebuilt when the library changes); likewise
   what the filters of `/v1/indicators` may name (`api.indicators.router.document`);
 * the chat request's rules: every `user` message holds one question (non-blank text within the limit,
-  a string or a single text part); that the last message must be the user's is beyond JSON Schema
-  (an array's last item cannot be named) and is said in the description;
+  a string or a single text part), and there is one (`contains`); the last user message is the
+  question and messages after it are accepted and ignored (an array's last item cannot be named);
 * every response a route can give: 503 while the service loads, and the request-body errors.
 """
 
@@ -96,7 +96,7 @@ def _chat_messages(schemas: dict, api: ApiSettings) -> None:
     user["title"] = "UserMessage"
     user["description"] = (
         f"A question: non-blank text of at most {q} characters, as a string or as one text "
-        "part. The last message, which must be one, is answered; the earlier ones are the history "
+        "part. The last one is answered (messages after it are ignored); the earlier ones are the history "
         "a follow-up is rewritten with."
     )
     user["properties"]["role"] = {"type": "string", "const": "user", "description": "`user`."}
@@ -114,7 +114,8 @@ def _chat_messages(schemas: dict, api: ApiSettings) -> None:
     messages["items"] = {"oneOf": [user_ref, {"$ref": "#/components/schemas/OtherMessage"}]}
     messages["contains"] = user_ref
     messages["description"] = (
-        messages.get("description", "") + " The last message is the user's: it is the question."
+        messages.get("description", "")
+        + " The last user message is the question; messages after it are accepted and ignored."
     ).strip()
 
 

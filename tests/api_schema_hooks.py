@@ -12,9 +12,6 @@ Loaded by tests/test_api_schema.py, and by the command-line run over a live serv
 * The body-size limit (413, documented on every operation with a body) is on the bytes of the whole
   request, which JSON Schema cannot bound either: positive cases whose JSON body is over 16 KiB (a
   quarter of the default limit, RAG_API_MAX_BODY_BYTES) are dropped. Negative ones are kept.
-* The chat request's last message must be the user's question: an array's last item cannot be
-  named in JSON Schema (the document says it in words), so positive chat cases whose last message is
-  not the user's are dropped. Negative cases and every check stay as they are.
 * A `scope` may name only what the library holds, and the document lists it (one `anyOf` branch per
   report, titled with its id). But the run changes the library after it has read the document: it
   removes seed reports (`DELETE /v1/documents/{id}` with ids taken from the listing), and a scope
@@ -100,19 +97,6 @@ schemathesis.openapi.media_type("application/pdf", PDF)
 schemathesis.openapi.media_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document", DOCX)
 schemathesis.openapi.media_type("text/html", HTML)
 schemathesis.openapi.media_type("application/octet-stream", st.one_of(PDF, DOCX, TEXT))
-
-
-@schemathesis.hook("filter_case").apply_to(path="/v1/chat/completions", method="POST")
-def last_message_is_the_question(context, case) -> bool:
-    """Keep positive chat cases only when the last message is the user's (see the module's docstring)."""
-    meta = getattr(case, "meta", None)
-    if meta is None or not meta.generation.mode.is_positive:
-        return True
-    body = case.body
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
-        return True
-    last = body["messages"][-1]
-    return isinstance(last, dict) and last.get("role") == "user"
 
 
 MAX_POSITIVE_BODY = 16 * 1024

@@ -3,8 +3,8 @@ schemas, content types, headers, negative and positive data, authentication, sta
 against the app over ASGI, with and without an API key, and finds nothing.
 
 The app answers with the mock model on a private copy of the seed index: uploads and deletions made
-during the run change that copy only. What JSON Schema cannot say (what bytes are a report, that a
-chat request's last message is the question, a byte limit on a whole body) is in api_schema_hooks.py, with its reasons; no check is
+during the run change that copy only. What JSON Schema cannot say (what bytes are a report,
+a byte limit on a whole body) is in api_schema_hooks.py, with its reasons; no check is
 left out. A longer run over a live server is in the README of api/ (the same hooks)."""
 
 from __future__ import annotations

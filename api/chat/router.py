@@ -69,22 +69,16 @@ def _user_text(services: Services, m: ChatMessage, index: int) -> str:
 
 
 def _conversation(services: Services, messages: list[ChatMessage]) -> tuple[str, list[str]]:
-    """The question (the last message, which must be the user's) and the history (the earlier user
-    messages). Every user message must hold a question (the OpenAPI `UserMessage`); JSON Schema cannot
-    say that the last message must be one, the description does."""
+    """The question (the last user message) and the history (the earlier user messages). Every user
+    message must hold a question (the OpenAPI `UserMessage`) and there is at least one (its `contains`);
+    messages after the last user message (an assistant's prefill, a tool result) are accepted and
+    ignored, as JSON Schema cannot name an array's last item."""
     if len(messages) > services.api.max_messages:
         raise ApiError(
             400,
             f"too many messages ({len(messages)}; at most {services.api.max_messages})",
             param="messages",
             code="too_many_messages",
-        )
-    if messages[-1].role != "user":
-        raise ApiError(
-            400,
-            "the last message must be the user's question",
-            param=f"messages.{len(messages) - 1}.role",
-            code="last_message_not_user",
         )
     texts = [_user_text(services, m, i) for i, m in enumerate(messages) if m.role == "user"]
     return texts[-1], texts[:-1]

@@ -25,7 +25,7 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"] = Field(
-        description="Author. The last message must be `user`: it is the question. Earlier `user` messages are "
+        description="Author. The last `user` message is the question (messages after it are ignored). Earlier `user` messages are "
         "the history that a follow-up is rewritten with; other roles are accepted and ignored "
         "(the server has its own instructions)."
     )
