@@ -15,10 +15,11 @@ from rag.answer.context import Passage
 from rag.answer.figures import ASKED_UNIT, asks_quantity
 from rag.answer.verify import said_of
 from rag.chunk.clean import norm
-from rag.search.plan import NEGATION_RE, QUESTION_WORDS, states_plan
+from rag.search.plan import NEGATION_RE, states_plan
 from rag.search.query import QueryAnalysis, with_everyday_words
 from rag.search.retrieve import Retriever
 from rag.search.text import tokenize
+from rag.search.words import QUESTION_WORDS
 
 # A rate asked for by its measure word: a sentence answers it with any rate, whatever verb it uses.
 # (Nouns only: a verb asked, 「增长了多少」, is written in the sentence that answers.)

@@ -33,11 +33,9 @@ from rag.chunk.quote import ContextSentence
 from rag.search.plan import NEGATION_RE, asks_yes_no, indicator_of, states_plan, wants_actual
 from rag.search.query import QueryAnalysis
 from rag.search.text import tokenize
+from rag.search.words import ANSWER_FILLER, MEASURE_WORDS
 
 _EN_SENT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
-_GENERIC = set(
-    "资料 报告 提及 未 答案 问题 回答 根据 其中 以上 左右 达到 目标 计划 今年 去年 全年 实现 完成 新增 全市 全县".split()
-)
 
 
 @dataclass
@@ -199,7 +197,7 @@ def check(
         if yes_no
         else []
     )
-    key_terms = {t for t in (topic or q_terms) if len(t) > 1 and t not in _GENERIC}
+    key_terms = {t for t in (topic or q_terms) if len(t) > 1 and t not in ANSWER_FILLER}
     for sent in split_answer(answer):
         sent_terms = set(tokenize(norm(sent)))
         figs: list[str] = []
@@ -249,7 +247,7 @@ def check(
                 support.append(cands[best])
         if not figs:
             # no figure: the sentence must add something, and what it adds must be in the passages
-            new_terms = {t for t in sent_terms if t not in _GENERIC and t not in q_terms and len(t) > 1}
+            new_terms = {t for t in sent_terms if t not in ANSWER_FILLER and t not in q_terms and len(t) > 1}
             scored = sorted(((len(new_terms & ct), i) for i, ct in enumerate(cand_terms)), reverse=True)
             if new_terms and scored and scored[0][0] >= max(1, round(0.6 * len(new_terms))):
                 support.append(cands[scored[0][1]])
@@ -340,16 +338,13 @@ def reject_reason(plan: QueryAnalysis, ask: str, reply: str, verdict: Verdict, s
     return None
 
 
-_GENERIC_MEASURES = {"增长", "增速", "增幅", "下降", "提高", "上涨", "目标", "总量", "规模", "比重", "多少"}
-
-
 def indicator_terms(plan: QueryAnalysis) -> set[str]:
     """The words that name what a question asks about (「城镇新增就业」 → 城镇, 新增, 就业), with the
     terms its acronyms and everyday words stand for; measure words (增长, 目标) tell nothing apart."""
     if plan.english:  # its words are English; their translations are too uncertain to tell by
         return set()
     stem = indicator_of(plan.content)
-    words = {t for t in tokenize(stem) if len(t) > 1 and t not in _GENERIC_MEASURES}
+    words = {t for t in tokenize(stem) if len(t) > 1 and t not in MEASURE_WORDS}
     for w in list(words):
         words.update(x.lower() for x in plan.synonyms.get(w, ()))
     return words

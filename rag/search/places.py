@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 
 from rag.chunk.metadata import GENERIC, NATIONAL_ALIASES, NATIONAL_PLACE, PROVINCES, full_place
-from rag.search.plan import QUESTION_WORDS
+from rag.search.words import QUESTION_WORDS
 
 # A place-like word ending in an administrative suffix: 「丙市」「丁县」 (for places the corpus lacks).
 _LEADING_ADMIN = re.compile(

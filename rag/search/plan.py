@@ -16,14 +16,6 @@ from __future__ import annotations
 
 import re
 
-# Question words and report-identifying words: they carry no topic.
-QUESTION_WORDS = set(
-    "多少 哪些 什么 如何 怎么 怎样 是否 哪个 哪里 何时 几 个 家 多 少 要 将 会 能 有 吗 呢 请问 一下 "
-    "今年 去年 明年 计划 目标 预计 达到 实现 完成 情况 方面 主要 具体 分别 哪 谁 由 是 年 市 县 全市 全县 "
-    "全省 全区 全国 省 区 报告 政府 工作 政府工作报告 工作报告 提出 提到 说 指出 里 中 上 的 了 "
-    "国务院 我国 中国 本届 该 其 有没有 没有 设定 设置 提出了 所作 作 哪位 拟 按 又 还 分别是 当年 哪几 几件 哪几件 "
-    "具体有 有哪些 相比 高还是低 还是 实际 实际上 原定 定的 最终 最后 各 各是 各为 各自".split()
-)
 # 「2024年政府工作报告」「甲市2024年的报告里」: a year that names the report, not the period asked about.
 
 _PLAN_PERIOD = re.compile(r"十([一二三四五六七八九])五")

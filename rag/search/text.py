@@ -11,10 +11,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from rag.search.words import STOP_WORDS
+
 _NUM_UNIT = re.compile(r"\d+(?:\.\d+)?(?:%|[万亿千百]?[元个家所座项人户亩吨件辆公里千瓦时次场名条块万亿%]*)")
-_STOP = set(
-    "的 了 和 与 及 等 是 在 为 对 把 将 以 于 中 上 下 我 我们 要 有 个 也 并 或 之 其 这 那 年 今年 多少 哪些 什么 如何 怎么 是否 吗 呢".split()
-)
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +38,6 @@ def _tokenizer():
 def tokenize(text: str) -> list[str]:
     """jieba search-mode words of normalised text, with figures kept together with their units."""
     tokens = [t for t in _tokenizer().cut_for_search(text) if t.strip() and (t.isalnum() or len(t) > 1)]
-    tokens = [t.lower() for t in tokens if t not in _STOP]
+    tokens = [t.lower() for t in tokens if t not in STOP_WORDS]
     tokens += [m.group(0) for m in _NUM_UNIT.finditer(text) if not m.group(0).isdigit() or len(m.group(0)) > 1]
     return tokens
