@@ -71,7 +71,7 @@ class Places:
 
     def latin_names(self, question: str) -> dict[str, str]:
         """The Latin names of the library's places an English question uses, each with the place
-        (「Dai County」 → 代县): for the translation of the question."""
+        (「Jia City」 → 甲市): for the translation of the question."""
         low = " " + re.sub(r"[^a-z0-9 ]+", " ", question.lower()) + " "
         out: dict[str, str] = {}
         for alias, place in sorted(self.latin.items(), key=lambda kv: -len(kv[0])):
