@@ -197,6 +197,22 @@ class VectorSettings(BaseModel):
     )
 
 
+class StoreSettings(BaseModel):
+    """Where documents, chunks and uploads live: one SQLite file per index folder, or a PostgreSQL
+    database that several service replicas share (each follows the others' changes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        "",
+        description="Empty: index/chunks.sqlite. postgresql://user:password@host:port/db: a shared library "
+        "(needs the vectors in a Milvus server too).",
+    )
+    poll_s: float = Field(
+        1.0, gt=0, description="With a shared library: how often a replica checks the store for others' changes."
+    )
+
+
 class LLMSettings(BaseModel):
     """Which model answers, and how it is reached."""
 
@@ -296,6 +312,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(default_factory=EmbedSettings, description="RAG_EMBED__<NAME>")
     vectors: VectorSettings = Field(default_factory=VectorSettings, description="RAG_VECTORS__<NAME>")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="RAG_LLM__<NAME>")
+    store: StoreSettings = Field(default_factory=StoreSettings, description="RAG_STORE__<NAME>")
 
     # Retrieval
     top_k: int = 5
