@@ -12,12 +12,10 @@ generation it was built from, so a stale index is told apart from a current one.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import asdict
 from pathlib import Path
 
 from rag.chunk.document import Chunk, Document, doc_summary
@@ -34,8 +32,12 @@ from rag.search.store_rows import (
     _full_disk_io_error,
     _guarded,
     _store_error,
-    chunk_int_id,
+    chunk_values,
+    document_rows,
+    document_values,
+    indicator_values,
 )
+from rag.search.store_rows import chunk_int_id as chunk_int_id  # callers import it from here
 from rag.settings import Settings
 
 
@@ -117,11 +119,7 @@ class ChunkStore(StoreReads):
         With `commit=False` a change is left in an open transaction: this connection sees it, other
         readers do not, until `commit()` (an index build publishes the store and its index together;
         a process killed before that leaves the store as it was)."""
-        rows = []
-        for pos, (d, summary) in enumerate(zip(docs, summaries)):
-            chunk_rows = [json.dumps(asdict(c), ensure_ascii=False) for c in d.chunks]
-            doc_data = json.dumps(summary, ensure_ascii=False)
-            rows.append((pos, d, summary, doc_data, _digest(doc_data, chunk_rows), chunk_rows))
+        rows = document_rows(docs, summaries)
         with self.lock:
             try:
                 return self._write(rows, [d.id for d in docs], commit)
@@ -160,36 +158,12 @@ class ChunkStore(StoreReads):
                 self.db.execute(
                     "INSERT OR REPLACE INTO documents (id, position, place, level, year, digest, data, crc) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        d.id,
-                        pos,
-                        meta.get("place") or "",
-                        meta.get("level") or "",
-                        meta.get("year"),
-                        digest,
-                        doc_data,
-                        _crc(doc_data),
-                    ),
+                    document_values(pos, d, meta, digest, doc_data),
                 )
                 self.db.executemany(
                     "INSERT INTO chunks (iid, id, doc, position, kind, searchable, place, level, year, data, crc) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        (
-                            chunk_int_id(c.id),
-                            c.id,
-                            c.doc,
-                            n,
-                            c.kind,
-                            int(c.searchable),
-                            c.place,
-                            meta.get("level") or "",
-                            c.year,
-                            data,
-                            _crc(data),
-                        )
-                        for n, (c, data) in enumerate(zip(d.chunks, chunk_rows))
-                    ),
+                    chunk_values(d, meta, chunk_rows),
                 )
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,))
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('indicators', ?)", (str(EXTRACTOR_VERSION),))
@@ -204,16 +178,8 @@ class ChunkStore(StoreReads):
     def _write_indicators(self, d: Document, meta: dict) -> None:
         """The headline indicators of one document, extracted from its chunks (only for a document
         that changed, or when the extraction rules did)."""
-        from rag.indicators.extract import extract
-
         self.db.execute("DELETE FROM indicators WHERE doc = ?", (d.id,))
-        self.db.executemany(
-            "INSERT INTO indicators (doc, position, data) VALUES (?, ?, ?)",
-            (
-                (d.id, n, json.dumps(r.to_dict(), ensure_ascii=False))
-                for n, r in enumerate(extract(d.chunks, meta.get("level") or ""))
-            ),
-        )
+        self.db.executemany("INSERT INTO indicators (doc, position, data) VALUES (?, ?, ?)", indicator_values(d, meta))
 
     @property
     def pending(self) -> bool:

@@ -1,5 +1,6 @@
-"""Rows of the chunk store: its SQLite schema, the checksums every row carries, and SQLite
-failures told as errors a user can act on. Shared by the store's reading and writing halves."""
+"""Rows of the chunk store: its SQLite schema, the rows and checksums every store writes (the
+SQLite file and the PostgreSQL database alike), and SQLite failures told as errors a user can act
+on. Shared by the store's reading and writing halves."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import json
 import shutil
 import sqlite3
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rag.chunk.document import Chunk
+from rag.chunk.document import Chunk, Document
 from rag.errors import RagError, Unavailable
 from rag.files import is_no_space, no_space_error
 
@@ -44,6 +46,62 @@ def chunk_int_id(chunk_id: str) -> int:
 
 
 T = TypeVar("T")
+
+
+class RowDamaged(sqlite3.DatabaseError):
+    """A row that does not match its checksum or cannot be parsed, in either store (a SQLite error
+    too, so the SQLite store reports it like its own damage)."""
+
+
+# --- what a write puts in the rows (both stores) -------------------------------------------------------
+def document_rows(docs: list[Document], summaries: list[dict]) -> list[tuple]:
+    """(position, document, summary, summary JSON, digest, chunk JSONs) of each document, in order."""
+    rows = []
+    for pos, (d, summary) in enumerate(zip(docs, summaries)):
+        chunk_rows = [json.dumps(asdict(c), ensure_ascii=False) for c in d.chunks]
+        doc_data = json.dumps(summary, ensure_ascii=False)
+        rows.append((pos, d, summary, doc_data, _digest(doc_data, chunk_rows), chunk_rows))
+    return rows
+
+
+def document_values(pos: int, d: Document, meta: dict, digest: str, doc_data: str) -> tuple:
+    """A document's row: (id, position, place, level, year, digest, data, crc)."""
+    return (
+        d.id,
+        pos,
+        meta.get("place") or "",
+        meta.get("level") or "",
+        meta.get("year"),
+        digest,
+        doc_data,
+        _crc(doc_data),
+    )
+
+
+def chunk_values(d: Document, meta: dict, chunk_rows: list[str]) -> Iterator[tuple]:
+    """A document's chunk rows: (iid, id, doc, position, kind, searchable, place, level, year, data, crc)."""
+    for n, (c, data) in enumerate(zip(d.chunks, chunk_rows)):
+        yield (
+            chunk_int_id(c.id),
+            c.id,
+            c.doc,
+            n,
+            c.kind,
+            int(c.searchable),
+            c.place,
+            meta.get("level") or "",
+            c.year,
+            data,
+            _crc(data),
+        )
+
+
+def indicator_values(d: Document, meta: dict) -> Iterator[tuple]:
+    """The headline indicators of one document, extracted from its chunks: (doc, position, data)."""
+    from rag.indicators.extract import extract
+
+    for n, r in enumerate(extract(d.chunks, meta.get("level") or "")):
+        yield (d.id, n, json.dumps(r.to_dict(), ensure_ascii=False))
 
 
 def _store_error(path: Path, exc: sqlite3.Error) -> RagError:
@@ -94,7 +152,7 @@ def _crc(data: str) -> int:
 def _checked(data: str, crc: int | None) -> str:
     """The row's JSON when it matches its CRC (a row written before the stores kept one: unchecked)."""
     if crc is not None and _crc(data) != crc:
-        raise sqlite3.DatabaseError("a row does not match its checksum")
+        raise RowDamaged("a row does not match its checksum")
     return data
 
 
@@ -102,11 +160,11 @@ def _json(data: str):
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise sqlite3.DatabaseError(f"a row cannot be read: {exc}") from exc
+        raise RowDamaged(f"a row cannot be read: {exc}") from exc
 
 
 def _chunk(data: str) -> Chunk:
     try:
         return Chunk(**json.loads(data))
     except (ValueError, TypeError) as exc:  # a damaged row: reported like SQLite's own damage
-        raise sqlite3.DatabaseError(f"a chunk row cannot be read: {exc}") from exc
+        raise RowDamaged(f"a chunk row cannot be read: {exc}") from exc
