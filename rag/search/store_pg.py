@@ -260,6 +260,13 @@ class PgChunkStore:
             db = self._conn()
             try:
                 db.execute("COMMIT")
+            except psycopg.OperationalError as exc:
+                if not (db.closed or db.broken):
+                    raise
+                raise Unavailable(
+                    f"the connection to the chunk store at {self.url} was lost with a change pending "
+                    f"({_one_line(exc)}); try again"
+                ) from exc
             finally:
                 self._in_txn = False
 
@@ -302,15 +309,14 @@ class PgChunkStore:
     def _write(self, rows: list, wanted: list[str], commit: bool) -> bool:
         db = self._conn()
         joined = self._in_txn
-        if not joined and not self._differs(db, rows, wanted):  # nothing to do: no transaction, no wait
+        if not joined and not self._differs(db, rows, wanted)[0]:  # nothing to do: no transaction, no wait
             return False
         if not joined:
             self._begin(db)
         try:
             # read again under the write lock: another process may have written since
-            have: dict[str, str] = dict(db.execute("SELECT id, digest FROM documents").fetchall())
-            stale = self._meta("indicators") != str(EXTRACTOR_VERSION)
-            if not self._differs(db, rows, wanted, have):
+            differs, have, stale = self._differs(db, rows, wanted)
+            if not differs:
                 if not joined:
                     self._abort()
                 return False
@@ -360,14 +366,15 @@ class PgChunkStore:
             raise
         return True
 
-    def _differs(self, db: psycopg.Connection, rows: list, wanted: list[str], have: dict | None = None) -> bool:
-        """Whether writing `rows` changes anything: a document added, removed, moved or changed, or
-        indicators of older extraction rules to recompute."""
-        if have is None:
-            have = dict(db.execute("SELECT id, digest FROM documents").fetchall())
-        order = [r[0] for r in db.execute("SELECT id FROM documents ORDER BY position")]
-        changed = order != wanted or any(have.get(d.id) != digest for _, d, _, _, digest, _ in rows)
-        return changed or self._meta("indicators") != str(EXTRACTOR_VERSION)
+    def _differs(self, db: psycopg.Connection, rows: list, wanted: list[str]) -> tuple[bool, dict[str, str], bool]:
+        """Whether writing `rows` changes anything (a document added, removed, moved or changed, or
+        indicators of older extraction rules to recompute); the stored digests by id; whether the
+        indicators are stale. The documents are read in one statement: one state, never a mix."""
+        stored = db.execute("SELECT id, digest FROM documents ORDER BY position").fetchall()
+        have: dict[str, str] = dict(stored)
+        stale = self._meta("indicators") != str(EXTRACTOR_VERSION)
+        changed = [r[0] for r in stored] != wanted or any(have.get(d.id) != digest for _, d, _, _, digest, _ in rows)
+        return changed or stale, have, stale
 
     def _write_indicators(self, db: psycopg.Connection, d: Document, meta: dict) -> None:
         db.execute("DELETE FROM indicators WHERE doc = %s", (d.id,))
