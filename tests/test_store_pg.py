@@ -27,6 +27,7 @@ from rag.errors import DocumentNotFound, RagError, Unavailable
 from rag.ingest import ingest_paths
 from rag.search.store import ChunkStore, chunk_int_id
 from rag.search.store_pg import PgChunkStore
+from rag.search.store_rows import _crc
 from rag.search.stores import open_chunk_store, safe_url
 from rag.settings import Settings, StoreSettings
 
@@ -94,6 +95,13 @@ def _docs(settings, reports):
 
 def _write(store, docs, *, commit: bool = True) -> bool:
     return store.write(docs, [doc_summary(d) for d in docs], commit=commit)
+
+
+def sql(url: str, query: str, args: tuple = ()) -> list:
+    """Run one statement on a connection of its own (changing rows behind the store's back)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        cursor = db.execute(query, args or None)
+        return cursor.fetchall() if cursor.description else []
 
 
 def _row_versions(store, doc: str) -> list:
@@ -290,6 +298,7 @@ from pathlib import Path
 from rag.chunk.document import doc_summary
 from rag.ingest import ingest_paths
 from rag.search.store_pg import PgChunkStore
+from rag.search.store_rows import _crc
 from rag.settings import Settings
 settings = Settings(index_dir=Path({str(settings.index_dir)!r}), seeds_dir=Path({str(reports)!r}))
 docs = ingest_paths([settings.seeds_dir], settings, progress=False)
@@ -362,7 +371,7 @@ def test_threads_share_one_store(url, folder):
     def read() -> None:
         try:
             for _ in range(20):
-                assert [store.get(i).id for i in ids] == ids and store.generation
+                assert [getattr(store.get(i), "id", None) for i in ids] == ids and store.generation
         except BaseException as exc:  # reported by the main thread
             failures.append(exc)
 
@@ -432,21 +441,24 @@ def test_versions_missing_schemas_and_checksums(url, folder):
     store = stores[0]
     _write(store, _docs(settings, reports))
     store.put_upload("upload-1", ".txt", b"x", {"name": "x.txt"})
-    store.db.execute(
-        "UPDATE chunks SET data = replace(data, '新建学校5所', '新建学校6所')"
-    )  # its CRC no longer matches
+    sql(url, "UPDATE chunks SET data = replace(data, '新建学校5所', '新建学校6所')")  # its CRC no longer matches
     with pytest.raises(RagError, match=r"chunk store .* is damaged .*; run `rag index --rebuild`"):
         list(store.iter_chunks())
     with pytest.raises(RagError, match="is damaged"):
         store.verify()
     assert [c.doc for c in store.iter_chunks(doc="b")], "the rest of the store still reads"
+    data = sql(url, "SELECT data FROM chunks WHERE data LIKE '%新建学校6所%'")[0][0]
+    sql(url, "UPDATE chunks SET crc = %s WHERE data = %s", (_crc(data), data))  # a row changed with its CRC
+    assert any("新建学校6所" in c.text for c in store.iter_chunks())
+    with pytest.raises(RagError, match="document a does not match its checksum"):
+        store.verify()
     fresh = PgChunkStore(url, create=True, replace_damaged=True)
     assert fresh.count() == 0 and fresh.uploads(), "the report's rows are gone, the uploads stay"
     _write(fresh, _docs(settings, reports))
     assert fresh.verify() == 2
     kept = PgChunkStore(url, create=True, replace_damaged=True)  # an intact store is kept
     assert kept.count() > 0
-    store.db.execute("UPDATE meta SET value = '999' WHERE key = 'version'")
+    sql(url, "UPDATE meta SET value = '999' WHERE key = 'version'")
     with pytest.raises(RagError, match="format 999"):
         PgChunkStore(url)
     for s in (*stores, fresh, kept):
