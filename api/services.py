@@ -22,7 +22,8 @@ from api.errors import UNAVAILABLE, ApiError
 from api.settings import ApiSettings
 from rag.answer.assistant import Assistant
 from rag.errors import RagError
-from rag.library import Change, Library
+from rag.library import Change
+from rag.library_shared import make_library
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,9 @@ class Services:
     def __init__(self, settings: Settings, api_settings: ApiSettings):
         self.settings = settings
         self.api = api_settings
-        self.library = Library(settings)
+        self.library = make_library(settings)
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
         self.queue = AnswerQueue(api_settings.max_queue, api_settings.retry_after_s, api_settings.max_wait_s)
         self.readiness = Readiness()
         self.catalog: ModelCatalog | None = None
@@ -174,6 +177,9 @@ class Services:
                     self.readiness.models[name] = True
             self.readiness.ready_s = round(time.time() - self.readiness.started, 2)
             self._mark_ready()
+            if self.settings.store.url:
+                self._follower = threading.Thread(target=self._follow, name="rag-follow", daemon=True)
+                self._follower.start()
         except Exception as exc:  # reported by /readyz; the process stays up for /healthz
             log.exception("the service could not load")
             self.readiness.error = str(exc) or type(exc).__name__
@@ -211,7 +217,30 @@ class Services:
         return self._ready.is_set()
 
     def close(self) -> None:
+        self._stop.set()
         self.queue.close()
+
+    def _follow(self) -> None:
+        """With a shared library: load what another replica published, within `store.poll_s` of
+        its commit (a cheap read of the store's generation; the keyword index is rebuilt from the
+        store, the vectors are already on the Milvus server)."""
+        failed: str | None = None
+        while not self._stop.wait(self.settings.store.poll_s):
+            current = self._assistant
+            if current is None:
+                continue
+            try:
+                retriever = current.retriever
+                if retriever.store.generation == retriever.index.manifest.get("store_generation"):
+                    continue
+                with self.library.writer():  # not while this replica publishes its own change
+                    if self._assistant is current:
+                        self._publish()
+                failed = None
+            except Exception as exc:  # noqa: BLE001 - the store or Milvus is down: keep serving, try again
+                if str(exc) != failed:
+                    log.warning("could not load the shared library's new index (still serving the old one): %s", exc)
+                failed = str(exc)
 
     # --- what requests use ---------------------------------------------------------------------------
     def ensure_ready(self) -> None:

@@ -74,6 +74,10 @@ class Library:
         # report is not cut again (twin links are recomputed on a copy every time)
         self._cut: dict[tuple, list[Document]] = {}
 
+    def writer(self) -> threading.Lock:
+        """The lock this process's changes hold while they build and publish."""
+        return self._write_lock
+
     # --- what the corpus is -------------------------------------------------------------------
     def excluded(self) -> set[str]:
         path = self.settings.index_dir / EXCLUDED
@@ -286,9 +290,10 @@ class Library:
                 out.add(hashlib.sha256(text.encode("utf-8")).hexdigest())
         return out
 
-    def ingest(self) -> list[Document]:
-        """The corpus as `ingest_paths` would cut it, cutting only files that changed since last time."""
-        files = self.files()
+    def ingest(self, files: list[Path] | None = None) -> list[Document]:
+        """The corpus (`files`, default: `files()`) as `ingest_paths` would cut it, cutting only
+        files that changed since last time."""
+        files = self.files() if files is None else files
         if not files:
             raise RagError("the library is empty: no seed reports and no uploads")
         docs: list[Document] = []

@@ -164,12 +164,12 @@ def _eval_indicators(gold_path: Path, out_path: Path | None, json_out: bool) -> 
     (precision, recall, invented rows, by indicator and kind, target-vs-actual pairs)."""
     from rag.indicators.score import load_gold, score
     from rag.indicators.table import library_rows
-    from rag.search.store import ChunkStore
+    from rag.search.stores import open_chunk_store
 
     try:
         s = get_settings()
         gold = load_gold(gold_path)
-        store = ChunkStore(s.index_dir)
+        store = open_chunk_store(s)
         reports = store.reports()
         missing = sorted({g["doc"] for g in gold} - {r[0] for r in reports})
         if missing:

@@ -42,14 +42,14 @@ def indicators_cmd(
     """Targets and results of the headline indicators (GDP growth, jobs, CPI …), each with the
     sentence it is cited from. Read from the index: no model runs."""
     from rag.indicators import table
-    from rag.search.store import ChunkStore
+    from rag.search.stores import open_chunk_store
 
     try:
         if json_out and csv_out:
             raise RagError("--json and --csv: choose one")
         s = get_settings()
         scope = Scope.of(docs=docs, places=places, years=years, levels=levels) or None
-        store = ChunkStore(s.index_dir)
+        store = open_chunk_store(s)
         rows = table.select(store, scope, indicator)
         pairs = table.pairs_in(store, scope, indicator) if compare else []
     except RagError as exc:

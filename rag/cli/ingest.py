@@ -29,6 +29,10 @@ def ingest(
     s = None
     try:
         s = _settings()
+        if s.store.url:
+            raise RagError(
+                "a shared library (RAG_STORE__URL) is written by `rag index` and by uploads, not by `rag ingest`"
+            )
         docs = ingest_paths(paths or [s.seeds_dir], s, progress=not json_out)
         with build_lock(s):  # not while a build holds its store change open
             clean_leftovers(s)
@@ -72,11 +76,11 @@ def chunks(
     json_out: bool = typer.Option(False, "--json", help="One JSON object per chunk on stdout."),
 ) -> None:
     """Show how reports were cut: the section tree, then every chunk."""
-    from rag.search.store import ChunkStore
+    from rag.search.stores import open_chunk_store
 
     try:
         s = _settings()
-        store = ChunkStore(s.index_dir)
+        store = open_chunk_store(s)
         documents = store.documents()
         if doc:
             key = Path(doc).stem
@@ -132,6 +136,8 @@ def index(
     s = None
     try:
         s = _settings()
+        if s.store.url:
+            return _index_shared(s, paths, rebuild)
         docs = ingest_paths(paths or [s.seeds_dir], s, progress=not quiet)
         stats = build(s, docs=docs, rebuild=rebuild, progress=not quiet)
     except RagError as exc:
@@ -142,4 +148,53 @@ def index(
         f"indexed {stats.chunks} chunks from {len(docs)} documents ({stats.index_type}): "
         f"{stats.embedded} embedded, {stats.reused} from cache, +{stats.added}/-{stats.removed} vs previous build, "
         f"{stats.seconds:.1f}s"
+    )
+
+
+def _index_shared(s, paths: list[Path] | None, rebuild: bool) -> None:
+    """`rag index` on a shared library: its seeds folder and the uploads in the store, published
+    to every replica (reports are added to a shared library by uploading them)."""
+    from rag.library_shared import SharedLibrary
+
+    if paths:
+        raise RagError(
+            "a shared library is indexed from its seeds folder (RAG_SEEDS_DIR) and its uploads; "
+            "upload reports through the service instead of naming files"
+        )
+    library = SharedLibrary(s)
+    try:
+        change = library.rebuild() if rebuild else library.sync()
+    finally:
+        library.close()
+    if change is None:
+        err.print("the shared library is up to date")
+        return
+    err.print(
+        f"indexed {change.chunks} chunks from {change.documents} documents in the shared library: "
+        f"{change.embedded} embedded, {change.reused} from cache, {change.seconds:.1f}s"
+    )
+
+
+def copy_library(
+    store_url: str = typer.Option(..., "--store-url", help="The shared chunk store: postgresql://user@host:port/db."),
+    milvus_uri: str = typer.Option(..., "--milvus-uri", help="The Milvus server: http://host:19530."),
+    json_out: bool = typer.Option(False, "--json", help="What was copied, as one JSON object on stdout."),
+) -> None:
+    """Copy this index folder's library (uploads, exclusions, chunks, vectors) to a PostgreSQL
+    database and a Milvus server, for service replicas to share. The local library is only read."""
+    from rag.deploy.migrate import copy_library as copy
+    from rag.deploy.migrate import shared_settings
+
+    try:
+        s = _settings()
+        done = copy(s, shared_settings(s, store_url, milvus_uri))
+    except RagError as exc:
+        fail(exc)
+    if json_out:
+        print(json.dumps(asdict(done), ensure_ascii=False))
+        return
+    err.print(
+        f"copied {done.documents} documents ({done.uploads} uploaded, {done.excluded} excluded seeds) and "
+        f"{done.chunks} chunks; {done.embedded} embedded again; {done.seconds:.1f}s. Serve it with "
+        "RAG_STORE__URL, RAG_VECTORS__STORE=milvus and RAG_VECTORS__MILVUS_URI set."
     )

@@ -20,7 +20,7 @@ import typer
 from rag.cli.ask import ask, chat, search
 from rag.cli.eval import eval_cmd
 from rag.cli.indicators import indicators_cmd
-from rag.cli.ingest import chunks, index, ingest
+from rag.cli.ingest import chunks, copy_library, index, ingest
 from rag.cli.models import models_app
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logg
 app.command()(ingest)
 app.command()(chunks)
 app.command()(index)
+app.command("copy-library")(copy_library)
 app.command()(search)
 app.command("eval")(eval_cmd)
 app.command("indicators")(indicators_cmd)

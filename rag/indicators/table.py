@@ -18,7 +18,7 @@ from rag.indicators.compare import pair_rows
 from rag.scope import Scope, resolve
 from rag.search.places import Places
 from rag.search.question import Report
-from rag.search.store import ChunkStore
+from rag.search.stores import AnyChunkStore
 
 FIELDS = ("doc", "place", "level", "year", "indicator", "kind", "period", "value")
 PAIR_FIELDS = ("place", "indicator", "period", "target", "result", "verdict", "target_doc", "result_doc")
@@ -35,7 +35,7 @@ def check_indicators(ids: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def library_rows(store: ChunkStore) -> list[dict]:
+def library_rows(store: AnyChunkStore) -> list[dict]:
     """Every report's indicator rows, in corpus order."""
     rows = store.indicators()
     if rows is not None:
@@ -47,7 +47,7 @@ def library_rows(store: ChunkStore) -> list[dict]:
     ]
 
 
-def select(store: ChunkStore, scope: Scope | None = None, indicators: Iterable[str] | None = None) -> list[dict]:
+def select(store: AnyChunkStore, scope: Scope | None = None, indicators: Iterable[str] | None = None) -> list[dict]:
     """The rows of the reports a scope admits (a `RagError` for what the library does not hold),
     of the given indicators (all when none)."""
     reports = [Report(doc, place or "", level or "", year) for doc, place, level, year in store.reports()]
@@ -60,7 +60,7 @@ def select(store: ChunkStore, scope: Scope | None = None, indicators: Iterable[s
     ]
 
 
-def pairs_in(store: ChunkStore, scope: Scope | None = None, indicators: Iterable[str] | None = None) -> list[dict]:
+def pairs_in(store: AnyChunkStore, scope: Scope | None = None, indicators: Iterable[str] | None = None) -> list[dict]:
     """Each target beside the result a later report gives for it (see `compare.pair_rows`), for the
     pairs with a report in the scope: a target's result is in the next report, so a scope of one
     year still shows how that year's targets turned out."""

@@ -97,23 +97,14 @@ def _build(
     A pending write of `chunk_store` is committed just before the manifest is renamed into place."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rag.search.embed import EmbeddingCache, embed_text, get_embedder
+    from rag.search.embed import EmbeddingCache, get_embedder
 
     t0 = time.perf_counter()
     own = chunk_store is None
     reader = chunk_store if chunk_store is not None else ChunkStore(settings.index_dir)
     try:
-        levels = {d["id"]: (d.get("meta") or {}).get("level", "") for d in reader.documents()}
         generation = reader.generation
-        ids: list[int] = []
-        texts: list[str] = []
-        search_texts: list[str] = []
-        meta: list[dict] = []
-        for c in reader.iter_chunks(searchable_only=True):  # streamed: no Chunk list is kept
-            ids.append(chunk_int_id(c.id))
-            texts.append(embed_text(c))
-            search_texts.append(c.search_text)
-            meta.append({"doc": c.doc, "place": c.place, "level": levels.get(c.doc, ""), "year": c.year})
+        ids, texts, search_texts, meta = searchable_rows(reader)
     finally:
         if own:
             reader.close()
@@ -214,6 +205,25 @@ def _build(
         seconds=time.perf_counter() - t0,
         embed_seconds=embed_seconds,
     )
+
+
+def searchable_rows(reader) -> tuple[list[int], list[str], list[str], list[dict]]:
+    """What an index is built from, streamed out of a chunk store (no Chunk list is kept): the
+    searchable chunks' int ids, the texts to embed, the texts BM25 indexes, and the fields a
+    vector search can be limited to."""
+    from rag.search.embed import embed_text
+
+    levels = {d["id"]: (d.get("meta") or {}).get("level", "") for d in reader.documents()}
+    ids: list[int] = []
+    texts: list[str] = []
+    search_texts: list[str] = []
+    meta: list[dict] = []
+    for c in reader.iter_chunks(searchable_only=True):
+        ids.append(chunk_int_id(c.id))
+        texts.append(embed_text(c))
+        search_texts.append(c.search_text)
+        meta.append({"doc": c.doc, "place": c.place, "level": levels.get(c.doc, ""), "year": c.year})
+    return ids, texts, search_texts, meta
 
 
 def _synced_sha256(path: Path) -> str:

@@ -4,8 +4,10 @@ into one result."""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +19,10 @@ from rag.search.index import LoadedIndex
 from rag.search.index import load as load_index
 from rag.search.query import Analyzer, QueryAnalysis, Report
 from rag.search.store import ChunkLookup, ChunkStore
+from rag.search.stores import AnyChunkStore
+
+if TYPE_CHECKING:
+    from rag.search.store_pg import PgChunkStore
 from rag.search.text import tokenize
 from rag.search.vectors import VectorFilter
 from rag.settings import Settings
@@ -60,6 +66,29 @@ def reciprocal_rank_fusion(rankings: list[dict[int, int]], k: int) -> dict[int, 
     return out
 
 
+def _open_shared(settings: Settings, embedder_id: str, attempts: int = 5) -> tuple[PgChunkStore, LoadedIndex]:
+    """A shared library's store and its published index, read at one generation (another
+    replica may publish meanwhile: then read again)."""
+    from rag.search import shared_index
+    from rag.search.store_pg import PgChunkStore
+
+    store = PgChunkStore(settings.store.url)
+    for attempt in range(attempts):
+        try:
+            index = shared_index.load(settings, store, embedder_id)
+        except Unavailable:
+            if attempt == attempts - 1 or "changed while" not in str(sys.exc_info()[1]):
+                store.close()
+                raise
+            time.sleep(0.2)
+            continue
+        if index.manifest.get("store_generation") == store.generation or attempt == attempts - 1:
+            return store, index
+        index.store.close()
+        time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 class Retriever:
     """Opens the published index and the chunk store once; answers many queries.
 
@@ -71,8 +100,12 @@ class Retriever:
 
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
-        self.index: LoadedIndex = load_index(settings, self.embedder.model_id)
-        self.store = ChunkStore(settings.index_dir)
+        self.store: AnyChunkStore
+        if settings.store.url:
+            self.store, self.index = _open_shared(settings, self.embedder.model_id)
+        else:
+            self.index = load_index(settings, self.embedder.model_id)
+            self.store = ChunkStore(settings.index_dir)
         if self.index.manifest.get("store_generation") != self.store.generation:
             self.store.close()
             raise Unavailable("the chunk store changed since the index was built; run `rag index`")

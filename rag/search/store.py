@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.chunk.document import Chunk, Document, doc_summary
 from rag.errors import RagError
@@ -39,6 +40,9 @@ from rag.search.store_rows import (
 )
 from rag.search.store_rows import chunk_int_id as chunk_int_id  # callers import it from here
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.search.store_pg import PgChunkStore
 
 
 class ChunkStore(StoreReads):
@@ -232,7 +236,7 @@ class ChunkLookup:
     """Chunks by id for the answering stage (`lookup[id]`, `lookup.get(id)`, `id in lookup`),
     read from the store on demand and kept in a small LRU (a question touches a few dozen)."""
 
-    def __init__(self, store: ChunkStore, size: int = 4096):
+    def __init__(self, store: ChunkStore | PgChunkStore, size: int = 4096):
         self.store, self.size = store, size
         self._cache: OrderedDict[str, Chunk | None] = OrderedDict()
         self._lock = threading.Lock()
