@@ -4,6 +4,7 @@
 #   make test         the test suite
 #   make lint         formatter check, linter and type checker
 #   make clean-index  remove the generated chunk store and indexes (index/*, keeps index/.gitkeep)
+#   make services     install PostgreSQL for the shared library's tests and benchmarks (Debian, as root)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,7 +15,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help setup test lint clean-index browser
+.PHONY: help setup test lint clean-index browser services
 
 help:
 	@echo "make setup        create .venv, install dependencies, fetch and verify models, build the chunk store and indexes"
@@ -22,6 +23,7 @@ help:
 	@echo "make lint         formatter check, linter and type checker (ruff format --check, ruff check, mypy)"
 	@echo "make clean-index  remove the chunk store under index/"
 	@echo "make browser      install headless Chromium and its driver for the web page's tests (Debian, as root)"
+	@echo "make services     install PostgreSQL for the shared library's tests and benchmarks (Debian, as root)"
 
 # llama-cpp-python is published only as source, so it is built here, for the CPU it will run on:
 # AVX-512 with VNNI/VBMI/BF16 when the CPU has all of them, else the portable AVX2/FMA/F16C set; AVX-VNNI
@@ -85,6 +87,21 @@ lint:
 browser:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-wqy-zenhei
+
+# The shared library's store (RAG_STORE__URL=postgresql://...) is tested against Debian's PostgreSQL:
+# each test run starts a throw-away server of its own (rag/deploy/postgres_server.py), so the cluster
+# the package makes (main, port 5432) is stopped and left to start by hand. A no-op when installed.
+services:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "PostgreSQL is installed: $$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)"; \
+	else \
+	  apt-get update; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	  pg_lsclusters -h | while read -r version cluster _; do \
+	    pg_ctlcluster "$$version" "$$cluster" stop 2>/dev/null || true; \
+	    sed -i 's/^auto$$/manual/' "/etc/postgresql/$$version/$$cluster/start.conf"; \
+	  done; \
+	fi
 
 clean-index:
 	find index -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf -- {} +
