@@ -193,14 +193,15 @@ def test_a_local_library_copied_to_the_servers_searches_as_before(servers, seed_
     done = copy_library(local, target)
     assert done.embedded == 0 and done.documents == 5
     before, after = Retriever(local), Retriever(target)
+
+    def passages(retriever, q: str) -> list[frozenset]:
+        """The passages found, in order (a paragraph two reports share may come from either: the two
+        engines break a tie of equal similarities in their own ways)."""
+        return [frozenset([r.id, *(t["id"] for t in r.also)]) for r in retriever.search(q, 5)]
+
     try:
         for q in ("忻州今年要新认定多少家高新技术企业？", "今年的主要预期目标是什么？", "GDP增长目标"):
-            # the same passages in the same order (a paragraph two reports share may come from either:
-            # the two engines break a tie of equal similarities in their own ways)
-            def passages(retriever):
-                return [frozenset([r.id, *(t["id"] for t in r.also)]) for r in retriever.search(q, 5)]
-
-            assert passages(before) == passages(after), q
+            assert passages(before, q) == passages(after, q), q
     finally:
         before.close()
         after.close()
