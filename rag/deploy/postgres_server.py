@@ -48,10 +48,10 @@ host all all 127.0.0.1/32 trust
 """
 
 
-def find_bin_dir(root: Path = POSTGRES_ROOT) -> Path:
+def find_bin_dir(root: Path | None = None) -> Path:
     """The newest installed version's bin folder (``/usr/lib/postgresql/<version>/bin``)."""
     found = []
-    for bin_dir in root.glob("*/bin"):
+    for bin_dir in (root or POSTGRES_ROOT).glob("*/bin"):
         try:
             version = tuple(int(part) for part in bin_dir.parent.name.split("."))
         except ValueError:
