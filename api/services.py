@@ -222,8 +222,10 @@ class Services:
 
     def _follow(self) -> None:
         """With a shared library: load what another replica published, within `store.poll_s` of
-        its commit (a cheap read of the store's generation; the keyword index is rebuilt from the
-        store, the vectors are already on the Milvus server)."""
+        its commit (a read of one small row, the published manifest; the keyword index is rebuilt
+        from the store, the vectors are already on the Milvus server)."""
+        from rag.search.shared_index import read_shared_manifest
+
         failed: str | None = None
         while not self._stop.wait(self.settings.store.poll_s):
             current = self._assistant
@@ -231,7 +233,8 @@ class Services:
                 continue
             try:
                 retriever = current.retriever
-                if retriever.store.generation == retriever.index.manifest.get("store_generation"):
+                # the manifest, not only the generation: a rebuild into a new collection changes no chunk
+                if read_shared_manifest(retriever.store) == retriever.index.manifest:
                     continue
                 with self.library.writer():  # not while this replica publishes its own change
                     if self._assistant is current:

@@ -100,6 +100,32 @@ def wait_for(check, timeout: float, step: float = 0.2) -> float | None:
     return None
 
 
+def memory_mib(pid: int | None) -> float | None:
+    """Proportional set size of a process and its children (shared pages counted once overall)."""
+    if not pid:
+        return None
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = (task / "children").read_text().split()
+                todo += [int(c) for c in children]
+        except (OSError, ValueError):
+            continue
+    return round(total / 1024, 1)
+
+
+def postmaster_pid(pg) -> int | None:
+    try:
+        return int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def seed_questions(n: int) -> list[str]:
     rows = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines() if line.strip()]
     picked = [r for r in rows if r.get("answerable", True) and r.get("type") in (None, "number", "fact")]
@@ -177,6 +203,14 @@ def run(args) -> dict:
             fig["questions"] = len(questions)
             fig["same_answer_both_replicas"] = same
             fig["ask_b_p50_s"] = round(statistics.median(times), 2)
+
+            fig["memory_mib"] = {
+                "milvus_server": memory_mib(milvus.pid),
+                "postgresql": memory_mib(postmaster_pid(pg)),
+                "llm_server_small": memory_mib(llm.proc.pid),
+                "replica_a": memory_mib(a.proc.pid),
+                "replica_b": memory_mib(b.proc.pid),
+            }
 
             # 3. upload through A, answerable through B
             up = httpx.post(f"{a.url}/v1/documents", files={"file": ("甲市.txt", UPLOAD.encode())}, timeout=600)
