@@ -93,6 +93,15 @@ class VectorStore(ABC):
         return None  # the default: nothing to do
 
 
+def best_first(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hits best first, equal scores in id order. Chunks with the same vector (a paragraph that
+    two reports share) tie exactly, and each engine orders ties its own way (faiss by insertion,
+    Milvus by segment); in id order every store ranks them alike, and so fuses them alike."""
+    scores, ids = np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+    order = np.lexsort((ids, -scores))
+    return scores[order], ids[order]
+
+
 def meta_of(meta: list[dict] | None, n: int) -> list[dict]:
     keep = ("doc", "place", "level", "year")
     return [{k: m.get(k) for k in keep} for m in meta] if meta is not None else [{} for _ in range(n)]

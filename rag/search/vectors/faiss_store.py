@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError
-from rag.search.vectors.base import VectorFilter, VectorStore, meta_of
+from rag.search.vectors.base import VectorFilter, VectorStore, best_first, meta_of
 from rag.settings import Settings
 
 
@@ -198,7 +198,7 @@ class FaissStore(VectorStore):
             )
         scores, ids = self.index.search(q, max(1, min(k, len(self))), params=params)
         keep = ids[0] >= 0  # faiss pads a short result with -1
-        return scores[0][keep], ids[0][keep]
+        return best_first(scores[0][keep], ids[0][keep])
 
     def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A batch of queries at once (evaluation and benchmarks)."""

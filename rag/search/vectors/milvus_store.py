@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import RagError
-from rag.search.vectors.base import VectorFilter, VectorStore, meta_of
+from rag.errors import RagError, Unavailable
+from rag.search.vectors.base import VectorFilter, VectorStore, best_first, meta_of
 from rag.settings import Settings
 
 
@@ -19,7 +19,13 @@ class MilvusStore(VectorStore):
 
     Milvus Lite (a file ``milvus.db`` under the index folder) when no URI is set; a server or
     cluster at ``RAG_VECTORS__MILVUS_URI`` (with ``RAG_VECTORS__MILVUS_TOKEN``) otherwise. Inner product over the
-    normalised embeddings, as with faiss; scalar fields doc/place/level/year for filters."""
+    normalised embeddings, as with faiss; scalar fields doc/place/level/year for filters.
+
+    Searches read at the collection's consistency level (a server's default, Bounded: no wait for the
+    newest writes); `count` reads at Strong, so it also waits until everything written before it is
+    searchable, which an index build and an index load both do before they trust the store. A
+    connection, search or count that takes longer than ``RAG_VECTORS__MILVUS_TIMEOUT`` is an error
+    (`Unavailable`), as is a server that does not answer."""
 
     name = "milvus"
 
@@ -33,7 +39,7 @@ class MilvusStore(VectorStore):
         kind: str | None = None,
     ):
         try:
-            from pymilvus import DataType, MilvusClient
+            from pymilvus import MilvusClient
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise RagError("RAG_VECTORS__STORE=milvus needs pymilvus (pip install pymilvus milvus-lite)") from exc
         # an existing collection is searched as it was built (its manifest says how), not as the
@@ -43,11 +49,12 @@ class MilvusStore(VectorStore):
         prefix = self.prefix(settings)
         self.alias = f"{prefix}_chunks"
         self.collection = collection or f"{prefix}_chunks_v1"
+        self.timeout = settings.vectors.milvus_timeout
         try:
             self.client = (
-                MilvusClient(uri=self.uri, token=settings.vectors.milvus_token)
+                MilvusClient(uri=self.uri, token=settings.vectors.milvus_token, timeout=self.timeout)
                 if settings.vectors.milvus_token
-                else MilvusClient(uri=self.uri)
+                else MilvusClient(uri=self.uri, timeout=self.timeout)
             )
         except Exception as exc:
             hint = (
@@ -56,10 +63,21 @@ class MilvusStore(VectorStore):
                     "command using this index folder?"
                 )
                 if not settings.vectors.milvus_uri
-                else ""
+                else "; is the server running?"
             )
-            raise RagError(f"cannot open the Milvus store at {self.uri}: {exc}{hint}") from exc
-        if create and not self.client.has_collection(self.collection):
+            raise Unavailable(f"cannot open the Milvus store at {self.uri}: {_brief(exc)}{hint}") from exc
+        try:
+            self._open(dim, create)
+        except RagError:
+            raise
+        except Exception as exc:
+            raise self._failed("open its collection", exc) from exc
+
+    def _open(self, dim: int, create: bool) -> None:
+        from pymilvus import DataType
+
+        settings = self.settings
+        if create and not self.client.has_collection(self.collection, timeout=self.timeout):
             schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
@@ -75,7 +93,7 @@ class MilvusStore(VectorStore):
             )
             index.add_index(field_name="vector", index_type=self.kind.upper(), metric_type="IP", params=params)
             self.client.create_collection(self.collection, schema=schema, index_params=index)
-        if not self.client.has_collection(self.collection):
+        if not self.client.has_collection(self.collection, timeout=self.timeout):
             raise RagError(
                 f"the Milvus collection {self.collection} is missing at {self.uri}; run `rag index --rebuild`"
             )
@@ -114,6 +132,11 @@ class MilvusStore(VectorStore):
     def prefix(settings: Settings) -> str:
         return re.sub(r"\W", "_", settings.vectors.milvus_collection_prefix, flags=re.A)
 
+    def _failed(self, what: str, exc: Exception) -> Unavailable:
+        """The error a failed call becomes: one line naming the store and what it could not do."""
+        where = f"the Milvus server at {self.uri}" if self.settings.vectors.milvus_uri else f"Milvus Lite ({self.uri})"
+        return Unavailable(f"{where} could not {what}: {_brief(exc)}")
+
     def upsert(self, ids: list[int], vectors: np.ndarray, meta: list[dict] | None = None) -> None:
         # rows are made a batch at a time: as Python lists, 10^6 vectors would take over 12 GB
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -130,11 +153,17 @@ class MilvusStore(VectorStore):
                 }
                 for i, v, m in zip(ids[s : s + 1000], vectors[s : s + 1000], meta[s : s + 1000])
             ]
-            self.client.upsert(self.collection, rows)
+            try:
+                self.client.upsert(self.collection, rows)
+            except Exception as exc:
+                raise self._failed("store vectors", exc) from exc
 
     def delete(self, ids: list[int]) -> None:
         for s in range(0, len(ids), 1000):
-            self.client.delete(self.collection, ids=[int(i) for i in ids[s : s + 1000]])
+            try:
+                self.client.delete(self.collection, ids=[int(i) for i in ids[s : s + 1000]])
+            except Exception as exc:
+                raise self._failed("delete vectors", exc) from exc
 
     @staticmethod
     def expression(where: VectorFilter | None) -> str:
@@ -151,22 +180,34 @@ class MilvusStore(VectorStore):
 
     def search(self, query: np.ndarray, k: int, where: VectorFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         params = {"params": {"ef": max(k, self.settings.vectors.hnsw_ef_search)}} if self.kind == "hnsw" else {}
-        hits = self.client.search(
-            self.collection,
-            data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
-            limit=max(1, k),
-            filter=self.expression(where),
-            output_fields=[],
-            search_params=params,
-        )[0]
-        return (
+        try:
+            hits = self.client.search(
+                self.collection,
+                data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
+                limit=max(1, k),
+                filter=self.expression(where),
+                output_fields=[],
+                search_params=params,
+                timeout=self.timeout,
+            )[0]
+        except Exception as exc:
+            raise self._failed("search", exc) from exc
+        return best_first(
             np.asarray([h["distance"] for h in hits], dtype=np.float32),
             np.asarray([h["id"] for h in hits], dtype=np.int64),
         )
 
     def count(self) -> int:
-        self.client.flush(self.collection)
-        return int(self.client.get_collection_stats(self.collection).get("row_count", 0))
+        """The vectors held now. A count(*) query at Strong consistency: a server's collection
+        statistics count deleted (and upserted-over) rows until compaction, and a Bounded read may
+        not see the newest writes yet."""
+        try:
+            got = self.client.query(
+                self.collection, filter="", output_fields=["count(*)"], consistency_level="Strong", timeout=self.timeout
+            )
+        except Exception as exc:
+            raise self._failed("count its vectors", exc) from exc
+        return int(got[0]["count(*)"]) if got else 0
 
     def persist(self, build_dir: Path) -> dict:
         """Flush, and point the alias at this collection (for other clients of the same Milvus)."""
@@ -193,3 +234,9 @@ class MilvusStore(VectorStore):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _brief(exc: Exception) -> str:
+    """An exception on one line (gRPC's spread over several), cut to a readable length."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:240]}"
