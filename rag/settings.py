@@ -195,6 +195,12 @@ class VectorSettings(BaseModel):
     milvus_index_type: Literal["flat", "hnsw", "autoindex"] = Field(
         "flat", description="Milvus vector index: flat (exact) or hnsw (with the hnsw_* settings), or autoindex."
     )
+    milvus_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a connection to a Milvus server, a search or a count may take before it is an error "
+        "(a server that is down or stalled fails the request instead of hanging it).",
+    )
 
 
 class StoreSettings(BaseModel):
