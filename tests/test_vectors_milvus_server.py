@@ -40,13 +40,17 @@ def _milvus_missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def milvus_server(tmp_path_factory):
-    """One throw-away Milvus standalone server for the module."""
+def milvus_available() -> None:
     why = _milvus_missing()
     if why:
         if os.environ.get("CI"):
             pytest.fail(f"the Milvus server tests must run in CI: {why}")
         pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def milvus_server(milvus_available, tmp_path_factory):
+    """One throw-away Milvus standalone server for the module."""
     from rag.deploy.milvus_server import MilvusLocal
 
     with MilvusLocal(tmp_path_factory.mktemp("milvus-server")) as server:
@@ -63,7 +67,7 @@ def _copy_seed_index(seed_index: Settings, index_dir: Path, vectors: VectorSetti
 
 
 def _server_vectors(server, **kw) -> VectorSettings:
-    return VectorSettings(store="milvus", milvus_uri=server.uri, milvus_index_type="flat", **kw)
+    return VectorSettings(**{"store": "milvus", "milvus_uri": server.uri, "milvus_index_type": "flat", **kw})
 
 
 @pytest.fixture(scope="module")
@@ -206,12 +210,10 @@ def test_an_update_by_diff_deletes_the_dropped_reports_vectors_on_the_server(see
         client.close()
 
 
-def test_a_server_that_is_down_or_stalled_is_a_clear_error_not_a_hang(tmp_path):
+def test_a_server_that_is_down_or_stalled_is_a_clear_error_not_a_hang(milvus_available, tmp_path):
     from rag.deploy.milvus_server import MilvusLocal, _free_ports
     from rag.search.vectors import MilvusStore
 
-    if _milvus_missing():
-        pytest.skip(_milvus_missing() or "")
     # nothing listens there
     nobody = f"http://127.0.0.1:{_free_ports(1)[0]}"
     settings = Settings(index_dir=tmp_path, vectors=VectorSettings(store="milvus", milvus_uri=nobody, milvus_timeout=3))
@@ -243,10 +245,8 @@ def test_a_server_that_is_down_or_stalled_is_a_clear_error_not_a_hang(tmp_path):
     store.close()
 
 
-def test_the_server_dies_with_the_process_that_started_it(tmp_path):
+def test_the_server_dies_with_the_process_that_started_it(milvus_available, tmp_path):
     """An owner killed outright (no `stop`, no atexit) takes its server with it: no orphan."""
-    if _milvus_missing():
-        pytest.skip(_milvus_missing() or "")
     code = (
         "import os, sys\n"
         "from rag.deploy.milvus_server import MilvusLocal\n"
@@ -283,11 +283,9 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def test_a_server_that_cannot_start_is_one_line_with_its_log_tail(tmp_path, monkeypatch):
+def test_a_server_that_cannot_start_is_one_line_with_its_log_tail(milvus_available, tmp_path, monkeypatch):
     from rag.deploy.milvus_server import MilvusLocal
 
-    if _milvus_missing():
-        pytest.skip(_milvus_missing() or "")
     fake = tmp_path / "milvus"
     fake.write_text("#!/bin/sh\necho 'starting'\necho 'panic: 甲市 cannot listen' >&2\nexit 3\n")
     fake.chmod(0o755)
@@ -318,3 +316,26 @@ def test_the_configuration_pins_loopback_and_rejects_unknown_keys():
     assert "  config:\n    path: /x/etcd.yaml" in text
     with pytest.raises(RagError, match="no key proxy.nothing"):
         render(template, {}, {"proxy.nothing": "1"})
+
+
+def test_a_build_is_published_once_the_server_has_indexed_every_row(milvus_server, tmp_path):
+    """A server indexes in the background after a flush; `persist` returns once it is done, so a
+    published collection is never searched without its index."""
+    from rag.search.vectors import MilvusStore
+
+    settings = Settings(
+        index_dir=tmp_path,
+        vectors=_server_vectors(milvus_server, milvus_index_type="hnsw", milvus_collection_prefix="indexed"),
+    )
+    n = 5000  # above the 1024 rows from which Milvus builds a segment's index
+    x = np.random.default_rng(1).standard_normal((n, 16)).astype(np.float32)
+    store = MilvusStore.create(settings, 16, n, "20261207_000000")
+    try:
+        store.upsert(list(range(n)), x)
+        store.persist(tmp_path)
+        got = store.client.describe_index(store.collection, "vector")
+        assert (got["indexed_rows"], got["pending_index_rows"]) == (n, 0), got
+        assert store.search(x[42], 1)[1].tolist() == [42]
+    finally:
+        store.drop()
+        store.close()
