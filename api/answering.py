@@ -6,7 +6,8 @@ in a single worker thread while the event loop stays free for search and documen
 Two bounds keep waiting honest: at most `max_queue` answering requests are admitted at once (one
 running, the rest waiting), and a request that has not started after `max_wait_s` gives up its
 place. Either way the client gets 503 with Retry-After instead of a request that hangs. A stream's
-response starts only when its job does, so that a queue time-out is still a plain 503.
+response starts only when its job does, so that a queue time-out is still a plain 503; a job first
+checks that its model is there (an LLM server may be down or slow), so that is a plain 503 too.
 
 A client that goes away cancels its generation: the job's cancel event is set, and a job that has
 not started is skipped. Streaming: the worker reports `Assistant.ask` events into an asyncio queue
@@ -23,7 +24,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 
@@ -47,6 +48,7 @@ class AnswerJob:
     scope: Scope | None = None  # the reports it may be answered from (None: all), checked when the job was made
     cancel: threading.Event = field(default_factory=threading.Event)
     state: str = "queued"  # queued → running, or queued → abandoned (never runs)
+    begun: bool = False  # its model was there and answering started (a stream's response may begin)
 
 
 class Ticket:
@@ -115,8 +117,13 @@ class AnswerQueue:
                 return None
             job.state = "running"
             self._active.add(job.cancel)
-        on_start()
         try:
+            assistant.check_model(job.model)
+            if job.cancel.is_set():  # the client went away (or the server is stopping) meanwhile
+                self.stats["cancelled"] += 1
+                return None
+            job.begun = True
+            on_start()
             ans = assistant.ask(
                 job.standalone,
                 k=job.k,
@@ -173,6 +180,9 @@ class AnswerQueue:
         try:
             waiting: set[asyncio.Future[Any]] = {starter, watcher, fut}
             done, _ = await asyncio.wait(waiting, timeout=self.max_wait_s, return_when=asyncio.FIRST_COMPLETED)
+            if not done and job.state == "running":
+                # it started in time and is checking its model: a slow LLM server gets its own time-out
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             job.cancel.set()
             raise
@@ -241,6 +251,8 @@ class AnswerQueue:
         )
         if fut is None:
             return None
+        if fut.done() and not job.begun and not fut.cancelled() and fut.exception() is not None:
+            raise cast(BaseException, fut.exception())  # failed before answering began: a plain error status
 
         def finished(f: asyncio.Future) -> None:
             if f.cancelled():

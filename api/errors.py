@@ -112,7 +112,7 @@ ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {
         "model": ErrorResponse,
         "description": "The answer queue is full or the service is still loading (see the Retry-After header), "
-        "or the LLM server cannot be reached.",
+        "or the LLM server is down, slow or failing (code `llm_unavailable`), streamed or not.",
     },
 }
 

@@ -42,6 +42,13 @@ class Unavailable(RagError):
     status = 503
 
 
+class LLMUnavailable(Unavailable):
+    """The LLM server (``RAG_LLM__BACKEND=openai``) is down, slow or failing: its own code, so that a
+    client can tell a model outage from the rest of the service being unavailable."""
+
+    code = "llm_unavailable"
+
+
 class DocumentNotFound(NotFound):
     """No document with that id in the corpus."""
 

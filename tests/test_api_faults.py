@@ -28,6 +28,9 @@ class BrokenAssistant:
         self._llms = {}
         self.loaded_models = []
 
+    def check_model(self, name=None):
+        """Its model is there (the failure comes with the answer)."""
+
     def ask(self, question, **kwargs):
         raise RuntimeError("secret internal detail at /srv/app.py line 42")
 

@@ -115,6 +115,16 @@ class Assistant:
                 self._llms[name] = make_llm(self.settings, name)
             return self._llms[name]
 
+    def check_model(self, name: str | None = None) -> None:
+        """Before a question starts: a model on an LLM server is asked whether it is there, so that
+        a server that is down, slow or failing is an `LLMUnavailable` before anything is shown or
+        streamed (the API answers 503 instead of breaking a stream off after its evidence). A model
+        in this process needs no asking (nor loading, for a question the gate may refuse)."""
+        if self.settings.llm.backend == "openai":
+            check = getattr(self.llm(name), "check", None)
+            if check is not None:
+                check()
+
     def warm(self, name: str | None = None) -> LLM:
         """Load a model and bring the answer prompt's fixed prefix into its memory (from the
         prefix file when there is one), so the first question costs what later ones do."""

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
-from rag.errors import RagError, Unavailable
+from rag.errors import LLMUnavailable, RagError
 from rag.settings import Settings
 
 # greedy decoding: answers must be reproducible (the benchmarks replay prompts with these too)
@@ -161,7 +161,11 @@ class OpenAILLM:
 
     Cancelling closes the response, which stops the generation on servers that watch the
     connection (llama.cpp's, vLLM). The model name sent is ``RAG_LLM__MODEL`` (for the small model
-    ``RAG_LLM__SMALL_MODEL`` when set), else the model choice itself."""
+    ``RAG_LLM__SMALL_MODEL`` when set), else the model choice itself.
+
+    A server that is down, slow (nothing for ``RAG_LLM__TIMEOUT_S``) or failing (an error status, a
+    reply that is not an event stream, a stream that ends before the reply does) is an
+    `LLMUnavailable` with a one-line reason, never a hang, a traceback or a silently short reply."""
 
     def __init__(self, settings: Settings, name: str):
         import httpx
@@ -173,13 +177,46 @@ class OpenAILLM:
         self.model = (cfg.small_model if name == "small" and cfg.small_model else cfg.model) or name
         self.max_tokens = settings.max_answer_tokens
         self.base_url = cfg.base_url.rstrip("/")
+        self.timeout_s = cfg.timeout_s
         headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         self._httpx = httpx
-        self.client = httpx.Client(headers=headers, timeout=httpx.Timeout(cfg.timeout_s, connect=5.0))
+        self.client = httpx.Client(
+            headers=headers, timeout=httpx.Timeout(cfg.timeout_s, connect=min(5.0, cfg.timeout_s))
+        )
         self._tokenize: str | None = None  # the tokenize route the server has, once found ("" = none)
 
-    def _error(self, exc: Exception) -> Unavailable:
-        return Unavailable(f"the LLM server at {self.base_url} cannot be reached ({type(exc).__name__})")
+    def _error(self, exc: Exception) -> LLMUnavailable:
+        """What a transport failure means for the user: down, slow, or broken off."""
+        httpx = self._httpx
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return LLMUnavailable(f"the LLM server at {self.base_url} cannot be reached ({type(exc).__name__})")
+        if isinstance(exc, httpx.TimeoutException):
+            return LLMUnavailable(f"the LLM server at {self.base_url} did not answer within {self.timeout_s:g} s")
+        return LLMUnavailable(f"the LLM server at {self.base_url} failed ({type(exc).__name__}: {_short(str(exc))})")
+
+    @staticmethod
+    def _answered(status: int, body: str) -> LLMUnavailable:
+        """An error status, with the server's own reason (its JSON error message when it sent one)."""
+        return LLMUnavailable(f"the LLM server answered {status}: {_short(_reason(body)) or 'no reason given'}")
+
+    def check(self) -> None:
+        """Ask the server whether it is there (``GET /models``) before a question starts, so that
+        one that is down, slow or failing is an error before anything is shown or streamed. A
+        server without that route (404) passes: it may still chat."""
+        try:
+            r = self.client.get(f"{self.base_url}/models")
+        except self._httpx.HTTPError as exc:
+            raise self._error(exc) from exc
+        if r.status_code == 404:
+            return
+        if r.status_code != 200:
+            raise self._answered(r.status_code, r.text)
+        try:
+            listing = r.json()
+        except ValueError:
+            listing = None
+        if not isinstance(listing, dict):
+            raise LLMUnavailable(f"the LLM server at {self.base_url} sent no model list: {_short(r.text)}")
 
     def stream(
         self, messages: list[dict], max_tokens: int | None = None, cancel: threading.Event | None = None
@@ -189,37 +226,54 @@ class OpenAILLM:
             "messages": messages,
             "max_tokens": max_tokens or self.max_tokens,
             "stream": True,
+            # the in-process sampling, sent in full: llama-cpp-python's server would otherwise
+            # apply its own repeat_penalty (1.1), and the greedy choice changes with it
             "temperature": SAMPLING["temperature"],
             "top_k": SAMPLING["top_k"],
+            "repeat_penalty": SAMPLING["repeat_penalty"],
             "seed": 0,
         }
         try:
             with self.client.stream("POST", f"{self.base_url}/chat/completions", json=body) as r:
                 if r.status_code != 200:
-                    detail = r.read().decode("utf-8", "replace")[:200]
-                    raise Unavailable(f"the LLM server answered {r.status_code}: {detail}")
+                    raise self._answered(r.status_code, r.read().decode("utf-8", "replace"))
+                finished = False
                 for line in r.iter_lines():
                     if cancel is not None and cancel.is_set():
                         return
                     if not line.startswith("data:"):
+                        if line.strip() and not line.startswith((":", "event:", "id:", "retry:")):
+                            raise LLMUnavailable(f"the LLM server's reply is not an event stream: {_short(line)}")
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        return
+                        break
                     try:
-                        choice = (json.loads(data).get("choices") or [{}])[0]
-                    except (json.JSONDecodeError, AttributeError):
-                        raise Unavailable("the LLM server sent a malformed stream event") from None
+                        event = json.loads(data)
+                    except json.JSONDecodeError:
+                        event = None
+                    if not isinstance(event, dict):
+                        raise LLMUnavailable(f"the LLM server sent a malformed stream event: {_short(data)}")
+                    if event.get("error"):
+                        raise LLMUnavailable(f"the LLM server failed: {_short(_reason(data))}")
+                    choices = event.get("choices") or [{}]  # a usage chunk has none
+                    choice = choices[0] if isinstance(choices[0], dict) else {}
+                    finished = finished or bool(choice.get("finish_reason"))
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:
                         yield delta
+                if not finished:
+                    # the connection closed, or [DONE] came without a finish reason (llama-cpp-python's
+                    # server ends one client's reply that way when another's request arrives)
+                    raise LLMUnavailable(f"the LLM server at {self.base_url} ended the reply before it was complete")
         except self._httpx.HTTPError as exc:
             raise self._error(exc) from exc
 
     def count_tokens(self, messages: list[dict]) -> int:
         """By the server's tokenizer when it has a tokenize route (llama-cpp-python's
         ``/extras/tokenize``, llama.cpp's ``/tokenize``), else an estimate (~1.5 characters a token
-        for Chinese text): the figure is reported, never used to cut a prompt."""
+        for Chinese text): the figure is reported, never used to cut a prompt. A server that is
+        down or slow costs one short try, not a wait per route."""
         text = messages[-1]["content"]
         root = re.sub(r"/v\d+$", "", self.base_url)
         routes = (
@@ -228,9 +282,13 @@ class OpenAILLM:
         for route in routes:
             try:
                 r = self.client.post(
-                    root + route, json={"input": text, "content": text, "model": self.model}, timeout=10.0
+                    root + route,
+                    json={"input": text, "content": text, "model": self.model},
+                    timeout=min(10.0, self.timeout_s),
                 )
                 tokens = r.json().get("tokens") if r.status_code == 200 else None
+            except self._httpx.TransportError:  # down or slow: the answer will say so
+                return math.ceil(len(text) / 1.5)
             except (self._httpx.HTTPError, ValueError, AttributeError):
                 tokens = None
             if isinstance(tokens, list):
@@ -244,6 +302,33 @@ class OpenAILLM:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _reason(body: str) -> str:
+    """The message of an error body: OpenAI's ``{"error": {"message"}}``, FastAPI's ``{"detail"}``,
+    or the text of a page without its markup."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return re.sub(r"<[^>]*>", " ", body)
+    if isinstance(data, dict):
+        err = data.get("error", data.get("detail", data.get("message")))
+        if isinstance(err, dict):
+            err = err.get("message", err)
+        if err:
+            return err if isinstance(err, str) else json.dumps(err, ensure_ascii=False)
+    return body
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """The first line of `text`, at most `limit` characters: what a server says (a traceback, a
+    whole web page) goes into one error line."""
+    lines = [" ".join(line.split()) for line in str(text).splitlines()]
+    lines = [line for line in lines if line]
+    first = lines[0] if lines else ""
+    if len(first) > limit or len(lines) > 1:
+        return first[: limit - 1].rstrip() + "…"
+    return first
 
 
 class MockLLM:

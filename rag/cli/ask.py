@@ -101,6 +101,7 @@ def ask(
         via = " · answered by the running server" if result is not None else ""
         if result is None:
             assistant = _assistant(s, preload=model or s.llm.choice)
+            assistant.check_model(model)  # an LLM server that is down is one error line, not evidence then one
             ans = assistant.ask(question, k=k, model=model, on_event=terminal, scope=scope)
             result = ans.to_dict()
     except RagError as exc:
