@@ -2,6 +2,7 @@
 a synthetic corpus recombined from them.
 
     .venv/bin/python eval/bench_ingest.py [--docs 1000] [--repeat 3] [--synthetic-repeat 1] [--json] [--verbose]
+    .venv/bin/python eval/bench_ingest.py --hostile [--repeat 3] [--json]
 
 Every figure comes from the library's own functions, run on temporary index folders (the
 repository's index/ is never touched):
@@ -24,6 +25,13 @@ reuse the seeds' headings and paragraphs under a made-up place name, year and pe
 so no two produce the same embedding text and the cache cannot make them cheap. They do share
 paragraphs, so ingestion links many of them as twin reports (the count is printed); twin detection
 compares every pair of documents, which makes synthetic ingestion grow faster than linearly.
+
+`--hostile` times the hostile documents of tests/hostile_docs.py instead (a report on one line, 100,000
+tiny lines, thousands of paragraphs with duplicates, a page nested 50,000 deep, Word zip bombs, a PDF
+of 100,000 pages or with a stream bomb, an upload of one 256 KB line with its chunks embedded) and the
+translation lexicon's build against its cached load. The tests bound the work of each (function calls,
+bytes inflated, pages loaded, chunks embedded), which holds on a busy machine; these are the times,
+each beside the limit the tests once asserted. Rerun on a quiet machine before quoting them.
 """
 
 from __future__ import annotations
@@ -204,6 +212,83 @@ def bench(name: str, paths: list[Path], tmp: Path, embedder, repeat: int, builds
     return res
 
 
+def hostile(repeat: int) -> list[dict]:
+    """Median seconds of each hostile case (tests/hostile_docs.py), beside the limit a test once held it to."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import hostile_docs as h
+
+    from rag.errors import RagError
+    from rag.read import pdf
+    from rag.read.docx import read_docx
+    from rag.read.html import read_html
+    from rag.search.lexicon import Lexicon
+
+    def ingest_text(text: str, tmp: Path) -> Document:
+        path = Path(tempfile.mkdtemp(dir=tmp)) / "report.txt"
+        path.write_text(text, encoding="utf-8")
+        return ingest_paths([path], Settings(index_dir=tmp / "index"), progress=False)[0]
+
+    def refused(fn, *args) -> None:
+        try:
+            fn(*args)
+        except RagError:
+            return
+        raise SystemExit(f"{fn.__name__} did not refuse a hostile document")
+
+    def duplicates(n: int) -> str:
+        paras = [f"第{i}段：甲市全年新建改造城镇老旧小区{i % 997}个，完成投资{i % 89}.{i % 7}亿元。" for i in range(n)]
+        repeated = "甲市全年新建改造城镇老旧小区5个，完成投资5.5亿元，惠及居民三万户。"
+        return "甲市2024年政府工作报告\n\n" + "\n\n".join(paras[: n // 2] + [repeated] + paras[n // 2 :] + [repeated])
+
+    page = "<html><body>" + "".join(f"<p>{p}</p>" for p in h.normal_report(40).split("\n") if p) + "</body></html>"
+    nested = page.replace("</body>", "<div>" * 50_000 + "深层文字" + "</div>" * 50_000 + "</body>").encode("utf-8")
+    bombs = [h.docx_zip_bomb(2 << 30), h.docx_zip_bomb(2 << 30, lie=True)]
+    embedder = get_embedder(Settings())
+
+    def upload(tmp: Path) -> None:  # what POST /v1/documents spends on a one-line upload: cut, then embed
+        doc = ingest_text(h.single_line(256 << 10, punctuated=False).decode("utf-8"), tmp)
+        embedder.embed_passages([embed_text(c) for c in doc.chunks])
+
+    def stream_bomb() -> None:
+        limit, pdf.MAX_MEMORY = pdf.MAX_MEMORY, 512 << 20
+        try:
+            refused(pdf.read_pdf, h.pdf_stream_bomb(256 << 20), "流炸弹.pdf")
+        finally:
+            pdf.MAX_MEMORY = limit
+
+    with tempfile.TemporaryDirectory(prefix="bench-hostile-") as td:
+        tmp = Path(td)
+        lexicon_dir = tmp / "lexicon"
+        lexicon_dir.mkdir()
+        Lexicon.load(lexicon_dir)  # writes the cache the "cached load" case reads
+        cases = [
+            ("one line of 1 MB, sentences", 30, lambda: ingest_text(h.single_line(1 << 20).decode("utf-8"), tmp)),
+            ("one line of 1 MB, no punctuation", 30,
+             lambda: ingest_text(h.single_line(1 << 20, punctuated=False).decode("utf-8"), tmp)),
+            ("100,000 tiny lines", None, lambda: ingest_text(h.tiny_lines(100_000).decode("utf-8"), tmp)),
+            ("6,000 paragraphs with duplicates", 60, lambda: ingest_text(duplicates(6000), tmp)),
+            ("upload: one 256 KB line, cut and embedded", 120, lambda: upload(tmp)),
+            ("web page nested 50,000 deep", 20, lambda: read_html(nested, "深.html")),
+            ("web page of 21 MB, refused", 1, lambda: refused(read_html, b"<p>" + b"a" * (21 << 20), "大.html")),
+            ("Word zip bombs (2), refused", 10, lambda: [refused(read_docx, b, "炸弹.docx") for b in bombs]),
+            ("PDF of 100,000 pages, refused", 10, lambda: refused(pdf.read_pdf, h.pdf_many_pages(100_000), "页.pdf")),
+            ("PDF stream bomb, stopped at 512 MB", 60, stream_bomb),
+            ("translation lexicon, built", None, Lexicon.build),
+            ("translation lexicon, cached load", None, lambda: Lexicon.load(lexicon_dir)),
+        ]
+        rows = []
+        for name, limit, fn in cases:
+            fn()  # warm-up: imports, dictionaries, the embedder's first call
+            runs = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                fn()
+                runs.append(time.perf_counter() - t)
+            rows.append({"case": name, "seconds": round(statistics.median(runs), 3), "runs": repeat, "old_limit_s": limit})
+            log(f"{name}: {rows[-1]['seconds']:.3f} s")
+    return rows
+
+
 LABELS = {"ingest": "ingest (read+clean+chunk+store)", "embed": "embed (cold cache)",
           "index": "index write (build - embed)", "total": "total (ingest + cold build)", "warm": "rebuild, warm cache"}
 
@@ -217,10 +302,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="Random seed of the synthetic corpus.")
     ap.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
     ap.add_argument("--verbose", action="store_true", help="Show how synthetic documents were cut (stderr).")
+    ap.add_argument("--hostile", action="store_true", help="Time the hostile documents instead (see above).")
     args = ap.parse_args()
     if args.repeat < 1 or args.synthetic_repeat < 0 or args.docs < 0 or args.paras_per_doc < 1:
         ap.error("--repeat and --paras-per-doc must be >= 1, --docs and --synthetic-repeat >= 0")
     load_avg = os.getloadavg()[0]  # other jobs on the machine slow the embedder down
+    if args.hostile:
+        rows = hostile(args.repeat)
+        if args.json:
+            print(json.dumps({"load_avg_1m": round(load_avg, 2), "hostile": rows}, ensure_ascii=False))
+            return
+        print(f"load average {load_avg:.2f} at start; medians of {args.repeat} runs after one warm-up")
+        print(f"{'case':44s} {'median s':>9s} {'old test limit':>15s}")
+        for r in rows:
+            limit = f"< {r['old_limit_s']} s" if r["old_limit_s"] else "-"
+            print(f"{r['case']:44s} {r['seconds']:>9.3f} {limit:>15s}")
+        return
 
     base = Settings()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as td:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+HOLD_S = 300  # how long `hold_worker` holds at most: a hang guard, its block releases it
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +75,9 @@ def retriever(seed_index):
 @pytest.fixture
 def hold_worker():
     """A context manager that occupies the answer queue's one worker (plus `queued` more places in
-    the queue) until its block ends, so queue behaviour is tested deterministically, without a model."""
+    the queue) until its block ends, so queue behaviour is tested deterministically, without a model.
+    It gives the holding job's future: `not held.done()` after a call proves the call did not wait
+    for the worker, whatever the machine's load."""
 
     @contextmanager
     def hold(queue, queued: int = 0):
@@ -83,15 +86,15 @@ def hold_worker():
 
         def block() -> None:
             started.set()
-            release.wait(30)
+            release.wait(HOLD_S)
 
         fut = queue.executor.submit(block)
         try:
-            assert started.wait(10), "the worker did not pick up the holding job"
-            yield
+            assert started.wait(HOLD_S), "the worker did not pick up the holding job"
+            yield fut
         finally:
             release.set()
-            fut.result(timeout=30)
+            fut.result(timeout=HOLD_S)
             for t in tickets:
                 t.release()
 

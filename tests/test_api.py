@@ -363,7 +363,7 @@ def test_the_openapi_document_lists_what_a_scope_may_name_and_follows_uploads(cl
 # --- the answer queue ------------------------------------------------------------------------------------------------
 def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_available(client, services, hold_worker):
     """Hold the worker deterministically: one job blocks on an event, one more fills the queue."""
-    with hold_worker(services.queue, queued=1):
+    with hold_worker(services.queue, queued=1) as held:
         r = client.post("/v1/ask", json={"question": Q_XINZHOU})
         assert r.status_code == 503 and r.headers["retry-after"] == "3"
         assert r.json()["error"]["code"] == "queue_full"
@@ -372,28 +372,26 @@ def test_full_queue_is_503_with_retry_after_while_search_and_listing_stay_availa
         )
         assert r.status_code == 503 and r.headers["retry-after"] == "3"
         assert set(r.json()["error"]) == {"message", "type", "param", "code"}
-        t0 = time.perf_counter()
         assert client.post("/v1/search", json={"question": Q_XINZHOU, "k": 3}).status_code == 200
         assert client.get("/v1/documents").status_code == 200
-        assert time.perf_counter() - t0 < 5, "search waited for the answer worker"
+        assert not held.done(), "search waited for the answer worker"
         assert client.get("/readyz").json()["queue"]["rejected"] >= 2
     assert services.queue.admitted == 0
 
 
 def test_a_question_that_cannot_start_in_time_is_503_not_a_hanging_request(client, services, monkeypatch, hold_worker):
     monkeypatch.setattr(services.queue, "max_wait_s", 0.5)
-    with hold_worker(services.queue):
+    with hold_worker(services.queue) as held:
         for path, body in [
             ("/v1/ask", {"question": Q_XINZHOU}),
             ("/v1/ask", {"question": Q_XINZHOU, "stream": True}),
             ("/v1/chat/completions", {"messages": [{"role": "user", "content": Q_XINZHOU}], "stream": True}),
         ]:
-            t0 = time.perf_counter()
             r = client.post(path, json=body)
             assert r.status_code == 503 and r.headers["retry-after"] == "3", r.text
             assert r.json()["error"]["code"] == "queue_timeout"
-            assert time.perf_counter() - t0 < 5
-    deadline = time.monotonic() + 10
+            assert not held.done(), "the question waited for the worker instead of its own limit"
+    deadline = time.monotonic() + 60
     while services.queue.admitted and time.monotonic() < deadline:
         time.sleep(0.05)
     assert services.queue.admitted == 0

@@ -195,8 +195,9 @@ def test_load_test_tool_runs_against_the_server_and_stops_by_itself(server):
         pid=None,
         no_backoff=False,
     )
-    t0 = time.monotonic()
     summary = load_test.asyncio.run(load_test.main_async(args))
-    assert time.monotonic() - t0 < 20
+    # it stopped by itself: no request starts past --seconds and one in flight gets --timeout (the
+    # tool's own bound, whatever the machine's load)
+    assert summary["seconds"] <= args.seconds + args.timeout + 5
     assert summary["failures"] == 0 and summary["requests"] > 3
     assert summary["endpoints"]["search"]["p50_s"] is not None and summary["status"] == {"200": summary["requests"]}

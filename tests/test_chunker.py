@@ -771,16 +771,18 @@ def test_nothing_lost_nothing_invented_small_texts(tmp_path: Path, name: str) ->
 
 # --- hostile layouts (tests/hostile_docs.py) --------------------------------------------------------------------
 @pytest.mark.parametrize("punctuated", [True, False])
-def test_a_report_on_one_line_gives_bounded_chunks(tmp_path, punctuated):
-    import time
-
+def test_a_report_on_one_line_gives_bounded_chunks_in_linear_work(tmp_path, punctuated):
     import hostile_docs as h
+    from work_bounds import assert_linear
 
-    raw = h.single_line(1 << 20, punctuated=punctuated)
-    t = time.monotonic()
-    doc = build(tmp_path, raw.decode("utf-8"))
-    assert time.monotonic() - t < 30
-    text = raw.decode("utf-8")
+    docs: dict[int, Document] = {}
+
+    def ingest(size: int) -> None:
+        docs[size] = build(tmp_path, h.single_line(size, punctuated=punctuated).decode("utf-8"))
+
+    assert_linear(ingest, 128 << 10)  # a 256 KB line costs twice the calls of a 128 KB one, not four times
+    text = h.single_line(256 << 10, punctuated=punctuated).decode("utf-8")
+    doc = docs[256 << 10]
     lengths = [len(c.text) for c in doc.chunks]
     assert max(lengths) <= 3 * 300 and len(doc.chunks) > 100
     for c in doc.chunks:  # every chunk is its own stretch of the original
@@ -798,14 +800,20 @@ def test_a_hundred_thousand_tiny_lines_give_bounded_chunks(tmp_path):
     assert max(len(c.text) for c in doc.chunks) <= 3 * 300
 
 
-def test_duplicates_among_thousands_of_paragraphs_are_found_in_bounded_time(tmp_path):
-    import time
+def test_duplicates_among_thousands_of_paragraphs_are_found_in_linear_work(tmp_path):
+    from work_bounds import assert_linear
 
-    paras = [f"第{i}段：甲市全年新建改造城镇老旧小区{i % 997}个，完成投资{i % 89}.{i % 7}亿元。" for i in range(6000)]
     repeated = "甲市全年新建改造城镇老旧小区5个，完成投资5.5亿元，惠及居民三万户。"
-    text = "甲市2024年政府工作报告\n\n" + "\n\n".join(paras[:3000] + [repeated] + paras[3000:] + [repeated]) + "\n"
-    t = time.monotonic()
-    doc = build(tmp_path, text)
-    assert time.monotonic() - t < 60
+    docs: dict[int, Document] = {}
+
+    def ingest(n: int) -> None:
+        paras = [f"第{i}段：甲市全年新建改造城镇老旧小区{i % 997}个，完成投资{i % 89}.{i % 7}亿元。" for i in range(n)]
+        half = n // 2
+        text = "甲市2024年政府工作报告\n\n" + "\n\n".join(paras[:half] + [repeated] + paras[half:] + [repeated]) + "\n"
+        docs[n] = build(tmp_path, text)
+
+    # past rag.chunk.duplicates.ALL_PAIRS_UP_TO (2,000) paragraphs are not compared pair by pair
+    assert_linear(ingest, 2500)
+    doc = docs[5000]
     assert doc.duplicates_collapsed >= 1
     assert sum(1 for c in doc.chunks if repeated in c.text) == 1
