@@ -28,7 +28,7 @@ PATIENCE = 120  # longest wait for a change to reach the other replica: a bound 
 
 def _need(why: str):
     if os.environ.get("CI"):
-        pytest.fail(f"the shared-library tests must run in CI: {why}")
+        pytest.fail(f"the shared-library tests must run in CI: {why}", pytrace=False)
     pytest.skip(why)
 
 

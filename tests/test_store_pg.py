@@ -45,7 +45,7 @@ def postgres(tmp_path_factory):
         find_bin_dir()
     except RagError as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"the PostgreSQL tests must run in CI: {exc}")
+            pytest.fail(f"the PostgreSQL tests must run in CI: {exc}", pytrace=False)
         pytest.skip(str(exc))
     with PostgresLocal(tmp_path_factory.mktemp("postgres")) as pg:
         yield pg
