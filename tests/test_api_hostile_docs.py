@@ -89,8 +89,9 @@ def test_a_hostile_upload_is_indexed_or_refused_in_one_line(service, name, make,
     if status == 201:
         doc = body["document"]
         assert doc["chunks"] >= 1
-        # the library's other chunks come from the embedding cache: the upload costs its own chunks
-        assert 1 <= embedded <= doc["chunks"], f"{embedded} passages embedded for {doc['chunks']} chunks"
+        # the library's other chunks come from the embedding cache: the upload costs at most its own
+        # chunks (fewer when a paragraph's text is already in the cache, as the cleaned 不可见.txt's are)
+        assert embedded <= doc["chunks"], f"{embedded} passages embedded for {doc['chunks']} chunks"
         text = client.get(f"/v1/documents/{doc['id']}/text").json()
         longest = max(len("".join(text["text"][p["start"] : p["end"]].split())) for p in text["paragraphs"])
         assert longest <= 3 * 300, f"a chunk of {longest} characters"
