@@ -1,6 +1,7 @@
-"""The whole product at scale: 10^6 chunks in the SQLite chunk store with faiss, and with Milvus Lite.
+"""The whole product at scale: 10^6 chunks in the SQLite chunk store with faiss, with Milvus Lite, and
+with a Milvus standalone server.
 
-    .venv/bin/python eval/bench_scale.py [--chunks 1000000] [--stores faiss,milvus] [--repeat 3]
+    .venv/bin/python eval/bench_scale.py [--chunks 1000000] [--stores faiss,milvus,milvus-server] [--repeat 3]
         [--work /tmp/scale] [--reuse /tmp/scale/faiss] [--every 3] [--out eval/results/<date>-bench-scale.json]
 
 Chunks are synthesised from the real reports (eval/corpus/reports and seeds/): synthetic reports of
@@ -15,7 +16,15 @@ For each store it reports: build time (chunk store write + index build) and disk
 process, the service's start time (opening the `Retriever`) and resident memory after the questions;
 retrieval p50/p95 of the whole path (`Retriever.search`: embed the question, dense + keyword search,
 fusion, steering, chunk fetch from SQLite), over the real questions of both question sets; and
-recall@10 of the dense search against an exact scan of the same vectors.
+recall@10 of the dense search against an exact scan of the same vectors; and, to say where the time
+goes, the question's embedding and the vector store's search alone (p50/p95).
+
+Stores: `faiss` (HNSW from 130,000 vectors on), `milvus` (Milvus Lite, HNSW, inside the service
+process) and `milvus-server` (a Milvus 2.3 standalone server started for the run by
+`rag.deploy.milvus_server.MilvusLocal`, its data in <work>/milvus-server-data, HNSW; the `milvus`
+package of the test extra). For the server the service's own RSS is reported, and the server's
+beside it (now and its peak). A build left by `--keep` is served again: the server restarts on its
+data folder.
 """
 
 from __future__ import annotations
@@ -102,13 +111,20 @@ def synthesise(real, n_chunks: int, seed: int):
     return out
 
 
-def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | None) -> dict:
+def vector_settings(store: str, milvus_uri: str = "") -> VectorSettings:
+    """The vector settings of a store of the benchmark (`milvus-server`: Milvus at `milvus_uri`)."""
+    if store == "milvus-server":
+        return VectorSettings(store="milvus", milvus_uri=milvus_uri, milvus_index_type="hnsw")
+    return VectorSettings(store=store, milvus_index_type="hnsw")
+
+
+def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | None, milvus_uri: str = "") -> dict:
     """Chunk store + embedding cache filled with generated vectors + the product's index build."""
     from rag.search.embed import EmbeddingCache, embed_text, get_embedder
     from rag.search.index import build
     from rag.search.store import write_store
 
-    settings = Settings(index_dir=work, vectors=VectorSettings(store=store, milvus_index_type="hnsw"))
+    settings = Settings(index_dir=work, vectors=vector_settings(store, milvus_uri))
     work.mkdir(parents=True, exist_ok=True)
     row: dict = {"store": store}
     embedder = get_embedder(settings)
@@ -132,7 +148,7 @@ def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | 
     t = time.perf_counter()
     stats = build(settings, progress=False, embedder=embedder)
     row["index_build_s"] = round(time.perf_counter() - t, 1)
-    if store == "milvus" and not settings.vectors.milvus_uri:  # Milvus Lite holds its file for one process
+    if settings.vectors.store == "milvus" and not settings.vectors.milvus_uri:  # Milvus Lite: one process at a time
         from milvus_lite.server_manager import server_manager_instance
 
         server_manager_instance.release_server(str(work / "milvus.db"))
@@ -154,24 +170,39 @@ def probe(args) -> None:
     t0 = time.perf_counter()
     from rag.search.retrieve import Retriever
 
-    settings = Settings(index_dir=Path(args.probe), vectors=VectorSettings(store=args.store))
+    settings = Settings(index_dir=Path(args.probe), vectors=vector_settings(args.store, args.milvus_uri or ""))
     r = Retriever(settings)
     start_s = time.perf_counter() - t0
     questions = json.loads(Path(args.questions_file).read_text(encoding="utf-8"))
     times, dense_top = [], []
-    for rep in range(args.repeat):
+    for _ in range(args.repeat):
         for q in questions:
             t = time.perf_counter()
             r.search(q, 5)
             times.append(time.perf_counter() - t)
+    # where the time goes: the question's embedding, and the vector store's search alone (the
+    # candidates a question takes, unfiltered)
+    embed_t, dense_t, qvecs = [], [], []
     for q in questions:
-        dense_top.append(r.index.store.search(r.embedder.embed_query(q), 10)[1].tolist())
+        t = time.perf_counter()
+        qvecs.append(r.embedder.embed_query(q))
+        embed_t.append(time.perf_counter() - t)
+    for _ in range(args.repeat):
+        for v in qvecs:
+            t = time.perf_counter()
+            r.index.store.search(v, settings.candidates)
+            dense_t.append(time.perf_counter() - t)
+    for v in qvecs:
+        dense_top.append(r.index.store.search(v, 10)[1].tolist())
     status = Path("/proc/self/status").read_text()
     kib = {k: int(re.search(rf"{k}:\s+(\d+)", status).group(1)) for k in ("VmRSS", "VmHWM")}
     print(json.dumps({"start_s": round(start_s, 2), "rss_mib": round(kib["VmRSS"] / 1024),
                       "peak_rss_mib": round(kib["VmHWM"] / 1024),
                       "p50_ms": round(statistics.median(times) * 1000, 1),
                       "p95_ms": round(percentile(times, 0.95) * 1000, 1), "queries": len(times),
+                      "embed_p50_ms": round(statistics.median(embed_t) * 1000, 1),
+                      "vector_search_p50_ms": round(statistics.median(dense_t) * 1000, 1),
+                      "vector_search_p95_ms": round(percentile(dense_t, 0.95) * 1000, 1),
                       "dense_top": dense_top}))
 
 
@@ -205,7 +236,8 @@ def exact_top(work: Path, qvecs: np.ndarray, k: int = 10) -> list[list[int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--chunks", type=int, default=1_000_000)
-    ap.add_argument("--stores", default="faiss,milvus")
+    ap.add_argument("--stores", default="faiss,milvus",
+                    help="Comma-separated: faiss, milvus (Milvus Lite), milvus-server (a Milvus standalone server).")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", type=Path, default=Path("/tmp/scale"))
     ap.add_argument("--seed", type=int, default=7)
@@ -219,6 +251,7 @@ def main() -> None:
     ap.add_argument("--probe", help=argparse.SUPPRESS)
     ap.add_argument("--store", help=argparse.SUPPRESS)
     ap.add_argument("--questions-file", help=argparse.SUPPRESS)
+    ap.add_argument("--milvus-uri", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
         probe(args)
@@ -250,44 +283,72 @@ def main() -> None:
     rows, first = [], args.reuse
     if first is not None and not (first / "chunks.sqlite").exists():
         raise SystemExit(f"--reuse: {first} has no chunks.sqlite")
-    for store in args.stores.split(","):
-        work = args.work / store
-        if not (args.keep and (work / "manifest.json").exists()):
-            shutil.rmtree(work, ignore_errors=True)
-            if first is None and docs is None:
-                t = time.perf_counter()
-                docs = synthesise(templates(settings), args.chunks, args.seed)
-                log(f"synthesised {sum(len(d.chunks) for d in docs):,} chunks in {len(docs):,} reports "
-                    f"in {time.perf_counter() - t:.0f} s")
-            row = build_store(work, store, docs, vmodel, args.seed, first)
-        else:
-            row = {"store": store, "reused_build": True}
-        first = first or work
-        env = {**os.environ, "RAG_THREADS": str(os.cpu_count() or 1)}
-        out = subprocess.run([sys.executable, __file__, "--probe", str(work), "--store", store, "--repeat",
-                              str(args.repeat), "--questions-file", str(qfile)],
-                             capture_output=True, text=True, env=env, check=False)
-        if out.returncode != 0:
-            raise SystemExit(f"the {store} probe failed: {out.stderr[-2000:]}")
-        served = json.loads(out.stdout.strip().splitlines()[-1])
-        truth = exact_top(work, qvecs)
-        got = served.pop("dense_top")
-        served["recall@10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])), 4)
-        row.update(served)
-        log(f"[{store}] served: {served}")
-        rows.append(row)
+    server = None
+    try:
+        for store in args.stores.split(","):
+            work = args.work / store
+            keep = args.keep and (work / "manifest.json").exists()
+            milvus_uri = ""
+            if store == "milvus-server":
+                from rag.deploy.milvus_server import MilvusLocal
+
+                data = args.work / "milvus-server-data"
+                if not keep:
+                    shutil.rmtree(data, ignore_errors=True)
+                server = MilvusLocal(data).start()
+                milvus_uri = server.uri
+                log(f"[{store}] Milvus {server.version} standalone at {server.uri} (pid {server.pid}), "
+                    f"started in {server.start_s:.1f} s")
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
+                if first is None and docs is None:
+                    t = time.perf_counter()
+                    docs = synthesise(templates(settings), args.chunks, args.seed)
+                    log(f"synthesised {sum(len(d.chunks) for d in docs):,} chunks in {len(docs):,} reports "
+                        f"in {time.perf_counter() - t:.0f} s")
+                row = build_store(work, store, docs, vmodel, args.seed, first, milvus_uri)
+            else:
+                row = {"store": store, "reused_build": True}
+            first = first or work
+            docs = None  # the next stores copy this build's chunk store and cache: the corpus can go
+            if server is not None:
+                row["milvus_server_start_s"] = round(server.start_s or 0, 1)
+                row.setdefault("disk_mib", {})["milvus_server"] = round(du(server.data_dir / "data") / 2**20, 1)
+            env = {**os.environ, "RAG_THREADS": str(os.cpu_count() or 1)}
+            out = subprocess.run([sys.executable, __file__, "--probe", str(work), "--store", store, "--repeat",
+                                  str(args.repeat), "--questions-file", str(qfile), "--milvus-uri", milvus_uri],
+                                 capture_output=True, text=True, env=env, check=False)
+            if out.returncode != 0:
+                raise SystemExit(f"the {store} probe failed: {out.stderr[-2000:]}")
+            served = json.loads(out.stdout.strip().splitlines()[-1])
+            if server is not None:  # the server's memory beside the service's own
+                served["milvus_server_rss_mib"] = round(server.rss_bytes() / 2**20)
+                served["milvus_server_peak_rss_mib"] = round(server.peak_rss_bytes() / 2**20)
+                server.stop()
+                server = None
+            truth = exact_top(work, qvecs)
+            got = served.pop("dense_top")
+            served["recall@10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])), 4)
+            row.update(served)
+            log(f"[{store}] served: {served}")
+            rows.append(row)
+    finally:
+        if server is not None:
+            server.stop()
     result = {"chunks": args.chunks, "questions": len(questions), "repeat": args.repeat,
               "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"), "stores": rows}
     if args.out:
         args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"{args.chunks:,} chunks, {len(questions)} real questions × {args.repeat}")
-    print(f"{'store':<8} {'build s':>8} {'disk MiB':>9} {'start s':>8} {'RSS MiB':>8} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'recall@10':>9}")
+    print(f"{'store':<14} {'build s':>8} {'disk MiB':>9} {'start s':>8} {'RSS MiB':>8} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'recall@10':>9} {'vector p50/p95 ms':>17} {'server RSS/peak MiB':>19}")
     for r in rows:
         build_s = r.get("chunk_store_write_s", 0) + r.get("index_build_s", 0)
         disk = sum((r.get("disk_mib") or {}).values())
-        print(f"{r['store']:<8} {build_s:>8.0f} {disk:>9.0f} {r['start_s']:>8} {r['rss_mib']:>8} {r['p50_ms']:>7} "
-              f"{r['p95_ms']:>7} {r['recall@10']:>9}")
+        vec = f"{r['vector_search_p50_ms']}/{r['vector_search_p95_ms']}"
+        srv = f"{r['milvus_server_rss_mib']}/{r['milvus_server_peak_rss_mib']}" if "milvus_server_rss_mib" in r else "-"
+        print(f"{r['store']:<14} {build_s:>8.0f} {disk:>9.0f} {r['start_s']:>8} {r['rss_mib']:>8} {r['p50_ms']:>7} "
+              f"{r['p95_ms']:>7} {r['recall@10']:>9} {vec:>17} {srv:>19}")
 
 
 if __name__ == "__main__":
