@@ -205,40 +205,6 @@ def test_the_api_answers_through_the_mock_backend_without_weights(seed_index, tm
         assert all(c["quote"] in c["text"] for c in body["citations"])
 
 
-def _make_var(repo_root, name: str, *args: str) -> str:
-    out = subprocess.run(["make", "-n", "-p", *args], cwd=repo_root, capture_output=True, text=True, check=False)
-    return next(line.split(":=", 1)[1].strip() for line in out.stdout.splitlines() if line.startswith(f"{name} :="))
-
-
-_ZEN4 = "fpu avx avx2 fma f16c bmi2 avx512f avx512bw avx512vl avx512dq avx512_vnni avx512vbmi avx512_bf16"
-
-
-@pytest.mark.parametrize(
-    "flags, avx512, avx_vnni",
-    [
-        ("fpu sse4_2 avx avx2 fma f16c bmi2", False, False),
-        ("fpu avx avx2 fma f16c bmi2 avx512f avx512bw avx512vl avx512dq", False, False),  # no VNNI: not enough
-        (_ZEN4, True, False),  # AVX512-VNNI without the VEX-encoded AVX-VNNI (AMD Zen 4)
-        (_ZEN4 + " avx_vnni amx_int8", True, True),  # a recent Intel core
-    ],
-)
-def test_setup_builds_llama_cpp_for_the_cpu_it_runs_on(repo_root, tmp_path, flags, avx512, avx_vnni):
-    """`make setup` picks the build flags from the CPU's: AVX-512 only with all of its parts, AVX-VNNI
-    only where the CPU has it, the portable AVX2 set otherwise, AMX and -march=native never; each set
-    has a wheel cache and a set-up stamp of its own."""
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    args = _make_var(repo_root, "LLAMA_CMAKE_ARGS", f"CPUINFO={cpuinfo}")
-    assert ("-DGGML_AVX512=ON" in args) is avx512 and ("-DGGML_AVX512=OFF" in args) is not avx512
-    assert ("-DGGML_AVX_VNNI=ON" in args) is avx_vnni
-    assert "-DGGML_AVX2=ON" in args and "-DGGML_NATIVE=OFF" in args
-    assert "-DGGML_AMX_INT8=OFF" in args and "AMX_INT8=ON" not in args
-    portable = _make_var(repo_root, "LLAMA_WHEELS", f"CPUINFO={tmp_path / 'no-such-file'}")
-    assert (_make_var(repo_root, "LLAMA_WHEELS", f"CPUINFO={cpuinfo}") != portable) is avx512
-    stamp = _make_var(repo_root, "STAMP", f"CPUINFO={cpuinfo}")
-    assert stamp.endswith(_make_var(repo_root, "LLAMA_WHEELS", f"CPUINFO={cpuinfo}").rsplit("/", 1)[1])
-
-
 def test_the_installed_llama_cpp_uses_what_this_cpu_has(small_gguf):
     """The build in .venv matches this machine: AVX-512 kernels where the CPU has them, AVX-VNNI only
     where it has that, never AMX."""
