@@ -99,7 +99,7 @@ llama-wheel:
 	@if ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
 	  $(call step,llama-cpp-python $(LLAMA_VERSION): cached in $(LLAMA_WHEELS)); \
 	else \
-	  $(call step,llama-cpp-python $(LLAMA_VERSION): building (4-5 minutes on 2 idle cores; log: $(LLAMA_LOG))); \
+	  $(call step,llama-cpp-python $(LLAMA_VERSION): building (about 3 minutes on 2 idle cores; log: $(LLAMA_LOG))); \
 	  rm -rf $(LLAMA_WHEELS).tmp; \
 	  if CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip wheel --verbose \
 	       --no-deps --no-cache-dir -w $(LLAMA_WHEELS).tmp llama-cpp-python==$(LLAMA_VERSION) >$(LLAMA_LOG) 2>&1; then \

@@ -107,3 +107,18 @@ def test_setup_fetches_the_models_while_llama_cpp_builds(repo_root):
     deps = _recipe(repo_root, "python-deps")
     assert 'not r.startswith("llama-cpp-python")' in deps
     assert deps.index("--no-deps -e .") < deps.index("rag models fetch")
+
+
+def test_every_slow_test_conftest_names_exists(repo_root):
+    """`pytest -m "not slow"` stays fast only while tests/conftest.py names real modules and tests."""
+    import ast
+
+    from conftest import SLOW_MODULES, SLOW_TESTS
+
+    tests = repo_root / "tests"
+    for module in SLOW_MODULES:
+        assert (tests / module).is_file(), module
+    for name in SLOW_TESTS:
+        module, test = name.split("::")
+        tree = ast.parse((tests / module).read_text(encoding="utf-8"))
+        assert test in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, name
