@@ -71,18 +71,19 @@ class PrefixCache:
         self._prefixes: dict[str, list[int]] = {}
         self._current: list[int] = []  # the prefix the model's state was last made to begin with
         self.last: str = ""  # what the latest prepare() did: memory | disk | computed | none
+        # the same choice as Llama.create_chat_completion (the GGUF's own template is registered
+        # there), made once: a server may then route its chat through `prepare` (rag.deploy.llm_server)
+        self.handler = llm.chat_handler or llm._chat_handlers.get(llm.chat_format)
+        if self.handler is None:
+            from llama_cpp import llama_chat_format
+
+            self.handler = llama_chat_format.get_chat_completion_handler(llm.chat_format)
 
     def prompt_tokens(self, messages: list[dict]) -> list[int]:
         """The tokens `create_chat_completion(messages)` evaluates."""
         rec = _Recorder(self.llm)
-        # the same choice as Llama.create_chat_completion (the GGUF's own template is registered there)
-        handler = self.llm.chat_handler or self.llm._chat_handlers.get(self.llm.chat_format)
-        if handler is None:
-            from llama_cpp import llama_chat_format
-
-            handler = llama_chat_format.get_chat_completion_handler(self.llm.chat_format)
         try:
-            handler(llama=rec, messages=messages, stream=True)
+            self.handler(llama=rec, messages=messages, stream=True)
         except _Captured:
             return rec.tokens
         return []
