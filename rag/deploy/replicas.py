@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from rag.errors import RagError
+from rag.settings import Settings
 
 
 def free_port() -> int:
@@ -119,10 +120,13 @@ def start_replica(name: str, env: dict[str, str], folder: Path, port: int | None
     return _start(name, argv, env, port, folder)
 
 
-def start_llm_server(model: Path, folder: Path, *, n_ctx: int = 2048, threads: int | None = None) -> Process:
-    """llama-cpp-python's OpenAI-compatible server with one GGUF model (`/v1` under its URL)."""
+def start_llm_server(model: Path, folder: Path, settings: Settings | None = None) -> Process:
+    """llama-cpp-python's OpenAI-compatible server with one GGUF model (`/v1` under its URL), run as
+    `rag.deploy.llm_server` runs it: with the in-process model's flags and prompt-prefix cache, and
+    without one client's request cutting another's reply short."""
+    from rag.deploy.llm_server import server_args
+
     port = free_port()
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
-    argv += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads or os.cpu_count() or 1)]
-    argv += ["--verbose", "false"]
+    argv = [sys.executable, "-m", "rag.deploy.llm_server", *server_args(settings or Settings(), model)]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--verbose", "false"]
     return _start("llm-server", argv, dict(os.environ), port, folder)
