@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from work_bounds import HANG_S
 
 from api.cli import app as cli
 from api.main import create_app
@@ -25,7 +26,10 @@ from rag.errors import LLMUnavailable
 from rag.settings import LLMSettings
 
 TIMEOUT_S = 1.0
-NO_HANG_S = 10 * TIMEOUT_S  # proof that nothing waits for ever, not a measurement
+# A hang guard, not a measurement (beside a CPU-heavy job a search alone can take seconds): the messages
+# prove that the client's own timeout fired. Below the slow fake's 60 s of silence, so a client that
+# waited on it would fail here too.
+NO_HANG_S = 45
 Q = "忻州今年要新认定多少家高新技术企业？"
 PROMPT = [{"role": "system", "content": "你是助手。"}, {"role": "user", "content": "资料：\n[1]（甲市）……\n\n问题：？"}]
 # what a failing server says: long, on several lines, with a traceback in it
@@ -139,7 +143,7 @@ def test_a_failing_server_is_one_short_error_from_the_backend(seed_index, fake, 
     assert time.monotonic() - t0 < NO_HANG_S
     assert says in _one_line(str(info.value))
     assert llm.count_tokens(PROMPT) > 0  # an estimate when the server cannot count
-    assert time.monotonic() - t0 < 2 * NO_HANG_S
+    assert time.monotonic() - t0 < NO_HANG_S + 10
     llm.close()
 
 
@@ -254,7 +258,7 @@ def test_rag_ask_with_an_llm_server_down_or_failing_is_one_error_line(cli_env, f
     cli_env.setenv("RAG_LLM__BASE_URL", _closed_url() if mode == "down" else fake.url)
     t0 = time.monotonic()
     res = CliRunner().invoke(cli, ["ask", Q])
-    assert time.monotonic() - t0 < 60  # the index loads too
+    assert time.monotonic() - t0 < HANG_S  # a hang guard: the index and the embedder load too
     assert res.exit_code == 1, res.output
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: the LLM server"), res.output
