@@ -62,6 +62,33 @@ class Change:
     reused: int
     seconds: float
 
+    @classmethod
+    def of(cls, doc: Document | None, docs: list[Document], stats, t0: float) -> Change:
+        """The change that indexed `docs` (`stats`: its `BuildStats`), naming the uploaded `doc`."""
+        summary = None
+        if doc is not None:
+            summary = {
+                "id": doc.id,
+                "title": doc.title,
+                "place": doc.meta.place,
+                "year": doc.meta.year,
+                "chunks": len(doc.chunks),
+                "chars": doc.chars,
+                "format": doc.fmt,
+            }
+        return cls(summary, len(docs), stats.chunks, stats.embedded, stats.reused, round(time.perf_counter() - t0, 3))
+
+
+def indexed_upload(docs: list[Document], must_index: str | None) -> Document | None:
+    """The document of the upload `must_index` among the cut `docs`; InvalidReport when it gave no
+    paragraph to index."""
+    if not must_index:
+        return None
+    doc = next((d for d in docs if d.id == must_index), None)
+    if doc is None or not any(c.searchable for c in doc.chunks):
+        raise InvalidReport("the report has no paragraphs to index")
+    return doc
+
 
 class Library:
     """The corpus of a service and the one writer that changes it (writers are serialised)."""
@@ -331,28 +358,13 @@ class Library:
 
         t0 = time.perf_counter()
         docs = self.ingest()
-        doc = next((d for d in docs if d.id == must_index), None) if must_index else None
-        if must_index and (doc is None or not any(c.searchable for c in doc.chunks)):
-            raise InvalidReport("the report has no paragraphs to index")
+        doc = indexed_upload(docs, must_index)
         if write_meta is not None:
             self._write_json(self.uploads_dir / UPLOADS_META, write_meta)
         stats = build(self.settings, docs=docs, progress=False, embedder=embedder)
         if publish is not None:
             publish()
-        summary = None
-        if doc is not None:
-            summary = {
-                "id": doc.id,
-                "title": doc.title,
-                "place": doc.meta.place,
-                "year": doc.meta.year,
-                "chunks": len(doc.chunks),
-                "chars": doc.chars,
-                "format": doc.fmt,
-            }
-        return Change(
-            summary, len(docs), stats.chunks, stats.embedded, stats.reused, round(time.perf_counter() - t0, 3)
-        )
+        return Change.of(doc, docs, stats, t0)
 
     def _restore(self, embedder) -> None:
         """After a failed change, put the store and index back to the corpus as it now is."""

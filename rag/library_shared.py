@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.chunk.document import doc_summary
-from rag.errors import DocumentNotFound, DuplicateReport, InvalidReport, LastDocument
+from rag.errors import DocumentNotFound, DuplicateReport, LastDocument
 from rag.files import atomic_write_bytes
 from rag.ingest import read_report
-from rag.library import Change, Library
+from rag.library import Change, Library, indexed_upload
 from rag.read.formats import FORMAT_SUFFIX
 from rag.search import shared_index
 from rag.settings import Settings
@@ -187,9 +187,7 @@ class SharedLibrary(Library):
                     db.begin()
                     must_index = change(db)
                     docs = self.ingest(self.files(db))
-                    doc = next((d for d in docs if d.id == must_index), None) if must_index else None
-                    if must_index and (doc is None or not any(c.searchable for c in doc.chunks)):
-                        raise InvalidReport("the report has no paragraphs to index")
+                    doc = indexed_upload(docs, must_index)
                     db.write(docs, [doc_summary(d) for d in docs], commit=False)
                     stats = shared_index.publish(self.settings, db, embedder=embedder, rebuild=rebuild)
                 if publish is not None:
@@ -199,17 +197,4 @@ class SharedLibrary(Library):
                 raise
             finally:
                 db.close()
-        summary = None
-        if doc is not None:
-            summary = {
-                "id": doc.id,
-                "title": doc.title,
-                "place": doc.meta.place,
-                "year": doc.meta.year,
-                "chunks": len(doc.chunks),
-                "chars": doc.chars,
-                "format": doc.fmt,
-            }
-        return Change(
-            summary, len(docs), stats.chunks, stats.embedded, stats.reused, round(time.perf_counter() - t0, 3)
-        )
+        return Change.of(doc, docs, stats, t0)
