@@ -307,6 +307,21 @@ class LoadedIndex:
     ids: np.ndarray  # BM25 position → chunk int id
 
 
+def check_manifest(manifest: dict, embedder_id: str | None, where: str, what: str) -> None:
+    """Unavailable, naming the fix, when a published index (`what`, found `where`) is of another
+    format or embedder."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise Unavailable(
+            f"{where} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}; "
+            "run `rag index --rebuild`"
+        )
+    if embedder_id is not None and manifest.get("embedder_id") != embedder_id:
+        raise Unavailable(
+            f"{what} was built with embedder {manifest.get('embedder_id')} but the configured one is "
+            f"{embedder_id}; run `rag index --rebuild`"
+        )
+
+
 def load(settings: Settings, embedder_id: str | None = None, *, verify: bool = True) -> LoadedIndex:
     """The published index; a clear error when it is missing, damaged, stale or from another
     embedder. Every file the manifest lists is checked against its sha256 (`verify_files`) before
@@ -318,16 +333,7 @@ def load(settings: Settings, embedder_id: str | None = None, *, verify: bool = T
     manifest = read_manifest(settings)
     if manifest is None:
         raise Unavailable(f"no index in {settings.index_dir}; run `rag index`")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise Unavailable(
-            f"the index in {settings.index_dir} has format {manifest.get('format_version')}, "
-            f"this version reads {FORMAT_VERSION}; run `rag index --rebuild`"
-        )
-    if embedder_id is not None and manifest.get("embedder_id") != embedder_id:
-        raise Unavailable(
-            f"the index was built with embedder {manifest.get('embedder_id')} but the configured one is "
-            f"{embedder_id}; run `rag index --rebuild`"
-        )
+    check_manifest(manifest, embedder_id, f"the index in {settings.index_dir}", "the index")
     d = settings.index_dir / manifest["build_dir"]
     if not d.exists():
         raise Unavailable(f"the index folder {d} is missing; run `rag index --rebuild`")

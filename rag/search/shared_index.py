@@ -34,7 +34,7 @@ import numpy as np
 from rag.errors import RagError, Unavailable
 from rag.files import fsync_dir
 from rag.search.bm25 import BM25Index
-from rag.search.index import BuildStats, LoadedIndex, searchable_rows
+from rag.search.index import BuildStats, LoadedIndex, check_manifest, searchable_rows
 from rag.search.manifest import FORMAT_VERSION, IDS
 from rag.search.vectors.milvus_store import MilvusStore
 from rag.settings import Settings
@@ -205,16 +205,7 @@ def load(settings: Settings, store, embedder_id: str | None = None) -> LoadedInd
     manifest = read_shared_manifest(store)
     if manifest is None:
         raise Unavailable("the shared library has no index yet; run `rag index`")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise Unavailable(
-            f"the shared index has format {manifest.get('format_version')}, this version reads "
-            f"{FORMAT_VERSION}; run `rag index --rebuild`"
-        )
-    if embedder_id is not None and manifest.get("embedder_id") != embedder_id:
-        raise Unavailable(
-            f"the shared index was built with embedder {manifest.get('embedder_id')} but the configured one "
-            f"is {embedder_id}; run `rag index --rebuild`"
-        )
+    check_manifest(manifest, embedder_id, "the shared index", "the shared index")
     generation = manifest["store_generation"]
     folder = settings.index_dir / REPLICA_DIR / generation
     if not (folder / IDS).exists():
