@@ -11,6 +11,17 @@ from rag.cli.options import _settings
 from rag.console import err, fail
 from rag.errors import RagError
 
+READ_LIMIT_BYTES = 1024 * 1024
+"""The HTTP parser's own buffer for a header block that is still arriving. h11 refuses a block over its
+limit (16 KiB by default) with a bare 400 and closes the connection while the client may still be
+sending, so a client saw a reset or a 431 depending on how the block was split into reads. With this
+larger buffer the app's own limit (RAG_API_MAX_HEADER_BYTES, a 431 in the error shape) decides."""
+
+
+def uvicorn_options(api_settings: Any) -> dict[str, Any]:
+    """The server options the service runs with, shared by `rag serve` and the tests that serve it."""
+    return {"h11_max_incomplete_event_size": max(READ_LIMIT_BYTES, 4 * api_settings.max_header_bytes)}
+
 
 def serve(
     host: str | None = typer.Option(None, "--host", help="Interface to bind (default: RAG_API_HOST, 127.0.0.1)."),
@@ -42,5 +53,9 @@ def serve(
         err.print(f"[yellow]warning:[/] listening on {api_settings.host} without an API key (set RAG_API_API_KEY)")
     err.print(f"serving on http://{api_settings.host}:{api_settings.port} (docs at /docs); Ctrl-C stops")
     uvicorn.run(
-        create_app(s, api_settings, announce=True), host=api_settings.host, port=api_settings.port, log_level=log_level
+        create_app(s, api_settings, announce=True),
+        host=api_settings.host,
+        port=api_settings.port,
+        log_level=log_level,
+        **uvicorn_options(api_settings),
     )

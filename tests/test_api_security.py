@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sample_report import REPORT
 
 from api.main import create_app
+from api.serve import uvicorn_options
 from api.settings import ApiSettings
 from rag.settings import LLMSettings
 
@@ -117,9 +118,11 @@ def served(seed_index, tmp_path_factory):
     (root / "secret.txt").write_text(SECRET, encoding="utf-8")  # beside the index: must never be served
     (index_dir / "secret.txt").write_text(SECRET, encoding="utf-8")  # inside it, but not a document
     settings = seed_index.model_copy(update={"index_dir": index_dir, "llm": LLMSettings(backend="mock")})
-    app = create_app(settings, ApiSettings(max_body_bytes=64 * 1024, max_upload_bytes=256 * 1024))
+    api_settings = ApiSettings(max_body_bytes=64 * 1024, max_upload_bytes=256 * 1024)
+    app = create_app(settings, api_settings)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(api_settings))
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -242,13 +245,33 @@ def test_deeply_nested_json_is_a_4xx(served, path, wrap, depth):
 )
 def test_huge_headers_are_refused_with_a_431_not_a_5xx(served, headers):
     """The header block is bounded by the app (RAG_API_MAX_HEADER_BYTES): uvicorn's own limit lets a
-    block that arrives in one read through (measured: a 100 KB header was served with 200)."""
+    block that arrives in one read through (measured: a 100 KB header was served with 200), and one
+    that arrives in several reads got h11's bare 400 and a reset (api.serve.uvicorn_options)."""
     app, port, _ = served
     headers = {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
     status, body = _raw(port, "GET", "/v1/models", headers=headers)
     assert status == 431, (status, body[:200])
     assert json.loads(body)["error"]["code"] == "headers_too_large"
     assert _raw(port, "GET", "/healthz")[0] == 200  # and it is still up
+
+
+def test_a_huge_header_block_sent_in_pieces_gets_the_same_431(served):
+    """A block that reaches the server over several reads (a slow client, a busy host) is answered
+    like one that arrives at once: h11's smaller buffer used to answer it with a bare 400 and a reset."""
+    app, port, _ = served
+    block = b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + b"k" * 100_000 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        for i in range(0, len(block), 4096):
+            s.sendall(block[i : i + 4096])
+            time.sleep(0.002)  # each piece its own read on the server
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            piece = s.recv(65536)
+            if not piece:
+                break
+            reply += piece
+    assert reply.startswith(b"HTTP/1.1 431"), reply[:200]
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "headers_too_large"
 
 
 def test_many_small_headers_within_the_limit_are_served(served):
