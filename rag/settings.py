@@ -353,6 +353,13 @@ class Settings(BaseSettings):
         "answering and verifying in Chinese, then translating the "
         "verified answer back (measured on the corpus question set).",
     )
+    answer_budget_s: float = Field(
+        9.0,
+        ge=0,
+        description="Time budget of one question: no further generation (a retry, the route through "
+        "Chinese, a later part) starts after this many seconds; the best verified answer so far, or "
+        "the quoted sentence of the reports, is returned instead.",
+    )
     prefix_cache: bool = Field(
         True,
         description="Keep the key-value state of the prompts' fixed prefix on disk "

@@ -436,3 +436,69 @@ def test_a_place_the_translation_misspells_is_the_place_the_question_names(assis
     ans = assistant.ask("What is Daixian's GDP growth target for 2024?")
     assert ans.answer == "Daixian aims for GDP growth of about 5% in 2024. [1]" and docs(ans) == {DAIXIAN}
     assert llm.prompts[2][-1]["content"].endswith("问题：代县2024年地区生产总值增长目标是多少？")
+
+
+def test_an_english_reply_with_a_figure_the_reports_lack_goes_through_chinese_not_a_retry(assistant):
+    llm = scripted(
+        assistant,
+        [
+            "Daixian's 2024 GDP growth target is about 6%.",
+            "代县2024年地区生产总值增长目标是多少？",
+            "代县2024年地区生产总值增长目标是5%左右。",
+            "Daixian aims for GDP growth of about 5% in 2024.",
+        ],
+    )
+    ans = assistant.ask("What is Daixian's GDP growth target for 2024?")
+    assert ans.answer == "Daixian aims for GDP growth of about 5% in 2024. [1]"
+    assert "unsupported figure(s) 6; not retried (the question is asked again through Chinese)" in ans.notes
+    assert len(llm.prompts) == 4 and not any(p[0]["content"].endswith(STRICT_SUFFIX) for p in llm.prompts)
+
+
+def test_an_english_question_with_no_dictionary_term_goes_through_chinese_first(assistant):
+    from rag.answer.attempt import english_routes
+
+    plan = assistant.retriever.analyse("What is Daixian's GDP growth target for 2024?")
+    assert plan.english_terms and english_routes(plan) == ["direct", "chinese"]
+    plan.english_terms = []
+    assert english_routes(plan) == ["chinese", "direct"]
+
+
+# --- the time budget ---------------------------------------------------------------------------------------
+@pytest.fixture
+def no_time(seed_index, retriever):
+    """An assistant whose time budget is spent before the first token: one generation at most."""
+    from rag.answer.assistant import Assistant
+
+    return Assistant(seed_index.model_copy(update={"answer_budget_s": 0.0}), retriever)
+
+
+def test_a_spent_budget_answers_with_the_sentence_instead_of_a_retry(no_time):
+    llm = scripted(no_time, ["代县2024年城镇新增就业人数目标是4200人。", "代县2024年城镇新增就业人数目标是3100人。"])
+    ans = no_time.ask("代县2024年城镇新增就业人数目标是多少？")
+    assert ans.answer == "据报告：「城镇新增就业人数3100人;」[1]" and ans.extractive
+    assert len(llm.prompts) == 1 and ans.timings["budget_spent"]
+    assert any(n.startswith("time budget of 0 s spent") and n.endswith("the retry skipped") for n in ans.notes)
+
+
+def test_a_spent_budget_answers_the_later_parts_from_their_sentences(no_time):
+    first = "朔州2024年固定资产投资增长目标是10.5%以上。"
+    llm = scripted(no_time, [first, "代县2024年固定资产投资增长目标是13%左右。"])
+    ans = no_time.ask(INVESTMENT_TARGETS)
+    assert len(llm.prompts) == 1, "the second part costs no generation"
+    assert ans.answer.startswith(f"{first}[1]\n") and "13%左右" in ans.answer
+    assert docs(ans) == {SHUOZHOU, DAIXIAN}
+    assert "part 2: showing the sentence of its report that answers it" in ans.notes
+
+
+def test_a_spent_budget_skips_the_route_through_chinese(no_time):
+    llm = scripted(no_time, [REFUSED_EN, "代县2024年地区生产总值增长目标是多少？"])
+    ans = no_time.ask("What is Daixian's GDP growth target for 2024?")
+    assert len(llm.prompts) == 1 and ans.extractive and "5%左右" in ans.answer
+    assert any(n.endswith("the chinese route skipped") for n in ans.notes)
+
+
+def test_a_budget_not_spent_changes_nothing(assistant):
+    assert assistant.settings.answer_budget_s > 0
+    llm = scripted(assistant, ["代县2024年城镇新增就业人数目标是4200人。", "代县2024年城镇新增就业人数目标是3100人。"])
+    ans = assistant.ask("代县2024年城镇新增就业人数目标是多少？")
+    assert len(llm.prompts) == 2 and "budget_spent" not in ans.timings

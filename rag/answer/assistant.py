@@ -155,6 +155,7 @@ class Assistant:
             raise RagError(f"the question is too long (at most {self.settings.max_question_chars} characters)")
         t0 = time.perf_counter()
         turn = Turn(question, self.retriever.analyse(question, scope), emit, t0, cancel)
+        turn.budget_s = self.settings.answer_budget_s
         self._retrieve(turn, k or self.settings.top_k)
 
         # a question in parts is checked part by part (one part's place may be missing, the other's not)

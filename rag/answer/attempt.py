@@ -4,7 +4,11 @@ part with its own passages (`answer_parts`), and English questions through Chine
 A reply is kept only when each of its figures is found in a passage that fits the part's report,
 year and topic (`cite.check`) and it answers what was asked (a plan is no outcome, a five-year
 average no year's figure, the contrasting indicator not the one asked). A reply that fails is
-tried once more with a stricter prompt, unless what failed is a thing a retry cannot mend.
+tried once more with a stricter prompt, unless what failed is a thing a retry cannot mend, or an
+English question still has its route through Chinese (on both question sets no English retry
+gave a correct answer the route through Chinese did not). No further generation starts once the
+question's time budget is spent (`Turn.spent`): what is verified so far, or the reports' own
+sentence, is the answer.
 """
 
 from __future__ import annotations
@@ -35,19 +39,25 @@ def answer_one(a: Assistant, turn: Turn) -> Answer:
     topic = a.gate.topic_terms(q, turn.question)
     allowed = a.gate.fitting_chunks(q, turn.results)
     reason = "the model found no answer"
-    routes = ["direct", "chinese"] if turn.english and a.settings.english_via_chinese else ["direct"]
-    for route in routes:
+    routes = english_routes(q) if turn.english and a.settings.english_via_chinese else ["direct"]
+    for n, route in enumerate(routes):
         plan, context = q, turn.passages
+        if n and turn.spent(f"the {route} route"):
+            break
         if route == "chinese":
             zh = question_in_chinese(a, turn)
             if not zh:
-                break
+                continue
             plan = a.retriever.analyse(zh, q.scope)
             plan.english_terms = q.english_terms  # the English words' Chinese terms still pick sentences
             context = a.context(plan, turn.results) or turn.passages
-            turn.notes.append(f"{reason}; answering in Chinese as 「{zh}」, then translating")
+            why = reason if n else "the dictionary has no Chinese term for the question's words"
+            turn.notes.append(f"{why}; answering in Chinese as 「{zh}」, then translating")
             turn.emit("retry", turn.notes[-1])
-        got = _verified_reply(a, turn, plan, context, topic, allowed, stream=route == "direct", first=route == "direct")
+        retry = "chinese" not in routes[n + 1 :]  # an English reply is mended through Chinese, not retried
+        got = _verified_reply(
+            a, turn, plan, context, topic, allowed, stream=route == "direct", first=n == 0, retry=retry
+        )
         if turn.cancelled:
             return _cancelled(a, turn, got if isinstance(got, str) else got[0])
         if isinstance(got, str):
@@ -85,8 +95,10 @@ def _verified_reply(
     *,
     stream: bool,
     first: bool,
+    retry: bool = True,
 ):
-    """(answer text with citation markers, citations), or why there is none (a string)."""
+    """(answer text with citation markers, citations), or why there is none (a string). `retry`:
+    a reply with a figure the passages do not hold may be asked for once more."""
     ask = plan.ask or plan.question
     messages = build_messages(ask, passages)
     if first:
@@ -104,7 +116,11 @@ def _verified_reply(
     )
     topical = a.gate.topical_chunks(turn.plan, topic, passages)
     verdict = check(join_replies([reply]), passages, ask, topic_set, allowed, topical)
-    if not verdict.ok and retry_can_mend(verdict, passages, allowed):
+    mendable = not verdict.ok and retry_can_mend(verdict, passages, allowed)
+    if mendable and not retry:
+        figs = ", ".join(verdict.unsupported_figures)
+        turn.notes.append(f"unsupported figure(s) {figs}; not retried (the question is asked again through Chinese)")
+    elif mendable and not turn.spent("the retry"):
         figs = ", ".join(verdict.unsupported_figures)
         turn.notes.append(f"unsupported figure(s) {figs}; retried with a stricter prompt")
         turn.emit("retry", turn.notes[-1])
@@ -185,18 +201,28 @@ def answer_parts(a: Assistant, turn: Turn) -> Answer:
             reason = a.gate.precheck(part, part.question, results) if passages else "no relevant sentence"
             if reason is not None:
                 turn.notes.append(f"part {i + 1}: {reason}")
+            elif i and turn.spent(f"generating part {i + 1}"):
+                reply, verdict = _quoted_part(
+                    a, turn, part, [p for p in passages if p.chunk_id in fitting], i, verdicts
+                )
             else:
                 if i and replies and conversation:
                     turn.emit("token", "\n")
                 before = conversation
                 reply, verdict, conversation = _answer_part(a, turn, part, passages, conversation, i, shown)
-                if verdict is not None and _repeats(reply, verdict, replies, verdicts):
+                if (
+                    verdict is not None
+                    and _repeats(reply, verdict, replies, verdicts)
+                    and not turn.spent(f"asking part {i + 1} again")
+                ):
                     # two parts ask different things: the same figure from the same sentence cannot
                     # answer both; asked once more, told so
                     turn.notes.append(f"part {i + 1} repeated the answer to an earlier part; asked again")
                     reply, verdict, conversation = _answer_part(a, turn, part, passages, before, i, shown, again=True)
                     if verdict is not None and _repeats(reply, verdict, replies, verdicts):
                         verdict, conversation = None, before
+                elif verdict is not None and _repeats(reply, verdict, replies, verdicts):
+                    verdict, conversation = None, before
                 if verdict is None and not turn.cancelled:
                     reply, verdict = _quoted_part(
                         a, turn, part, [p for p in passages if p.chunk_id in fitting], i, verdicts
@@ -287,7 +313,7 @@ def _answer_part(
     topical = a.gate.topical_chunks(part, topic, pool)
     topic_set = set(topic) | spelled_out(part)
     verdict = check(join_replies([reply]), pool, ask, topic_set, allowed, topical)
-    if not verdict.ok and retry_can_mend(verdict, pool, allowed):
+    if not verdict.ok and retry_can_mend(verdict, pool, allowed) and not turn.spent(f"the retry of part {i + 1}"):
         turn.notes.append(
             f"part {i + 1}: unsupported figure(s) {', '.join(verdict.unsupported_figures)}; "
             "retried with a stricter prompt"
@@ -308,6 +334,13 @@ def _answer_part(
 
 # --- English --------------------------------------------------------------------------------------------
 _EN_PARTS = re.compile(r",?\s+and\s+(?:how|what|which|when|where|who|by how|did|does|is|was)\b|\?\s*\S", re.I)
+
+
+def english_routes(q: QueryAnalysis) -> list[str]:
+    """The order an English question is tried in: in its own words first, then through Chinese;
+    through Chinese first when the dictionary finds no Chinese term for its words (the passages
+    are Chinese: a model given no term to match them by finds no answer in English)."""
+    return ["direct", "chinese"] if q.english_terms else ["chinese", "direct"]
 
 
 def needs_parts(q: QueryAnalysis) -> bool:

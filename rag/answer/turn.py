@@ -3,7 +3,9 @@ it ends as (kept apart from the `Assistant` so the stages import them without im
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -67,6 +69,17 @@ class Turn:
     ruled_out: set[tuple[str, int]] = field(default_factory=set)  # sentences found to answer something else
     llm: LLM | None = None
     messages: list[dict] = field(default_factory=list)  # the first prompt sent to the model
+    budget_s: float = math.inf  # no further generation starts after this long (settings.answer_budget_s)
+
+    def spent(self, what: str) -> bool:
+        """Whether the time budget is spent, so that `what` (a further generation) is skipped; says
+        so in the notes once. A wall-time budget: the slowest questions end with what they have."""
+        elapsed = time.perf_counter() - self.t0
+        if elapsed < self.budget_s:
+            return False
+        self.timings["budget_spent"] = True
+        self.notes.append(f"time budget of {self.budget_s:g} s spent after {elapsed:.1f} s; {what} skipped")
+        return True
 
     @property
     def english(self) -> bool:
