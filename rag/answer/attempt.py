@@ -210,18 +210,14 @@ def answer_parts(a: Assistant, turn: Turn) -> Answer:
                     turn.emit("token", "\n")
                 before = conversation
                 reply, verdict, conversation = _answer_part(a, turn, part, passages, conversation, i, shown)
-                if (
-                    verdict is not None
-                    and _repeats(reply, verdict, replies, verdicts)
-                    and not turn.spent(f"asking part {i + 1} again")
-                ):
+                repeated = verdict is not None and _repeats(reply, verdict, replies, verdicts)
+                if repeated and not turn.spent(f"asking part {i + 1} again"):
                     # two parts ask different things: the same figure from the same sentence cannot
                     # answer both; asked once more, told so
                     turn.notes.append(f"part {i + 1} repeated the answer to an earlier part; asked again")
                     reply, verdict, conversation = _answer_part(a, turn, part, passages, before, i, shown, again=True)
-                    if verdict is not None and _repeats(reply, verdict, replies, verdicts):
-                        verdict, conversation = None, before
-                elif verdict is not None and _repeats(reply, verdict, replies, verdicts):
+                    repeated = verdict is not None and _repeats(reply, verdict, replies, verdicts)
+                if repeated:
                     verdict, conversation = None, before
                 if verdict is None and not turn.cancelled:
                     reply, verdict = _quoted_part(
