@@ -2,13 +2,17 @@
 llama-cpp-python answering the identical prompt in the same process.
 
     .venv/bin/python eval/bench_answer.py [--models default,small] [--limit N] [--repeat R]
-        [--cold N] [--no-overhead] [--no-prefix-cache] [--json] [--out FILE]
+        [--cold N] [--no-overhead] [--no-prefix-cache] [--json] [--out FILE] [--compare EARLIER.json]
 
 For every question: retrieval ms, prompt tokens (the question-specific part), time to the evidence
 quote, time to the first answer token, generation tokens/s after the first token, and total.
 Per question the median of R runs is kept; the summary gives medians and 95th percentiles, and the
 total's median, p95 and max by question type and for questions in one part against questions in
 several (their ratio: a comparison or a two-part question should cost at most twice a single one).
+The tail: every question over 6 s with its stages (retrieval, evidence, prompt tokens, prompt
+evaluation, decoding, generations — retries, routes through Chinese, parts — and translation) and
+what the notes say it retried or skipped. `--compare` puts an earlier `--out` file's figures
+beside this run's, by type (before → after).
 
 Overhead: for each question the model answered in one generation, the script replays the exact
 prompt the pipeline sent (`Answer.messages`) through `Llama.create_chat_completion` with the same
@@ -58,6 +62,8 @@ from rag.answer.llm import SAMPLING  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 KEYS = ("retrieve_ms", "prompt_tokens", "evidence_s", "first_token_s", "decode_tok_s", "total_s", "completion_tokens")
+STAGES = ("prompt_eval_s", "generations", "translate_s")  # kept per question, for the tail
+TAIL_S = 6.0
 TARGETS = {"evidence_s": 0.5, "first_token_s": 4.0, "total_s": 6.0}
 
 
@@ -168,10 +174,14 @@ def bench_model(assistant: Assistant, model: str, questions: list, args, setting
         plan = assistant.retriever.analyse(q.question)
         row = {"id": q.id, "type": q.type, "parts": len(plan.part_plans) or 1, "refused": runs[-1][1].refused,
                "model_called": bool(runs[-1][1].messages)}
-        for key in KEYS:
+        for key in (*KEYS, *STAGES):
             vals = [a.timings[key] for _, a in runs if a.timings.get(key) is not None]
             if vals:
                 row[key] = statistics.median(vals)
+        last = runs[-1][1]
+        row["budget_spent"] = bool(last.timings.get("budget_spent"))
+        row["notes"] = [n for n in last.notes if any(w in n for w in ("retried", "not retried", "Chinese",
+                                                                      "skipped", "asked again"))]
         if pipes:
             p, r = statistics.median(pipes), statistics.median(raws)
             pipe_s.append(p)
@@ -195,6 +205,7 @@ def bench_model(assistant: Assistant, model: str, questions: list, args, setting
     one, several = (summary["by_parts"].get(k, {}).get("median") for k in ("one part", "several parts"))
     if one and several:
         summary["by_parts"]["ratio_of_medians"] = round(several / one, 2)  # target: ≤ 2
+    summary["tail"] = [r for r in rows if r.get("total_s", 0) > TAIL_S]
     summary["rows"] = rows
     return summary
 
@@ -207,6 +218,25 @@ def _spread(rows: list[dict], key) -> dict:
             groups.setdefault(key(r), []).append(r["total_s"])
     return {g: {"n": len(v), "median": round(statistics.median(v), 3), "p95": round(percentile(v, 0.95), 3),
                 "max": round(max(v), 3)} for g, v in sorted(groups.items())}
+
+
+def _compare(before: dict, after: dict, path: Path) -> None:
+    """Total seconds by type and by parts, before (an earlier --out file) → after (this run)."""
+    print(f"  before ({path}) → after, total_s median / p95 / max:")
+    for group in ("by_type", "by_parts"):
+        for name, a in after.get(group, {}).items():
+            b = before.get(group, {}).get(name)
+            if isinstance(a, dict) and isinstance(b, dict):
+                print(f"    {name:18s} {b['median']:>6} → {a['median']:<6}  {b['p95']:>6} → {a['p95']:<6}  "
+                      f"{b['max']:>6} → {a['max']:<6}  n={a['n']}")
+    for key in ("total_s", "first_token_s"):
+        if key in before and key in after:
+            print(f"    all {key:14s} median {before[key]['median']} → {after[key]['median']}, "
+                  f"p95 {before[key]['p95']} → {after[key]['p95']}")
+    mx_b = max((r.get("total_s", 0) for r in before.get("rows", [])), default=0)
+    mx_a = max((r.get("total_s", 0) for r in after.get("rows", [])), default=0)
+    print(f"    slowest question {mx_b} → {mx_a} s; over {TAIL_S:g} s: "
+          f"{sum(r.get('total_s', 0) > TAIL_S for r in before.get('rows', []))} → {len(after.get('tail', []))}")
 
 
 def _no_rows(v):
@@ -227,6 +257,7 @@ def main() -> None:
                          "(measures the system-prompt reuse).")
     ap.add_argument("--json", action="store_true", help="Print the figures as JSON on stdout.")
     ap.add_argument("--out", type=Path, help="Also write the figures (with per-question rows) as JSON here.")
+    ap.add_argument("--compare", type=Path, help="An earlier --out file: its figures beside these, by type.")
     args = ap.parse_args()
 
     if args.no_prefix_cache:
@@ -269,6 +300,22 @@ def main() -> None:
                     print(f"    {name:18s} median {v['median']:>8}   p95 {v['p95']:>8}   max {v['max']:>8}   n={v['n']}")
             if group == "by_parts" and "ratio_of_medians" in s.get(group, {}):
                 print(f"    several parts / one part, medians: ×{s[group]['ratio_of_medians']}   (target ≤ ×2)")
+        if s.get("tail") is not None:
+            print(f"  the tail: {len(s['tail'])} questions over {TAIL_S:g} s")
+            for r in sorted(s["tail"], key=lambda r: -r["total_s"]):
+                decode = (f"{r['completion_tokens']} tok at {r['decode_tok_s']} tok/s"
+                          if r.get("decode_tok_s") else f"{r.get('completion_tokens', 0)} tok")
+                print(f"    {r['id']:<6} {r['type']:<12} total {r['total_s']:>6}  retrieve {r.get('retrieve_ms')} ms  "
+                      f"evidence {r.get('evidence_s')} s  prompt {r.get('prompt_tokens')} tok in "
+                      f"{r.get('prompt_eval_s')} s  first token {r.get('first_token_s')} s  decode {decode}  "
+                      f"generations {r.get('generations')}  translate {r.get('translate_s', '-')} s"
+                      f"{'  budget spent' if r.get('budget_spent') else ''}")
+                for n in r.get("notes", []):
+                    print(f"           {n[:150]}")
+        if args.compare:
+            earlier = {m["model"]: m for m in json.loads(args.compare.read_text(encoding="utf-8"))["models"]}
+            if s["model"] in earlier:
+                _compare(earlier[s["model"]], s, args.compare)
         for label in ("cold", "cold_no_prefix_file", "cold_via_server"):
             if label in s:
                 c = s[label]
