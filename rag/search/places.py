@@ -84,7 +84,9 @@ class Places:
         """Corpus places named in the (normalised) question; the longest alias wins where they overlap."""
         found: set[str] = set()
         spans: list[tuple[int, int]] = []
-        for alias in sorted(self.aliases, key=len, reverse=True):
+        for alias in self._longest_first():
+            if alias not in text:  # a library of 10^4 places: a regex per alias would be compiled per question
+                continue
             for m in re.finditer(re.escape(alias), text):
                 if any(s < m.end() and m.start() < e for s, e in spans):
                     continue
@@ -102,6 +104,13 @@ class Places:
                 found.add(place)
                 low = low.replace(f" {alias} ", " ")
         return found
+
+    def _longest_first(self) -> list[str]:
+        """The Chinese aliases, longest first (sorted once, again only if the aliases change)."""
+        cached = getattr(self, "_sorted_aliases", None)
+        if cached is None or len(cached) != len(self.aliases):
+            cached = self._sorted_aliases = sorted(self.aliases, key=len, reverse=True)
+        return cached
 
     def _known_name(self, word: str) -> bool:
         """Whether the dictionary knows `word` as a place (jieba's place tag alone also fires on

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     kind TEXT NOT NULL, searchable INTEGER NOT NULL, place TEXT, level TEXT, year INTEGER,
     data TEXT NOT NULL, crc BIGINT);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc, position);
+CREATE INDEX IF NOT EXISTS chunks_doc_searchable ON chunks (doc, searchable, iid);  -- a scope's ids, from the index alone
 CREATE INDEX IF NOT EXISTS chunks_place ON chunks (place);
 CREATE INDEX IF NOT EXISTS chunks_level ON chunks (level);
 CREATE INDEX IF NOT EXISTS chunks_year ON chunks (year);
