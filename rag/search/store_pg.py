@@ -608,7 +608,7 @@ class PgChunkStore:
         docs = list(docs)
         if not docs:
             return []
-        sql = "SELECT iid FROM chunks WHERE searchable = 1 AND doc = ANY(%s::text[]) ORDER BY doc, position"
+        sql = "SELECT iid FROM chunks WHERE searchable = 1 AND doc = ANY(%s::text[]) ORDER BY doc, iid"
         with self.lock:
             return [r[0] for r in self._conn().execute(sql, (docs,))]
 
