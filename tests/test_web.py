@@ -232,7 +232,18 @@ def ask(driver, question: str, timeout: float = 120):
     from selenium.webdriver.common.keys import Keys
 
     before = len(css(driver, ".turn"))
+    # a dialog just closed (the documents, after an upload) leaves the page inert until it is gone
+    wait(
+        driver, lambda d: d.execute_script("return !document.querySelector('dialog[open]')"), 10, "a dialog stayed open"
+    )
     box = css(driver, "[data-testid=question]")[0]
+    usable = "return !arguments[0].closest('[inert]') && !arguments[0].disabled"
+    wait(
+        driver,
+        lambda d: box.is_displayed() and d.execute_script(usable, box),
+        10,
+        "the question box cannot be typed in",
+    )
     box.send_keys(question)
     box.send_keys(Keys.ENTER)
     wait(driver, lambda d: len(css(d, ".turn")) == before + 1, 10, "Enter did not send the question")
