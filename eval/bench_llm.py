@@ -121,6 +121,16 @@ def compare_variants(path: Path, threads: int, args) -> dict:
     return out
 
 
+def _header(build: dict, key: str, figures: dict, as_json: bool) -> bool:
+    """The figures as one JSON line (True: nothing more to print), or the build's lines before the table."""
+    if as_json:
+        print(json.dumps({"build": build, key: figures}))
+        return True
+    print(f"llama-cpp-python {build['llama_cpp_python']} from {build['module']}")
+    print(f"build: {build['system_info']}")
+    return False
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="default,small")
@@ -142,11 +152,8 @@ def main() -> None:
     if args.variants:
         table = {name: compare_variants(require_llm(settings, name), settings.threads, args)
                  for name in args.models.split(",")}
-        if args.json:
-            print(json.dumps({"build": build, "variants": table}))
+        if _header(build, "variants", table, args.json):
             return
-        print(f"llama-cpp-python {build['llama_cpp_python']} from {build['module']}")
-        print(f"build: {build['system_info']}")
         print(f"({args.prompt_tokens}-token prompt, {args.decode_tokens} tokens decoded, {settings.threads} threads "
               f"unless the variant says otherwise; median of {args.rounds} rounds, each variant loaded afresh)")
         for model, rows_ in table.items():
@@ -161,11 +168,8 @@ def main() -> None:
         rows[name] = bench(require_llm(settings, name), settings.threads, args.prompt_tokens, args.decode_tokens,
                            args.repeat)
         print(f"{name}: {rows[name]}", file=sys.stderr, flush=True)
-    if args.json:
-        print(json.dumps({"build": build, "models": rows}))
+    if _header(build, "models", rows, args.json):
         return
-    print(f"llama-cpp-python {build['llama_cpp_python']} from {build['module']}")
-    print(f"build: {build['system_info']}")
     print(f"{'model':<8} {'prompt tok/s':>12} {'decode tok/s':>12}   ({args.prompt_tokens}-token prompt, "
           f"{args.decode_tokens} tokens decoded, {settings.threads} threads, median of {args.repeat})")
     for name, r in rows.items():
