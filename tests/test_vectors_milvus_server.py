@@ -339,3 +339,38 @@ def test_a_build_is_published_once_the_server_has_indexed_every_row(milvus_serve
     finally:
         store.drop()
         store.close()
+
+
+def test_a_published_collection_opens_and_searches_at_once_after_a_server_restart(milvus_available, tmp_path):
+    """After a restart a server reloads its segments, but a Strong (or Bounded) read then waits until
+    its query node catches up with the server's clock (~20 s at 10^6 vectors). The load check counts
+    at Eventually and searches read at Eventually: what `persist` published is in sealed segments, so
+    both agree at once; only a count that disagrees is asked again at Strong."""
+    from rag.deploy.milvus_server import MilvusLocal
+    from rag.search.vectors import MilvusStore
+
+    n = 3000
+    x = np.random.default_rng(2).standard_normal((n, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    with MilvusLocal(tmp_path / "milvus") as server:
+        settings = Settings(index_dir=tmp_path, vectors=_server_vectors(server, milvus_index_type="hnsw"))
+        store = MilvusStore.create(settings, 16, n, "20261207_000001")
+        store.upsert(list(range(n)), x)
+        manifest = {"dim": 16, **store.persist(tmp_path), "index_type": "hnsw"}
+        store.close()
+        server.stop()
+        server.start()
+        settings = Settings(index_dir=tmp_path, vectors=_server_vectors(server, milvus_index_type="hnsw"))
+        store = MilvusStore.open(settings, {**manifest, "milvus_uri": server.uri}, tmp_path)
+        asked: list[str] = []
+        count = store.count
+        store.count = lambda consistency="Strong": asked.append(consistency) or count(consistency)  # type: ignore[method-assign]
+        try:
+            assert store.holds(n) and asked == ["Eventually"]
+            assert [i for i in (store.search(x[i], 1)[1].tolist()[0] for i in range(0, n, 300))] == list(
+                range(0, n, 300)
+            )
+            asked.clear()
+            assert not store.holds(n + 1) and asked == ["Eventually", "Strong"]
+        finally:
+            store.close()

@@ -349,6 +349,6 @@ def load(settings: Settings, embedder_id: str | None = None, *, verify: bool = T
         raise Unavailable(
             f"the index in {d} cannot be read ({type(exc).__name__}: {str(exc)[:120]}); run `rag index --rebuild`"
         ) from exc
-    if len(ids) != store.count() or len(ids) != manifest["chunk_count"] or len(ids) != bm25.num_docs:
+    if not store.holds(len(ids)) or len(ids) != manifest["chunk_count"] or len(ids) != bm25.num_docs:
         raise Unavailable("the index files disagree with their manifest; run `rag index --rebuild`")
     return LoadedIndex(manifest, store, bm25, ids)

@@ -41,6 +41,7 @@ class VectorStore(ABC):
     # the vectors are files of the build folder, checked before a build updates them
     in_build_folder: ClassVar[bool] = False
     kind: str  # flat | hnsw (faiss), or the Milvus index type
+    remote: bool = False  # searched by another process (a server): a search is mostly waiting
 
     @classmethod
     @abstractmethod
@@ -79,6 +80,11 @@ class VectorStore(ABC):
 
     def __len__(self) -> int:
         return self.count()
+
+    def holds(self, n: int) -> bool:
+        """Whether the store holds exactly `n` vectors: the check an index load makes against its
+        manifest. A store whose exact count is slow to get answers a cheap count first."""
+        return self.count() == n
 
     @abstractmethod
     def persist(self, build_dir: Path) -> dict:
