@@ -502,3 +502,13 @@ def test_a_budget_not_spent_changes_nothing(assistant):
     llm = scripted(assistant, ["代县2024年城镇新增就业人数目标是4200人。", "代县2024年城镇新增就业人数目标是3100人。"])
     ans = assistant.ask("代县2024年城镇新增就业人数目标是多少？")
     assert len(llm.prompts) == 2 and "budget_spent" not in ans.timings
+
+
+def test_a_spent_budget_counts_the_translation_as_a_generation(no_time):
+    """An English question in parts is translated first: once the budget is spent, its first part
+    is answered from its sentence like any later one, not generated."""
+    llm = scripted(no_time, [INVESTMENT_TARGETS, "Shuozhou: above 10.5%; Daixian: about 13%."])
+    ans = no_time.ask("What are the 2024 fixed-asset investment growth targets of Shuozhou and Daixian?")
+    assert len(llm.prompts) == 2, [p[-1]["content"][:60] for p in llm.prompts]  # the translation and the rendering
+    assert any(n.endswith("generating part 1 skipped") for n in ans.notes), ans.notes
+    assert docs(ans) == {SHUOZHOU, DAIXIAN}

@@ -42,7 +42,7 @@ def answer_one(a: Assistant, turn: Turn) -> Answer:
     routes = english_routes(q) if turn.english and a.settings.english_via_chinese else ["direct"]
     for n, route in enumerate(routes):
         plan, context = q, turn.passages
-        if n and turn.spent(f"the {route} route"):
+        if (n or turn.used_model) and turn.spent(f"the {route} route"):
             break
         if route == "chinese":
             zh = question_in_chinese(a, turn)
@@ -201,7 +201,7 @@ def answer_parts(a: Assistant, turn: Turn) -> Answer:
             reason = a.gate.precheck(part, part.question, results) if passages else "no relevant sentence"
             if reason is not None:
                 turn.notes.append(f"part {i + 1}: {reason}")
-            elif i and turn.spent(f"generating part {i + 1}"):
+            elif (i or turn.used_model) and turn.spent(f"generating part {i + 1}"):
                 reply, verdict = _quoted_part(
                     a, turn, part, [p for p in passages if p.chunk_id in fitting], i, verdicts
                 )

@@ -82,6 +82,12 @@ class Turn:
         return True
 
     @property
+    def used_model(self) -> bool:
+        """Whether the model already ran for this turn (an answer, a part, a translation): the
+        first generation of a later stage is then budgeted like any other."""
+        return bool(self.timings.get("generations")) or "translate_s" in self.timings
+
+    @property
     def english(self) -> bool:
         return self.plan.english
 
