@@ -24,7 +24,8 @@ process) and `milvus-server` (a Milvus 2.3 standalone server started for the run
 `rag.deploy.milvus_server.MilvusLocal`, its data in <work>/milvus-server-data, HNSW; the `milvus`
 package of the test extra). For the server the service's own RSS is reported, and the server's
 beside it (now and its peak). A build left by `--keep` is served again: the server restarts on its
-data folder.
+data folder, and the service is started once the server has loaded the collection again (the time
+that takes is reported apart: a replica starts against a server that is up).
 """
 
 from __future__ import annotations
@@ -111,11 +112,13 @@ def synthesise(real, n_chunks: int, seed: int):
     return out
 
 
-def vector_settings(store: str, milvus_uri: str = "") -> VectorSettings:
-    """The vector settings of a store of the benchmark (`milvus-server`: Milvus at `milvus_uri`)."""
+def vector_settings(store: str, milvus_uri: str = "", ef: int = 0) -> VectorSettings:
+    """The vector settings of a store of the benchmark (`milvus-server`: Milvus at `milvus_uri`); `ef`:
+    the HNSW search breadth of a Milvus store (0: the product's default)."""
+    extra = {"milvus_ef_search": ef} if ef else {}
     if store == "milvus-server":
-        return VectorSettings(store="milvus", milvus_uri=milvus_uri, milvus_index_type="hnsw")
-    return VectorSettings(store=store, milvus_index_type="hnsw")
+        return VectorSettings(store="milvus", milvus_uri=milvus_uri, milvus_index_type="hnsw", **extra)
+    return VectorSettings(store=store, milvus_index_type="hnsw", **extra)
 
 
 def build_store(work: Path, store: str, docs, vmodel, seed: int, shared: Path | None, milvus_uri: str = "") -> dict:
@@ -170,16 +173,20 @@ def probe(args) -> None:
     t0 = time.perf_counter()
     from rag.search.retrieve import Retriever
 
-    settings = Settings(index_dir=Path(args.probe), vectors=vector_settings(args.store, args.milvus_uri or ""))
+    efs = [int(e) for e in (args.ef or "0").split(",")]
+    settings = Settings(index_dir=Path(args.probe), vectors=vector_settings(args.store, args.milvus_uri or "", efs[0]))
     r = Retriever(settings)
     start_s = time.perf_counter() - t0
     questions = json.loads(Path(args.questions_file).read_text(encoding="utf-8"))
-    times, dense_top = [], []
-    for _ in range(args.repeat):
+    times, dense_top, by_pass = [], [], []
+    for _ in range(args.repeat):  # the first pass reads the chunks' pages from disk, the later ones from memory
+        this = []
         for q in questions:
             t = time.perf_counter()
             r.search(q, 5)
-            times.append(time.perf_counter() - t)
+            this.append(time.perf_counter() - t)
+        by_pass.append(round(statistics.median(this) * 1000, 1))
+        times += this
     # where the time goes: the question's embedding, and the vector store's search alone (the
     # candidates a question takes, unfiltered)
     embed_t, dense_t, qvecs = [], [], []
@@ -194,16 +201,44 @@ def probe(args) -> None:
             dense_t.append(time.perf_counter() - t)
     for v in qvecs:
         dense_top.append(r.index.store.search(v, 10)[1].tolist())
+    sweep = {}  # --ef a,b,c: the vector store's search alone at the other breadths
+    for ef in efs[1:]:
+        r.index.store.settings = settings.model_copy(
+            update={"vectors": settings.vectors.model_copy(update={"milvus_ef_search": ef})})
+        times_ef, top_ef = [], []
+        for _ in range(args.repeat):
+            for v in qvecs:
+                t = time.perf_counter()
+                r.index.store.search(v, settings.candidates)
+                times_ef.append(time.perf_counter() - t)
+        for v in qvecs:
+            top_ef.append(r.index.store.search(v, 10)[1].tolist())
+        sweep[ef] = {"vector_search_p50_ms": round(statistics.median(times_ef) * 1000, 1),
+                     "vector_search_p95_ms": round(percentile(times_ef, 0.95) * 1000, 1), "dense_top": top_ef}
     status = Path("/proc/self/status").read_text()
     kib = {k: int(re.search(rf"{k}:\s+(\d+)", status).group(1)) for k in ("VmRSS", "VmHWM")}
     print(json.dumps({"start_s": round(start_s, 2), "rss_mib": round(kib["VmRSS"] / 1024),
                       "peak_rss_mib": round(kib["VmHWM"] / 1024),
                       "p50_ms": round(statistics.median(times) * 1000, 1),
                       "p95_ms": round(percentile(times, 0.95) * 1000, 1), "queries": len(times),
+                      "p50_ms_by_pass": by_pass,
                       "embed_p50_ms": round(statistics.median(embed_t) * 1000, 1),
                       "vector_search_p50_ms": round(statistics.median(dense_t) * 1000, 1),
                       "vector_search_p95_ms": round(percentile(dense_t, 0.95) * 1000, 1),
-                      "dense_top": dense_top}))
+                      "dense_top": dense_top, "ef_sweep": sweep}))
+
+
+def server_loaded(uri: str, work: Path) -> float:
+    """Seconds until a restarted server has loaded the build's collection again (3.5–31 s at 10^6
+    vectors on 2 cores, from run to run): a service opening the index meanwhile waits that long."""
+    from pymilvus import MilvusClient
+
+    collection = json.loads((work / "manifest.json").read_text())["collection"]
+    t = time.perf_counter()
+    client = MilvusClient(uri=uri, timeout=600)
+    client.load_collection(collection, timeout=600)
+    client.close()
+    return round(time.perf_counter() - t, 1)
 
 
 def exact_top(work: Path, qvecs: np.ndarray, k: int = 10) -> list[list[int]]:
@@ -247,6 +282,9 @@ def main() -> None:
     ap.add_argument("--reuse", type=Path, help="Build from this earlier build's chunk store and embedding cache "
                     "(e.g. /tmp/scale/faiss) instead of synthesising: the 10^6 corpus takes ~20 min to make "
                     "and several GiB to hold.")
+    ap.add_argument("--ef", default="0",
+                    help="HNSW search breadth of a Milvus store (RAG_VECTORS__MILVUS_EF_SEARCH; 0: the default). "
+                    "Several, comma-separated: the whole path runs at the first, the vector search alone at each.")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--probe", help=argparse.SUPPRESS)
     ap.add_argument("--store", help=argparse.SUPPRESS)
@@ -309,6 +347,9 @@ def main() -> None:
                 row = build_store(work, store, docs, vmodel, args.seed, first, milvus_uri)
             else:
                 row = {"store": store, "reused_build": True}
+                if server is not None:  # the server reloads its segments after a restart: not the service's start
+                    row["milvus_server_load_s"] = server_loaded(milvus_uri, work)
+                    log(f"[{store}] the server loaded the collection in {row['milvus_server_load_s']} s")
             first = first or work
             docs = None  # the next stores copy this build's chunk store and cache: the corpus can go
             if server is not None:
@@ -316,7 +357,8 @@ def main() -> None:
                 row.setdefault("disk_mib", {})["milvus_server"] = round(du(server.data_dir / "data") / 2**20, 1)
             env = {**os.environ, "RAG_THREADS": str(os.cpu_count() or 1)}
             out = subprocess.run([sys.executable, __file__, "--probe", str(work), "--store", store, "--repeat",
-                                  str(args.repeat), "--questions-file", str(qfile), "--milvus-uri", milvus_uri],
+                                  str(args.repeat), "--questions-file", str(qfile), "--milvus-uri", milvus_uri,
+                                  "--ef", args.ef if store != "faiss" else "0"],
                                  capture_output=True, text=True, env=env, check=False)
             if out.returncode != 0:
                 raise SystemExit(f"the {store} probe failed: {out.stderr[-2000:]}")
@@ -327,8 +369,14 @@ def main() -> None:
                 server.stop()
                 server = None
             truth = exact_top(work, qvecs)
-            got = served.pop("dense_top")
-            served["recall@10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])), 4)
+            def recall(got: list[list[int]]) -> float:
+                return round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])), 4)
+
+            served["recall@10"] = recall(served.pop("dense_top"))
+            for swept in served.get("ef_sweep", {}).values():
+                swept["recall@10"] = recall(swept.pop("dense_top"))
+            if not served.get("ef_sweep"):
+                served.pop("ef_sweep", None)
             row.update(served)
             log(f"[{store}] served: {served}")
             rows.append(row)
@@ -349,6 +397,9 @@ def main() -> None:
         srv = f"{r['milvus_server_rss_mib']}/{r['milvus_server_peak_rss_mib']}" if "milvus_server_rss_mib" in r else "-"
         print(f"{r['store']:<14} {build_s:>8.0f} {disk:>9.0f} {r['start_s']:>8} {r['rss_mib']:>8} {r['p50_ms']:>7} "
               f"{r['p95_ms']:>7} {r['recall@10']:>9} {vec:>17} {srv:>19}")
+        for ef, swept in (r.get("ef_sweep") or {}).items():
+            print(f"{'  at ef ' + str(ef):<14} {'':>8} {'':>9} {'':>8} {'':>8} {'':>7} {'':>7} "
+                  f"{swept['recall@10']:>9} {str(swept['vector_search_p50_ms']) + '/' + str(swept['vector_search_p95_ms']):>17}")
 
 
 if __name__ == "__main__":
