@@ -99,21 +99,6 @@ def test_twin_paragraphs_are_collapsed_into_one_result(retriever):
     assert len(docs) == len(set(r.id for r in res))
 
 
-def test_of_twin_paragraphs_the_one_in_the_questions_script_is_cited(retriever):
-    """The twins score alike; the edition the reader wrote in comes first (English: Simplified)."""
-    from rag.chunk.clean import to_traditional
-
-    simplified, traditional = "003_4ca470a0a2d501aa", "001_cdd563ffef68d5a8"
-    for question, want, other in (
-        ("朔州改造老旧小区多少个", simplified, traditional),
-        (to_traditional("朔州改造老旧小区多少个"), traditional, simplified),
-        ("How many old residential compounds will Shuozhou renovate?", simplified, traditional),
-    ):
-        merged = [r for r in retriever.search(question, 10) if r.also]
-        assert merged, question
-        assert all(r.doc == want and other in {a["doc"] for a in r.also} for r in merged), question
-
-
 def test_index_rejects_another_embedder(seed_index):
     from rag.search.index import load
 

@@ -22,10 +22,7 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     n = min(n, len(scores))
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    held = np.flatnonzero(scores > 0)  # a question's terms are in a small share of the chunks
-    if len(held) >= n:  # the n highest are among them: partition those only (10^6 chunks: 7.7 → ~4 ms)
-        part = held[np.argpartition(-scores[held], n - 1)[:n]] if len(held) > n else held
-    elif n < len(scores):
+    if n < len(scores):
         part = np.argpartition(-scores, n - 1)[:n]
     else:
         part = np.arange(len(scores))

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.chunk.document import Chunk
-from rag.chunk.metadata import detect_script
 from rag.errors import RagError, Unavailable
 from rag.scope import Scope, resolve
 from rag.search.bm25 import top_n, top_weight
@@ -271,7 +270,6 @@ class Retriever:
                 merged += [o[r] for o in orders if len(o) > r]
             order = list(dict.fromkeys([*merged, *order]))
             k = k * len(q.part_plans)  # each part keeps its own k
-        order = _script_first(q, order, chunks)
         results: list[Result] = []
         taken: dict[str, Result] = {}
         for pos in order:
@@ -373,23 +371,3 @@ class Retriever:
             w *= weights.asked_year if c.period in targets else weights.other_year
         return w
 
-
-def _script_first(q: QueryAnalysis, order: list[int], chunks: dict[int, Chunk]) -> list[int]:
-    """Of twin chunks (one paragraph of a report held in two files, e.g. in Simplified and in
-    Traditional script), the one in the question's script comes first, so that it is the one cited;
-    the twins score alike, and which came first was otherwise an accident of the index's order."""
-    if not any(chunks[p].twins for p in order):
-        return order
-    want = detect_script(q.question)  # an English question: Simplified
-    order = list(order)
-    at = {chunks[p].id: i for i, p in enumerate(order)}
-    for i, p in enumerate(order):
-        c = chunks[p]
-        if not c.twins or detect_script(c.text) == want:
-            continue
-        later = [at[t] for t in c.twins if at.get(t, -1) > i and detect_script(chunks[order[at[t]]].text) == want]
-        if later:
-            j = min(later)
-            order[i], order[j] = order[j], order[i]
-            at[chunks[order[i]].id], at[chunks[order[j]].id] = i, j
-    return order
