@@ -370,4 +370,3 @@ class Retriever:
         if targets and c.period is not None:
             w *= weights.asked_year if c.period in targets else weights.other_year
         return w
-
