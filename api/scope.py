@@ -2,7 +2,7 @@
 answered from (`rag.scope`), as a request names them.
 
 A request names things exactly: a document by its id or by the file name /v1/documents lists, a place
-as the reports write it (「忻州」 or 「忻州市」), a year, a level; no comma-separated strings, no padding
+as the reports write it (「甲市」 or 「甲」), a year, a level; no comma-separated strings, no padding
 (the command line is lenient, `rag.scope.Scope.of`; an API with a schema is not). A scope naming
 something the library does not hold, or one that admits no report, is a 422 with the reason, before
 the question is queued. The OpenAPI document lists what the library being served holds (`Vocabulary`,
@@ -54,7 +54,7 @@ class ScopeRequest(BaseModel):
         default_factory=list,
         strict=True,
         max_length=MAX_ITEMS,
-        description="Places, as the reports name them (「忻州市」, or 「忻州」).",
+        description="Places, as the reports name them (「甲市」, or 「甲」).",
     )
     years: list[Year] = Field(
         default_factory=list, max_length=MAX_ITEMS, description="Years of the reports (a report of 2024 reviews 2023)."

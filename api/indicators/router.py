@@ -8,7 +8,7 @@ repeatable (`?place=广东省&place=北京市`) or comma-separated (`?place=广�
 API, names are taken exactly (no padding, no blank entries): a document by its id or the file name
 /v1/documents lists, a place as the reports write it, a year and a level the library holds, an
 indicator id of the catalogue. Anything else is a 422 with the reason (`unknown_scope`,
-`invalid_year`, `unknown_indicator`). Names that each exist but admit no report together (代县 and
+`invalid_year`, `unknown_indicator`). Names that each exist but admit no report together (乙县 and
 `prefecture`) give an empty table: a query string cannot say which combinations the library holds,
 so the OpenAPI document lists each parameter's names (`document`), and that is what the server accepts.
 """
