@@ -178,8 +178,8 @@ def probe(args) -> None:
     r = Retriever(settings)
     start_s = time.perf_counter() - t0
     questions = json.loads(Path(args.questions_file).read_text(encoding="utf-8"))
-    times, dense_top, by_pass = [], [], []
-    for _ in range(args.repeat):  # the first pass reads the chunks' pages from disk, the later ones from memory
+    times, by_pass = [], []
+    for _ in range(args.repeat):  # by pass: a first pass may read the chunks' pages from disk
         this = []
         for q in questions:
             t = time.perf_counter()
@@ -189,30 +189,28 @@ def probe(args) -> None:
         times += this
     # where the time goes: the question's embedding, and the vector store's search alone (the
     # candidates a question takes, unfiltered)
-    embed_t, dense_t, qvecs = [], [], []
+    embed_t, qvecs = [], []
     for q in questions:
         t = time.perf_counter()
         qvecs.append(r.embedder.embed_query(q))
         embed_t.append(time.perf_counter() - t)
-    for _ in range(args.repeat):
-        for v in qvecs:
-            t = time.perf_counter()
-            r.index.store.search(v, settings.candidates)
-            dense_t.append(time.perf_counter() - t)
-    for v in qvecs:
-        dense_top.append(r.index.store.search(v, 10)[1].tolist())
-    sweep = {}  # --ef a,b,c: the vector store's search alone at the other breadths
-    for ef in efs[1:]:
-        r.index.store.settings = settings.model_copy(
-            update={"vectors": settings.vectors.model_copy(update={"milvus_ef_search": ef})})
-        times_ef, top_ef = [], []
+
+    def store_alone() -> tuple[list[float], list[list[int]]]:
+        """The vector store's search times over the questions, and its top 10 of each."""
+        spent = []
         for _ in range(args.repeat):
             for v in qvecs:
                 t = time.perf_counter()
                 r.index.store.search(v, settings.candidates)
-                times_ef.append(time.perf_counter() - t)
-        for v in qvecs:
-            top_ef.append(r.index.store.search(v, 10)[1].tolist())
+                spent.append(time.perf_counter() - t)
+        return spent, [r.index.store.search(v, 10)[1].tolist() for v in qvecs]
+
+    dense_t, dense_top = store_alone()
+    sweep = {}  # --ef a,b,c: the vector store's search alone at the other breadths
+    for ef in efs[1:]:
+        r.index.store.settings = settings.model_copy(
+            update={"vectors": settings.vectors.model_copy(update={"milvus_ef_search": ef})})
+        times_ef, top_ef = store_alone()
         sweep[ef] = {"vector_search_p50_ms": round(statistics.median(times_ef) * 1000, 1),
                      "vector_search_p95_ms": round(percentile(times_ef, 0.95) * 1000, 1), "dense_top": top_ef}
     status = Path("/proc/self/status").read_text()
